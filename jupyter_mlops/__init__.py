@@ -1,0 +1,57 @@
+"""jupyter-mlops: features, experiments, pipelines, review and deploy inside JupyterLab.
+
+``import jupyter_mlops as mlops`` exposes the verbs as functions. Importing this package is
+cheap: capability libraries (mlflow, torch, pandas, ...) load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .config import Config, load_config
+from .errors import ConfigError, MLOpsError, NotBuiltError, UserInputError
+
+if TYPE_CHECKING:
+    from .status import StatusReport
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "MLOpsError",
+    "NotBuiltError",
+    "UserInputError",
+    "__version__",
+    "load_config",
+    "status",
+]
+
+
+def status(path: str | None = None, *, timeout: float | None = None) -> StatusReport:
+    """Configuration and measured health of every backend, for the project around ``path``."""
+    from .status import collect_status
+
+    return collect_status(path, timeout=timeout)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-mlops"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .server.app import MLOpsApp
+
+    return [{"module": "jupyter_mlops.server.app", "app": MLOpsApp}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_mlops``: register ``%mlops`` and ``%%mlops``."""
+    from jupyter_mlops_kernel import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from jupyter_mlops_kernel import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -1,0 +1,212 @@
+"""The verbs of ``%mlops`` and ``jupyter mlops``: one argument parser serves both adapters.
+
+Each verb declares its arguments and a ``run`` function returning a plain result object;
+the magic renders that result as rich output, the CLI as text or JSON. Verbs of capabilities
+that have not been built yet are listed (so ``--help`` shows the whole shape of the tool) and
+answer with a clear "not built yet" instead of pretending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, NoReturn
+
+from .errors import NotBuiltError, UserInputError
+
+
+class UsageError(UserInputError):
+    """Bad verb, flag or argument; the message ends with the usage line."""
+
+
+class HelpShown(Exception):
+    """``--help`` was asked for and has been printed: nothing more to do."""
+
+
+@dataclass
+class Context:
+    """Where a verb runs: the folder configuration is resolved from, and the adapter."""
+
+    cwd: str = field(default_factory=os.getcwd)
+    adapter: str = "cli"  # "cli" or "magic"
+    cell: str | None = None  # the body of a %%mlops cell
+    namespace: dict[str, Any] | None = None  # the user's namespace, for the magic
+    options: dict[str, Any] = field(default_factory=dict)  # the adapter's own settings
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str
+    capability: str | None = None  # None: not tied to one capability
+    issue: int | None = None  # where a not-yet-built verb is tracked
+    configure: Callable[[argparse.ArgumentParser], None] | None = None
+    run: Callable[[argparse.Namespace, Context], Any] | None = None  # None: not built yet
+    adapters: frozenset[str] = frozenset({"cli", "magic"})
+    cell: bool = False  # a %%mlops cell verb
+
+    @property
+    def built(self) -> bool:
+        return self.run is not None
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting, so a notebook never sees SystemExit."""
+
+    def __init__(self, *args: Any, help_file: IO[str] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+        self._help_file = help_file
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}; {self.format_usage().strip()} (see --help)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            raise UsageError(message.strip())
+        raise HelpShown()
+
+    def print_help(self, file: IO[str] | None = None) -> None:
+        super().print_help(file or self._help_file or sys.stdout)
+
+
+# --------------------------------------------------------------------------- the verbs
+
+
+def _status_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="bound on each backend check (default: status.timeout, 3 s)")
+
+
+def _run_status(args: argparse.Namespace, ctx: Context) -> Any:
+    from .status import collect_status
+
+    return collect_status(ctx.cwd, timeout=args.timeout,
+                          default_timeout=ctx.options.get("status_timeout"))
+
+
+def _demo_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("notebook", nargs="?", default=None,
+                        help="the demo notebook (default: binder/demo.ipynb of this checkout)")
+    parser.add_argument("--headless", action="store_true",
+                        help="execute the notebook end to end and exit non-zero on any error")
+    parser.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
+                        help="per-cell time limit in headless mode (default 600)")
+
+
+def _run_demo(args: argparse.Namespace, ctx: Context) -> Any:
+    from .demo import run_demo
+
+    return run_demo(args.notebook, headless=args.headless, cell_timeout=args.timeout)
+
+
+def _passthrough(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+
+def _planned(name: str, help: str, capability: str, issue: int, *,
+             adapters: frozenset[str] = frozenset({"cli", "magic"}), cell: bool = False) -> Verb:
+    return Verb(name, help, capability, issue, _passthrough, None, adapters, cell)
+
+
+MAGIC_ONLY = frozenset({"magic"})
+CLI_ONLY = frozenset({"cli"})
+
+VERBS: tuple[Verb, ...] = (
+    Verb("status", "configuration and health of every backend", configure=_status_args,
+         run=_run_status),
+    _planned("features", "search, show, get, publish and look up features", "features", 4),
+    _planned("track", "run a cell (%%mlops track) or cells (start|end) inside an MLflow run",
+             "experiments", 3, adapters=MAGIC_ONLY, cell=True),
+    _planned("param", "log parameters of the active run: k=v ...", "experiments", 3,
+             adapters=MAGIC_ONLY),
+    _planned("runs", "list the runs of this notebook or an experiment", "experiments", 3),
+    _planned("compare", "compare runs: parameter differences and metric histories",
+             "experiments", 3),
+    _planned("register", "register a run's model and set an alias", "experiments", 3),
+    _planned("step", "mark a cell as a pipeline step (%%mlops step NAME)", "pipeline", 5,
+             adapters=MAGIC_ONLY, cell=True),
+    _planned("pipeline", "show, run or export the notebook as a pipeline", "pipeline", 5),
+    _planned("diff", "cell-aware diff of a notebook against git", "review", 6),
+    _planned("review", "comment on, approve or request changes to a notebook change",
+             "review", 6),
+    _planned("deploy", "deploy a model to the local GPU server, KServe or SageMaker",
+             "deploy", 7),
+    _planned("deployments", "list deployments with status and health", "deploy", 7),
+    _planned("predict", "send data to a deployment and get predictions", "deploy", 7),
+    _planned("rollback", "return a deployment to its previous version", "deploy", 7),
+    _planned("undeploy", "stop and remove a deployment", "deploy", 7),
+    _planned("logs", "show a deployment's logs", "deploy", 7),
+    Verb("demo", "open the demo notebook in JupyterLab, or run it headless",
+         configure=_demo_args, run=_run_demo, adapters=CLI_ONLY),
+)
+
+
+def verbs_for(adapter: str) -> list[Verb]:
+    return [v for v in VERBS if adapter in v.adapters]
+
+
+def build_parser(adapter: str, prog: str, help_file: IO[str] | None = None
+                 ) -> tuple[CommandParser, dict[str, CommandParser]]:
+    """The top-level parser and one child parser per verb."""
+    verbs = verbs_for(adapter)
+    lines = []
+    for verb in verbs:
+        suffix = "" if verb.built else f"  [coming: issue #{verb.issue}]"
+        lines.append(f"  {verb.name:<12} {verb.help}{suffix}")
+    parser = CommandParser(
+        prog=prog,
+        help_file=help_file,
+        usage=f"{prog} VERB [options]",
+        description="The ML loop inside the notebook: features, experiments, pipelines, "
+        "review and deploy.\n\nverbs:\n" + "\n".join(lines),
+        epilog=f"Run '{prog} VERB --help' for a verb's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", help=argparse.SUPPRESS,
+                                parser_class=CommandParser)
+    children: dict[str, CommandParser] = {}
+    for verb in verbs:
+        child = sub.add_parser(verb.name, prog=f"{prog} {verb.name}", help=verb.help,
+                               description=verb.help,
+                               help_file=help_file)
+        if verb.configure is not None:
+            verb.configure(child)
+        children[verb.name] = child
+    return parser, children
+
+
+def parse(argv: Sequence[str], adapter: str, prog: str,
+          help_file: IO[str] | None = None) -> tuple[Verb, argparse.Namespace]:
+    """Parse a command line; raises UsageError (unknown verb, bad flag) or HelpShown."""
+    verbs = {v.name: v for v in verbs_for(adapter)}
+    parser, children = build_parser(adapter, prog, help_file)
+    if not argv:
+        parser.print_help()
+        raise HelpShown()
+    head = argv[0]
+    if not head.startswith("-") and head not in verbs:
+        guess = difflib.get_close_matches(head, verbs, n=1)
+        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+        raise UsageError(f"unknown verb '{head}'{hint}; verbs: {', '.join(verbs)}. "
+                         f"See '{prog} --help'.")
+    args, extra = parser.parse_known_args(list(argv))
+    if args.verb is None:
+        raise UsageError(f"a verb is needed; verbs: {', '.join(verbs)}")
+    if extra:
+        children[args.verb].error(f"unrecognized arguments: {' '.join(extra)}")
+    return verbs[args.verb], args
+
+
+def run(verb: Verb, args: argparse.Namespace, ctx: Context) -> Any:
+    if verb.run is None:
+        raise NotBuiltError(
+            f"'{verb.name}' is not built yet: the {verb.capability} capability arrives with "
+            f"issue #{verb.issue}. 'status' shows what works today."
+        )
+    return verb.run(args, ctx)

@@ -1,0 +1,340 @@
+"""One configuration resolution shared by the kernel, the server and the CLI.
+
+Each setting is taken from the first of:
+
+1. environment variables (``MLOPS_<SECTION>_<KEY>``, then the field's own, e.g.
+   ``MLFLOW_TRACKING_URI`` or ``AWS_REGION``);
+2. ``mlops.toml``, or ``[tool.mlops]`` in a ``pyproject.toml``, the nearest one walking up
+   from the working folder;
+3. embedded defaults under ``<project root>/.mlops/``.
+
+The project root is the folder of that file, else the git root, else the working folder.
+Every value remembers which source set it, so ``status`` can say why a value is what it is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+CONFIG_FILE = "mlops.toml"
+PYPROJECT = "pyproject.toml"
+STATE_DIR = ".mlops"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value: its key, type, default and the variables that may set it."""
+
+    key: str
+    kind: str  # "str", "path" (a local path, made absolute, or a URL), "float", "choice"
+    default: Callable[[Path, Path], Any]  # (project_root, state_dir) -> default value
+    help: str
+    env: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        own = "MLOPS_" + self.key.replace(".", "_").upper()
+        return (own, *self.env)
+
+
+def _in_state(name: str) -> Callable[[Path, Path], Any]:
+    return lambda _root, state: str(state / name)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("state_dir", "path", lambda root, _s: str(root / STATE_DIR),
+            "Folder for the embedded stores (databases, artifacts, caches, reviews)."),
+    Setting("tracking.uri", "str", lambda _r, state: "sqlite:///" + (state / "mlflow.db").as_posix(),
+            "MLflow tracking URI.", env=("MLFLOW_TRACKING_URI",)),
+    Setting("tracking.artifact_root", "path", _in_state("artifacts"),
+            "Where the embedded tracking store keeps run artifacts (a folder or s3://...)."),
+    Setting("tracking.experiment", "str", lambda root, _s: root.name or "default",
+            "Experiment that runs go to when none is named.", env=("MLFLOW_EXPERIMENT_NAME",)),
+    Setting("features.backend", "choice", lambda _r, _s: "embedded",
+            "Feature store backend.", choices=("embedded", "feast")),
+    Setting("features.path", "path", _in_state("features"),
+            "Offline store of the embedded feature store (a folder or s3://...)."),
+    Setting("features.repo", "path", lambda _r, _s: "",
+            "Feast repository (folder holding feature_store.yaml) when backend = feast."),
+    Setting("pipeline.artifacts", "path", _in_state("pipelines"),
+            "Where pipeline runs keep step outputs, logs and their cache (a folder or s3://...)."),
+    Setting("pipeline.target", "choice", lambda _r, _s: "local",
+            "Default pipeline engine.", choices=("local", "airflow", "prefect", "kfp")),
+    Setting("review.path", "path", _in_state("reviews"),
+            "Review threads and approvals, one JSON file per event (meant to be committed)."),
+    Setting("deploy.target", "choice", lambda _r, _s: "local",
+            "Default deployment target.", choices=("local", "kserve", "sagemaker")),
+    Setting("deploy.path", "path", _in_state("deployments"),
+            "State of local deployments."),
+    Setting("deploy.gpu", "str", lambda _r, _s: "auto",
+            "GPU for local serving: auto, none, or a CUDA device index."),
+    Setting("aws.region", "str", lambda _r, _s: "",
+            "AWS region for S3 and SageMaker.", env=("AWS_REGION", "AWS_DEFAULT_REGION")),
+    Setting("aws.endpoint_url", "str", lambda _r, _s: "",
+            "Custom AWS endpoint (e.g. an S3-compatible store).", env=("AWS_ENDPOINT_URL",)),
+    Setting("status.timeout", "float", lambda _r, _s: 3.0,
+            "Seconds each status check may take before it is reported as timed out."),
+)
+SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    key: str
+    value: Any
+    source: str  # "default", "env:NAME" or "file:PATH:LINE"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved configuration of one project."""
+
+    project_root: Path
+    config_file: Path | None
+    values: Mapping[str, ConfigValue]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key].value
+
+    def path(self, key: str) -> Path:
+        """A path-valued setting as an absolute Path."""
+        return Path(self.values[key].value)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path("state_dir")
+
+    def source(self, key: str) -> str:
+        return self.values[key].source
+
+    def report(self) -> dict[str, Any]:
+        """JSON-ready view for status displays; credentials inside URLs are masked."""
+        return {
+            "project_root": str(self.project_root),
+            "config_file": str(self.config_file) if self.config_file else None,
+            "values": [
+                {"key": v.key, "value": redact(v.value), "source": v.source}
+                for v in self.values.values()
+            ],
+        }
+
+
+def redact(value: Any) -> Any:
+    """Mask a password in a URL such as ``https://user:secret@host``."""
+    if not isinstance(value, str) or "@" not in value or "://" not in value:
+        return value
+    parts = urlsplit(value)
+    if parts.password is None:
+        return value
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def find_config_file(start: Path) -> tuple[Path | None, dict[str, Any]]:
+    """The nearest mlops.toml, or pyproject.toml with [tool.mlops], from ``start`` upwards."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate, _parse(candidate)
+        pyproject = folder / PYPROJECT
+        if pyproject.is_file():
+            data = _parse(pyproject)
+            tool = data.get("tool", {})
+            if isinstance(tool, dict) and "mlops" in tool:
+                section = tool["mlops"]
+                if not isinstance(section, dict):
+                    raise ConfigError(
+                        f"{pyproject}:{_locate(pyproject, 'tool.mlops', '') or 1}: "
+                        "[tool.mlops] must be a table"
+                    )
+                return pyproject, section
+    return None, {}
+
+
+def find_git_root(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc}); fix or remove it") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column \d+\)", message)
+        if line is None and match:
+            line = int(match.group(1))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        near = ""
+        if line:
+            lines = text.splitlines()
+            if 0 < line <= len(lines):
+                key = lines[line - 1].split("=", 1)[0].strip()
+                near = f" at key '{key}'" if key else ""
+        raise ConfigError(f"{path}:{line or '?'}: invalid TOML{near}: {message}") from None
+
+
+def _locate(path: Path, key: str, prefix: str) -> int | None:
+    """Best-effort line number of ``key`` (dotted) in a TOML file whose settings live under
+    ``prefix`` (``""`` for mlops.toml, ``"tool.mlops"`` for pyproject.toml)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    full = f"{prefix}.{key}" if prefix else key
+    table = ""
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", line)
+        if header:
+            table = header.group(1).replace('"', "").replace("'", "").replace(" ", "")
+            if table == full:
+                return number
+            continue
+        assign = re.match(r"^([A-Za-z0-9_.\-\"' ]+?)\s*=", line)
+        if assign:
+            name = assign.group(1).replace('"', "").replace("'", "").replace(" ", "")
+            if (f"{table}.{name}" if table else name) == full:
+                return number
+    return None
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and key not in SETTINGS_BY_KEY:
+            flat.update(_flatten(value, key + "."))
+        else:
+            flat[key] = value
+    return flat
+
+
+# --------------------------------------------------------------------------- values
+
+
+_TYPE_NAMES = {str: "string", int: "integer", float: "float", bool: "boolean", list: "array",
+               dict: "table"}
+
+
+def _coerce(setting: Setting, raw: Any, where: str) -> Any:
+    """Check and convert one raw value; ``where`` names its origin for the error message."""
+    key = setting.key
+    if setting.kind == "float":
+        if isinstance(raw, bool):
+            raise ConfigError(f"{where}: key '{key}' must be a number, not boolean")
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: key '{key}' must be a number, not {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"{where}: key '{key}' must be greater than 0, not {raw!r}")
+        return value
+    if not isinstance(raw, str):
+        kind = _TYPE_NAMES.get(type(raw), type(raw).__name__)
+        raise ConfigError(f"{where}: key '{key}' must be a string, not {kind}")
+    if setting.kind == "choice" and raw not in setting.choices:
+        raise ConfigError(
+            f"{where}: key '{key}' must be one of {', '.join(setting.choices)}, not {raw!r}"
+        )
+    return raw
+
+
+def _absolute(value: str, base: Path) -> str:
+    """Resolve a local path against ``base``; URLs (s3://, http://, sqlite:///) are kept."""
+    if "://" in value or not value:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def load_config(start: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Resolve the configuration for the folder ``start`` (default: the working folder).
+
+    Raises ConfigError, with a one-line message naming the file, line and key, when a file or
+    variable is broken.
+    """
+    env = os.environ if environ is None else environ
+    here = Path(start if start is not None else os.getcwd()).expanduser().resolve()
+    if here.is_file():
+        here = here.parent
+    explicit = env.get("MLOPS_CONFIG")
+    if explicit:
+        config_file: Path | None = Path(explicit).expanduser().resolve()
+        assert config_file is not None
+        if not config_file.is_file():
+            raise ConfigError(f"MLOPS_CONFIG: no such file {config_file}; fix or unset it")
+        data = _parse(config_file)
+        if config_file.name == PYPROJECT:
+            data = data.get("tool", {}).get("mlops", {})
+    else:
+        config_file, data = find_config_file(here)
+    prefix = "tool.mlops" if config_file is not None and config_file.name == PYPROJECT else ""
+
+    if config_file is not None:
+        project_root = config_file.parent
+    else:
+        project_root = find_git_root(here) or here
+
+    flat = _flatten(data)
+    for key in flat:
+        if key not in SETTINGS_BY_KEY:
+            assert config_file is not None
+            line = _locate(config_file, key, prefix) or "?"
+            guess = difflib.get_close_matches(key, SETTINGS_BY_KEY, n=1)
+            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+            raise ConfigError(f"{config_file}:{line}: unknown key '{key}'{hint}")
+
+    resolved: dict[str, ConfigValue] = {}
+    state_dir = project_root / STATE_DIR
+    for setting in SETTINGS:
+        value: Any = None
+        source = "default"
+        for name in setting.env_names:
+            if env.get(name):
+                value = _coerce(setting, env[name], name)
+                if setting.kind == "path":
+                    value = _absolute(value, here)
+                source = f"env:{name}"
+                break
+        if value is None and setting.key in flat:
+            assert config_file is not None
+            line = _locate(config_file, setting.key, prefix)
+            where = f"{config_file}:{line or '?'}"
+            value = _coerce(setting, flat[setting.key], where)
+            if setting.kind == "path":
+                value = _absolute(value, project_root)
+            source = f"file:{where}"
+        if value is None:
+            value = setting.default(project_root, state_dir)
+        if setting.key == "state_dir":
+            state_dir = Path(value)
+        resolved[setting.key] = ConfigValue(setting.key, value, source)
+    return Config(project_root=project_root, config_file=config_file, values=resolved)
