@@ -6,14 +6,16 @@ cheap: capability libraries (mlflow, torch, pandas, ...) load on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._version import __version__
 from .config import Config, load_config
 from .errors import ConfigError, MLOpsError, NotBuiltError, UserInputError
 
-if TYPE_CHECKING:
-    from .status import StatusReport
+# Imported here (it needs only the standard library), before ``def status`` below: importing
+# the submodule sets the package attribute ``status`` to the module, and it does so only on the
+# first import. Left to a later lazy import, it would replace the ``status()`` function.
+from .status import StatusReport, collect_status
 
 __all__ = [
     "Config",
@@ -29,8 +31,6 @@ __all__ = [
 
 def status(path: str | None = None, *, timeout: float | None = None) -> StatusReport:
     """Configuration and measured health of every backend, for the project around ``path``."""
-    from .status import collect_status
-
     return collect_status(path, timeout=timeout)
 
 

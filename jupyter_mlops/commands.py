@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -70,16 +71,28 @@ class CommandParser(argparse.ArgumentParser):
             raise UsageError(message.strip())
         raise HelpShown()
 
-    def print_help(self, file: IO[str] | None = None) -> None:
+    def print_help(self, file: Any = None) -> None:
         super().print_help(file or self._help_file or sys.stdout)
 
 
 # --------------------------------------------------------------------------- the verbs
 
 
+def _seconds(text: str) -> float:
+    """A ``--timeout`` value: a finite number of seconds greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds greater than 0, "
+                                         f"not {text!r}")
+    return value
+
+
 def _status_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
                         help="bound on each backend check (default: status.timeout, 3 s)")
 
 
@@ -162,7 +175,7 @@ def build_parser(adapter: str, prog: str, help_file: IO[str] | None = None
     parser = CommandParser(
         prog=prog,
         help_file=help_file,
-        usage=f"{prog} VERB [options]",
+        usage="%(prog)s VERB [options]",
         description="The ML loop inside the notebook: features, experiments, pipelines, "
         "review and deploy.\n\nverbs:\n" + "\n".join(lines),
         epilog=f"Run '{prog} VERB --help' for a verb's options.",
@@ -197,7 +210,8 @@ def parse(argv: Sequence[str], adapter: str, prog: str,
                          f"See '{prog} --help'.")
     args, extra = parser.parse_known_args(list(argv))
     if args.verb is None:
-        raise UsageError(f"a verb is needed; verbs: {', '.join(verbs)}")
+        flags = f"unrecognized arguments: {' '.join(extra)}; " if extra else ""
+        raise UsageError(f"{flags}a verb is needed; verbs: {', '.join(verbs)}")
     if extra:
         children[args.verb].error(f"unrecognized arguments: {' '.join(extra)}")
     return verbs[args.verb], args

@@ -15,6 +15,7 @@ Every value remembers which source set it, so ``status`` can say why a value is 
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import sys
@@ -60,7 +61,8 @@ def _in_state(name: str) -> Callable[[Path, Path], Any]:
 SETTINGS: tuple[Setting, ...] = (
     Setting("state_dir", "path", lambda root, _s: str(root / STATE_DIR),
             "Folder for the embedded stores (databases, artifacts, caches, reviews)."),
-    Setting("tracking.uri", "str", lambda _r, state: "sqlite:///" + (state / "mlflow.db").as_posix(),
+    Setting("tracking.uri", "str",
+            lambda _r, state: "sqlite:///" + (state / "mlflow.db").as_posix(),
             "MLflow tracking URI.", env=("MLFLOW_TRACKING_URI",)),
     Setting("tracking.artifact_root", "path", _in_state("artifacts"),
             "Where the embedded tracking store keeps run artifacts (a folder or s3://...)."),
@@ -157,17 +159,24 @@ def find_config_file(start: Path) -> tuple[Path | None, dict[str, Any]]:
             return candidate, _parse(candidate)
         pyproject = folder / PYPROJECT
         if pyproject.is_file():
-            data = _parse(pyproject)
-            tool = data.get("tool", {})
-            if isinstance(tool, dict) and "mlops" in tool:
-                section = tool["mlops"]
-                if not isinstance(section, dict):
-                    raise ConfigError(
-                        f"{pyproject}:{_locate(pyproject, 'tool.mlops', '') or 1}: "
-                        "[tool.mlops] must be a table"
-                    )
+            section = _tool_section(pyproject, _parse(pyproject))
+            if section is not None:
                 return pyproject, section
     return None, {}
+
+
+def _tool_section(pyproject: Path, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The [tool.mlops] table of a parsed pyproject.toml; None when it has none."""
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict) or "mlops" not in tool:
+        return None
+    section = tool["mlops"]
+    if not isinstance(section, dict):
+        raise ConfigError(
+            f"{pyproject}:{_locate(pyproject, 'tool.mlops', '') or 1}: "
+            "[tool.mlops] must be a table"
+        )
+    return section
 
 
 def find_git_root(start: Path) -> Path | None:
@@ -183,7 +192,8 @@ def _parse(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the file ({exc}); fix or remove it") from exc
     try:
-        return tomllib.loads(text)
+        data: dict[str, Any] = tomllib.loads(text)
+        return data
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         message = str(exc)
@@ -253,8 +263,10 @@ def _coerce(setting: Setting, raw: Any, where: str) -> Any:
             value = float(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: key '{key}' must be a number, not {raw!r}") from None
-        if value <= 0:
-            raise ConfigError(f"{where}: key '{key}' must be greater than 0, not {raw!r}")
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(
+                f"{where}: key '{key}' must be a number greater than 0, not {raw!r}"
+            )
         return value
     if not isinstance(raw, str):
         kind = _TYPE_NAMES.get(type(raw), type(raw).__name__)
@@ -293,15 +305,12 @@ def load_config(start: str | os.PathLike[str] | None = None,
             raise ConfigError(f"MLOPS_CONFIG: no such file {config_file}; fix or unset it")
         data = _parse(config_file)
         if config_file.name == PYPROJECT:
-            data = data.get("tool", {}).get("mlops", {})
+            data = _tool_section(config_file, data) or {}
     else:
         config_file, data = find_config_file(here)
     prefix = "tool.mlops" if config_file is not None and config_file.name == PYPROJECT else ""
 
-    if config_file is not None:
-        project_root = config_file.parent
-    else:
-        project_root = find_git_root(here) or here
+    project_root = config_file.parent if config_file else (find_git_root(here) or here)
 
     flat = _flatten(data)
     for key in flat:
@@ -326,8 +335,7 @@ def load_config(start: str | os.PathLike[str] | None = None,
                 break
         if value is None and setting.key in flat:
             assert config_file is not None
-            line = _locate(config_file, setting.key, prefix)
-            where = f"{config_file}:{line or '?'}"
+            where = f"{config_file}:{_locate(config_file, setting.key, prefix) or '?'}"
             value = _coerce(setting, flat[setting.key], where)
             if setting.kind == "path":
                 value = _absolute(value, project_root)

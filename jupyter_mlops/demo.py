@@ -58,10 +58,10 @@ def execute_headless(path: Path, *, cell_timeout: int = 600) -> int:
     """
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as exc:
         raise UserInputError(f"{path} is not a readable notebook: {exc}") from None
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
@@ -84,10 +84,13 @@ def execute_headless(path: Path, *, cell_timeout: int = 600) -> int:
             start = time.perf_counter()
             try:
                 client.execute_cell(cell, number)
-            except CellExecutionError as exc:
+            except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
                 print(f"  [{index}/{len(code_cells)}] FAILED: {cell.source.splitlines()[0]}",
                       flush=True)
-                print(str(exc).strip().splitlines()[-1], file=sys.stderr)
+                # ename/evalue, not str(exc): its last line carries the kernel's ANSI colours
+                error = (f"{exc.ename}: {exc.evalue}" if isinstance(exc, CellExecutionError)
+                         else str(exc).strip().splitlines()[0])
+                print(error, file=sys.stderr)
                 return 1
             summary = _first_line(cell.outputs)
             print(f"  [{index}/{len(code_cells)}] ok ({time.perf_counter() - start:.1f} s)"

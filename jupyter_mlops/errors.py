@@ -1,4 +1,4 @@
-"""The core's exceptions: adapters (REST, magics, CLI) map them to 4xx/5xx, UsageError or exit codes."""
+"""The core's exceptions; the adapters map them to 4xx/5xx, UsageError or exit codes."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from ._version import __version__
 from .config import Config, load_config, redact
@@ -92,7 +92,8 @@ class StatusReport:
             lines.append(f"config error: {self.config_error}")
         if self.config:
             lines.append(f"project root: {self.config['project_root']}")
-            lines.append(f"config file:  {self.config['config_file'] or '(none: embedded defaults)'}")
+            shown = self.config["config_file"] or "(none: embedded defaults)"
+            lines.append(f"config file:  {shown}")
             for value in self.config["values"]:
                 if value["key"] == "tracking.uri":
                     lines.append(f"tracking URI: {value['value']}  [{value['source']}]")
@@ -162,6 +163,9 @@ def check_writable(name: str, folder: str, root: Path) -> Check:
     if path.exists():
         return Check(name, False, f"{shown} exists but is not a folder")
     parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        return Check(name, False, f"{shown} cannot be created: {_relative(parent, root)} is a "
+                     "file, not a folder")
     if parent is not None and os.access(parent, os.W_OK | os.X_OK):
         return Check(name, True, f"{shown} will be created on first use ({_relative(parent, root)}"
                      " is writable)")
@@ -220,14 +224,14 @@ def check_tracking(uri: str, root: Path, timeout: float,
         count, token = 0, ""
         deadline = time.monotonic() + timeout
         for _ in range(20):  # at most 20 pages of 1000
-            query = "max_results=1000" + (f"&page_token={token}" if token else "")
+            query = urlencode({"max_results": 1000, **({"page_token": token} if token else {})})
             request = urllib.request.Request(
                 f"{base}/api/2.0/mlflow/experiments/search?{query}",
                 headers={"Accept": "application/json", **_auth_headers(environ)},
             )
             left = max(0.1, deadline - time.monotonic())
             try:
-                with urllib.request.urlopen(request, timeout=left) as response:  # noqa: S310
+                with urllib.request.urlopen(request, timeout=left) as response:
                     body = json.loads(response.read() or b"{}")
             except urllib.error.HTTPError as exc:
                 hint = " (check MLFLOW_TRACKING_TOKEN)" if exc.code in (401, 403) else ""

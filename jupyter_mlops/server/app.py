@@ -8,7 +8,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float
 
 from .._version import __version__
-from .handlers import ROUTES, API_PREFIX
+from .handlers import API_PREFIX, ROUTES
 
 
 class MLOpsApp(ExtensionApp):

@@ -13,7 +13,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..errors import MLOpsError
+from ..errors import MLOpsError, NotFoundError
 
 if TYPE_CHECKING:
     from .app import MLOpsApp
@@ -22,7 +22,7 @@ API_PREFIX = "mlops/api"
 T = TypeVar("T")
 
 
-class MLOpsHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
+class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
     """Base of every /mlops/api handler: state by injection, errors as JSON in one place."""
 
     def initialize(self, name: str, app: MLOpsApp, **kwargs: Any) -> None:
@@ -64,19 +64,36 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
 
 
 class StatusHandler(MLOpsHandler):
-    """GET: resolved configuration, version and measured health of every backend."""
+    """GET [?path=FOLDER]: resolved configuration, version and measured health of every
+    backend, for the project around FOLDER (relative to the server root; default: the root),
+    which is where the open notebook's kernel resolves its configuration too."""
 
     @web.authenticated
     async def get(self) -> None:
+        from ..paths import resolve_inside
         from ..status import collect_status
 
         app = self.mlops
+        folder = resolve_inside(app.root_dir, self.get_argument("path", ""))
+        if folder.is_file():
+            folder = folder.parent
         report = await self.in_executor(
-            lambda: collect_status(app.root_dir, default_timeout=app.status_timeout)
+            lambda: collect_status(folder, default_timeout=app.status_timeout)
         )
         self.finish(json.dumps(report.to_dict()))
 
 
+class UnknownEndpointHandler(MLOpsHandler):
+    """Any other path under /mlops/api: a JSON 404 (after authentication, like the rest)."""
+
+    @web.authenticated
+    def get(self, path: str) -> None:
+        raise NotFoundError(f"no such endpoint: /mlops/api/{path}")
+
+    post = put = patch = delete = get
+
+
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("status", StatusHandler),
+    ("(.*)", UnknownEndpointHandler),  # keep last
 ]

@@ -1,0 +1,64 @@
+# jupyter-mlops: `make demo` to try it, `make test` to check everything.
+# Everything installs into .venv; nothing is installed globally except Chromium for UI tests.
+
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+HEADLESS ?=
+STAMP    := $(VENV)/.installed-stamp
+DEMO     := binder/demo.ipynb
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help install demo test lint lint-py lint-ts pytest ui-test chromium clean
+
+help:
+	@echo "make demo              install into .venv and open JupyterLab on $(DEMO)"
+	@echo "make demo HEADLESS=1   execute $(DEMO) end to end; non-zero exit on any failure"
+	@echo "make test              install, lint (ruff, mypy, eslint, prettier) and run every test"
+	@echo "make clean             remove .venv and build output"
+
+# The editable install runs the labextension build (hatch-jupyter-builder -> jlpm) and puts
+# the built extension where JupyterLab finds it.
+$(STAMP): pyproject.toml labextension/package.json labextension/yarn.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/jupyter labextension list 2>&1 | grep -q "jupyter-mlops.*enabled.*OK" \
+		|| { echo "the jupyter-mlops labextension is not installed correctly"; exit 1; }
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+ifeq ($(HEADLESS),1)
+	$(BIN)/jupyter mlops demo --headless $(DEMO)
+else
+	$(BIN)/jupyter lab $(DEMO)
+endif
+
+# UI tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+chromium:
+	@test -x $(CHROMIUM) || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+		else sudo apt-get update && sudo apt-get install -y chromium; fi; }
+
+lint-py: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+lint-ts: install
+	cd labextension && ../$(BIN)/jlpm lint:check
+
+lint: lint-py lint-ts
+
+pytest: install
+	$(BIN)/python -m pytest tests --ignore=tests/ui -q
+
+ui-test: install chromium
+	$(BIN)/python -m pytest tests/ui -q
+
+test: lint pytest ui-test
+
+clean:
+	rm -rf $(VENV) jupyter_mlops/labextension labextension/node_modules labextension/lib \
+		labextension/tsconfig.tsbuildinfo build dist test-artifacts

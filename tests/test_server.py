@@ -1,0 +1,207 @@
+"""The REST API through a real Jupyter server (pytest-jupyter), unauthenticated access off."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError
+from tornado.routing import PathMatches, Rule
+
+from jupyter_mlops import __version__
+from jupyter_mlops.server.handlers import ROUTES, MLOpsHandler
+
+CAPABILITIES = ["features", "experiments", "pipeline", "review", "deploy"]
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_mlops": True},
+            "allow_unauthenticated_access": False,
+        }
+    }
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("MLOPS_", "MLFLOW_")):
+            monkeypatch.delenv(name)
+
+
+async def _json(response: Any) -> Any:
+    return json.loads(response.body.decode())
+
+
+async def test_status_reports_config_version_and_five_capabilities(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    response = await jp_fetch("mlops", "api", "status")
+    assert response.code == 200
+    body = await _json(response)
+    assert body["version"] == __version__
+    assert body["config_error"] is None
+    assert Path(body["config"]["project_root"]) == jp_root_dir
+    values = {v["key"]: v for v in body["config"]["values"]}
+    assert values["tracking.uri"]["value"] == f"sqlite:///{jp_root_dir}/.mlops/mlflow.db"
+    assert values["tracking.uri"]["source"] == "default"
+    assert [c["id"] for c in body["capabilities"]] == CAPABILITIES
+    for cap in body["capabilities"]:
+        assert cap["state"] in ("ok", "warning", "error")
+        assert cap["checks"], cap
+        assert all(c["elapsed_ms"] >= 0 for c in cap["checks"])
+    experiments = body["capabilities"][1]
+    assert experiments["state"] == "ok"
+    assert "created by the first run" in experiments["checks"][0]["message"]
+    # measuring must not create the embedded stores
+    assert not (jp_root_dir / ".mlops").exists()
+
+
+async def test_status_reads_the_servers_project_config(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    (jp_root_dir / "mlops.toml").write_text('[tracking]\nexperiment = "churn"\n')
+    body = await _json(await jp_fetch("mlops", "api", "status"))
+    values = {v["key"]: v for v in body["config"]["values"]}
+    assert values["tracking.experiment"]["value"] == "churn"
+    assert values["tracking.experiment"]["source"] == f"file:{jp_root_dir / 'mlops.toml'}:2"
+
+
+async def test_broken_config_is_reported_in_one_line(jp_fetch: Any, jp_root_dir: Path) -> None:
+    (jp_root_dir / "mlops.toml").write_text("[tracking]\nuri = 3\n")
+    body = await _json(await jp_fetch("mlops", "api", "status"))
+    assert body["config"] is None
+    assert body["capabilities"] == []
+    error = body["config_error"]
+    assert "\n" not in error
+    assert f"{jp_root_dir / 'mlops.toml'}:2" in error and "tracking.uri" in error
+
+
+@pytest.fixture
+def blackhole() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
+async def test_unreachable_tracking_server_is_a_clear_error(
+    jp_fetch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MLOPS_TRACKING_URI", f"http://127.0.0.1:{port}")
+    body = await _json(await jp_fetch("mlops", "api", "status"))
+    experiments = body["capabilities"][1]
+    assert experiments["state"] == "error"
+    assert "unreachable" in experiments["summary"]
+    assert "MLOPS_TRACKING_URI" in experiments["summary"]
+
+
+async def test_a_hanging_tracking_server_neither_hangs_status_nor_blocks_the_server(
+    jp_fetch: Any, jp_serverapp: Any, blackhole: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_TRACKING_URI", f"http://127.0.0.1:{blackhole}")
+    monkeypatch.setenv("MLOPS_STATUS_TIMEOUT", "2")
+    began = time.monotonic()
+    status = asyncio.ensure_future(jp_fetch("mlops", "api", "status"))
+    await asyncio.sleep(0.3)
+    # while the check waits on the silent server, the event loop keeps serving
+    other = await jp_fetch("api", "status")
+    assert other.code == 200
+    assert not status.done()
+    body = await _json(await status)
+    elapsed = time.monotonic() - began
+    assert 1.5 < elapsed < 6
+    experiments = body["capabilities"][1]
+    assert experiments["state"] == "error"
+    assert "timed out" in experiments["summary"]
+
+
+async def test_unknown_endpoint_is_a_json_404(jp_fetch: Any) -> None:
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch("mlops", "api", "nope")
+    assert caught.value.code == 404
+    body = json.loads(caught.value.response.body)
+    assert body == {"message": "no such endpoint: /mlops/api/nope"}
+
+
+def _mlops_rules(rules: list[Any]) -> Iterator[tuple[str, type]]:
+    for rule in rules:
+        if isinstance(rule, Rule) and hasattr(rule.target, "rules"):
+            yield from _mlops_rules(rule.target.rules)
+        elif isinstance(rule, Rule) and isinstance(rule.matcher, PathMatches):
+            pattern = rule.matcher.regex.pattern
+            if "/mlops/api/" in pattern:
+                yield pattern, rule.target
+
+
+async def test_every_route_refuses_requests_without_credentials(
+    jp_serverapp: Any, http_server_client: Any, jp_auth_header: dict[str, str]
+) -> None:
+    registered = list(_mlops_rules(jp_serverapp.web_app.default_router.rules))
+    assert {target for _, target in registered} == {handler for _, handler in ROUTES}
+    checked = 0
+    for pattern, handler in registered:
+        assert issubclass(handler, MLOpsHandler)
+        path = pattern.rstrip("$").replace("(.*)", "anything").replace("\\", "")
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if getattr(handler, method.lower()) is getattr(MLOpsHandler, method.lower()):
+                continue  # not implemented by this handler: tornado answers 405
+            response = await http_server_client.fetch(
+                path,
+                method=method,
+                body=b"{}" if method in ("POST", "PUT", "PATCH") else None,
+                raise_error=False,
+            )
+            assert response.code == 403, (method, path, response.code)
+            checked += 1
+    assert checked >= len(ROUTES)
+    # with the token the same status URL answers: the 403s above were about credentials
+    status_path = next(p for p, h in registered if p.endswith("/status$")).rstrip("$")
+    ok = await http_server_client.fetch(status_path, headers=jp_auth_header)
+    assert ok.code == 200
+
+
+async def test_status_of_a_notebook_folder_uses_that_projects_config(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    project = jp_root_dir / "projects" / "churn"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "mlops.toml").write_text('[tracking]\nexperiment = "churn"\n')
+    body = await _json(await jp_fetch("mlops", "api", "status",
+                                      params={"path": "projects/churn/notebooks"}))
+    assert Path(body["config"]["project_root"]) == project
+    values = {v["key"]: v["value"] for v in body["config"]["values"]}
+    assert values["tracking.experiment"] == "churn"
+
+
+@pytest.mark.parametrize("path", ["..", "../..", "/etc", "projects/../../outside"])
+async def test_status_refuses_paths_outside_the_server_root(
+    jp_fetch: Any, jp_root_dir: Path, path: str
+) -> None:
+    (jp_root_dir / "projects").mkdir()
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch("mlops", "api", "status", params={"path": path})
+    assert caught.value.code == 403
+    assert "outside the server root" in json.loads(caught.value.response.body)["message"]
+
+
+async def test_status_of_a_missing_folder_is_a_404(jp_fetch: Any) -> None:
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch("mlops", "api", "status", params={"path": "no/such/folder"})
+    assert caught.value.code == 404
+    assert json.loads(caught.value.response.body) == {
+        "message": "no such file or folder: 'no/such/folder'"}
