@@ -1,0 +1,91 @@
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { refreshIcon } from '@jupyterlab/ui-components';
+
+import { mlopsIcon } from './icons';
+import { MLOpsSidebar } from './sidebar';
+import { StatusModel } from './status/model';
+import { COMMAND_CATEGORY, CommandIDs, PLUGIN_ID, SIDEBAR_ID } from './tokens';
+import { FRONTEND_VERSION } from './version';
+
+/**
+ * The MLOps sidebar, its commands and its settings.
+ */
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description:
+    'The MLOps sidebar: live status of features, experiments, pipeline, review and deploy.',
+  autoStart: true,
+  optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    settingRegistry: ISettingRegistry | null,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('jupyter_mlops');
+    const model = new StatusModel({ frontendVersion: FRONTEND_VERSION });
+
+    app.commands.addCommand(CommandIDs.openSidebar, {
+      label: trans.__('Open MLOps sidebar'),
+      caption: trans.__('Show the MLOps sidebar'),
+      icon: mlopsIcon,
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => app.shell.activateById(SIDEBAR_ID)
+    });
+    app.commands.addCommand(CommandIDs.refreshStatus, {
+      label: trans.__('Refresh MLOps status'),
+      caption: trans.__('Check the configuration and every backend again'),
+      icon: refreshIcon,
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => model.refresh()
+    });
+    if (palette) {
+      for (const command of [
+        CommandIDs.openSidebar,
+        CommandIDs.refreshStatus
+      ]) {
+        palette.addItem({ command, category: COMMAND_CATEGORY });
+      }
+    }
+
+    const sidebar = new MLOpsSidebar({
+      model,
+      commands: app.commands,
+      trans
+    });
+    app.shell.add(sidebar, 'left', { rank: 600 });
+    if (restorer) {
+      restorer.add(sidebar, SIDEBAR_ID);
+    }
+
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          const apply = (): void => {
+            model.refreshInterval = settings.get('refreshInterval')
+              .composite as number;
+          };
+          apply();
+          settings.changed.connect(apply);
+        })
+        .catch(reason => {
+          console.error(
+            'jupyter-mlops: could not load the settings; the status refreshes every ' +
+              `${model.refreshInterval} s.`,
+            reason
+          );
+        });
+    }
+  }
+};
+
+export default plugin;
