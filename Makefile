@@ -9,12 +9,13 @@ STAMP    := $(VENV)/.installed-stamp
 DEMO     := binder/demo.ipynb
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install demo test lint lint-py lint-ts pytest ui-test chromium clean
+.PHONY: help install labextension demo test lint lint-py lint-ts pytest ui-test chromium clean
 
 help:
 	@echo "make demo              install into .venv and open JupyterLab on $(DEMO)"
 	@echo "make demo HEADLESS=1   execute $(DEMO) end to end; non-zero exit on any failure"
 	@echo "make test              install, lint (ruff, mypy, eslint, prettier) and run every test"
+	@echo "make labextension      rebuild the TypeScript after a change (JupyterLab: reload)"
 	@echo "make clean             remove .venv and build output"
 
 # The editable install runs the labextension build (hatch-jupyter-builder -> jlpm) and puts
@@ -23,13 +24,26 @@ $(STAMP): pyproject.toml labextension/package.json labextension/yarn.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e ".[dev]"
+	@# what `jupyter labextension develop` does (without its second build): JupyterLab then
+	@# serves jupyter_mlops/labextension itself, so `make labextension` shows up on reload
+	rm -rf $(VENV)/share/jupyter/labextensions/jupyter-mlops
+	ln -s $(CURDIR)/jupyter_mlops/labextension $(VENV)/share/jupyter/labextensions/jupyter-mlops
 	$(BIN)/jupyter labextension list 2>&1 | grep -q "jupyter-mlops.*enabled.*OK" \
 		|| { echo "the jupyter-mlops labextension is not installed correctly"; exit 1; }
 	touch $@
 
 install: $(STAMP)
 
-demo: install
+# Rebuild the TypeScript when a source changed since the last build (the install built it once).
+LABEXT_SOURCES := $(shell find labextension/src labextension/style labextension/schema -type f 2>/dev/null)
+LABEXT_STAMP   := jupyter_mlops/labextension/package.json
+$(LABEXT_STAMP): $(STAMP) $(LABEXT_SOURCES) labextension/package.json
+	cd labextension && PATH="$(abspath $(BIN)):$$PATH" jlpm build
+	touch $@
+
+labextension: $(LABEXT_STAMP)
+
+demo: install labextension
 ifeq ($(HEADLESS),1)
 	$(BIN)/jupyter mlops demo --headless $(DEMO)
 else
@@ -46,15 +60,16 @@ lint-py: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# the package scripts call `jlpm` themselves: put the venv's bin first on PATH
 lint-ts: install
-	cd labextension && ../$(BIN)/jlpm lint:check
+	cd labextension && PATH="$(abspath $(BIN)):$$PATH" jlpm lint:check
 
 lint: lint-py lint-ts
 
 pytest: install
 	$(BIN)/python -m pytest tests --ignore=tests/ui -q
 
-ui-test: install chromium
+ui-test: install labextension chromium
 	$(BIN)/python -m pytest tests/ui -q
 
 test: lint pytest ui-test

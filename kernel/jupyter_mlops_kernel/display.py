@@ -39,9 +39,11 @@ class StatusView:
             parts.append(f'<div style="color:{_COLORS["error"]}"><b>Config error:</b> '
                          f"{escape(r.config_error)}</div>")
         if r.config:
+            config_file = r.config["config_file"]
+            shown = (f"<code>{escape(str(config_file))}</code>" if config_file
+                     else "none (embedded defaults)")
             parts.append(f"<div>Project root: <code>{escape(r.config['project_root'])}</code>"
-                         f" · config file: <code>{escape(str(r.config['config_file']))}</code>"
-                         "</div>")
+                         f" · config file: {shown}</div>")
             uri = next(v for v in r.config["values"] if v["key"] == "tracking.uri")
             parts.append(f"<div>Tracking URI: <code>{escape(str(uri['value']))}</code> "
                          f'<span style="opacity:.6">[{escape(uri["source"])}]</span></div>')

@@ -1,9 +1,12 @@
 import {
+  ILabShell,
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import { Widget } from '@lumino/widgets';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
@@ -22,13 +25,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'The MLOps sidebar: live status of features, experiments, pipeline, review and deploy.',
   autoStart: true,
-  optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry, ITranslator],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    ISettingRegistry,
+    ITranslator,
+    ILabShell
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    labShell: ILabShell | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyter_mlops');
     const model = new StatusModel({ frontendVersion: FRONTEND_VERSION });
@@ -66,6 +76,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       restorer.add(sidebar, SIDEBAR_ID);
     }
 
+    // Describe the project of the document in use: its folder decides which
+    // mlops.toml applies, exactly as it does for that document's kernel.
+    if (labShell) {
+      const follow = (): void => {
+        const folder = documentFolder(labShell.currentWidget);
+        if (folder !== null) {
+          model.folder = folder;
+        }
+      };
+      labShell.currentChanged.connect(follow);
+      follow();
+    }
+
     if (settingRegistry) {
       settingRegistry
         .load(PLUGIN_ID)
@@ -87,5 +110,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
   }
 };
+
+/**
+ * The folder, relative to the server root, of the document a widget shows; null
+ * for widgets that show no document (the launcher, a terminal, the sidebar itself).
+ */
+function documentFolder(widget: Widget | null): string | null {
+  const context = (widget as { context?: { path?: unknown } } | null)?.context;
+  if (context && typeof context.path === 'string') {
+    // drive-prefixed paths ("RTC:notebook.ipynb") belong to the same server root
+    const local = context.path.replace(/^[^/:]+:/, '');
+    return PathExt.dirname(local);
+  }
+  return null;
+}
 
 export default plugin;

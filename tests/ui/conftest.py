@@ -56,6 +56,10 @@ def start_lab(root: Path, tmp: Path, config: dict[str, Any] | None = None) -> La
     config_dir.mkdir(exist_ok=True)
     (config_dir / "jupyter_server_config.json").write_text(json.dumps(config or {}))
     log = tmp / f"lab-{port}.log"
+    # a person's first start asks whether to fetch Jupyter news; this machine has no network
+    news = tmp / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True, exist_ok=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
     env.update(JUPYTER_CONFIG_DIR=str(config_dir),
                JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"),
@@ -65,6 +69,8 @@ def start_lab(root: Path, tmp: Path, config: dict[str, Any] | None = None) -> La
            "--ip=127.0.0.1", f"--IdentityProvider.token={token}",
            "--ServerApp.allow_unauthenticated_access=False",
            f"--ServerApp.root_dir={root}"]
+    if os.geteuid() == 0:  # CI containers run as root
+        cmd.append("--allow-root")
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
     url = f"http://127.0.0.1:{port}/"
@@ -143,3 +149,16 @@ def screenshot(page: Any, name: str, locator: Any | None = None) -> Path:
     path = ARTIFACTS / f"{name}.png"
     (locator or page).screenshot(path=str(path))
     return path
+
+
+# pytest-jupyter (loaded for the server tests) runs an autouse clean-up on its own asyncio
+# loop; Playwright's sync API runs a loop in this thread too, and the two collide at teardown.
+# The UI tests start `jupyter lab` as a separate process and need neither.
+@pytest.fixture
+def jp_asyncio_loop() -> None:
+    return None
+
+
+@pytest.fixture
+def jp_server_cleanup() -> None:
+    return None

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from jupyter_mlops import __version__
@@ -105,6 +106,14 @@ def test_mlops_status_in_a_notebook_shows_tracking_uri_and_health(page: Any, lab
     page.goto(lab.page_url("lab/tree/demo.ipynb"))
     notebook = page.locator(".jp-NotebookPanel")
     notebook.wait_for(timeout=60_000)
+    # JupyterLab may ask which kernel to start: take the notebook's own (Python 3)
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    try:
+        dialog.wait_for(timeout=5_000)
+    except PlaywrightTimeout:  # no dialog: the kernel started by itself
+        pass
+    else:
+        dialog.locator(".jp-mod-accept").click()
     expect(page.locator(".jp-Notebook-ExecutionIndicator, .jp-Toolbar-kernelStatus").first
            ).to_be_visible()
     # run all cells through the menu, as a person would
@@ -120,3 +129,23 @@ def test_mlops_status_in_a_notebook_shows_tracking_uri_and_health(page: Any, lab
     expect(notebook.locator(".jp-OutputArea-output[data-mime-type*='error']")).to_have_count(0)
     screenshot(page, "notebook-status", output)
 
+
+
+def test_sidebar_follows_the_project_of_the_open_notebook(page: Any, lab: Lab) -> None:
+    # a sub-folder that is its own project: the panel must describe what that notebook's
+    # kernel sees, not the server root
+    project = lab.root / "churn"
+    project.mkdir()
+    (project / "mlops.toml").write_text('[tracking]\nexperiment = "churn-model"\n')
+    (project / "train.ipynb").write_bytes((lab.root / "demo.ipynb").read_bytes())
+    open_lab(page, lab)
+    sidebar = open_sidebar(page)
+    wait_loaded(sidebar)
+    experiment = sidebar.locator('.jp-mlops-config-item[data-key="tracking.experiment"]')
+    expect(experiment).not_to_contain_text("churn-model")
+    page.goto(lab.page_url("lab/tree/churn/train.ipynb"))
+    page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
+    sidebar = open_sidebar(page)
+    sidebar.locator(".jp-mlops-config-summary").click()
+    expect(experiment).to_contain_text("churn-model")
+    expect(experiment.locator(".jp-mlops-config-source")).to_contain_text("mlops.toml")

@@ -19,7 +19,32 @@ export class StatusModel implements IDisposable {
   constructor(options: StatusModel.IOptions) {
     this._frontendVersion = options.frontendVersion;
     this._fetch =
-      options.fetchStatus ?? (() => requestAPI<IStatusReply>('status'));
+      options.fetchStatus ??
+      ((folder: string) =>
+        requestAPI<IStatusReply>(
+          folder ? `status?path=${encodeURIComponent(folder)}` : 'status'
+        ));
+  }
+
+  /**
+   * The folder (relative to the server root) whose project the status describes:
+   * the folder of the document in use, so that the panel and that document's
+   * kernel resolve the same `mlops.toml`. Changing it fetches again when active.
+   */
+  get folder(): string {
+    return this._folder;
+  }
+  set folder(value: string) {
+    if (value === this._folder) {
+      return;
+    }
+    this._folder = value;
+    if (this._active) {
+      void this.refresh();
+    } else {
+      // what was fetched describes another project: fetch when next shown
+      this._lastAttempt = null;
+    }
   }
 
   /** Emitted whenever anything shown from this model changes. */
@@ -141,7 +166,7 @@ export class StatusModel implements IDisposable {
 
   private async _load(): Promise<void> {
     try {
-      this._reply = await this._fetch();
+      this._reply = await this._fetch(this._folder);
       this._failure = null;
       this._lastUpdated = new Date();
     } catch (error) {
@@ -209,7 +234,8 @@ export class StatusModel implements IDisposable {
   }
 
   private readonly _frontendVersion: string;
-  private readonly _fetch: () => Promise<IStatusReply>;
+  private readonly _fetch: (folder: string) => Promise<IStatusReply>;
+  private _folder = '';
   private readonly _changed = new Signal<this, void>(this);
   private _reply: IStatusReply | null = null;
   private _failure: RequestError | null = null;
@@ -227,7 +253,10 @@ export namespace StatusModel {
   export interface IOptions {
     /** The version the server extension must report. */
     frontendVersion: string;
-    /** Where the status comes from; `GET /mlops/api/status` by default. */
-    fetchStatus?: () => Promise<IStatusReply>;
+    /**
+     * Where the status of a folder comes from; `GET /mlops/api/status?path=FOLDER`
+     * by default.
+     */
+    fetchStatus?: (folder: string) => Promise<IStatusReply>;
   }
 }
