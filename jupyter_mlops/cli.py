@@ -29,7 +29,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    return render(result, as_json=getattr(args, "json", False))
+    try:
+        code = render(result, as_json=getattr(args, "json", False))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`jupyter mlops status --json | head`): not an error of ours;
+        # point stdout at /dev/null so the interpreter's final flush does not complain
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
 
 
 def render(result: Any, *, as_json: bool) -> int:

@@ -292,3 +292,19 @@ def test_the_binder_demo_runs_headless_through_the_cli(cli: CLI) -> None:
     assert "== jupyter-mlops: the whole ML loop in the notebook" in done.stdout
     assert "Demo finished" in done.stdout
     assert "FAILED" not in done.stdout
+
+
+def test_a_reader_that_stops_early_is_not_an_error(
+        project: Path, child_env: Callable[..., dict[str, str]]) -> None:
+    # `jupyter mlops status --json | head -c 0`: the pipe closes before the report is out
+    import sys
+
+    with subprocess.Popen([sys.executable, "-m", "jupyter_mlops.cli", "status", "--json"],
+                          cwd=project, env=child_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, bufsize=0) as child:
+        assert child.stdout is not None and child.stderr is not None
+        # closed before the child (still starting Python) has written anything
+        child.stdout.close()
+        err = child.stderr.read().decode()
+        assert child.wait(30) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err
