@@ -1,0 +1,128 @@
+"""The MLflow tracking store of a project: its URI, a client for it, and its experiments.
+
+Shared by the logging side (runs, points, models) and the query side (runs, compare,
+register). mlflow is imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..config import Config
+from ..errors import BackendUnavailableError, UserInputError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+_clients: dict[str, MlflowClient] = {}
+_clients_lock = threading.Lock()
+
+
+def tracking_uri(config: Config) -> str:
+    """The resolved ``tracking.uri``; for the embedded SQLite store its folder is created."""
+    uri = str(config["tracking.uri"])
+    if uri.startswith("sqlite:///"):
+        db = uri[len("sqlite:///"):]
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def is_local_store(uri: str) -> bool:
+    """A store this process writes itself (SQLite or a folder), not a tracking server."""
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    return scheme in ("", "file", "sqlite") or scheme.startswith(
+        ("postgresql", "mysql", "mssql"))
+
+
+def _export_s3_settings(config: Config) -> None:
+    """MLflow's S3 artifact store reads its endpoint from the environment only: hand it the
+    configured ``aws.endpoint_url`` / ``aws.region`` unless the user set MLflow's own."""
+    endpoint = str(config["aws.endpoint_url"] or "")
+    if endpoint and not os.environ.get("MLFLOW_S3_ENDPOINT_URL"):
+        os.environ["MLFLOW_S3_ENDPOINT_URL"] = endpoint
+    region = str(config["aws.region"] or "")
+    if region and not os.environ.get("AWS_DEFAULT_REGION"):
+        os.environ["AWS_DEFAULT_REGION"] = region
+
+
+def client(config: Config) -> MlflowClient:
+    """An ``MlflowClient`` for the project's tracking (and model registry) URI; one per URI."""
+    uri = tracking_uri(config)
+    _export_s3_settings(config)
+    with _clients_lock:
+        found = _clients.get(uri)
+        if found is None:
+            from mlflow import MlflowClient
+
+            found = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            _clients[uri] = found
+    return found
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "experiment"
+
+
+def artifact_location(config: Config, name: str) -> str | None:
+    """Where a new experiment's artifacts go: ``<tracking.artifact_root>/<name>`` for a local
+    store or when the user set the root; None lets a tracking server use its own root."""
+    root = str(config["tracking.artifact_root"] or "")
+    if not root:
+        return None
+    explicit = config.source("tracking.artifact_root") != "default"
+    if not explicit and not is_local_store(tracking_uri(config)):
+        return None
+    if "://" in root:
+        return f"{root.rstrip('/')}/{_slug(name)}"
+    folder = Path(root).expanduser().resolve() / _slug(name)
+    return folder.as_uri()
+
+
+def ensure_experiment(config: Config, name: str | None = None) -> str:
+    """The id of experiment ``name`` (default: ``tracking.experiment``), created if missing
+    with its artifacts under ``tracking.artifact_root``; a deleted one is restored."""
+    from mlflow.exceptions import MlflowException
+
+    name = name or str(config["tracking.experiment"])
+    if not name.strip():
+        raise UserInputError("an experiment name cannot be empty")
+    mlflow_client = client(config)
+    try:
+        found = mlflow_client.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                mlflow_client.restore_experiment(found.experiment_id)
+            return str(found.experiment_id)
+        try:
+            return str(mlflow_client.create_experiment(
+                name, artifact_location=artifact_location(config, name)))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            # another kernel created it between our look-up and our create
+            again = mlflow_client.get_experiment_by_name(name)
+            if again is None:
+                raise
+            return str(again.experiment_id)
+    except MlflowException as exc:
+        raise BackendUnavailableError(
+            f"tracking store {redact_uri(tracking_uri(config))} refused experiment "
+            f"'{name}': {first_line(str(exc))}") from exc
+
+
+def redact_uri(uri: str) -> str:
+    from ..config import redact
+
+    return str(redact(uri))
+
+
+def first_line(text: str) -> str:
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()[:300]
+    return ""
