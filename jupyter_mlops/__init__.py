@@ -34,6 +34,29 @@ def status(path: str | None = None, *, timeout: float | None = None) -> StatusRe
     return collect_status(path, timeout=timeout)
 
 
+#: ``mlops.<name>`` for the verbs of a capability, imported on first use (module __getattr__)
+_LAZY: dict[str, str] = {
+    "start_run": "tracking", "end_run": "tracking", "log": "tracking",
+    "log_params": "tracking", "log_model": "tracking", "flush": "tracking",
+    "active_run": "tracking", "set_tags": "tracking",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module 'jupyter_mlops' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{where}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyter-mlops"}]
 

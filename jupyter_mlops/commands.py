@@ -118,6 +118,30 @@ def _run_demo(args: argparse.Namespace, ctx: Context) -> Any:
     return run_demo(args.notebook, headless=args.headless, cell_timeout=args.timeout)
 
 
+def _track_args(parser: argparse.ArgumentParser) -> None:
+    from .tracking.verbs import configure_track
+
+    configure_track(parser)
+
+
+def _run_track(args: argparse.Namespace, ctx: Context) -> Any:
+    from .tracking.verbs import run_track
+
+    return run_track(args, ctx)
+
+
+def _param_args(parser: argparse.ArgumentParser) -> None:
+    from .tracking.verbs import configure_param
+
+    configure_param(parser)
+
+
+def _run_param(args: argparse.Namespace, ctx: Context) -> Any:
+    from .tracking.verbs import run_param
+
+    return run_param(args, ctx)
+
+
 def _passthrough(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
@@ -134,10 +158,11 @@ VERBS: tuple[Verb, ...] = (
     Verb("status", "configuration and health of every backend", configure=_status_args,
          run=_run_status),
     _planned("features", "search, show, get, publish and look up features", "features", 4),
-    _planned("track", "run a cell (%%mlops track) or cells (start|end) inside an MLflow run",
-             "experiments", 3, adapters=MAGIC_ONLY, cell=True),
-    _planned("param", "log parameters of the active run: k=v ...", "experiments", 3,
-             adapters=MAGIC_ONLY),
+    Verb("track", "run a cell (%%mlops track) or cells (start|end) inside an MLflow run",
+         "experiments", 3, configure=_track_args, run=_run_track, adapters=MAGIC_ONLY,
+         cell=True),
+    Verb("param", "log parameters of the active run: k=v ...", "experiments", 3,
+         configure=_param_args, run=_run_param, adapters=MAGIC_ONLY),
     _planned("runs", "list the runs of this notebook or an experiment", "experiments", 3),
     _planned("compare", "compare runs: parameter differences and metric histories",
              "experiments", 3),

@@ -265,6 +265,30 @@ def check_tracking(uri: str, root: Path, timeout: float,
     return Check(name, True, f"{redact(uri)} (not probed)", level="warning")
 
 
+def check_logging(config: Config) -> Check:
+    """Points waiting to reach the tracking store: in this process's queue and in the
+    journals under ``.mlops/`` (which hold them while the store is unreachable)."""
+    from .tracking.journal import backlog, journal_dir
+    from .tracking.sender import queue_status
+
+    queue = queue_status()
+    journals, points = backlog(config.state_dir)
+    where = _relative(journal_dir(config.state_dir), config.project_root)
+    parts = [f"{queue['queued']} points queued", f"{points} in {journals} journal"
+             f"{'s' if journals != 1 else ''} ({where})", f"{queue['sent']} sent"]
+    message = "; ".join(parts)
+    if queue["offline"]:
+        return Check("logging queue", True, f"{message}; store unreachable, retrying: "
+                     f"{queue['last_error']}", level="warning")
+    if points:
+        return Check("logging queue", True, f"{message}; sent when a kernel tracks a run here "
+                     "and the store answers", level="warning")
+    if queue["last_error"]:
+        return Check("logging queue", True, f"{message}; last error: {queue['last_error']}",
+                     level="warning")
+    return Check("logging queue", True, message)
+
+
 def _count(n: int) -> str:
     return f"{n} experiment{'s' if n != 1 else ''}"
 
@@ -323,7 +347,7 @@ CAPABILITIES: tuple[tuple[str, str, int], ...] = (
     ("deploy", "Deploy", 7),
 )
 #: Capabilities whose verbs are built; each capability's issue adds itself here.
-BUILT: frozenset[str] = frozenset()
+BUILT: frozenset[str] = frozenset({"experiments"})
 
 
 def _plan(config: Config, timeout: float, environ: Mapping[str, str]
@@ -332,7 +356,8 @@ def _plan(config: Config, timeout: float, environ: Mapping[str, str]
     return {
         "features": [("feature store", lambda: _features_check(config))],
         "experiments": [("tracking store",
-                         lambda: check_tracking(config["tracking.uri"], root, timeout, environ))],
+                         lambda: check_tracking(config["tracking.uri"], root, timeout, environ)),
+                        ("logging queue", lambda: check_logging(config))],
         "pipeline": [
             ("artifact store", lambda: check_writable("artifact store",
                                                       config["pipeline.artifacts"], root)),

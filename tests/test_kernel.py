@@ -182,8 +182,8 @@ def test_cli_only_verbs_are_unknown_to_the_magic(shell: InteractiveShell) -> Non
 
 def test_a_verb_not_built_yet_is_a_usage_error_naming_its_issue(
         shell: InteractiveShell) -> None:
-    with pytest.raises(UsageError, match=r"'track' is not built yet.*issue #3"):
-        run(shell, "%%mlops track\nx = 1\n")
+    with pytest.raises(UsageError, match=r"'step' is not built yet.*issue #5"):
+        run(shell, "%%mlops step train\nx = 1\n")
 
 
 # --------------------------------------------------------------------------- %mlops status

@@ -31,7 +31,7 @@ from jupyter_mlops.status import (
 FIVE = ["features", "experiments", "pipeline", "review", "deploy"]
 CHECKS = {
     "features": ["feature store"],
-    "experiments": ["tracking store"],
+    "experiments": ["tracking store", "logging queue"],
     "pipeline": ["artifact store", "engines"],
     "review": ["git", "review store"],
     "deploy": ["GPU", "deployment store"],

@@ -50,13 +50,27 @@ class MLOpsMagics(Magics):
                                  + ", ".join(v for v in _cell_verbs()))
             ctx = Context(cwd=os.getcwd(), adapter="magic", cell=cell,
                           namespace=self.shell.user_ns if self.shell is not None else None,
-                          options={"status_timeout": self.status_timeout})
+                          options={"status_timeout": self.status_timeout,
+                                   "shell": self.shell, "run_cell": self._run_cell})
             result = run(verb, args, ctx)
         except HelpShown:
             return None
         except MLOpsError as exc:
             raise UsageError(str(exc)) from None
         return wrap(result, rich=self.rich)
+
+    def _run_cell(self, code: str) -> Any:
+        """Run ``code`` as a cell of the user's shell (for %%mlops cell verbs): its output and
+        traceback show as usual; its error is raised again for the verb."""
+        assert self.shell is not None
+        # the inner run resets the displayhook's link to the outer cell's result: keep it
+        outer = self.shell.displayhook.exec_result
+        try:
+            result = self.shell.run_cell(code, store_history=False)
+        finally:
+            self.shell.displayhook.exec_result = outer
+        result.raise_error()
+        return result.result
 
 
 def _cell_verbs() -> list[str]:

@@ -1,0 +1,281 @@
+"""What every run records without being asked: the notebook, git, the environment, the host.
+
+Each probe is bounded in time and never raises: a run starts even where git, the notebook
+file or the GPU driver cannot be found.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import getpass
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+GIT_TIMEOUT = 5.0
+MAX_DIFF_BYTES = 5_000_000
+
+_explicit_notebook: str | None = None
+
+
+def set_notebook(path: str | os.PathLike[str] | None) -> None:
+    """Tell this kernel which notebook it runs (for frontends and runners that know it)."""
+    global _explicit_notebook
+    _explicit_notebook = os.fspath(path) if path else None
+
+
+@dataclass
+class Context:
+    notebook: Path | None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    # (artifact folder, file name, content): files written next to the journal and uploaded
+    files: list[tuple[str, str, bytes]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- the notebook
+
+
+def find_notebook(namespace: dict[str, Any] | None = None, explicit: str | None = None,
+                  cwd: str | None = None) -> Path | None:
+    """The notebook file this kernel runs: given, ``__session__`` (ipykernel), the
+    ``JPY_SESSION_NAME`` variable (jupyter_server), or the Jupyter server's sessions API."""
+    here = Path(cwd or os.getcwd())
+    candidates = [explicit, _explicit_notebook,
+                  (namespace or {}).get("__session__"), os.environ.get("JPY_SESSION_NAME")]
+    for candidate in candidates:
+        found = _as_notebook(candidate, here)
+        if found is not None:
+            return found
+    return _as_notebook(_from_server(), here)
+
+
+def _as_notebook(candidate: Any, here: Path) -> Path | None:
+    if not candidate or not isinstance(candidate, str | os.PathLike):
+        return None
+    path = Path(candidate).expanduser()
+    options = [path] if path.is_absolute() else [here / path, here / path.name]
+    for option in options:
+        if option.suffix == ".ipynb" and option.is_file():
+            return option.resolve()
+    return None
+
+
+def _from_server(timeout: float = 1.0) -> str | None:
+    """Ask the running Jupyter servers which session owns this kernel (ipykernel only)."""
+    if "ipykernel" not in sys.modules:
+        return None
+    try:
+        from ipykernel.connect import get_connection_file
+        from jupyter_server.serverapp import list_running_servers
+
+        kernel_id = Path(get_connection_file()).stem.removeprefix("kernel-")
+        for server in list_running_servers():
+            url = f"{server['url'].rstrip('/')}/api/sessions"
+            request = urllib.request.Request(url, headers={
+                "Authorization": f"token {server.get('token', '')}"})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                sessions = json.loads(response.read())
+            for session in sessions:
+                if session.get("kernel", {}).get("id") == kernel_id:
+                    root = server.get("root_dir") or server.get("notebook_dir") or ""
+                    return str(Path(root) / session["path"])
+    except Exception:
+        return None
+    return None
+
+
+def notebook_parameters(notebook: Path, namespace: dict[str, Any] | None) -> dict[str, str]:
+    """Values of the names assigned in the cell tagged ``parameters`` (papermill's
+    convention): as they are now in the kernel (papermill's injected cell may have changed
+    them), else as written in the cell."""
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    for cell in nb.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") != "code" or "parameters" not in tags:
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            return {}
+        params: dict[str, str] = {}
+        for node in tree.body:
+            targets: list[ast.expr] = []
+            value: ast.expr | None = None
+            if isinstance(node, ast.Assign):
+                targets, value = node.targets, node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets, value = [node.target], node.value
+            for target in targets:
+                if not isinstance(target, ast.Name):
+                    continue
+                if namespace is not None and target.id in namespace:
+                    params[target.id] = _param_text(namespace[target.id])
+                elif value is not None:
+                    try:
+                        params[target.id] = _param_text(ast.literal_eval(value))
+                    except (ValueError, SyntaxError, TypeError):
+                        continue
+        return params
+    return {}
+
+
+def _param_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+# --------------------------------------------------------------------------- git
+
+
+def _git(folder: Path, *args: str) -> str | None:
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        done = subprocess.run([git, "-C", str(folder), *args], capture_output=True,
+                              timeout=GIT_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.decode("utf-8", "replace")
+
+
+def git_info(folder: Path) -> dict[str, str]:
+    """commit, branch, repo_url, dirty ("true"/"false"), diff (the uncommitted changes to
+    tracked files) and status; empty outside a repository."""
+    commit = _git(folder, "rev-parse", "HEAD")
+    if commit is None:
+        return {}
+    info = {"commit": commit.strip()}
+    branch = (_git(folder, "rev-parse", "--abbrev-ref", "HEAD") or "").strip()
+    if branch and branch != "HEAD":
+        info["branch"] = branch
+    remote = (_git(folder, "remote", "get-url", "origin") or "").strip()
+    if remote:
+        info["repo_url"] = _without_credentials(remote)
+    status = _git(folder, "status", "--porcelain") or ""
+    info["status"] = status
+    info["dirty"] = "true" if status.strip() else "false"
+    diff = _git(folder, "diff", "HEAD") or ""
+    if len(diff.encode()) > MAX_DIFF_BYTES:
+        diff = diff.encode()[:MAX_DIFF_BYTES].decode("utf-8", "ignore") + "\n[diff truncated]\n"
+    info["diff"] = diff
+    return info
+
+
+def _without_credentials(url: str) -> str:
+    from ..config import redact
+
+    return str(redact(url))
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def packages() -> list[str]:
+    from importlib.metadata import distributions
+
+    seen: dict[str, str] = {}
+    for dist in distributions():
+        name = dist.name
+        if name and name.lower() not in seen:
+            seen[name.lower()] = f"{name}=={dist.version}"
+    return [seen[key] for key in sorted(seen)]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _gpus() -> str:
+    torch = sys.modules.get("torch")  # never import torch just to ask
+    if torch is not None:
+        try:
+            if torch.cuda.is_available():
+                return "; ".join(torch.cuda.get_device_name(i)
+                                 for i in range(torch.cuda.device_count()))
+        except Exception:
+            pass
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return "none"
+    try:
+        done = subprocess.run([smi, "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=3, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (nvidia-smi did not answer)"
+    names = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    return "; ".join(names) if done.returncode == 0 and names else "none"
+
+
+def host() -> dict[str, str]:
+    memory = ""
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        memory = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB"
+    return {"name": socket.gethostname(), "cpu": _cpu_model(),
+            "cpu_count": str(os.cpu_count() or ""), "memory": memory, "gpu": _gpus(),
+            "platform": platform.platform()}
+
+
+# --------------------------------------------------------------------------- all of it
+
+
+def collect(notebook: Path | None, project_root: Path, namespace: dict[str, Any] | None
+            ) -> Context:
+    """Tags, params and files for a new run."""
+    ctx = Context(notebook)
+    tags = ctx.tags
+    tags["mlflow.source.type"] = "NOTEBOOK"
+    with contextlib.suppress(Exception):
+        tags["mlflow.user"] = getpass.getuser()
+    if notebook is not None:
+        tags["mlflow.source.name"] = str(notebook)
+        tags["mlops.notebook.path"] = str(notebook)
+        tags["mlops.notebook.name"] = notebook.name
+        with contextlib.suppress(OSError):
+            ctx.files.append(("notebook", notebook.name, notebook.read_bytes()))
+        ctx.params.update(notebook_parameters(notebook, namespace))
+    git = git_info(notebook.parent if notebook else project_root)
+    if git:
+        tags["mlflow.source.git.commit"] = git["commit"]
+        if "branch" in git:
+            tags["mlflow.source.git.branch"] = git["branch"]
+        if "repo_url" in git:
+            tags["mlflow.source.git.repoURL"] = git["repo_url"]
+        tags["mlops.git.dirty"] = git["dirty"]
+        if git["diff"]:
+            ctx.files.append(("git", "uncommitted.diff", git["diff"].encode()))
+        if git["status"]:
+            ctx.files.append(("git", "status.txt", git["status"].encode()))
+    machine = host()
+    tags["mlops.python.version"] = platform.python_version()
+    tags["mlops.host.name"] = machine["name"]
+    tags["mlops.host.cpu"] = f"{machine['cpu']} ({machine['cpu_count']} cores)"
+    tags["mlops.host.gpu"] = machine["gpu"]
+    environment = {"python": sys.version, "executable": sys.executable, "host": machine}
+    ctx.files.append(("environment", "environment.json",
+                      json.dumps(environment, indent=2).encode()))
+    ctx.files.append(("environment", "requirements.txt", ("\n".join(packages()) + "\n").encode()))
+    return ctx

@@ -1,0 +1,247 @@
+"""A run's write-ahead journal: every batch is written here before it is sent.
+
+One JSON-lines file per run under ``<state_dir>/tracking/journal/<local_id>.jsonl``. The first
+line is a header (tracking URI, run id); then records with a sequence number:
+
+- ``create``: the run itself, when the tracking server was unreachable at ``start_run``;
+- ``batch``: metrics ``m`` ([key, value, timestamp, step]), params ``p`` and tags ``t``;
+- ``artifact``: a file staged next to the journal, to upload under ``path``;
+- ``end``: the run's final status and end time;
+- ``try`` (seq): the record is about to be sent, so after a failure it may have been applied;
+- ``done`` (seq): the store confirmed the record; ``created``: the run id a create got.
+
+A record written with ``"tried": true`` was sent right after being written. A record that was
+tried and is not done is *in doubt*: its metrics are checked against the server before they
+are sent again (MLflow appends metric points, so a blind re-send could duplicate them).
+While a live journal has nothing pending it is cut back to its header, so it stays small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+try:  # POSIX: another kernel must not replay a journal this one is writing
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+VERSION = 1
+
+
+@dataclass
+class Record:
+    op: str
+    seq: int
+    data: dict[str, Any]
+    tried: bool = False
+    done: bool = False
+
+
+@dataclass
+class Pending:
+    """What a journal still has to send, in order, with the run id if it is known."""
+
+    header: dict[str, Any]
+    run_id: str | None
+    records: list[Record] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        return sum(len(r.data.get("m", ())) for r in self.records if r.op == "batch")
+
+
+def journal_dir(state_dir: str | os.PathLike[str]) -> Path:
+    return Path(state_dir) / "tracking" / "journal"
+
+
+def read(path: Path) -> Pending:
+    """Parse a journal; a torn last line (the process died while writing it) is ignored."""
+    header: dict[str, Any] = {}
+    run_id: str | None = None
+    records: dict[int, Record] = {}
+    with path.open("r", encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            op = entry.get("op")
+            if op == "open":
+                header = entry
+                run_id = entry.get("run_id") or run_id
+            elif op == "created":
+                run_id = entry["run_id"]
+            elif op == "try" and entry["seq"] in records:
+                records[entry["seq"]].tried = True
+            elif op == "done" and entry["seq"] in records:
+                records[entry["seq"]].done = True
+            elif op in ("create", "batch", "artifact", "end"):
+                seq = int(entry["seq"])
+                records[seq] = Record(op, seq, entry, tried=bool(entry.get("tried")))
+    pending = [r for _, r in sorted(records.items()) if not r.done]
+    return Pending(header, run_id, pending)
+
+
+class Journal:
+    """The open journal of one run in this process (holding an exclusive lock on it)."""
+
+    def __init__(self, folder: Path, local_id: str, header: dict[str, Any]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{local_id}.jsonl"
+        self.files = folder / f"{local_id}.files"
+        self.lock = threading.RLock()
+        self._handle: IO[str] | None = None
+        self._header = {"op": "open", "v": VERSION, "local_id": local_id, "pid": os.getpid(),
+                        "opened": time.time(), **header}
+        self._seq = 0
+        self._pending: set[int] = set()
+        self._open(self.path.exists())
+
+    @classmethod
+    def adopt(cls, path: Path) -> Journal | None:
+        """Take over a journal left by a process that is gone; None if someone holds it."""
+        journal = cls.__new__(cls)
+        journal.path = path
+        journal.files = path.with_suffix(".files")
+        journal.lock = threading.RLock()
+        journal._handle = None
+        try:
+            handle = path.open("a+", encoding="utf-8")
+        except OSError:
+            return None
+        if not _try_lock(handle):
+            handle.close()
+            return None
+        journal._handle = handle
+        state = read(path)
+        journal._header = state.header or {"op": "open", "v": VERSION,
+                                           "local_id": path.stem}
+        journal._seq = max((r.seq for r in state.records), default=0)
+        journal._pending = {r.seq for r in state.records}
+        return journal
+
+    def _open(self, existing: bool) -> None:
+        handle = self.path.open("a+", encoding="utf-8")
+        if not _try_lock(handle):
+            handle.close()
+            raise OSError(f"{self.path} is in use by another process")
+        self._handle = handle
+        if existing:  # a resumed run re-opens its journal: keep what it holds
+            state = read(self.path)
+            self._seq = max((r.seq for r in state.records), default=0)
+            self._pending = {r.seq for r in state.records}
+        else:
+            self._write(self._header)
+
+    @property
+    def header(self) -> dict[str, Any]:
+        return self._header
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        assert self._handle is not None
+        self._handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        self._handle.flush()
+
+    def append(self, op: str, data: dict[str, Any], *, tried: bool = False) -> int:
+        with self.lock:
+            self._seq += 1
+            entry = {"op": op, "seq": self._seq, **data}
+            if tried:
+                entry["tried"] = True
+            self._write(entry)
+            self._pending.add(self._seq)
+            return self._seq
+
+    def mark(self, op: str, seq: int, **data: Any) -> None:
+        """``try`` / ``done`` for a record, or ``created`` with the run id."""
+        with self.lock:
+            self._write({"op": op, "seq": seq, **data})
+            if op == "done":
+                self._pending.discard(seq)
+            if op == "created":
+                self._header["run_id"] = data["run_id"]
+
+    def sync(self) -> None:
+        """Make what was written survive a machine crash (used when offline and at exit)."""
+        with self.lock:
+            if self._handle is not None:
+                with contextlib.suppress(OSError):
+                    os.fsync(self._handle.fileno())
+
+    def compact(self) -> None:
+        """Nothing pending: cut the file back to its header (the run id now known)."""
+        with self.lock:
+            if self._pending or self._handle is None:
+                return
+            self._handle.seek(0)
+            self._handle.truncate()
+            self._write(self._header)
+
+    def pending(self) -> Pending:
+        with self.lock:
+            state = read(self.path)
+            return state
+
+    def stage(self, source: Path | None, name: str, content: bytes | None = None) -> Path:
+        """Copy a file (or write bytes) next to the journal, so what is uploaded later is what
+        the run saw now."""
+        with self.lock:
+            folder = self.files / uuid.uuid4().hex[:12]
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / name
+            if content is not None:
+                target.write_bytes(content)
+            elif source is not None:
+                shutil.copyfile(source, target)
+            return target
+
+    def close(self, *, remove: bool) -> None:
+        with self.lock:
+            if self._handle is None:
+                return
+            if remove:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+                shutil.rmtree(self.files, ignore_errors=True)
+            self._handle.close()  # closing releases the lock
+            self._handle = None
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    if fcntl is None:  # pragma: no cover
+        return True
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def backlog(state_dir: str | os.PathLike[str]) -> tuple[int, int]:
+    """(journals, metric points) waiting under ``state_dir``, read from disk."""
+    folder = journal_dir(state_dir)
+    files = points = 0
+    if not folder.is_dir():
+        return 0, 0
+    for path in folder.glob("*.jsonl"):
+        try:
+            state = read(path)
+        except OSError:
+            continue
+        if state.records:
+            files += 1
+            points += state.points
+    return files, points
