@@ -1,0 +1,461 @@
+"""The small runtime every engine's generated code imports: run one step in its own process,
+save its outputs by type, and serve them from a content-hash cache.
+
+The local runner, Airflow, Prefect and Kubeflow all call ``run_step``, so a step behaves the
+same everywhere. Standard library only at import time (engines parse DAG files often); pandas,
+numpy, torch, cloudpickle and boto3 load only when a value of theirs is saved or loaded.
+
+    python -m jupyter_mlops.pipeline.runtime SPEC.json     # the child process of one step
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import importlib
+import json
+import linecache
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+CELL_MARKER = re.compile(r"^# %% cell (\d+)(?: \((\w+)\))?$")
+_children: set[subprocess.Popen[bytes]] = set()
+_children_lock = threading.Lock()
+
+
+class StepFailed(Exception):
+    """A step's code raised, or its outputs could not be saved; names the cell and line."""
+
+    def __init__(self, step: str, message: str, cell: int | None = None,
+                 line: int | None = None, notebook: str = "", log: str | None = None) -> None:
+        self.step, self.message, self.cell, self.line = step, message, cell, line
+        self.notebook, self.log = notebook, log
+        where = f" at cell {cell + 1}, line {line}" if cell is not None and line else ""
+        in_nb = f" of {notebook}" if notebook and where else ""
+        super().__init__(f"step {step!r} failed{where}{in_nb}: {message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "cell": self.cell, "line": self.line, "text": str(self)}
+
+
+class MissingInput(StepFailed):
+    """``only``: an upstream step's outputs are not in the cache."""
+
+
+# --------------------------------------------------------------------------- storage
+
+
+class Store:
+    """The artifact root: a local folder or ``s3://bucket/prefix`` (boto3's credential chain;
+    ``endpoint_url`` for S3-compatible stores and emulators)."""
+
+    def __init__(self, root: str, endpoint_url: str = "") -> None:
+        self.root = root
+        self.is_s3 = root.startswith("s3://")
+        self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL", "")
+        if self.is_s3:
+            bucket, _, prefix = root[5:].partition("/")
+            self.bucket, self.prefix = bucket, prefix.strip("/")
+            self._client: Any = None
+
+    def _s3(self) -> Any:
+        if self._client is None:
+            boto3 = importlib.import_module("boto3")
+            self._client = boto3.client("s3", **(
+                {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}))
+        return self._client
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def local(self, key: str) -> Path:
+        return Path(self.root) / key
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}" if self.is_s3 else str(self.local(key))
+
+    def read_json(self, key: str) -> Any:
+        """The JSON object at ``key``; None when there is none."""
+        if not self.is_s3:
+            try:
+                return json.loads(self.local(key).read_text())
+            except FileNotFoundError:
+                return None
+        try:
+            body = self._s3().get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except Exception as exc:  # botocore's ClientError: NoSuchKey
+            if "NoSuchKey" in str(exc) or "404" in str(exc) or "Not Found" in str(exc):
+                return None
+            raise
+        return json.loads(body)
+
+    def fetch(self, key: str, folder: Path) -> Path:
+        """A local path holding the file at ``key`` (downloaded into ``folder`` for S3)."""
+        if not self.is_s3:
+            return self.local(key)
+        target = folder / key.replace("/", "__")
+        self._s3().download_file(self.bucket, self._key(key), str(target))
+        return target
+
+    def publish(self, staging: Path, key: str) -> None:
+        """Move a finished folder of outputs to ``key``; its manifest.json goes last."""
+        if not self.is_s3:
+            target = self.local(key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(staging, target)
+            except OSError:  # another run finished the same key first: same content
+                shutil.rmtree(staging, ignore_errors=True)
+            return
+        files = sorted(staging.iterdir(), key=lambda p: p.name == "manifest.json")
+        for file in files:
+            self._s3().upload_file(str(file), self.bucket, self._key(f"{key}/{file.name}"))
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def staging(self, key: str) -> Path:
+        if self.is_s3:
+            return Path(tempfile.mkdtemp(prefix="mlops-step-"))
+        folder = self.local(key).parent / f".{Path(key).name}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+        folder.mkdir(parents=True)
+        return folder
+
+
+# --------------------------------------------------------------------------- values by type
+
+
+def _module_of(value: Any) -> str:
+    return type(value).__module__.split(".")[0]
+
+
+def value_format(value: Any) -> str:
+    """How a value is saved: parquet (pandas), npy (numpy), torch, or pickle (cloudpickle)."""
+    module = _module_of(value)
+    if module == "pandas":
+        pd = sys.modules["pandas"]
+        if isinstance(value, (pd.DataFrame, pd.Series)):
+            return "parquet"
+    if module == "numpy":
+        np = sys.modules["numpy"]
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            return "npy"
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        if isinstance(value, (torch.Tensor, torch.nn.Module)):
+            return "torch"
+    return "pickle"
+
+
+def _pickler() -> Any:
+    try:
+        return importlib.import_module("cloudpickle")
+    except ImportError:  # pragma: no cover - cloudpickle comes with the pipeline extras
+        import pickle
+
+        return pickle
+
+
+SUFFIX = {"parquet": ".parquet", "npy": ".npy", "torch": ".pt", "pickle": ".pkl"}
+
+
+def save_value(value: Any, folder: Path, name: str) -> dict[str, Any]:
+    """Write ``value`` into ``folder``; returns its entry for the manifest."""
+    fmt = value_format(value)
+    path = folder / f"{name}{SUFFIX[fmt]}"
+    extra: dict[str, Any] = {}
+    if fmt == "parquet":
+        try:
+            if isinstance(value, sys.modules["pandas"].Series):
+                extra["series"] = True
+                value.to_frame(name="__series__" if value.name is None else value.name) \
+                    .to_parquet(path)
+            else:
+                value.to_parquet(path)
+        except Exception:  # e.g. non-string column names, mixed object columns
+            path.unlink(missing_ok=True)
+            fmt, path, extra = "pickle", folder / f"{name}.pkl", {}
+    if fmt == "npy":
+        sys.modules["numpy"].save(path, value, allow_pickle=False)
+    elif fmt == "torch":
+        sys.modules["torch"].save(value, path, pickle_module=_pickler())
+    elif fmt == "pickle":
+        data = _pickler().dumps(value)
+        path.write_bytes(data)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"file": path.name, "format": fmt, "sha256": digest,
+            "type": f"{type(value).__module__}.{type(value).__qualname__}", **extra}
+
+
+def load_value(path: Path, entry: Mapping[str, Any]) -> Any:
+    fmt = entry["format"]
+    if fmt == "parquet":
+        frame = importlib.import_module("pandas").read_parquet(path)
+        if entry.get("series"):
+            series = frame.iloc[:, 0]
+            return series.rename(None) if series.name == "__series__" else series
+        return frame
+    if fmt == "npy":
+        return importlib.import_module("numpy").load(path, allow_pickle=False)
+    if fmt == "torch":
+        torch = importlib.import_module("torch")
+        location = None if torch.cuda.is_available() else "cpu"
+        return torch.load(path, map_location=location, weights_only=False)
+    return _pickler().loads(path.read_bytes())
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_key(spec: Mapping[str, Any], params: Mapping[str, Any],
+              input_hashes: Mapping[str, str]) -> str:
+    """Content hash of what decides a step's outputs: its code (shared cells included), the
+    parameters it reads, the contents of its inputs, and which outputs are kept."""
+    payload = {
+        "format": FORMAT_VERSION,
+        "code": spec["code"],
+        "parameters": {k: params.get(k) for k in sorted(spec.get("parameters", []))},
+        "inputs": dict(sorted(input_hashes.items())),
+        "outputs": sorted(spec.get("outputs", [])),
+    }
+    text = json.dumps(payload, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def step_folder(pipeline: str, step: str, key: str) -> str:
+    return f"{pipeline}/cache/{step}/{key}"
+
+
+# --------------------------------------------------------------------------- running a step
+
+
+def _resolve_inputs(spec: Mapping[str, Any], upstream: Mapping[str, Any]) -> dict[str, Any]:
+    refs = {}
+    for name, producer in spec.get("inputs", {}).items():
+        result = upstream.get(producer)
+        if not result or name not in result.get("outputs", {}):
+            raise StepFailed(spec["step"], f"input {name!r} from step {producer!r} is missing "
+                             f"(run {producer!r} first)")
+        refs[name] = result["outputs"][name]
+    return refs
+
+
+def run_step(spec: Mapping[str, Any], *, artifacts: str,
+             upstream: Mapping[str, Any] | None = None,
+             params: Mapping[str, Any] | None = None, endpoint_url: str = "",
+             force: bool = False, lookup_only: bool = False, log: str | None = None,
+             echo: bool = False, python: str | None = None,
+             on_start: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run one step (``spec`` as ``Pipeline.step_spec`` makes it) and return its result:
+    ``{"step", "key", "cached", "seconds", "outputs": {name: {"key", "format", "sha256",
+    "type"}}}``, small enough for an engine to pass between tasks (XCom).
+
+    Served from the cache when the step allows it and an entry with the same content hash
+    exists; otherwise the code runs in a child process (``python``, default this one), its
+    output written to ``log`` (and echoed to stdout with ``echo``, for engines' task logs).
+    Raises StepFailed naming the notebook cell and line.
+    """
+    store = Store(artifacts, endpoint_url)
+    step = spec["step"]
+    refs = _resolve_inputs(spec, upstream or {})
+    values = {k: v for k, v in (params or {}).items() if k in spec.get("parameters", [])}
+    key = cache_key(spec, values, {n: r["sha256"] for n, r in refs.items()})
+    folder = step_folder(spec["pipeline"], step, key)
+    if (spec.get("cache", True) and not force) or lookup_only:
+        manifest = store.read_json(f"{folder}/manifest.json")
+        if manifest is not None:
+            _write_log(log, f"[{step}] served from the cache ({key[:12]}, made by run "
+                            f"{manifest.get('run_id') or '?'}): nothing ran\n", echo)
+            return _result(manifest, folder, cached=True)
+        if lookup_only:
+            raise MissingInput(step, "its outputs are not in the cache: run the whole pipeline "
+                               f"(or from {step!r}) first")
+    if on_start is not None:
+        on_start(key)
+    staging = store.staging(folder)
+    with tempfile.TemporaryDirectory(prefix="mlops-step-") as tmp:
+        child_spec = {**spec, "input_refs": refs, "params": values, "artifacts": artifacts,
+                      "endpoint_url": endpoint_url, "staging": str(staging), "key": key,
+                      "run_id": os.environ.get("MLOPS_PIPELINE_RUN_ID", "")}
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps(child_spec, default=repr))
+        error_path = Path(tmp) / "error.json"
+        code = _spawn(python or sys.executable, spec_path, error_path, log, echo)
+        if code != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                error = json.loads(error_path.read_text())
+            except (OSError, ValueError):
+                error = {"message": f"the step's process exited with code {code}"
+                         + (" (killed)" if code < 0 else "")}
+            raise StepFailed(step, error["message"], error.get("cell"), error.get("line"),
+                             spec.get("notebook", ""), log)
+    manifest = json.loads((staging / "manifest.json").read_text()) if not store.is_s3 else None
+    store.publish(staging, folder)
+    if manifest is None:
+        manifest = store.read_json(f"{folder}/manifest.json")
+    return _result(manifest, folder, cached=False)
+
+
+def _result(manifest: Mapping[str, Any], folder: str, *, cached: bool) -> dict[str, Any]:
+    outputs = {name: {"key": f"{folder}/{entry['file']}", **{k: v for k, v in entry.items()
+                                                             if k != "file"}}
+               for name, entry in manifest["outputs"].items()}
+    return {"step": manifest["step"], "key": manifest["key"], "cached": cached,
+            "seconds": manifest.get("seconds", 0.0), "outputs": outputs}
+
+
+def _write_log(log: str | None, text: str, echo: bool) -> None:
+    if log:
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(text)
+    if echo:
+        print(text, end="", flush=True)
+
+
+def _spawn(python: str, spec_path: Path, error_path: Path, log: str | None,
+           echo: bool) -> int:
+    env = dict(os.environ)
+    env.setdefault("MPLBACKEND", "Agg")
+    env["PYTHONUNBUFFERED"] = "1"
+    argv = [python, "-m", "jupyter_mlops.pipeline.runtime", str(spec_path), str(error_path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    with _children_lock:
+        _children.add(proc)
+    try:
+        out = open(log, "ab") if log else None  # noqa: SIM115 - closed below
+        try:
+            assert proc.stdout is not None
+            for chunk in iter(proc.stdout.readline, b""):
+                if out is not None:
+                    out.write(chunk)
+                    out.flush()
+                if echo:
+                    print(chunk.decode(errors="replace"), end="", flush=True)
+        finally:
+            if out is not None:
+                out.close()
+        return proc.wait()
+    finally:
+        with _children_lock:
+            _children.discard(proc)
+
+
+def stop_children() -> None:
+    """Terminate every step process this process started (a cancelled or interrupted run)."""
+    with _children_lock:
+        procs = list(_children)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def load_output(result: Mapping[str, Any], name: str, *, artifacts: str,
+                endpoint_url: str = "") -> Any:
+    """The value ``name`` that a step's result refers to."""
+    store = Store(artifacts, endpoint_url)
+    ref = result["outputs"][name]
+    with tempfile.TemporaryDirectory(prefix="mlops-load-") as tmp:
+        return load_value(store.fetch(ref["key"], Path(tmp)), ref)
+
+
+# --------------------------------------------------------------------------- the child process
+
+
+def split_cells(code: str) -> list[tuple[int, str, str]]:
+    """``# %% cell N (role)`` sections of a step's code: (cell number, role, source)."""
+    cells: list[tuple[int, str, list[str]]] = []
+    for line in code.split("\n"):
+        match = CELL_MARKER.match(line)
+        if match:
+            cells.append((int(match.group(1)), match.group(2) or "step", []))
+        elif cells:
+            cells[-1][2].append(line)
+    return [(number, role, "\n".join(lines)) for number, role, lines in cells]
+
+
+def _display(*objs: Any, **_kwargs: Any) -> None:
+    for obj in objs:
+        print(repr(obj))
+
+
+def _child(spec_path: str, error_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    step, notebook = spec["step"], spec.get("notebook", "notebook")
+    staging = Path(spec["staging"])
+    store = Store(spec["artifacts"], spec.get("endpoint_url", ""))
+    filenames: dict[str, int] = {}
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
+                                 "display": _display}
+    began = time.perf_counter()
+    seconds = 0.0
+
+    def fail(message: str, cell: int | None = None, line: int | None = None) -> int:
+        Path(error_path).write_text(json.dumps({"message": message, "cell": cell,
+                                                "line": line}))
+        return 1
+
+    with tempfile.TemporaryDirectory(prefix="mlops-in-") as tmp:
+        try:
+            inputs = {name: load_value(store.fetch(ref["key"], Path(tmp)), ref)
+                      for name, ref in spec.get("input_refs", {}).items()}
+        except Exception as exc:
+            return fail(f"cannot load its inputs ({type(exc).__name__}: {exc})")
+    print(f"[{step}] running in process {os.getpid()} ({sys.executable})", flush=True)
+    cells = split_cells(spec["code"])
+    try:
+        for position, (number, role, source) in enumerate(cells):
+            filename = f"{notebook}, cell {number}"
+            filenames[filename] = number
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            code = compile(source, filename, "exec")
+            if role == "step" and (position == 0 or cells[position - 1][1] != "step"):
+                namespace.update(inputs)  # after the shared cells, before the step's own
+                began = time.perf_counter()
+            exec(code, namespace)
+            if role == "parameters":
+                namespace.update(spec.get("params", {}))
+        seconds = time.perf_counter() - began
+    except BaseException as exc:  # the user's code: report where it broke
+        cell = line = None
+        for frame, lineno in traceback.walk_tb(exc.__traceback__):
+            if frame.f_code.co_filename in filenames:
+                cell, line = filenames[frame.f_code.co_filename] - 1, lineno
+        traceback.print_exc()
+        return fail(f"{type(exc).__name__}: {exc}", cell, line)
+
+    outputs: dict[str, Any] = {}
+    for name in spec.get("outputs", []):
+        if name not in namespace:
+            return fail(f"it did not define {name!r}, which a later step reads")
+        try:
+            outputs[name] = save_value(namespace[name], staging, name)
+        except Exception as exc:
+            kind = type(namespace[name]).__name__
+            return fail(f"cannot hand on {name!r} ({kind}): {type(exc).__name__}: {exc}; make "
+                        "it a value that can be saved, or compute it in the step that uses it")
+    manifest = {"step": step, "key": spec["key"], "pipeline": spec["pipeline"],
+                "outputs": outputs, "seconds": round(seconds, 6), "run_id": spec.get("run_id"),
+                "finished": time.time()}
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    print(f"[{step}] done in {seconds:.3f} s; outputs: {', '.join(outputs) or 'none'}",
+          flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1], sys.argv[2]))
