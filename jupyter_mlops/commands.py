@@ -142,6 +142,30 @@ def _run_param(args: argparse.Namespace, ctx: Context) -> Any:
     return run_param(args, ctx)
 
 
+def _step_args(parser: argparse.ArgumentParser) -> None:
+    from .pipeline.verbs import configure_step
+
+    configure_step(parser)
+
+
+def _run_step(args: argparse.Namespace, ctx: Context) -> Any:
+    from .pipeline.verbs import run_step_cell
+
+    return run_step_cell(args, ctx)
+
+
+def _pipeline_args(parser: argparse.ArgumentParser) -> None:
+    from .pipeline.verbs import configure_pipeline
+
+    configure_pipeline(parser)
+
+
+def _run_pipeline(args: argparse.Namespace, ctx: Context) -> Any:
+    from .pipeline.verbs import run_pipeline_verb
+
+    return run_pipeline_verb(args, ctx)
+
+
 def _passthrough(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
@@ -167,9 +191,10 @@ VERBS: tuple[Verb, ...] = (
     _planned("compare", "compare runs: parameter differences and metric histories",
              "experiments", 3),
     _planned("register", "register a run's model and set an alias", "experiments", 3),
-    _planned("step", "mark a cell as a pipeline step (%%mlops step NAME)", "pipeline", 5,
-             adapters=MAGIC_ONLY, cell=True),
-    _planned("pipeline", "show, run or export the notebook as a pipeline", "pipeline", 5),
+    Verb("step", "mark a cell as a pipeline step (%%mlops step NAME) and run it", "pipeline",
+         5, configure=_step_args, run=_run_step, adapters=MAGIC_ONLY, cell=True),
+    Verb("pipeline", "show, run or export the notebook as a pipeline", "pipeline", 5,
+         configure=_pipeline_args, run=_run_pipeline),
     _planned("diff", "cell-aware diff of a notebook against git", "review", 6),
     _planned("review", "comment on, approve or request changes to a notebook change",
              "review", 6),
