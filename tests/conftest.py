@@ -121,3 +121,13 @@ def _git(cwd: Path, *args: str) -> str:
 def git() -> Callable[..., str]:
     """``git(folder, "init", ...)``: git with a fixed identity and no user or system config."""
     return _git
+
+
+# experiment tracking: one `mlflow server` and one S3 emulator per session (tests/tracking_*)
+from .tracking_fixtures import (  # noqa: E402, F401
+    _restartable_server,
+    restartable_server,
+    s3_emulator,
+    tracking_reset,
+    tracking_server,
+)

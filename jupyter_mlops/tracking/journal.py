@@ -151,7 +151,8 @@ class Journal:
         return bool(self._pending)
 
     def _write(self, entry: dict[str, Any]) -> None:
-        assert self._handle is not None
+        if self._handle is None:  # closed (the run was forgotten): nothing to keep
+            return
         self._handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
         self._handle.flush()
 

@@ -191,7 +191,7 @@ def start_run(experiment: str | None = None, run_name: str | None = None, nested
         if not experiment_name.strip():
             raise UserInputError("an experiment name cannot be empty")
         link = _store_link(config)
-        SENDER.adopt_orphans(link)
+        SENDER.adopt_orphans(link, config.state_dir)
         online = link.transport.reachable(PROBE_TIMEOUT)
         context = capture.collect(nb, config.project_root, namespace)
         local_id = uuid.uuid4().hex
@@ -260,8 +260,7 @@ def _store_link(config: Config) -> StoreLink:
 
     uri = tracking_uri(config)
     mlflow_client = client(config)
-    return SENDER.store(uri, redact_uri(uri), lambda: make_transport(mlflow_client, uri),
-                        config.state_dir)
+    return SENDER.store(uri, redact_uri(uri), lambda: make_transport(mlflow_client, uri))
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -527,12 +526,17 @@ def _attach_fluent(run: ActiveRun) -> None:
 
 def _detach_fluent(run: ActiveRun) -> None:
     """Take the run off MLflow's active-run stack without MLflow ending it (our queue does)."""
+    if run.ref.run_id:
+        _detach_fluent_id(run.ref.run_id)
+
+
+def _detach_fluent_id(run_id: str) -> None:
     try:
         from mlflow.environment_variables import MLFLOW_RUN_ID
         from mlflow.tracking import fluent
 
         stack = fluent._active_run_stack.get()  # type: ignore[no-untyped-call]
-        if stack and stack[-1].info.run_id == run.ref.run_id:
+        if stack and stack[-1].info.run_id == run_id:
             stack.pop()
             MLFLOW_RUN_ID.unset()  # type: ignore[no-untyped-call]
     except Exception:

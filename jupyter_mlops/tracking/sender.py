@@ -42,15 +42,13 @@ BACKOFF_MAX = 30.0
 class StoreLink:
     """One tracking store as the sender sees it: reachable or not, and when to try again."""
 
-    def __init__(self, uri: str, shown: str, transport: Transport, state_dir: Path) -> None:
+    def __init__(self, uri: str, shown: str, transport: Transport) -> None:
         self.uri = uri
         self.shown = shown  # the URI without credentials, for messages
         self.transport = transport
-        self.journal_dir = journal_dir(state_dir)
         self.offline = False
         self.backoff = 0.0
         self.retry_at = 0.0
-        self.orphans_checked = False
 
 
 class RunRef:
@@ -120,6 +118,7 @@ class Sender:
         self._stores: dict[str, StoreLink] = {}
         self._runs: dict[str, RunRef] = {}  # local_id -> live run with an open journal
         self._orphans: list[tuple[StoreLink, Journal]] = []
+        self._scanned: set[tuple[str, Path]] = set()
         self.notices: deque[str] = deque()
         self.sent_points = 0
         self.journaled_points = 0
@@ -150,11 +149,10 @@ class Sender:
         if len(self._buf) >= self.max_queue:
             self.spill()
 
-    def store(self, uri: str, shown: str, transport_factory: Any, state_dir: Path
-              ) -> StoreLink:
+    def store(self, uri: str, shown: str, transport_factory: Any) -> StoreLink:
         link = self._stores.get(uri)
         if link is None:
-            link = StoreLink(uri, shown, transport_factory(), state_dir)
+            link = StoreLink(uri, shown, transport_factory())
             self._stores[uri] = link
         return link
 
@@ -169,14 +167,16 @@ class Sender:
                                                 daemon=True)
                 self._thread.start()
 
-    def adopt_orphans(self, link: StoreLink) -> int:
-        """Journals of this store left by kernels that are gone: replay them (in the sender)."""
-        if link.orphans_checked:
+    def adopt_orphans(self, link: StoreLink, state_dir: Path) -> int:
+        """Journals of this store under ``state_dir`` left by kernels that are gone: the
+        sender replays them."""
+        folder = journal_dir(state_dir)
+        if (link.uri, folder) in self._scanned:
             return 0
-        link.orphans_checked = True
+        self._scanned.add((link.uri, folder))
         found = 0
-        if link.journal_dir.is_dir():
-            for path in sorted(link.journal_dir.glob("*.jsonl"), key=_mtime):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.jsonl"), key=_mtime):
                 if path.stem in self._runs:
                     continue
                 journal = Journal.adopt(path)
@@ -260,9 +260,21 @@ class Sender:
             "running": self._thread is not None and self._thread.is_alive(),
         }
 
-    def forget(self, run: RunRef) -> None:
-        """The run ended and its journal holds nothing: close and remove the journal."""
-        self._runs.pop(run.local_id, None)
+    def reset(self) -> None:
+        """Forget every store, run and message (for tests); journals stay on disk."""
+        with self._pop_lock:
+            self._buf.clear()
+            for run in self._runs.values():
+                run.journal.close(remove=False)
+            for _, journal in self._orphans:
+                journal.close(remove=False)
+            self._runs.clear()
+            self._orphans.clear()
+            self._stores.clear()
+            self._scanned.clear()
+            self.notices.clear()
+            self.last_error = self.last_error_at = None
+            self.sent_points = self.journaled_points = self.rejected = 0
 
     # ------------------------------------------------------------------ sender thread
 
@@ -297,7 +309,7 @@ class Sender:
             if work is None:
                 return
             if isinstance(work, Marker):
-                self._replay_online()
+                self._replay_now()
                 work.pending_points = self._pending_points()
                 work.event.set()
                 continue
@@ -414,6 +426,8 @@ class Sender:
         raised for the caller to go offline."""
         try:
             if op == "batch":
+                if not (data.get("m") or data.get("p") or data.get("t")):
+                    return  # a batch whose points all turned out to be in the store already
                 metrics = data.get("m", ())
                 transport.log_batch(run_id, metrics, data.get("p", ()), data.get("t", ()))
                 self.sent_points += len(metrics)
@@ -477,7 +491,8 @@ class Sender:
         if not was:
             self.notices.append(
                 f"mlops: tracking store {link.shown} is unreachable ({exc}); the run goes on: "
-                f"its points are kept in {link.journal_dir} and sent when the store is back")
+                "its points are kept in its journal under .mlops/tracking/journal/ and sent when "
+                "the store is back")
 
     def _retry_due(self) -> None:
         now = time.monotonic()
@@ -485,10 +500,10 @@ class Sender:
             if (link.offline or self._has_backlog(link)) and now >= link.retry_at:
                 self._replay_store(link)
 
-    def _replay_online(self) -> None:
-        """Before answering a flush: journals with a backlog whose store is up get sent."""
+    def _replay_now(self) -> None:
+        """Before answering a flush: try now (not at the next backoff) to send what waits."""
         for link in list(self._stores.values()):
-            if not link.offline and self._has_backlog(link):
+            if link.offline or self._has_backlog(link):
                 self._replay_store(link)
 
     def _replay_store(self, link: StoreLink) -> None:
