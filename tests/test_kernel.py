@@ -182,8 +182,12 @@ def test_cli_only_verbs_are_unknown_to_the_magic(shell: InteractiveShell) -> Non
 
 def test_a_verb_not_built_yet_is_a_usage_error_naming_its_issue(
         shell: InteractiveShell) -> None:
-    with pytest.raises(UsageError, match=r"'step' is not built yet.*issue #5"):
-        run(shell, "%%mlops step train\nx = 1\n")
+    planned = [v for v in verbs_for("magic") if not v.built]
+    if not planned:
+        pytest.skip("every verb is built")
+    verb = planned[0]
+    with pytest.raises(UsageError, match=rf"'{verb.name}' is not built yet.*issue #{verb.issue}"):
+        run(shell, f"%mlops {verb.name}")
 
 
 # --------------------------------------------------------------------------- %mlops status
