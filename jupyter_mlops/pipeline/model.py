@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 CELL_MARKER = re.compile(r"^# %% cell (\d+)(?: \((\w+)\))?$")
 
 
+def runs_root(artifacts: str, name: str, state_dir: Path) -> Path:
+    """Where run records and step logs go: beside the artifacts when they are local, under
+    the project's state folder when the artifacts live in S3."""
+    if "://" not in artifacts:
+        return Path(artifacts) / name / "runs"
+    return state_dir / "pipelines" / name / "runs"
+
+
 @dataclass(frozen=True)
 class Cell:
     """One code cell as the pipeline uses it. ``source`` keeps the cell's line numbers (the
@@ -187,12 +195,8 @@ class Pipeline:
 
     @property
     def runs_root(self) -> Path:
-        """Where run records and step logs go: beside the artifacts when they are local, under
-        the project's state folder when the artifacts live in S3."""
-        if "://" not in self.artifacts:
-            return Path(self.artifacts) / self.name / "runs"
-        base = self.state_dir or (self.project_root / ".mlops")
-        return base / "pipelines" / self.name / "runs"
+        return runs_root(self.artifacts, self.name, self.state_dir or (
+            self.project_root / ".mlops"))
 
     # ----------------------------------------------------------------- structure
     def step(self, name: str) -> Step:

@@ -153,7 +153,8 @@ def _only_imports(tree: ast.Module | None) -> bool:
                                     for s in tree.body)
 
 
-def _pipeline_name(path: Path) -> str:
+def pipeline_name(path: Path) -> str:
+    """The pipeline's name (DAG id, flow name): the notebook's stem as an identifier."""
     name = re.sub(r"\W+", "_", path.stem).strip("_") or "pipeline"
     return f"nb_{name}" if name[0].isdigit() else name
 
@@ -358,7 +359,7 @@ def from_notebook(path: str | os.PathLike[str]) -> Pipeline:
     skipped = [Cell(r.index, r.id, r.source, "skipped") for r in raws if r.role == "skipped"]
     findings.sort(key=lambda f: (f.cell if f.cell is not None else -1, f.line or 0))
     return Pipeline(
-        name=_pipeline_name(file),
+        name=pipeline_name(file),
         notebook=file,
         project_root=config.project_root,
         artifacts=str(config["pipeline.artifacts"]),

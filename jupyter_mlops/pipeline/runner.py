@@ -318,9 +318,21 @@ def _cell_id(pipeline: Pipeline, cell: int | None) -> str | None:
 # --------------------------------------------------------------------------- records
 
 
-def list_runs(pipeline: Pipeline, limit: int = 20) -> list[RunResult]:
+def runs_root_for(notebook: Path) -> Path:
+    """The runs folder of a notebook, from its project's configuration alone (no parsing, so
+    a notebook being edited still shows its runs)."""
+    from ..config import load_config
+    from .model import runs_root
+    from .notebook import pipeline_name
+
+    config = load_config(notebook.parent)
+    return runs_root(str(config["pipeline.artifacts"]), pipeline_name(notebook),
+                     config.state_dir)
+
+
+def list_runs(notebook: Path, limit: int = 20) -> list[RunResult]:
     """The newest runs of this notebook (from the kernel, the CLI or the panel)."""
-    root = pipeline.runs_root
+    root = runs_root_for(notebook)
     if not root.is_dir():
         return []
     runs = []
@@ -332,21 +344,24 @@ def list_runs(pipeline: Pipeline, limit: int = 20) -> list[RunResult]:
             run = RunResult.from_dict(json.loads(record.read_text()))
         except (ValueError, KeyError, TypeError):
             continue
-        if Path(run.notebook) == pipeline.notebook:
+        if Path(run.notebook) == notebook:
             runs.append(run)
         if len(runs) >= limit:
             break
     return runs
 
 
-def load_run(pipeline: Pipeline, run_id: str) -> RunResult:
+def run_record(notebook: Path, run_id: str) -> Path:
     if not run_id.replace("-", "").isalnum():
         raise UserInputError(f"{run_id!r} is not a run id")
-    record = pipeline.runs_root / run_id / "run.json"
+    return runs_root_for(notebook) / run_id / "run.json"
+
+
+def load_run(notebook: Path, run_id: str) -> RunResult:
     try:
-        return RunResult.from_dict(json.loads(record.read_text()))
+        return RunResult.from_dict(json.loads(run_record(notebook, run_id).read_text()))
     except FileNotFoundError:
-        raise NotFoundError(f"no run {run_id} of {pipeline.notebook.name}") from None
+        raise NotFoundError(f"no run {run_id} of {notebook.name}") from None
 
 
 def starting_record(pipeline: Pipeline, run_id: str, parameters: Mapping[str, Any]) -> RunResult:

@@ -93,7 +93,11 @@ class UnknownEndpointHandler(MLOpsHandler):
     post = put = patch = delete = get
 
 
+# capability routes (their modules import MLOpsHandler from above)
+from .pipeline import ROUTES as PIPELINE_ROUTES  # noqa: E402
+
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("status", StatusHandler),
+    *PIPELINE_ROUTES,
     ("(.*)", UnknownEndpointHandler),  # keep last
 ]
