@@ -117,7 +117,11 @@ def parse_step_line(line: str) -> StepMark:
         argv = shlex.split(line)
     except ValueError as exc:
         raise UserInputError(f"cannot parse '%%mlops step {line}' ({exc})") from None
-    return mark_from_args(parser.parse_args(argv))
+    try:
+        return mark_from_args(parser.parse_args(argv))
+    except UserInputError as exc:  # argparse's message, without the (multi-line) usage
+        reason = str(exc).split("; usage:")[0]
+        raise UserInputError(f"'%%mlops step {line.strip()}': {reason}") from None
 
 
 def mark_from_metadata(value: Any) -> StepMark:

@@ -228,7 +228,7 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
                         spec, artifacts=pipeline.artifacts, upstream=result.results,
                         params=values, endpoint_url=pipeline.endpoint_url,
                         force=name in forced, lookup_only=name in lookup, log=log,
-                        python=python, on_start=started)
+                        python=python, cwd=str(pipeline.notebook.parent), on_start=started)
             except runtime.MissingInput:
                 raise
             except runtime.StepFailed:

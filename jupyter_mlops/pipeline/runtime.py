@@ -254,15 +254,16 @@ def run_step(spec: Mapping[str, Any], *, artifacts: str,
              upstream: Mapping[str, Any] | None = None,
              params: Mapping[str, Any] | None = None, endpoint_url: str = "",
              force: bool = False, lookup_only: bool = False, log: str | None = None,
-             echo: bool = False, python: str | None = None,
+             echo: bool = False, python: str | None = None, cwd: str | None = None,
              on_start: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run one step (``spec`` as ``Pipeline.step_spec`` makes it) and return its result:
     ``{"step", "key", "cached", "seconds", "outputs": {name: {"key", "format", "sha256",
     "type"}}}``, small enough for an engine to pass between tasks (XCom).
 
     Served from the cache when the step allows it and an entry with the same content hash
-    exists; otherwise the code runs in a child process (``python``, default this one), its
-    output written to ``log`` (and echoed to stdout with ``echo``, for engines' task logs).
+    exists; otherwise the code runs in a child process (``python``, default this one; in the
+    folder ``cwd``), its output written to ``log`` (and echoed to stdout with ``echo``, for
+    engines' task logs).
     Raises StepFailed naming the notebook cell and line.
     """
     store = Store(artifacts, endpoint_url)
@@ -290,7 +291,7 @@ def run_step(spec: Mapping[str, Any], *, artifacts: str,
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(child_spec, default=repr))
         error_path = Path(tmp) / "error.json"
-        code = _spawn(python or sys.executable, spec_path, error_path, log, echo)
+        code = _spawn(python or sys.executable, spec_path, error_path, log, echo, cwd)
         if code != 0:
             shutil.rmtree(staging, ignore_errors=True)
             try:
@@ -324,12 +325,13 @@ def _write_log(log: str | None, text: str, echo: bool) -> None:
 
 
 def _spawn(python: str, spec_path: Path, error_path: Path, log: str | None,
-           echo: bool) -> int:
+           echo: bool, cwd: str | None) -> int:
     env = dict(os.environ)
     env.setdefault("MPLBACKEND", "Agg")
     env["PYTHONUNBUFFERED"] = "1"
     argv = [python, "-m", "jupyter_mlops.pipeline.runtime", str(spec_path), str(error_path)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            cwd=cwd)
     with _children_lock:
         _children.add(proc)
     try:
