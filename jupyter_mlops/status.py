@@ -330,11 +330,22 @@ def check_gpu(timeout: float) -> Check:
 
 
 def check_engines() -> Check:
-    found = [name for name, module in (("Airflow", "airflow"), ("Prefect", "prefect"),
-                                       ("Kubeflow Pipelines", "kfp")) if find_spec(module)]
-    message = ("export engines installed here: " + ", ".join(found)) if found else (
-        "local runner only; exports are written without the engines installed")
-    return Check("engines", True, message)
+    """Which engines this Python can import (exports are written either way) and whether the
+    local runner can hand on any value (cloudpickle)."""
+    engines = (("Airflow", "airflow"), ("Prefect", "prefect"), ("Kubeflow Pipelines", "kfp"))
+    found = [name for name, module in engines if find_spec(module)]
+    missing = [name for name, module in engines if name not in found]
+    parts = ["local runner ready"]
+    if found:
+        parts.append("importable here: " + ", ".join(found))
+    if missing:
+        parts.append("not installed here: " + ", ".join(missing)
+                     + " (exports are written all the same)")
+    if find_spec("cloudpickle") is None:
+        return Check("engines", True, "; ".join(parts) + "; cloudpickle is missing, so steps "
+                     "can hand on only values plain pickle saves: pip install cloudpickle",
+                     level="warning")
+    return Check("engines", True, "; ".join(parts))
 
 
 # --------------------------------------------------------------------------- the report
@@ -347,7 +358,7 @@ CAPABILITIES: tuple[tuple[str, str, int], ...] = (
     ("deploy", "Deploy", 7),
 )
 #: Capabilities whose verbs are built; each capability's issue adds itself here.
-BUILT: frozenset[str] = frozenset({"experiments"})
+BUILT: frozenset[str] = frozenset({"experiments", "pipeline"})
 
 
 def _plan(config: Config, timeout: float, environ: Mapping[str, str]
