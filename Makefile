@@ -9,7 +9,8 @@ STAMP    := $(VENV)/.installed-stamp
 DEMO     := binder/demo.ipynb
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install labextension demo test lint lint-py lint-ts pytest ui-test chromium clean
+.PHONY: help install labextension demo test lint lint-py lint-ts pytest ui-test chromium clean \
+	engines
 
 help:
 	@echo "make demo              install into .venv and open JupyterLab on $(DEMO)"
@@ -66,7 +67,13 @@ lint-ts: install
 
 lint: lint-py lint-ts
 
-pytest: install
+# Airflow 3, Prefect 3 and kfp each in their own venv under /tmp (they pin many packages):
+# the pipeline export tests run the real engines. Built in parallel, reused while their
+# requirements stay the same; a venv that cannot be built makes only its tests skip (with why).
+engines: install
+	$(BIN)/python tests/engines.py airflow prefect kfp
+
+pytest: install engines
 	$(BIN)/python -m pytest tests --ignore=tests/ui -q
 
 ui-test: install labextension chromium
