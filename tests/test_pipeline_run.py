@@ -218,6 +218,19 @@ def test_from_reruns_a_step_and_what_follows_and_only_runs_one(project: Path) ->
         one.value("report", "summary")
 
 
+def test_steps_import_modules_beside_the_notebook_as_a_kernel_does(project: Path) -> None:
+    (project / "helpers.py").write_text("VALUE = 7\n")
+    nb = write_notebook(project / "imp.ipynb", [
+        "%%mlops step a\nimport importlib.util\nimport helpers\nvalue = helpers.VALUE\n"
+        "# the runtime's own folder is not on the step's path\n"
+        "assert importlib.util.find_spec('marks') is None",
+        "%%mlops step b\nprint(value)",
+    ])
+    run = from_notebook(nb).run()
+    assert run.ok, run.to_text()
+    assert run.value("a", "value") == 7
+
+
 def test_no_cache_steps_always_run(project: Path) -> None:
     nb = write_notebook(project / "nc.ipynb", [
         "%%mlops step always --no-cache\nimport time\nstamp = time.time()",

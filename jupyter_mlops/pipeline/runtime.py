@@ -5,7 +5,7 @@ The local runner, Airflow, Prefect and Kubeflow all call ``run_step``, so a step
 same everywhere. Standard library only at import time (engines parse DAG files often); pandas,
 numpy, torch, cloudpickle and boto3 load only when a value of theirs is saved or loaded.
 
-    python -m jupyter_mlops.pipeline.runtime SPEC.json     # the child process of one step
+    python .../jupyter_mlops/pipeline/runtime.py SPEC.json ERROR.json   # one step's process
 """
 
 from __future__ import annotations
@@ -313,7 +313,8 @@ def _result(manifest: Mapping[str, Any], folder: str, *, cached: bool) -> dict[s
                                                              if k != "file"}}
                for name, entry in manifest["outputs"].items()}
     return {"step": manifest["step"], "key": manifest["key"], "cached": cached,
-            "seconds": manifest.get("seconds", 0.0), "outputs": outputs}
+            "seconds": manifest.get("seconds", 0.0),
+            "shared_seconds": manifest.get("shared_seconds", 0.0), "outputs": outputs}
 
 
 def _write_log(log: str | None, text: str, echo: bool) -> None:
@@ -329,7 +330,9 @@ def _spawn(python: str, spec_path: Path, error_path: Path, log: str | None,
     env = dict(os.environ)
     env.setdefault("MPLBACKEND", "Agg")
     env["PYTHONUNBUFFERED"] = "1"
-    argv = [python, "-m", "jupyter_mlops.pipeline.runtime", str(spec_path), str(error_path)]
+    # this file as a script: the child imports only the standard library before the step's
+    # own code (not the jupyter_mlops package), which keeps a step's start cheap
+    argv = [python, str(Path(__file__).resolve()), str(spec_path), str(error_path)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                             cwd=cwd)
     with _children_lock:
@@ -404,7 +407,7 @@ def _child(spec_path: str, error_path: str) -> int:
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
                                  "display": _display}
     began = time.perf_counter()
-    seconds = 0.0
+    seconds = prelude = 0.0
 
     def fail(message: str, cell: int | None = None, line: int | None = None) -> int:
         Path(error_path).write_text(json.dumps({"message": message, "cell": cell,
@@ -419,6 +422,7 @@ def _child(spec_path: str, error_path: str) -> int:
             return fail(f"cannot load its inputs ({type(exc).__name__}: {exc})")
     print(f"[{step}] running in process {os.getpid()} ({sys.executable})", flush=True)
     cells = split_cells(spec["code"])
+    began = time.perf_counter()  # shared cells from here, then the step's own
     try:
         for position, (number, role, source) in enumerate(cells):
             filename = f"{notebook}, cell {number}"
@@ -427,6 +431,7 @@ def _child(spec_path: str, error_path: str) -> int:
             code = compile(source, filename, "exec")
             if role == "step" and (position == 0 or cells[position - 1][1] != "step"):
                 namespace.update(inputs)  # after the shared cells, before the step's own
+                prelude = time.perf_counter() - began
                 began = time.perf_counter()
             exec(code, namespace)
             if role == "parameters":
@@ -451,7 +456,8 @@ def _child(spec_path: str, error_path: str) -> int:
             return fail(f"cannot hand on {name!r} ({kind}): {type(exc).__name__}: {exc}; make "
                         "it a value that can be saved, or compute it in the step that uses it")
     manifest = {"step": step, "key": spec["key"], "pipeline": spec["pipeline"],
-                "outputs": outputs, "seconds": round(seconds, 6), "run_id": spec.get("run_id"),
+                "outputs": outputs, "seconds": round(seconds, 6),
+                "shared_seconds": round(prelude, 6), "run_id": spec.get("run_id"),
                 "finished": time.time()}
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
     print(f"[{step}] done in {seconds:.3f} s; outputs: {', '.join(outputs) or 'none'}",
@@ -460,4 +466,8 @@ def _child(spec_path: str, error_path: str) -> int:
 
 
 if __name__ == "__main__":
+    # run as a script, Python put this package's folder first on sys.path, where the step's
+    # `import model` would find our modules: the step sees its working folder instead, as a
+    # kernel does
+    sys.path[0] = os.getcwd()
     sys.exit(_child(sys.argv[1], sys.argv[2]))
