@@ -12,22 +12,23 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import importlib
 import json
 import linecache
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Mapping
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# shutil, subprocess, tempfile and uuid are imported where used: a step's process needs
+# none of them, and every millisecond of its start counts once per step
+if TYPE_CHECKING:
+    import subprocess
 
 FORMAT_VERSION = 1
 CELL_MARKER = re.compile(r"^# %% cell (\d+)(?: \((\w+)\))?$")
@@ -72,7 +73,7 @@ class Store:
 
     def _s3(self) -> Any:
         if self._client is None:
-            boto3 = importlib.import_module("boto3")
+            boto3 = import_module("boto3")
             self._client = boto3.client("s3", **(
                 {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}))
         return self._client
@@ -117,19 +118,28 @@ class Store:
             try:
                 os.replace(staging, target)
             except OSError:  # another run finished the same key first: same content
-                shutil.rmtree(staging, ignore_errors=True)
+                _rmtree(staging)
             return
         files = sorted(staging.iterdir(), key=lambda p: p.name == "manifest.json")
         for file in files:
             self._s3().upload_file(str(file), self.bucket, self._key(f"{key}/{file.name}"))
-        shutil.rmtree(staging, ignore_errors=True)
+        _rmtree(staging)
 
     def staging(self, key: str) -> Path:
+        import tempfile
+        import uuid
+
         if self.is_s3:
             return Path(tempfile.mkdtemp(prefix="mlops-step-"))
         folder = self.local(key).parent / f".{Path(key).name}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
         folder.mkdir(parents=True)
         return folder
+
+
+def _rmtree(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- values by type
@@ -159,7 +169,7 @@ def value_format(value: Any) -> str:
 
 def _pickler() -> Any:
     try:
-        return importlib.import_module("cloudpickle")
+        return import_module("cloudpickle")
     except ImportError:  # pragma: no cover - cloudpickle comes with the pipeline extras
         import pickle
 
@@ -200,15 +210,15 @@ def save_value(value: Any, folder: Path, name: str) -> dict[str, Any]:
 def load_value(path: Path, entry: Mapping[str, Any]) -> Any:
     fmt = entry["format"]
     if fmt == "parquet":
-        frame = importlib.import_module("pandas").read_parquet(path)
+        frame = import_module("pandas").read_parquet(path)
         if entry.get("series"):
             series = frame.iloc[:, 0]
             return series.rename(None) if series.name == "__series__" else series
         return frame
     if fmt == "npy":
-        return importlib.import_module("numpy").load(path, allow_pickle=False)
+        return import_module("numpy").load(path, allow_pickle=False)
     if fmt == "torch":
-        torch = importlib.import_module("torch")
+        torch = import_module("torch")
         location = None if torch.cuda.is_available() else "cpu"
         return torch.load(path, map_location=location, weights_only=False)
     return _pickler().loads(path.read_bytes())
@@ -283,6 +293,8 @@ def run_step(spec: Mapping[str, Any], *, artifacts: str,
                                f"(or from {step!r}) first")
     if on_start is not None:
         on_start(key)
+    import tempfile
+
     staging = store.staging(folder)
     with tempfile.TemporaryDirectory(prefix="mlops-step-") as tmp:
         child_spec = {**spec, "input_refs": refs, "params": values, "artifacts": artifacts,
@@ -293,7 +305,7 @@ def run_step(spec: Mapping[str, Any], *, artifacts: str,
         error_path = Path(tmp) / "error.json"
         code = _spawn(python or sys.executable, spec_path, error_path, log, echo, cwd)
         if code != 0:
-            shutil.rmtree(staging, ignore_errors=True)
+            _rmtree(staging)
             try:
                 error = json.loads(error_path.read_text())
             except (OSError, ValueError):
@@ -327,6 +339,8 @@ def _write_log(log: str | None, text: str, echo: bool) -> None:
 
 def _spawn(python: str, spec_path: Path, error_path: Path, log: str | None,
            echo: bool, cwd: str | None) -> int:
+    import subprocess
+
     env = dict(os.environ)
     env.setdefault("MPLBACKEND", "Agg")
     env["PYTHONUNBUFFERED"] = "1"
@@ -358,6 +372,8 @@ def _spawn(python: str, spec_path: Path, error_path: Path, log: str | None,
 
 def stop_children() -> None:
     """Terminate every step process this process started (a cancelled or interrupted run)."""
+    import subprocess
+
     with _children_lock:
         procs = list(_children)
     for proc in procs:
@@ -372,6 +388,8 @@ def stop_children() -> None:
 def load_output(result: Mapping[str, Any], name: str, *, artifacts: str,
                 endpoint_url: str = "") -> Any:
     """The value ``name`` that a step's result refers to."""
+    import tempfile
+
     store = Store(artifacts, endpoint_url)
     ref = result["outputs"][name]
     with tempfile.TemporaryDirectory(prefix="mlops-load-") as tmp:
@@ -398,7 +416,20 @@ def _display(*objs: Any, **_kwargs: Any) -> None:
         print(repr(obj))
 
 
+def _load_inputs(spec: Mapping[str, Any], store: Store) -> dict[str, Any]:
+    refs = spec.get("input_refs", {})
+    if not store.is_s3:
+        return {name: load_value(store.local(ref["key"]), ref) for name, ref in refs.items()}
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mlops-in-") as tmp:
+        return {name: load_value(store.fetch(ref["key"], Path(tmp)), ref)
+                for name, ref in refs.items()}
+
+
 def _child(spec_path: str, error_path: str) -> int:
+    """One step's process: the shared and parameters cells, then the inputs, then the step's
+    own cells, then its outputs saved by type into the staging folder with a manifest."""
     spec = json.loads(Path(spec_path).read_text())
     step, notebook = spec["step"], spec.get("notebook", "notebook")
     staging = Path(spec["staging"])
@@ -406,32 +437,30 @@ def _child(spec_path: str, error_path: str) -> int:
     filenames: dict[str, int] = {}
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
                                  "display": _display}
-    began = time.perf_counter()
-    seconds = prelude = 0.0
 
     def fail(message: str, cell: int | None = None, line: int | None = None) -> int:
         Path(error_path).write_text(json.dumps({"message": message, "cell": cell,
                                                 "line": line}))
         return 1
 
-    with tempfile.TemporaryDirectory(prefix="mlops-in-") as tmp:
-        try:
-            inputs = {name: load_value(store.fetch(ref["key"], Path(tmp)), ref)
-                      for name, ref in spec.get("input_refs", {}).items()}
-        except Exception as exc:
-            return fail(f"cannot load its inputs ({type(exc).__name__}: {exc})")
     print(f"[{step}] running in process {os.getpid()} ({sys.executable})", flush=True)
     cells = split_cells(spec["code"])
-    began = time.perf_counter()  # shared cells from here, then the step's own
+    began = time.perf_counter()  # the shared cells from here, then the step's own
+    shared = seconds = 0.0
+    inputs_loaded = False
     try:
-        for position, (number, role, source) in enumerate(cells):
+        for number, role, source in cells:
             filename = f"{notebook}, cell {number}"
             filenames[filename] = number
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             code = compile(source, filename, "exec")
-            if role == "step" and (position == 0 or cells[position - 1][1] != "step"):
-                namespace.update(inputs)  # after the shared cells, before the step's own
-                prelude = time.perf_counter() - began
+            if role == "step" and not inputs_loaded:
+                shared = time.perf_counter() - began
+                try:
+                    namespace.update(_load_inputs(spec, store))
+                except Exception as exc:
+                    return fail(f"cannot load its inputs ({type(exc).__name__}: {exc})")
+                inputs_loaded = True
                 began = time.perf_counter()
             exec(code, namespace)
             if role == "parameters":
@@ -457,7 +486,7 @@ def _child(spec_path: str, error_path: str) -> int:
                         "it a value that can be saved, or compute it in the step that uses it")
     manifest = {"step": step, "key": spec["key"], "pipeline": spec["pipeline"],
                 "outputs": outputs, "seconds": round(seconds, 6),
-                "shared_seconds": round(prelude, 6), "run_id": spec.get("run_id"),
+                "shared_seconds": round(shared, 6), "run_id": spec.get("run_id"),
                 "finished": time.time()}
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
     print(f"[{step}] done in {seconds:.3f} s; outputs: {', '.join(outputs) or 'none'}",
