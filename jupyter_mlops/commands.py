@@ -166,6 +166,22 @@ def _run_pipeline(args: argparse.Namespace, ctx: Context) -> Any:
     return run_pipeline_verb(args, ctx)
 
 
+def _deploy_verb(name: str, help: str) -> Verb:
+    """A verb of the deploy capability; its module loads when the verb is used."""
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        from .deploy.verbs import configure
+
+        configure(name, parser)
+
+    def run(args: argparse.Namespace, ctx: Context) -> Any:
+        from .deploy.verbs import run
+
+        return run(name, args, ctx)
+
+    return Verb(name, help, "deploy", 7, configure=configure, run=run)
+
+
 def _passthrough(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
@@ -198,13 +214,12 @@ VERBS: tuple[Verb, ...] = (
     _planned("diff", "cell-aware diff of a notebook against git", "review", 6),
     _planned("review", "comment on, approve or request changes to a notebook change",
              "review", 6),
-    _planned("deploy", "deploy a model to the local GPU server, KServe or SageMaker",
-             "deploy", 7),
-    _planned("deployments", "list deployments with status and health", "deploy", 7),
-    _planned("predict", "send data to a deployment and get predictions", "deploy", 7),
-    _planned("rollback", "return a deployment to its previous version", "deploy", 7),
-    _planned("undeploy", "stop and remove a deployment", "deploy", 7),
-    _planned("logs", "show a deployment's logs", "deploy", 7),
+    _deploy_verb("deploy", "deploy a model to the local GPU server, KServe or SageMaker"),
+    _deploy_verb("deployments", "list deployments with status and health"),
+    _deploy_verb("predict", "send data to a deployment and get predictions"),
+    _deploy_verb("rollback", "return a deployment to its previous version"),
+    _deploy_verb("undeploy", "stop and remove a deployment"),
+    _deploy_verb("logs", "show a deployment's logs"),
     Verb("demo", "open the demo notebook in JupyterLab, or run it headless",
          configure=_demo_args, run=_run_demo, adapters=CLI_ONLY),
 )

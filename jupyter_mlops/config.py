@@ -90,6 +90,13 @@ SETTINGS: tuple[Setting, ...] = (
             "AWS region for S3 and SageMaker.", env=("AWS_REGION", "AWS_DEFAULT_REGION")),
     Setting("aws.endpoint_url", "str", lambda _r, _s: "",
             "Custom AWS endpoint (e.g. an S3-compatible store).", env=("AWS_ENDPOINT_URL",)),
+    Setting("aws.sagemaker_role", "str", lambda _r, _s: "",
+            "IAM role ARN SageMaker endpoints run as (SageMaker deploy target)."),
+    Setting("aws.sagemaker_image", "str", lambda _r, _s: "",
+            "ECR image serving MLflow pyfunc models ('mlflow sagemaker "
+            "build-and-push-container')."),
+    Setting("aws.sagemaker_bucket", "str", lambda _r, _s: "",
+            "s3://bucket/prefix where SageMaker deploys upload model packages."),
     Setting("status.timeout", "float", lambda _r, _s: 3.0,
             "Seconds each status check may take before it is reported as timed out."),
 )

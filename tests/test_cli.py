@@ -191,13 +191,17 @@ def test_no_arguments_prints_usage(project: Path, capsys: pytest.CaptureFixture[
 
 
 def test_a_verb_not_built_yet_exits_2_and_names_its_issue(project: Path, cli: CLI) -> None:
-    done = cli("deploy", "model", "--target", "kserve", cwd=project)
+    planned = [v for v in VERBS if not v.built and "cli" in v.adapters]
+    if not planned:
+        pytest.skip("every verb is built")
+    verb = planned[0]
+    done = cli(verb.name, "anything", "--flag", cwd=project)
 
     assert done.returncode == 2
     message = done.stderr.strip()
     assert len(message.splitlines()) == 1
-    assert "'deploy' is not built yet" in message
-    assert "issue #7" in message
+    assert f"'{verb.name}' is not built yet" in message
+    assert f"issue #{verb.issue}" in message
 
 
 @pytest.mark.parametrize("verb", [v for v in VERBS if not v.built and "cli" in v.adapters],

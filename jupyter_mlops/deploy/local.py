@@ -1,0 +1,407 @@
+"""The local target: a detached serving front per deployment (``server.py``) on loopback,
+driven through its token-protected admin routes. Survives the process that started it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendUnavailableError, MLOpsError, UserInputError
+from .models import ResolvedModel, download_model, inspect_model
+from .state import SECRET_FILE, Deployment, DeploymentStore, VersionInfo, write_json
+
+Progress = Callable[[str], None]
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_children: dict[int, subprocess.Popen[bytes]] = {}  # fronts started here, reaped when they end
+
+
+class DeployFailed(MLOpsError):
+    """A version did not become healthy; what serves (if anything) is unchanged."""
+
+    http_status = 422
+
+
+# ---------------------------------------------------------------------------- HTTP
+
+
+def http(method: str, url: str, body: Any = None, *, token: str | None = None,
+         timeout: float = 10.0, raw: bytes | None = None,
+         content_type: str = "application/json") -> tuple[int, bytes]:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", content_type)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), bytes(exc.read() or b"")
+
+
+def _message(data: bytes) -> str:
+    try:
+        return str(json.loads(data).get("message", ""))
+    except (ValueError, AttributeError):
+        return data.decode(errors="replace")[:300]
+
+
+def _token(folder: Path) -> str | None:
+    try:
+        return str(json.loads((folder / SECRET_FILE).read_text())["token"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def admin_status(folder: Path, url: str, timeout: float = 3.0) -> dict[str, Any] | None:
+    """The front's live status, or None when it does not answer."""
+    try:
+        status, data = http("GET", f"{url}/-/admin/status", token=_token(folder),
+                            timeout=timeout)
+    except OSError:
+        return None
+    if status != 200:
+        return None
+    result: dict[str, Any] = json.loads(data)
+    return result
+
+
+# ---------------------------------------------------------------------------- processes
+
+
+def _reap() -> None:
+    for pid, proc in list(_children.items()):
+        if proc.poll() is not None:
+            _children.pop(pid, None)
+
+
+def is_front(pid: int | None, folder: Path) -> bool:
+    """``pid`` is alive and is this deployment's serving front (not a recycled pid)."""
+    _reap()
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True  # no /proc here: trust the pid
+    return b"jupyter_mlops.deploy.server" in cmdline and str(folder).encode() in cmdline
+
+
+def free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UserInputError(f"port {port} on {host} is in use ({exc.strerror}): pick "
+                                 "another (--port) or stop what listens there") from None
+
+
+def start_front(folder: Path) -> subprocess.Popen[bytes]:
+    logs = folder / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [PACKAGE_ROOT, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
+    with open(logs / "server.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_mlops.deploy.server", str(folder)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, cwd=str(folder), env=env,
+        )
+    _children[proc.pid] = proc
+    return proc
+
+
+def stop_front(pid: int | None, folder: Path, url: str | None, timeout: float = 20.0) -> None:
+    """Ask the front to finish and exit; end its process group when it does not."""
+    if not is_front(pid, folder):
+        return
+    assert pid is not None
+    if url:
+        with contextlib.suppress(OSError):
+            http("POST", f"{url}/-/admin/shutdown", {}, token=_token(folder), timeout=3)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and is_front(pid, folder):
+        time.sleep(0.1)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not is_front(pid, folder):
+            break
+        with contextlib.suppress(OSError):
+            os.killpg(pid, sig)
+        end = time.monotonic() + 5
+        while time.monotonic() < end and is_front(pid, folder):
+            time.sleep(0.1)
+    _reap()
+
+
+def tail(path: Path, lines: int) -> list[str]:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 256 * 1024))
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
+
+
+# ---------------------------------------------------------------------------- the target
+
+
+class LocalTarget:
+    def __init__(self, store: DeploymentStore) -> None:
+        self.store = store
+
+    def refresh(self, deployment: Deployment) -> Deployment:
+        """The deployment as its front sees it now, or marked dead when it is gone."""
+        folder = self.store.folder(deployment.name)
+        if deployment.url and is_front(deployment.pid, folder):
+            live = admin_status(folder, deployment.url)
+            if live is not None:
+                fresh = Deployment.from_dict(live)
+                fresh.details = {**fresh.details, "workers": live.get("workers", {}),
+                                 "rollout": live.get("rollout")}
+                return fresh
+            deployment.status = "unresponsive"
+            deployment.health = f"the serving process (pid {deployment.pid}) does not answer"
+            return deployment
+        if deployment.status not in ("stopped",):
+            deployment.status = "dead"
+            deployment.health = ("the serving process is gone (machine restarted or killed): "
+                                 "deploy again to restart it, or undeploy")
+        deployment.metrics = {}
+        return deployment
+
+    # ------------------------------------------------------------------ deploy
+    def deploy(self, model: ResolvedModel, *, name: str, gpu: str, max_batch_size: int,
+               max_wait_ms: float, max_queue: int, limits: dict[str, int],
+               canary: int | None, port: int | None, host: str, timeout: float,
+               progress: Progress) -> Deployment:
+        folder = self.store.folder(name)
+        existing = self.store.load(name) if self.store.exists(name) else None
+        if existing is not None and existing.target != "local":
+            raise UserInputError(f"'{name}' is a {existing.target} deployment: undeploy it "
+                                 "first or choose another name")
+        running = existing is not None and existing.url is not None and \
+            is_front(existing.pid, folder) and admin_status(folder, existing.url) is not None
+        version = existing.next_version() if existing else 1
+        progress(f"downloading {model.given} (version {version})")
+        vdir = folder / "versions" / f"v{version}"
+        fresh = existing is None
+        try:
+            model_dir = download_model(model, vdir / "model")
+            facts = inspect_model(model_dir, model.given)
+        except BaseException:
+            if fresh:
+                self.store.remove(name)
+            else:
+                import shutil
+
+                shutil.rmtree(vdir, ignore_errors=True)
+            raise
+        info = VersionInfo(
+            version, model.given, source_uri=model.storage_uri or model.uri,
+            run_id=model.run_id, registered_name=model.registered_name,
+            registered_version=model.registered_version, path=str(model_dir),
+            message=facts.note,
+            details={"flavors": facts.flavors, "signature": facts.signature,
+                     "pinned_uri": model.uri},
+        )
+        if running:
+            assert existing is not None and existing.url is not None
+            return self._roll_out(existing, info, canary, timeout, progress)
+        if canary:
+            progress("nothing is serving yet: the new version takes all the traffic "
+                     f"(canary={canary} applies to later versions)")
+        return self._boot(existing, name, info, gpu=gpu, max_batch_size=max_batch_size,
+                          max_wait_ms=max_wait_ms, max_queue=max_queue, limits=limits,
+                          port=port, host=host, timeout=timeout, progress=progress)
+
+    def _boot(self, existing: Deployment | None, name: str, info: VersionInfo, *, gpu: str,
+              max_batch_size: int, max_wait_ms: float, max_queue: int,
+              limits: dict[str, int], port: int | None, host: str, timeout: float,
+              progress: Progress) -> Deployment:
+        folder = self.store.folder(name)
+        if existing is not None:
+            old = existing.settings
+            host = host or str(old.get("host", "127.0.0.1"))
+            if port is None and old.get("port"):
+                with contextlib.suppress(UserInputError):
+                    check_port(host, int(old["port"]))
+                    port = int(old["port"])
+        if port is None:
+            port = free_port(host)
+        else:
+            check_port(host, port)
+        deployment = existing or Deployment(name=name, target="local")
+        deployment.versions = [v for v in deployment.versions if v.version != info.version]
+        deployment.versions.append(info)
+        deployment.url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+        deployment.status = "starting"
+        deployment.message = None
+        deployment.details = {"boot_version": info.version}
+        deployment.settings = {"host": host, "port": port, "max_batch_size": max_batch_size,
+                               "max_wait_ms": max_wait_ms, "max_queue": max_queue, "gpu": gpu,
+                               **limits,
+                               "start_timeout_s": timeout, "python": sys.executable}
+        self.store.save(deployment)
+        write_json(folder / SECRET_FILE, {"token": secrets.token_urlsafe(32)}, private=True)
+        progress(f"starting the serving process on {deployment.url}")
+        proc = start_front(folder)
+        deployment.pid = proc.pid
+        try:
+            return self._wait(deployment, info.version, timeout, progress, proc=proc)
+        except DeployFailed:
+            stop_front(proc.pid, folder, deployment.url, timeout=5)
+            if existing is None:
+                self.store.remove(name)
+            else:
+                dead = self.store.load(name)
+                dead.status = "dead"
+                self.store.save(dead)
+            raise
+
+    def _roll_out(self, existing: Deployment, info: VersionInfo, canary: int | None,
+                  timeout: float, progress: Progress) -> Deployment:
+        folder = self.store.folder(existing.name)
+        assert existing.url is not None
+        progress(f"starting version {info.version} next to version {existing.version}")
+        status, data = http("POST", f"{existing.url}/-/admin/versions",
+                            {"version": info.__dict__, "canary": canary},
+                            token=_token(folder), timeout=10)
+        if status != 202:
+            raise UserInputError(_message(data) or f"the serving process answered {status}")
+        return self._wait(existing, info.version, timeout, progress)
+
+    def _wait(self, deployment: Deployment, version: int | None, timeout: float,
+              progress: Progress, proc: subprocess.Popen[bytes] | None = None,
+              kind: str = "deploy") -> Deployment:
+        """Follow the front's rollout until it is done, reporting each phase."""
+        folder = self.store.folder(deployment.name)
+        assert deployment.url is not None
+        deadline = time.monotonic() + timeout + 30
+        last = ""
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                why = self._front_failure(deployment.name)
+                raise DeployFailed(f"the serving process exited (code {proc.returncode}): {why}")
+            live = admin_status(folder, deployment.url, timeout=2)
+            rollout = (live or {}).get("rollout") or {}
+            if rollout and (version is None or rollout.get("version") == version
+                            or rollout.get("kind") == "rollback"):
+                phase = str(rollout.get("phase") or "")
+                if phase and phase != last and phase not in ("done", "failed", "queued"):
+                    label = f"version {rollout.get('version')}: " if rollout.get("version") \
+                        else ""
+                    progress(f"{label}{phase}")
+                    last = phase
+                if rollout.get("ok") is True:
+                    return self._confirm(deployment.name)
+                if rollout.get("ok") is False:
+                    raise DeployFailed(str(rollout.get("message") or "the rollout failed"))
+            time.sleep(0.1)
+        raise DeployFailed(f"{kind} did not finish within {timeout:g} s: see "
+                           f"'%mlops logs {deployment.name}'")
+
+    def _confirm(self, name: str) -> Deployment:
+        """The endpoint answers at its URL (health) from here too."""
+        deployment = self.refresh(self.store.load(name))
+        assert deployment.url is not None
+        status, data = http("GET", f"{deployment.url}/health", timeout=5)
+        if status != 200:
+            raise DeployFailed(f"{deployment.url}/health answered {status}: {_message(data)}")
+        return deployment
+
+    def _front_failure(self, name: str) -> str:
+        with contextlib.suppress(MLOpsError):
+            message = self.store.load(name).message
+            if message:
+                return message
+        lines = [line for line in tail(self.store.folder(name) / "logs" / "server.log", 20)
+                 if line.strip()]
+        return lines[-1] if lines else "no log"
+
+    # ------------------------------------------------------------------ operations
+    def rollback(self, deployment: Deployment, timeout: float, progress: Progress
+                 ) -> Deployment:
+        folder = self.store.folder(deployment.name)
+        live = self._require_live(deployment)
+        status, data = http("POST", f"{live.url}/-/admin/rollback", {}, token=_token(folder))
+        if status == 400:
+            raise UserInputError(f"{deployment.name}: {_message(data)}")
+        if status != 202:
+            raise UserInputError(_message(data) or f"the serving process answered {status}")
+        progress(f"rolling back {deployment.name}")
+        return self._wait(live, None, timeout, progress, kind="rollback")
+
+    def promote(self, deployment: Deployment) -> Deployment:
+        folder = self.store.folder(deployment.name)
+        live = self._require_live(deployment)
+        status, data = http("POST", f"{live.url}/-/admin/promote", {}, token=_token(folder))
+        if status != 200:
+            raise UserInputError(f"{deployment.name}: {_message(data)}")
+        return self.refresh(self.store.load(deployment.name))
+
+    def _require_live(self, deployment: Deployment) -> Deployment:
+        live = self.refresh(deployment)
+        if live.status in ("dead", "unresponsive", "stopped"):
+            raise BackendUnavailableError(f"{deployment.name} is {live.status}: {live.health}")
+        return live
+
+    def undeploy(self, deployment: Deployment) -> None:
+        folder = self.store.folder(deployment.name)
+        stop_front(deployment.pid, folder, deployment.url)
+        if is_front(deployment.pid, folder):
+            raise BackendUnavailableError(f"the serving process {deployment.pid} of "
+                                          f"{deployment.name} did not stop")
+        self.store.remove(deployment.name)
+
+    def predict(self, deployment: Deployment, body: bytes, timeout: float = 60.0) -> bytes:
+        if not deployment.url:
+            raise BackendUnavailableError(f"{deployment.name} has no URL")
+        try:
+            status, data = http("POST", f"{deployment.url}/invocations", raw=body,
+                                timeout=timeout)
+        except OSError as exc:
+            raise BackendUnavailableError(f"{deployment.name} at {deployment.url} does not "
+                                          f"answer ({exc}): see 'deployments'") from None
+        if status != 200:
+            error = UserInputError if 400 <= status < 500 else BackendUnavailableError
+            raise error(f"{deployment.name} answered HTTP {status}: {_message(data)}")
+        return data
+
+    def logs(self, deployment: Deployment, lines: int) -> dict[str, list[str]]:
+        folder = self.store.folder(deployment.name) / "logs"
+        sections = {"serving process": tail(folder / "server.log", lines)}
+        shown = [int(v) for v in deployment.traffic] or (
+            [deployment.version] if deployment.version else [])
+        for version in shown:
+            sections[f"version {version}"] = tail(folder / f"v{version}.log", lines)
+        return sections

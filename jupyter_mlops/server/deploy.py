@@ -1,0 +1,324 @@
+"""REST routes of the Deploy panel (and the Experiments panel's Deploy button).
+
+Every route takes ``?path=FOLDER`` (relative to the server root; default the root): the
+project whose configuration and ``.mlops/deployments`` are meant, as for ``status``.
+
+    GET    deployments                   {deployments: [Deployment], targets: [Target],
+                                          default_target}
+    POST   deployments  {model, target?, name?, gpu?, canary?, instance_type?, replicas?,
+                         port?, max_batch_size?, max_wait_ms?, max_queue?, namespace?,
+                         dry_run?}   -> 202 {task}: the deploy runs off the event loop
+    GET    deployments/tasks/ID          {task}: state running|done|failed, progress lines,
+                                          the Deployment when done, the error when failed
+    GET    deployments/NAME              {deployment}: live status, health, device, latency
+    DELETE deployments/NAME              undeploy -> {deployment} (its last state)
+    POST   deployments/NAME/predict  {data: records | {columns, data} | an MLflow payload}
+                                     -> {columns, data}: the predictions (split orient)
+    POST   deployments/NAME/rollback     -> 202 {task}
+    GET    deployments/NAME/logs?lines=N -> {name, sections: {title: [line]}}
+
+AWS and Kubernetes credentials stay in the server process: no reply carries them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tornado import web
+
+from ..errors import MLOpsError, NotFoundError, UserInputError
+from .handlers import MLOpsHandler
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..deploy.state import Deployment
+
+KEEP_TASKS = 50
+_POOL_SIZE = 4
+
+
+@dataclass
+class DeployTask:
+    """A deploy or rollback running in the server's deploy pool."""
+
+    id: str
+    kind: str
+    name: str | None
+    state: str = "running"  # running, done, failed
+    progress: list[dict[str, Any]] = field(default_factory=list)
+    deployment: dict[str, Any] | None = None
+    error: str | None = None
+    status_code: int | None = None
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+
+    def report(self, message: str) -> None:
+        self.progress.append({"t": round(time.time() - self.started_at, 2),
+                              "message": message})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "name": self.name, "state": self.state,
+                "progress": list(self.progress), "deployment": self.deployment,
+                "error": self.error, "status_code": self.status_code,
+                "started_at": self.started_at, "finished_at": self.finished_at}
+
+
+class DeployTasks:
+    """Deploy work of one server: a small thread pool (so long deploys never hold the
+    server's default executor) and the recent tasks, for polling."""
+
+    def __init__(self) -> None:
+        self.pool = concurrent.futures.ThreadPoolExecutor(_POOL_SIZE,
+                                                          thread_name_prefix="mlops-deploy")
+        self.tasks: dict[str, DeployTask] = {}
+        self.lock = threading.Lock()
+
+    def start(self, kind: str, name: str | None,
+              work: Callable[[Callable[[str], None]], Deployment]) -> DeployTask:
+        task = DeployTask(uuid.uuid4().hex[:12], kind, name)
+        with self.lock:
+            self.tasks[task.id] = task
+            for old in list(self.tasks)[:-KEEP_TASKS]:
+                if self.tasks[old].state != "running":
+                    del self.tasks[old]
+
+        def run() -> None:
+            try:
+                deployment = work(task.report)
+                task.deployment = deployment.to_dict()
+                task.name = deployment.name
+                task.state = "done"
+            except MLOpsError as exc:
+                task.error, task.status_code, task.state = str(exc), exc.http_status, "failed"
+            except Exception as exc:  # a bug of ours: said, not swallowed
+                task.error = f"{type(exc).__name__}: {exc}"
+                task.status_code, task.state = 500, "failed"
+            task.finished_at = time.time()
+
+        self.pool.submit(run)
+        return task
+
+    def get(self, task_id: str) -> DeployTask:
+        with self.lock:
+            task = self.tasks.get(task_id)
+        if task is None:
+            raise NotFoundError(f"no deploy task '{task_id}' on this server (tasks are kept "
+                                "until the server restarts)")
+        return task
+
+
+_tasks: weakref.WeakKeyDictionary[Any, DeployTasks] = weakref.WeakKeyDictionary()
+_tasks_lock = threading.Lock()
+
+
+def tasks_for(app: Any) -> DeployTasks:
+    with _tasks_lock:
+        found = _tasks.get(app)
+        if found is None:
+            found = _tasks[app] = DeployTasks()
+        return found
+
+
+def targets(config: Config) -> list[dict[str, Any]]:
+    """What each target needs and whether it has it (no network: credentials are checked
+    when a deploy starts)."""
+    from importlib.util import find_spec
+
+    from ..deploy.kserve import has_kubeconfig
+    from ..status import check_gpu
+
+    gpu = check_gpu(2.0)
+    sagemaker_missing = [k for k in ("aws.sagemaker_role", "aws.sagemaker_image",
+                                     "aws.sagemaker_bucket") if not config[k]]
+    kserve_ok = has_kubeconfig() and find_spec("kubernetes") is not None
+    return [
+        {"id": "local", "available": True,
+         "detail": gpu.message if gpu.level == "ok" else "CPU (no GPU visible)"},
+        {"id": "kserve", "available": kserve_ok,
+         "detail": "kubeconfig found" if kserve_ok else (
+             "dry run only: no kubeconfig" if find_spec("kubernetes") is not None or
+             not has_kubeconfig() else "pip install 'jupyter-mlops[kserve]'")},
+        {"id": "sagemaker", "available": find_spec("boto3") is not None and not
+         sagemaker_missing,
+         "detail": "configured" if not sagemaker_missing and find_spec("boto3") else (
+             "needs " + ", ".join(sagemaker_missing) if sagemaker_missing
+             else "pip install 'jupyter-mlops[aws]'")},
+    ]
+
+
+class DeployHandler(MLOpsHandler):
+    """Shared parsing: the project folder and the JSON body."""
+
+    def folder(self) -> Path:
+        from ..paths import resolve_inside
+
+        folder = resolve_inside(self.mlops.root_dir, self.get_argument("path", ""))
+        return folder.parent if folder.is_file() else folder
+
+    def body(self) -> dict[str, Any]:
+        if not self.request.body:
+            return {}
+        try:
+            data = json.loads(self.request.body)
+        except ValueError as exc:
+            raise UserInputError(f"the request body is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise UserInputError("the request body must be a JSON object")
+        return data
+
+    def deployment_name(self, raw: str) -> str:
+        from ..deploy.state import check_name
+
+        return check_name(raw)
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+
+class DeploymentsHandler(DeployHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        from ..config import load_config
+        from ..deploy import deployments
+
+        folder = self.folder()
+
+        def collect() -> dict[str, Any]:
+            config = load_config(folder)
+            found = deployments(config=config)
+            return {"deployments": found.to_dicts(), "targets": targets(config),
+                    "default_target": config["deploy.target"]}
+
+        self.reply(await self.in_executor(collect))
+
+    @web.authenticated
+    async def post(self) -> None:
+        from ..config import load_config
+        from ..deploy import deploy
+
+        folder = self.folder()
+        body = self.body()
+        model = str(body.get("model") or "").strip()
+        if not model:
+            raise UserInputError("'model' is required: a run id, runs:/…, models:/NAME/VERSION "
+                                 "or models:/NAME@ALIAS")
+        if "://" not in model and not model.startswith(("models:/", "runs:/")) and (
+                "/" in model or model.startswith(".")):
+            from ..paths import resolve_inside
+
+            model = str(resolve_inside(self.mlops.root_dir, model))
+        allowed = {"target", "name", "gpu", "canary", "instance_type", "replicas", "port",
+                   "max_batch_size", "max_wait_ms", "max_queue", "namespace", "dry_run"}
+        unknown = set(body) - allowed - {"model", "path"}
+        if unknown:
+            raise UserInputError(f"unknown fields: {', '.join(sorted(unknown))}")
+        options = {k: v for k, v in body.items() if k in allowed and v is not None}
+        config = await self.in_executor(load_config, folder)
+        name = self.deployment_name(str(options["name"])) if options.get("name") else None
+
+        def work(progress: Callable[[str], None]) -> Deployment:
+            return deploy(model, progress=progress, config=config, **options)
+
+        task = tasks_for(self.mlops).start("deploy", name, work)
+        self.reply({"task": task.to_dict()}, 202)
+
+
+class TaskHandler(DeployHandler):
+    @web.authenticated
+    def get(self, task_id: str) -> None:
+        self.reply({"task": tasks_for(self.mlops).get(task_id).to_dict()})
+
+
+class DeploymentHandler(DeployHandler):
+    @web.authenticated
+    async def get(self, raw: str) -> None:
+        from ..deploy import get_deployment
+
+        name, folder = self.deployment_name(raw), self.folder()
+        found = await self.in_executor(lambda: get_deployment(name, cwd=folder))
+        self.reply({"deployment": found.to_dict()})
+
+    @web.authenticated
+    async def delete(self, raw: str) -> None:
+        from ..deploy import undeploy
+
+        name, folder = self.deployment_name(raw), self.folder()
+        gone = await self.in_executor(lambda: undeploy(name, cwd=folder))
+        self.reply({"deployment": gone.to_dict()})
+
+
+class PredictHandler(DeployHandler):
+    @web.authenticated
+    async def post(self, raw: str) -> None:
+        from ..deploy import predict
+
+        name, folder = self.deployment_name(raw), self.folder()
+        body = self.body()
+        if "data" not in body:
+            raise UserInputError("'data' is required: records, {columns, data} or an MLflow "
+                                 "payload")
+        data = body["data"]
+        if isinstance(data, dict) and "columns" in data and "data" in data:
+            data = {"dataframe_split": {"columns": data["columns"], "data": data["data"]}}
+
+        def run() -> dict[str, Any]:
+            frame = predict(name, data, cwd=folder)
+            result: dict[str, Any] = json.loads(frame.to_json(orient="split", index=False))
+            return result
+
+        self.reply(await self.in_executor(run))
+
+
+class RollbackHandler(DeployHandler):
+    @web.authenticated
+    async def post(self, raw: str) -> None:
+        from ..deploy import rollback
+        from ..deploy.core import store_for
+
+        name, folder = self.deployment_name(raw), self.folder()
+        from ..config import load_config
+
+        config = await self.in_executor(load_config, folder)
+        if not store_for(config).exists(name):
+            raise NotFoundError(f"no deployment named '{name}'")
+
+        def work(progress: Callable[[str], None]) -> Deployment:
+            return rollback(name, progress=progress, config=config)
+
+        task = tasks_for(self.mlops).start("rollback", name, work)
+        self.reply({"task": task.to_dict()}, 202)
+
+
+class LogsHandler(DeployHandler):
+    @web.authenticated
+    async def get(self, raw: str) -> None:
+        from ..deploy import logs
+
+        name, folder = self.deployment_name(raw), self.folder()
+        try:
+            lines = int(self.get_argument("lines", "200"))
+        except ValueError:
+            raise UserInputError("lines must be a whole number") from None
+        found = await self.in_executor(lambda: logs(name, lines, cwd=folder))
+        self.reply(found.to_dict())
+
+
+ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
+    ("deployments", DeploymentsHandler),
+    ("deployments/tasks/(.*)", TaskHandler),
+    ("deployments/(.*)/predict", PredictHandler),
+    ("deployments/(.*)/rollback", RollbackHandler),
+    ("deployments/(.*)/logs", LogsHandler),
+    ("deployments/(.*)", DeploymentHandler),
+]
