@@ -152,6 +152,16 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(cli: CLI, project: Path) -
     assert not (project / "x").exists()
 
 
+def test_export_target_comes_from_the_config_when_not_given(cli: CLI, project: Path) -> None:
+    write_notebook(project / "chain.ipynb", CHAIN)
+    done = cli("pipeline", "export", "chain.ipynb", "--out", "out", cwd=project)
+    assert done.returncode != 0 and "give --target airflow, prefect or kfp" in done.stderr
+    (project / "mlops.toml").write_text('[pipeline]\ntarget = "prefect"\n')
+    done = cli("pipeline", "export", "chain.ipynb", "--out", "out", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert (project / "out" / "chain_flow.py").is_file()
+
+
 def test_cli_failing_run_exits_1_naming_cell_and_line(cli: CLI, project: Path) -> None:
     write_notebook(project / "bad.ipynb", ["%%mlops step a\nx = 1", "%%mlops step b\ny = x / 0"])
     done = cli("pipeline", "run", "bad.ipynb", "--json", cwd=project, timeout=120)

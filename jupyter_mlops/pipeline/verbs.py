@@ -75,8 +75,8 @@ def configure_pipeline(parser: argparse.ArgumentParser) -> None:
                      help="run only STEP (its inputs must be in the cache); repeatable")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="set a parameter of the 'parameters' cell; repeatable")
-    export.add_argument("--target", required=True, choices=("airflow", "prefect", "kfp"),
-                        help="the engine")
+    export.add_argument("--target", choices=("airflow", "prefect", "kfp"), default=None,
+                        help="the engine (default: the pipeline.target setting)")
     export.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
     export.add_argument("--schedule", metavar="CRON", default=None,
                         help="cron expression (e.g. '0 3 * * *') or @daily")
@@ -110,12 +110,23 @@ def run_pipeline_verb(args: argparse.Namespace, ctx: Context) -> Any:
             return json.dumps(pipeline.to_dict(), indent=2) if args.json else pipeline.to_text()
         return pipeline
     if args.action == "export":
-        result = pipeline.export(args.target, Path(ctx.cwd) / args.out, args.schedule,
+        target = args.target or _configured_target(pipeline)
+        result = pipeline.export(target, Path(ctx.cwd) / args.out, args.schedule,
                                  compile_with=args.compile_with)
         if ctx.adapter == "cli" and args.json:
             return json.dumps(result.to_dict(), indent=2)
         return result
     return _run(pipeline, args, ctx)
+
+
+def _configured_target(pipeline: Pipeline) -> str:
+    from ..config import load_config
+
+    target = str(load_config(pipeline.notebook.parent)["pipeline.target"])
+    if target == "local":
+        raise UserInputError("give --target airflow, prefect or kfp (or set pipeline.target in "
+                             "mlops.toml)")
+    return target
 
 
 def _run(pipeline: Pipeline, args: argparse.Namespace, ctx: Context) -> Any:
