@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -70,7 +71,8 @@ def execute_headless(path: Path, *, cell_timeout: int = 600) -> int:
     print(f"Running {path.name}: {len(code_cells)} code cells", flush=True)
     index = 0
     began = time.perf_counter()
-    with client.setup_kernel():
+    # as jupyter_server does for a notebook's kernel: the kernel knows which notebook it runs
+    with client.setup_kernel(env={**os.environ, "JPY_SESSION_NAME": str(path)}):
         for number, cell in enumerate(nb.cells):
             if cell.cell_type == "markdown":
                 heading = next((line.lstrip("# ").strip() for line in cell.source.splitlines()

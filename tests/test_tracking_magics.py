@@ -29,8 +29,11 @@ def shell(project: Path, tracking_server: str, monkeypatch: pytest.MonkeyPatch
     ip = InteractiveShell.instance()
     if "jupyter_mlops" not in ip.extension_manager.loaded:
         run(ip, "%load_ext jupyter_mlops")
+    names = set(ip.user_ns)
     yield ip
     run(ip, "%unload_ext jupyter_mlops")
+    for name in set(ip.user_ns) - names:  # the shell is shared with other tests
+        del ip.user_ns[name]
 
 
 def run(shell: InteractiveShell, code: str) -> Any:

@@ -176,7 +176,8 @@ def tracking_reset() -> Iterator[None]:
             if current is None:
                 break
             lifecycle._detach_fluent_id(current.info.run_id)
-        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        # MLflow's tracking URI is left at the test's store: reset to None, MLflow (its
+        # telemetry, at exit) would resolve the default and create ./mlflow.db here
 
 
 class LosingProxy:
