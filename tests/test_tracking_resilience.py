@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from typing import Any
 import pytest
 
 import jupyter_mlops as mlops
+from jupyter_mlops.tracking import sender as sender_module
 from jupyter_mlops.tracking.journal import read
+from jupyter_mlops.tracking.sender import SENDER
 
 from .tracking_fixtures import LosingProxy, MlflowServer
 
@@ -150,6 +153,32 @@ def test_an_answer_lost_after_the_server_applied_a_batch_does_not_send_it_twice(
     assert client(tracking_server).get_run(run.run_id).info.status == "FINISHED"
 
 
+def test_a_full_queue_goes_to_the_journal_instead_of_stalling_the_loop(
+        project: Path, tracking_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    proxy = LosingProxy(tracking_server, lose=0, hold=release)
+    try:
+        monkeypatch.setenv("MLOPS_TRACKING_URI", proxy.url)
+        monkeypatch.setattr(SENDER, "max_queue", 100)
+        monkeypatch.setattr(sender_module, "FULL_WAIT", 0.5)
+        run = mlops.start_run()
+        mlops.log(step=0, loss=0.0)
+        assert proxy.held.wait(30)  # the sender is stuck in its first request
+        for step in range(1, 3000):  # 30 times what the queue holds
+            mlops.log(step=step, loss=step * 0.5)
+
+        assert SENDER.status()["journaled"] >= 3000 - 1 - 100  # on disk, not in memory
+        release.set()
+        summary = mlops.end_run(timeout=60)
+        assert (summary.flush if summary.flush.done else flush_until_done()).done
+    finally:
+        release.set()
+        proxy.close()
+
+    assert points(tracking_server, run.run_id, "loss") == list(range(3000))
+    assert proxy.forwarded_points == 3000
+
+
 # --------------------------------------------------------------------------- the kernel
 
 
@@ -188,6 +217,47 @@ def test_journals_of_kernels_that_died_or_exited_are_sent_by_the_next_one(
         stored = run_by_client_id(server.url, local_id)
         assert stored.info.status == "KILLED"  # the kernel went away with the run open
         assert points(server.url, stored.info.run_id, "loss") == list(range(300))
+    assert journals(project) == []
+
+
+def test_a_journal_another_live_kernel_writes_is_left_to_it(
+        server_project: MlflowServer, project: Path,
+        child_env: Callable[..., dict[str, str]]) -> None:
+    server = server_project
+    script = textwrap.dedent("""
+        import sys
+        import jupyter_mlops as mlops
+        run = mlops.start_run(run_name="other kernel")
+        for step in range(10):
+            mlops.log(step=step, loss=1.0)
+        mlops.flush(timeout=30)
+        print(run.run_id, flush=True)
+        sys.stdin.readline()  # stays alive, its run open, until the test says so
+        mlops.end_run()
+    """)
+    other = subprocess.Popen([sys.executable, "-c", script], cwd=project, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE,
+                             env=child_env({"MLOPS_TRACKING_URI": server.url}))
+    try:
+        assert other.stdout is not None and other.stdin is not None
+        other_id = other.stdout.readline().strip()
+        assert other_id, other.stderr.read() if other.stderr else ""
+        [their_journal] = journals(project)
+
+        mlops.start_run(run_name="this kernel")  # looks for orphaned journals
+        mlops.end_run(timeout=30)
+
+        assert their_journal.exists()
+        assert client(server.url).get_run(other_id).info.status == "RUNNING"
+        other.stdin.write("\n")
+        other.stdin.flush()
+        assert other.wait(60) == 0
+    finally:
+        if other.poll() is None:
+            other.kill()
+    assert client(server.url).get_run(other_id).info.status == "FINISHED"
+    assert points(server.url, other_id, "loss") == list(range(10))
     assert journals(project) == []
 
 

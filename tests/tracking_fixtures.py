@@ -184,11 +184,15 @@ class LosingProxy:
     """An HTTP proxy in front of a tracking server that forwards every request, counts the
     metric points of the ``log-batch`` requests it forwarded, and for the first ``lose``
     of them drops the connection after the server applied the batch, without answering:
-    the client cannot know whether its batch arrived."""
+    the client cannot know whether its batch arrived. With ``hold``, the first ``log-batch``
+    is held until the test sets that event: a sender stuck in a slow request."""
 
-    def __init__(self, upstream: str, lose: int = 1) -> None:
+    def __init__(self, upstream: str, lose: int = 1,
+                 hold: threading.Event | None = None) -> None:
         self.upstream = upstream
         self.lose = lose
+        self.hold = hold  # the first log-batch waits for this event before it is forwarded
+        self.held = threading.Event()
         self.forwarded_points = 0
         self.lost = 0
         self.lock = threading.Lock()
@@ -203,6 +207,10 @@ class LosingProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                if proxy.hold is not None and self.path.endswith("/runs/log-batch") and \
+                        not proxy.held.is_set():
+                    proxy.held.set()
+                    proxy.hold.wait(60)
                 host = proxy.upstream.split("//", 1)[1]
                 conn = HTTPConnection(host, timeout=30)
                 headers = {k: v for k, v in self.headers.items()

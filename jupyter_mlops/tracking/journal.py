@@ -53,6 +53,7 @@ class Pending:
     header: dict[str, Any]
     run_id: str | None
     records: list[Record] = field(default_factory=list)
+    last_seq: int = 0  # the highest sequence number written, done or not
 
     @property
     def points(self) -> int:
@@ -88,7 +89,7 @@ def read(path: Path) -> Pending:
                 seq = int(entry["seq"])
                 records[seq] = Record(op, seq, entry, tried=bool(entry.get("tried")))
     pending = [r for _, r in sorted(records.items()) if not r.done]
-    return Pending(header, run_id, pending)
+    return Pending(header, run_id, pending, max(records, default=0))
 
 
 class Journal:
@@ -125,7 +126,7 @@ class Journal:
         state = read(path)
         journal._header = state.header or {"op": "open", "v": VERSION,
                                            "local_id": path.stem}
-        journal._seq = max((r.seq for r in state.records), default=0)
+        journal._seq = state.last_seq
         journal._pending = {r.seq for r in state.records}
         return journal
 
@@ -137,7 +138,7 @@ class Journal:
         self._handle = handle
         if existing:  # a resumed run re-opens its journal: keep what it holds
             state = read(self.path)
-            self._seq = max((r.seq for r in state.records), default=0)
+            self._seq = state.last_seq
             self._pending = {r.seq for r in state.records}
         else:
             self._write(self._header)

@@ -126,6 +126,8 @@ class Sender:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self.in_flight = False
+        self._requests = 0  # requests completed, to tell a stuck sender from a slow one
+        self._spill_mark = -1
 
     # ------------------------------------------------------------------ user thread
 
@@ -140,13 +142,18 @@ class Sender:
 
     def _full(self) -> None:
         """The sender is behind: wait a little for room, then move the queue to the journals
-        on disk rather than stall the training loop."""
+        on disk rather than stall the training loop. While the request that made it fall
+        behind is still out, later overflows go to the journals at once."""
+        if self.in_flight and self._spill_mark == self._requests:
+            self.spill()
+            return
         deadline = time.monotonic() + FULL_WAIT
         with self._room:
             while len(self._buf) >= self.max_queue and time.monotonic() < deadline:
                 self._wake.set()
                 self._room.wait(0.05)
         if len(self._buf) >= self.max_queue:
+            self._spill_mark = self._requests
             self.spill()
 
     def store(self, uri: str, shown: str, transport_factory: Any) -> StoreLink:
@@ -416,6 +423,7 @@ class Sender:
             return
         finally:
             self.in_flight = False
+            self._requests += 1
         run.journal.mark("done", work.seq)
         run.journal.compact()
         self._after_done(run, work.op, work.data)
@@ -577,6 +585,7 @@ class Sender:
                 self._apply(transport, run_id, run, record.op, data, record.seq)
             finally:
                 self.in_flight = False
+                self._requests += 1
             journal.mark("done", record.seq)
             self.journaled_points = max(0, self.journaled_points - len(record.data.get("m", ())))
             if record.op == "artifact":
