@@ -66,7 +66,7 @@ class MLOpsMagics(Magics):
         # the inner run resets the displayhook's link to the outer cell's result: keep it
         outer = self.shell.displayhook.exec_result
         try:
-            result = self.shell.run_cell(code, store_history=False)
+            result = self.shell.run_cell(code, store_history=False)  # type: ignore[no-untyped-call]
         finally:
             self.shell.displayhook.exec_result = outer
         result.raise_error()
