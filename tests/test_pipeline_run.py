@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +27,13 @@ def test_first_run_runs_every_step_and_a_second_comes_from_the_cache(project: Pa
     nb = write_notebook(project / "chain.ipynb", CHAIN)
     before = digest(nb)
     events: list[StepEvent] = []
+    threads: set[int] = set()
 
-    first = from_notebook(nb).run(on_progress=events.append)
+    def on_progress(event: StepEvent) -> None:
+        threads.add(threading.get_ident())
+        events.append(event)
+
+    first = from_notebook(nb).run(on_progress=on_progress)
 
     assert first.ok, first.to_text()
     assert step_states(first) == dict.fromkeys(ALL, "done")
@@ -41,6 +47,8 @@ def test_first_run_runs_every_step_and_a_second_comes_from_the_cache(project: Pa
         assert seen.index((name, "running")) < seen.index((name, "done"))
     assert seen.index(("report", "running")) > max(seen.index(("stats", "done")),
                                                     seen.index(("scaled", "done")))
+    # on the caller's thread, where a notebook shows output
+    assert threads == {threading.get_ident()}
 
     second = from_notebook(nb).run()
     assert step_states(second) == dict.fromkeys(ALL, "cached")

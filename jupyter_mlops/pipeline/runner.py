@@ -144,6 +144,10 @@ class _Run:
         self.on_progress = on_progress
         self.lock = threading.Lock()
         self.record = Path(result.folder) / "run.json"
+        # callbacks run on the thread that called run() (a notebook's output goes to the
+        # cell of that thread): events from the step threads wait in `queued`
+        self.owner = threading.get_ident()
+        self.queued: list[StepEvent] = []
         self.save()
 
     def save(self) -> None:
@@ -159,8 +163,20 @@ class _Run:
             error = current.error or {}
             event = StepEvent(self.result.run_id, step, state, current.message, current.seconds,
                               error.get("cell"), error.get("line"))
+            if threading.get_ident() != self.owner:
+                self.queued.append(event)
+                return
+        self.flush()
         if self.on_progress is not None:
             self.on_progress(event)
+
+    def flush(self) -> None:
+        """Hand the step threads' events to the callback (on the owner's thread)."""
+        with self.lock:
+            events, self.queued = self.queued, []
+        if self.on_progress is not None:
+            for event in events:
+                self.on_progress(event)
 
 
 def _plan(pipeline: Pipeline, from_step: str | None,
@@ -203,6 +219,7 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
     run = _Run(pipeline, result, on_progress)
     deps = {s.name: [d for d in s.depends_on if d in result.steps] for s in pipeline.steps}
     gpu_lock = threading.Lock()
+    stopping = threading.Event()
     env_run_id = os.environ.get("MLOPS_PIPELINE_RUN_ID")
     os.environ["MLOPS_PIPELINE_RUN_ID"] = run_id
 
@@ -213,6 +230,8 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
         attempts = 0
         while True:
             attempts += 1
+            if stopping.is_set():
+                raise runtime.StepFailed(name, "the run was stopped")
 
             def started(key: str, attempt: int = attempts) -> None:
                 run.set(name, "running", started=time.time(), cache_key=key, attempts=attempt,
@@ -232,7 +251,7 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
             except runtime.MissingInput:
                 raise
             except runtime.StepFailed:
-                if attempts > step.retries:
+                if attempts > step.retries or stopping.is_set():
                     raise
                 runtime._write_log(log, f"[{name}] failed; retrying ({attempts} of "
                                    f"{step.retries})\n", False)
@@ -243,35 +262,43 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
     failed: set[str] = set()
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlops-step") as pool:
-            while pending or running:
-                for name in list(pending):
-                    if any(d in failed for d in deps[name]):
-                        pending.remove(name)
-                        failed.add(name)
-                        blocker = next(d for d in deps[name] if d in failed)
-                        run.set(name, "skipped", message=f"not run: step {blocker!r} failed")
-                    elif all(d in result.results for d in deps[name]):
-                        pending.remove(name)
-                        running[pool.submit(execute, name)] = name
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = running.pop(future)
-                    try:
-                        outcome = future.result()
-                    except runtime.StepFailed as exc:
-                        failed.add(name)
-                        cell = exc.cell
-                        error = {**exc.to_dict(), "cell_id": _cell_id(pipeline, cell)}
-                        run.set(name, "failed", finished=time.time(), error=error,
-                                message=str(exc))
-                        continue
-                    result.results[name] = outcome
-                    run.set(name, "cached" if outcome["cached"] else "done",
-                            finished=time.time(), seconds=outcome["seconds"],
-                            cache_key=outcome["key"], outputs=list(outcome["outputs"]),
-                            message="from the cache" if outcome["cached"] else "")
+            try:
+                while pending or running:
+                    for name in list(pending):
+                        if any(d in failed for d in deps[name]):
+                            pending.remove(name)
+                            failed.add(name)
+                            blocker = next(d for d in deps[name] if d in failed)
+                            run.set(name, "skipped",
+                                    message=f"not run: step {blocker!r} failed")
+                        elif all(d in result.results for d in deps[name]):
+                            pending.remove(name)
+                            running[pool.submit(execute, name)] = name
+                    if not running:
+                        break
+                    done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
+                    run.flush()
+                    for future in done:
+                        name = running.pop(future)
+                        try:
+                            outcome = future.result()
+                        except runtime.StepFailed as exc:
+                            failed.add(name)
+                            cell = exc.cell
+                            error = {**exc.to_dict(), "cell_id": _cell_id(pipeline, cell)}
+                            run.set(name, "failed", finished=time.time(), error=error,
+                                    message=str(exc))
+                            continue
+                        result.results[name] = outcome
+                        run.set(name, "cached" if outcome["cached"] else "done",
+                                finished=time.time(), seconds=outcome["seconds"],
+                                cache_key=outcome["key"], outputs=list(outcome["outputs"]),
+                                message="from the cache" if outcome["cached"] else "")
+            except BaseException:
+                stopping.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                runtime.stop_children()  # before the pool waits for its threads
+                raise
     except BaseException:
         runtime.stop_children()
         with run.lock:
@@ -288,6 +315,7 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
             os.environ.pop("MLOPS_PIPELINE_RUN_ID", None)
         else:
             os.environ["MLOPS_PIPELINE_RUN_ID"] = env_run_id
+    run.flush()
     with run.lock:
         result.finished = time.time()
         bad = result.failed_step
@@ -336,7 +364,8 @@ def list_runs(notebook: Path, limit: int = 20) -> list[RunResult]:
     if not root.is_dir():
         return []
     runs = []
-    for folder in sorted(root.iterdir(), reverse=True):
+    # ids start with the second they began: read the newest few hundred, order by start time
+    for folder in sorted(root.iterdir(), reverse=True)[: max(limit * 10, 200)]:
         record = folder / "run.json"
         if not record.is_file():
             continue
@@ -346,9 +375,8 @@ def list_runs(notebook: Path, limit: int = 20) -> list[RunResult]:
             continue
         if Path(run.notebook) == notebook:
             runs.append(run)
-        if len(runs) >= limit:
-            break
-    return runs
+    runs.sort(key=lambda r: r.started, reverse=True)
+    return runs[:limit]
 
 
 def run_record(notebook: Path, run_id: str) -> Path:
