@@ -54,6 +54,7 @@ def pipeline_svg(pipeline: Pipeline, states: dict[str, str] | None = None) -> st
              '<defs><marker id="mlops-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
              'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
              '<path d="M 0 0 L 10 5 L 0 10 z" fill="#757575"/></marker></defs>']
+    out_count: dict[str, int] = {}
     for edge in pipeline.edges():
         x1, y1 = where[edge["from"]]
         x2, y2 = where[edge["to"]]
@@ -64,9 +65,18 @@ def pipeline_svg(pipeline: Pipeline, states: dict[str, str] | None = None) -> st
         parts.append(f'<path d="M {ax:.0f} {ay:.0f} C {ax:.0f} {mid:.0f}, {bx:.0f} {mid:.0f}, '
                      f'{bx:.0f} {by - 2:.0f}" fill="none" stroke="#757575" stroke-width="1.4"'
                      f'{dash} marker-end="url(#mlops-arrow)"/>')
+        # labels of one step's edges sit one above the other in the gap below it, each next
+        # to its edge, with a white halo where lines cross
+        k = out_count[edge["from"]] = out_count.get(edge["from"], -1) + 1
+        ly = ay + 13 + 12 * (k % 3)
+        share = min(1.0, (ly - ay) / max(by - ay, 1.0))
+        lx = ax + (bx - ax) * share
+        anchor = "end" if bx < ax - 1 else "start"
+        lx += -5 if anchor == "end" else 5
         label = _short(edge["names"]) if edge["names"] else "after"
-        parts.append(f'<text x="{(ax + bx) / 2 + 4:.0f}" y="{mid + 4:.0f}" fill="#616161" '
-                     f'font-size="10">{escape(label)}</text>')
+        parts.append(f'<text x="{lx:.0f}" y="{ly:.0f}" fill="#616161" font-size="10" '
+                     f'text-anchor="{anchor}" stroke="#fff" stroke-width="3" '
+                     f'paint-order="stroke">{escape(label)}</text>')
     for step in pipeline.steps:
         x, y = where[step.name]
         x, y = x + pad, y + pad
