@@ -64,6 +64,21 @@ async def test_the_dag_of_a_notebook(jp_fetch: Any, jp_root_dir: Path) -> None:
     assert dag["warnings"] == []
 
 
+async def test_the_dag_of_unsaved_content(jp_fetch: Any, jp_root_dir: Path) -> None:
+    nb = write_notebook(jp_root_dir / "chain.ipynb", CHAIN)
+    content = json.loads(nb.read_text())
+    content["cells"].append({"cell_type": "code", "metadata": {"mlops": {"step": "extra"}},
+                             "source": "more = mean * 2", "outputs": [],
+                             "execution_count": None, "id": "extra-cell"})
+    code, dag = await _post(jp_fetch, "pipeline", body={"path": "chain.ipynb",
+                                                        "content": content})
+    assert code == 200
+    assert dag["steps"][-1]["name"] == "extra"
+    assert dag["steps"][-1]["inputs"] == [{"name": "mean", "from": "stats"}]
+    assert dag["steps"][-1]["cell_ids"] == ["extra-cell"]
+    assert "extra" not in nb.read_text()  # nothing saved
+
+
 async def test_bad_requests_are_4xx_json(jp_fetch: Any, jp_root_dir: Path) -> None:
     write_notebook(jp_root_dir / "dup.ipynb", ["%%mlops step a\nx = 1", "%%mlops step a\ny = 2"])
     (jp_root_dir / "notes.txt").write_text("hi")

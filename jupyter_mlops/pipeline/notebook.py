@@ -34,15 +34,23 @@ class _RawCell:
     findings: list[Finding] = field(default_factory=list)
 
 
-def read_notebook(path: str | os.PathLike[str]) -> Any:
-    """The notebook as nbformat v4 (older versions are upgraded); one clear line otherwise."""
+def read_notebook(path: str | os.PathLike[str], content: Any = None) -> Any:
+    """The notebook as nbformat v4 (older versions are upgraded); one clear line otherwise.
+    ``content`` (the notebook's JSON, e.g. unsaved edits in the panel) is read instead of the
+    file."""
+    import json
+
     import nbformat
 
     file = Path(path)
-    if not file.is_file():
+    if content is None and not file.is_file():
         raise NotFoundError(f"no notebook at {file}")
     try:
-        nb = nbformat.read(file, as_version=4)  # type: ignore[no-untyped-call]
+        if content is not None:
+            text = content if isinstance(content, str) else json.dumps(content)
+            nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
+        else:
+            nb = nbformat.read(file, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as exc:  # nbformat raises a zoo of exceptions for broken JSON
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserInputError(f"{file.name} is not a readable notebook ({message})") from None
@@ -200,17 +208,18 @@ def _parameters(cells: list[_RawCell], findings: list[Finding]
     return list(params.values()), names, computed
 
 
-def from_notebook(path: str | os.PathLike[str]) -> Pipeline:
+def from_notebook(path: str | os.PathLike[str], *, content: Any = None) -> Pipeline:
     """Read ``path`` into a Pipeline: steps from cell marks, parameters from the
     ``parameters`` cell, each step's inputs and outputs from static analysis of its code.
 
     Raises UserInputError (one line, naming the cell) for a broken notebook, a step name used
     twice, ``--after`` naming an unknown step, or a cycle; softer problems become warnings.
+    ``content``: the notebook's JSON to read instead of the saved file (unsaved edits).
     """
     from ..config import load_config
 
     file = Path(path).expanduser().resolve()
-    nb = read_notebook(file)
+    nb = read_notebook(file, content)
     findings: list[Finding] = []
     raws = [_read_cell(i, c, findings) for i, c in enumerate(nb.cells)
             if c.get("cell_type") == "code"]

@@ -1,6 +1,7 @@
 """REST routes of the Pipeline panel. Notebook paths are relative to the server root.
 
     GET    pipeline?path=NB                         the DAG: steps, edges, parameters, warnings
+    POST   pipeline             {path, content}     the same for unsaved content (the editor's)
     GET    pipeline/runs?path=NB                    the notebook's runs, newest first
     POST   pipeline/runs        {path, parameters?, from_step?, only?}   start a run (202)
     GET    pipeline/runs/ID?path=NB                 one run: state, per-step states, log tails
@@ -115,11 +116,11 @@ def _tail(path: str, limit: int) -> str:
         return ""
 
 
-def dag_json(app: MLOpsApp, notebook: Path) -> dict[str, Any]:
+def dag_json(app: MLOpsApp, notebook: Path, content: Any = None) -> dict[str, Any]:
     from ..pipeline import from_notebook
     from ..pipeline.render import layout
 
-    pipeline = from_notebook(notebook)
+    pipeline = from_notebook(notebook, content=content)
     data = pipeline.to_dict()
     data["notebook"] = _relative(app, notebook)
     data["artifacts"] = _relative(app, pipeline.artifacts) if "://" not in pipeline.artifacts \
@@ -254,12 +255,22 @@ def export(app: MLOpsApp, body: dict[str, Any]) -> dict[str, Any]:
 
 class PipelineHandler(MLOpsHandler):
     """GET ?path=NB: the notebook's pipeline: steps (cells, inputs, outputs, parameters,
-    resources), edges, parameters, warnings, and a layout of the DAG."""
+    resources), edges, parameters, warnings, and a layout of the DAG. POST {path, content}:
+    the same for the notebook JSON in ``content`` (what the editor holds, saved or not)."""
 
     @web.authenticated
     async def get(self) -> None:
         path = self.get_argument("path", "")
         data = await self.in_executor(dag_json, self.mlops, _notebook(self.mlops, path))
+        self.finish(json.dumps(data, default=repr))
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.get_json_body() or {}
+        if not isinstance(body, dict) or not isinstance(body.get("content"), (dict, str)):
+            raise UserInputError("the body must be {\"path\": …, \"content\": notebook JSON}")
+        notebook = _notebook(self.mlops, body.get("path"))
+        data = await self.in_executor(dag_json, self.mlops, notebook, body["content"])
         self.finish(json.dumps(data, default=repr))
 
 
