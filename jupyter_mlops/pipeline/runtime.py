@@ -15,6 +15,7 @@ import hashlib
 import json
 import linecache
 import os
+import pickle
 import re
 import sys
 import threading
@@ -167,6 +168,26 @@ def value_format(value: Any) -> str:
     return "pickle"
 
 
+_ATOMS = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _plain(value: Any, budget: list[int] | None = None) -> bool:
+    """Built-in data only (numbers, strings, and lists/tuples/sets/dicts of them): what the
+    standard pickle saves by value. Big containers are left to cloudpickle."""
+    budget = [10_000] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        return False
+    kind = type(value)
+    if kind in _ATOMS:
+        return True
+    if kind in (list, tuple, set, frozenset):
+        return all(_plain(item, budget) for item in value)
+    if kind is dict:
+        return all(_plain(k, budget) and _plain(v, budget) for k, v in value.items())
+    return False
+
+
 def _pickler() -> Any:
     try:
         return import_module("cloudpickle")
@@ -200,7 +221,9 @@ def save_value(value: Any, folder: Path, name: str) -> dict[str, Any]:
     elif fmt == "torch":
         sys.modules["torch"].save(value, path, pickle_module=_pickler())
     elif fmt == "pickle":
-        data = _pickler().dumps(value)
+        # plain data needs no cloudpickle (whose import costs a step's process ~50 ms); what
+        # it writes, pickle reads back, so loading is the same either way
+        data = pickle.dumps(value, protocol=5) if _plain(value) else _pickler().dumps(value)
         path.write_bytes(data)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return {"file": path.name, "format": fmt, "sha256": digest,
@@ -221,7 +244,7 @@ def load_value(path: Path, entry: Mapping[str, Any]) -> Any:
         torch = import_module("torch")
         location = None if torch.cuda.is_available() else "cpu"
         return torch.load(path, map_location=location, weights_only=False)
-    return _pickler().loads(path.read_bytes())
+    return pickle.loads(path.read_bytes())  # cloudpickle's output too
 
 
 # --------------------------------------------------------------------------- cache
