@@ -212,6 +212,8 @@ class LocalTarget:
         running = existing is not None and existing.url is not None and \
             is_front(existing.pid, folder) and admin_status(folder, existing.url) is not None
         version = existing.next_version() if existing else 1
+        if not running and port is not None:
+            check_port(host, port)  # before anything is downloaded or started
         progress(f"downloading {model.given} (version {version})")
         vdir = folder / "versions" / f"v{version}"
         fresh = existing is None
@@ -240,9 +242,14 @@ class LocalTarget:
         if canary:
             progress("nothing is serving yet: the new version takes all the traffic "
                      f"(canary={canary} applies to later versions)")
-        return self._boot(existing, name, info, gpu=gpu, max_batch_size=max_batch_size,
-                          max_wait_ms=max_wait_ms, max_queue=max_queue, limits=limits,
-                          port=port, host=host, timeout=timeout, progress=progress)
+        try:
+            return self._boot(existing, name, info, gpu=gpu, max_batch_size=max_batch_size,
+                              max_wait_ms=max_wait_ms, max_queue=max_queue, limits=limits,
+                              port=port, host=host, timeout=timeout, progress=progress)
+        except BaseException:
+            if fresh:  # nothing half-deployed: _boot stopped what it started
+                self.store.remove(name)
+            raise
 
     def _boot(self, existing: Deployment | None, name: str, info: VersionInfo, *, gpu: str,
               max_batch_size: int, max_wait_ms: float, max_queue: int,
@@ -278,7 +285,7 @@ class LocalTarget:
         deployment.pid = proc.pid
         try:
             return self._wait(deployment, info.version, timeout, progress, proc=proc)
-        except DeployFailed:
+        except BaseException:  # failed, timed out or interrupted: stop what was started
             stop_front(proc.pid, folder, deployment.url, timeout=5)
             if existing is None:
                 self.store.remove(name)

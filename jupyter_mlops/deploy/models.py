@@ -127,8 +127,8 @@ def _resolve(reference: str, client: MlflowClient, uri: str) -> ResolvedModel:
             return ResolvedModel(reference, f"models:/{model.model_id}", run_id=run_id,
                                  logged_model_id=model.model_id,
                                  storage_uri=model.artifact_location, tracking_uri=uri)
-        storage = f"{run.info.artifact_uri.rstrip('/')}/{path}" if path else None
-        return ResolvedModel(reference, reference, run_id=run_id, storage_uri=storage,
+        location = f"{run.info.artifact_uri.rstrip('/')}/{path}" if path else None
+        return ResolvedModel(reference, reference, run_id=run_id, storage_uri=location,
                              tracking_uri=uri)
     if reference.startswith("models:/"):
         rest = reference[len("models:/"):].strip("/")
@@ -148,9 +148,13 @@ def _resolve(reference: str, client: MlflowClient, uri: str) -> ResolvedModel:
             version = client.get_model_version(name, number)
         source = str(version.source or "")
         model_id = getattr(version, "model_id", None)
-        storage = source
+        if not model_id and source.startswith("models:/m-"):
+            model_id = source[len("models:/"):].strip("/")
+        storage: str | None = source
         if model_id:
             storage = client.get_logged_model(model_id).artifact_location
+        elif source.startswith("runs:/"):
+            storage = _resolve(source, client, uri).storage_uri
         return ResolvedModel(reference, f"models:/{version.name}/{version.version}",
                              run_id=version.run_id, registered_name=version.name,
                              registered_version=str(version.version),
@@ -163,15 +167,18 @@ def download_model(model: ResolvedModel, destination: Path) -> Path:
     import shutil
 
     if model.storage_uri and model.storage_uri.startswith("file://") and not model.tracking_uri:
-        source = Path(model.uri)
-        shutil.copytree(source, destination, dirs_exist_ok=True)
+        shutil.copytree(Path(model.uri), destination, dirs_exist_ok=True)
         return destination
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
 
     destination.mkdir(parents=True, exist_ok=True)
+    # the artifacts' own location when known: MLflow resolves models:/ URIs through the
+    # process-wide registry URI, which may not be this project's
+    source = model.storage_uri if model.storage_uri and not model.storage_uri.startswith(
+        ("models:/", "runs:/")) else model.uri
     try:
-        path = download_artifacts(artifact_uri=model.uri, dst_path=str(destination),
+        path = download_artifacts(artifact_uri=source, dst_path=str(destination),
                                   tracking_uri=model.tracking_uri or None,
                                   registry_uri=model.tracking_uri or None)
     except MlflowException as exc:

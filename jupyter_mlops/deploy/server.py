@@ -152,6 +152,7 @@ class Worker:
         self.warmup_payload = b""
         self.mlflow_version = ""
         self.stopping = False
+        self.recovering = False  # restarting after a crash
         self.tasks: list[asyncio.Task[Any]] = []
 
     @property
@@ -353,12 +354,14 @@ class Worker:
         if time.monotonic() - self.started_at > STABLE_AFTER_S:
             self.restarts = 0
         log(f"v{self.version}: model process exited with code {code}; restarting")
+        self.recovering = True
         while not self.stopping:
             self.state = "restarting"
             self.front.persist()
             self.restarts += 1
             if self.restarts > MAX_RESTARTS:
                 self.state = "failed"
+                self.recovering = False
                 self.info.message = (f"crashed {MAX_RESTARTS} times in a row; last exit code "
                                      f"{code}: see its log")
                 log(f"v{self.version}: giving up after {MAX_RESTARTS} restarts")
@@ -367,6 +370,7 @@ class Worker:
             await asyncio.sleep(min(30.0, 0.5 * 2 ** (self.restarts - 1)))
             ok, why = await self.launch(lambda _phase: None)
             if ok:
+                self.recovering = False
                 log(f"v{self.version}: restarted on {self.info.device}")
                 self.front.persist()
                 return
@@ -426,8 +430,9 @@ class ServingFront:
         primary = self.workers.get(self.primary) if self.primary is not None else None
         if primary is None:
             return "no model version is serving yet (starting)"
-        if primary.state == "restarting":
-            return f"version {primary.version} is restarting after a crash: retry shortly"
+        if primary.recovering:
+            return (f"version {primary.version} crashed and is being restarted "
+                    f"({primary.state}): retry shortly")
         return f"version {primary.version} is {primary.state}"
 
     # ------------------------------------------------------------------ state
@@ -435,7 +440,9 @@ class ServingFront:
         primary = self.workers.get(self.primary) if self.primary is not None else None
         if primary is None:
             return "starting" if self.rollout and self.rollout.get("ok") is None else "failed"
-        return {"ready": "serving", "restarting": "restarting"}.get(primary.state, "failed")
+        if primary.recovering:
+            return "restarting"
+        return "serving" if primary.ready else "failed"
 
     def persist(self) -> None:
         d = self.deployment
@@ -518,7 +525,8 @@ class ServingFront:
             info.message = why
             keeps = (f"; version {self.primary} keeps serving" if self.primary is not None
                      else "")
-            self.rollout.update(ok=False, message=why + keeps, phase="failed")
+            self.rollout.update(ok=False, phase="failed", message=(
+                f"version {info.version} did not become healthy: {why}{keeps}"))
             log(f"v{info.version}: failed to become healthy: {why}{keeps}")
             self.persist()
             return

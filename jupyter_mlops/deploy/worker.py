@@ -164,6 +164,7 @@ def serve(args: argparse.Namespace, out: IO[bytes], inp: IO[bytes]) -> int:
         out.flush()
 
     began = time.perf_counter()
+    stage = "the model process failed to start"
     send({"event": "loading"})
     model_dir = Path(args.model)
     try:
@@ -184,8 +185,10 @@ def serve(args: argparse.Namespace, out: IO[bytes], inp: IO[bytes]) -> int:
             threads = args.threads or max(1, (os.cpu_count() or 2) - 1)
             torch.set_num_threads(threads)
             log(f"torch uses {threads} CPU thread{'s' if threads != 1 else ''}")
+        stage = "loading the model failed"
         model = mlflow.pyfunc.load_model(str(model_dir), model_config=config)
         device = device_of(model, device)
+        stage = "the warm-up request failed"
         load_ms = (time.perf_counter() - began) * 1000
         send({"event": "warming"})
         predictor = Predictor(model)
@@ -197,8 +200,7 @@ def serve(args: argparse.Namespace, out: IO[bytes], inp: IO[bytes]) -> int:
             detail = data.decode(errors="replace")
             with contextlib.suppress(ValueError, AttributeError):
                 detail = str(loads(data).get("message", detail))
-            raise ValueError(f"the warm-up request failed with HTTP {status}: "
-                             f"{detail.splitlines()[0] if detail else ''}")
+            raise ValueError(f"HTTP {status}: {detail.splitlines()[0] if detail else ''}")
     except DeviceError as exc:
         log(str(exc))
         send({"event": "failed", "message": str(exc), "kind": "device"})
@@ -206,7 +208,7 @@ def serve(args: argparse.Namespace, out: IO[bytes], inp: IO[bytes]) -> int:
     except Exception as exc:
         log("failed to start:\n" + traceback.format_exc())
         message = "".join(traceback.format_exception_only(exc)).strip().splitlines()[0]
-        send({"event": "failed", "message": message})
+        send({"event": "failed", "message": f"{stage}: {message}"})
         return 1
     log(f"ready on {device}: loaded in {load_ms:.0f} ms, warm-up request {warmup_ms:.1f} ms")
     send({"event": "ready", "device": device, "note": note, "load_ms": round(load_ms, 1),
