@@ -358,7 +358,7 @@ CAPABILITIES: tuple[tuple[str, str, int], ...] = (
     ("deploy", "Deploy", 7),
 )
 #: Capabilities whose verbs are built; each capability's issue adds itself here.
-BUILT: frozenset[str] = frozenset({"experiments", "pipeline"})
+BUILT: frozenset[str] = frozenset({"experiments", "pipeline", "deploy"})
 
 
 def _plan(config: Config, timeout: float, environ: Mapping[str, str]
