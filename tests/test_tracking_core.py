@@ -17,7 +17,7 @@ import pytest
 import jupyter_mlops as mlops
 from jupyter_mlops.errors import NotFoundError, UserInputError
 from jupyter_mlops.status import collect_status
-from jupyter_mlops.tracking import TrackingWarning, lifecycle
+from jupyter_mlops.tracking import TrackingWarning, lifecycle, queue_status
 
 pytestmark = pytest.mark.usefixtures("tracking_reset")
 
@@ -310,6 +310,30 @@ def test_a_torch_model_is_logged_with_a_signature_and_listed_on_the_run(on_serve
         expected = model(torch.as_tensor(sample)).numpy()
     assert np.allclose(loaded.predict(sample), expected)
     assert model.training  # asking for the signature left the module's mode alone
+
+
+def test_mlflows_own_api_logs_to_the_run_whatever_experiment_it_was_set_to(
+        on_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow
+    from mlflow.tracking import fluent
+    from sklearn.linear_model import LinearRegression
+
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)  # restored after the test
+    mlflow.set_tracking_uri(on_server)
+    mlflow.set_experiment("somewhere else")  # as a notebook may have done earlier
+
+    run = mlops.start_run(experiment="ours")
+    mlflow.log_metric("from_mlflow", 1.5)  # MLflow's own API writes to our run
+    assert mlflow.active_run().info.run_id == run.run_id  # type: ignore[union-attr]
+    uri = mlops.log_model(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]), "line")
+    mlops.end_run()
+
+    assert mlflow.active_run() is None
+    stored = mlflow_client(on_server).get_run(run.run_id)
+    assert stored.data.metrics == {"from_mlflow": 1.5}
+    assert json.loads(stored.data.tags["mlops.models"])[0]["uri"] == uri
+    assert mlflow_client(on_server).get_experiment(stored.info.experiment_id).name == "ours"
+    assert queue_status()["last_error"] is None
 
 
 def test_sklearn_and_pyfunc_models_are_recognised(project: Path) -> None:

@@ -129,7 +129,8 @@ def test_a_nested_tracked_cell_runs_inside_the_spanning_run(
         shell: InteractiveShell, tracking_server: str, project: Path) -> None:
     parent = run(shell, "%mlops track start --run-name sweep")
     run(shell, "%mlops param batch=64 optimizer=adam")
-    child = run(shell, "%%mlops track --nested --run-name trial\nmlops.log(acc=0.9)\n")
+    child = run(shell, "%%mlops track --nested --run-name trial\n"
+                       "import jupyter_mlops as mlops\nmlops.log(acc=0.9)\n")
     run(shell, "x = 41 + 1")
     assert mlops.active_run() is parent
     ended = run(shell, "%mlops track end")

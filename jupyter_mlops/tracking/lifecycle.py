@@ -513,15 +513,26 @@ def _attach_fluent(run: ActiveRun) -> None:
     """Make the run MLflow's active run too, so ``mlflow.log_*``, autologging and the model
     flavors write to it."""
     try:
-        import mlflow
-
-        mlflow.set_tracking_uri(run.tracking_uri)
-        current = mlflow.active_run()
-        if current is not None and current.info.run_id == run.ref.run_id:
-            return
-        mlflow.start_run(run_id=run.ref.run_id, nested=current is not None)
+        _push_fluent(run)
     except Exception as exc:  # MLflow's own API is a convenience, never a reason to fail
         SENDER.last_error = f"could not make the run MLflow's active run: {first_line(str(exc))}"
+
+
+def _push_fluent(run: ActiveRun) -> bool:
+    """Put the run on MLflow's active-run stack as it is (``mlflow.start_run(run_id=…)`` would
+    update it, and refuses a run outside the experiment of ``mlflow.set_experiment``).
+    False if it is already on top."""
+    import mlflow
+    from mlflow.tracking import fluent
+
+    mlflow.set_tracking_uri(run.tracking_uri)
+    stack = fluent._active_run_stack.get()  # type: ignore[no-untyped-call]
+    if stack and stack[-1].info.run_id == run.ref.run_id:
+        return False
+    assert run.ref.run_id is not None
+    stack.append(mlflow.ActiveRun(  # type: ignore[no-untyped-call]
+        client(run.config).get_run(run.ref.run_id)))
+    return True
 
 
 def _detach_fluent(run: ActiveRun) -> None:
@@ -546,15 +557,9 @@ def _detach_fluent_id(run_id: str) -> None:
 @contextmanager
 def fluent_run(run: ActiveRun) -> Iterator[None]:
     """MLflow's active run is ``run`` inside the block (for the model flavors)."""
-    import mlflow
-
-    mlflow.set_tracking_uri(run.tracking_uri)
-    current = mlflow.active_run()
-    if current is not None and current.info.run_id == run.ref.run_id:
-        yield
-        return
-    mlflow.start_run(run_id=run.ref.run_id, nested=current is not None)
+    pushed = _push_fluent(run)
     try:
         yield
     finally:
-        _detach_fluent(run)
+        if pushed:
+            _detach_fluent(run)

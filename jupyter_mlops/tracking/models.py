@@ -88,6 +88,8 @@ def log_model(model: Any, name: str, input_example: Any = None) -> str:
     signature = _signature(flavor, model, example)
     lifecycle.flush()  # the run's points first, so the model is logged after them
     kwargs: dict[str, Any] = {"name": name, "signature": signature}
+    if flavor != "pyfunc":  # torch and sklearn pass it on to Model.log; pyfunc has no such
+        kwargs["run_id"] = run.ref.run_id
     if example is not None:
         kwargs["input_example"] = example
     if flavor == "pytorch":
