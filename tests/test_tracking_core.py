@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import jupyter_mlops as mlops
+from jupyter_mlops.config import load_config
 from jupyter_mlops.errors import NotFoundError, UserInputError
 from jupyter_mlops.status import collect_status
 from jupyter_mlops.tracking import TrackingWarning, lifecycle, queue_status
@@ -72,6 +73,8 @@ def test_embedded_store_and_artifacts_live_under_dot_mlops(project: Path) -> Non
             "environment" / "requirements.txt").is_file()
     # the run's journal is gone once everything is in the store
     assert list((project / ".mlops" / "tracking" / "journal").glob("*.jsonl")) == []
+    # pointing MLflow's own API at the store did not set MLFLOW_TRACKING_URI for later runs
+    assert load_config(project).source("tracking.uri") == "default"
 
 
 def test_explicit_steps_and_per_key_counting(project: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -525,7 +526,7 @@ def _push_fluent(run: ActiveRun) -> bool:
     import mlflow
     from mlflow.tracking import fluent
 
-    mlflow.set_tracking_uri(run.tracking_uri)
+    _point_mlflow_at(run.tracking_uri)
     stack = fluent._active_run_stack.get()  # type: ignore[no-untyped-call]
     if stack and stack[-1].info.run_id == run.ref.run_id:
         return False
@@ -552,6 +553,19 @@ def _detach_fluent_id(run_id: str) -> None:
             MLFLOW_RUN_ID.unset()  # type: ignore[no-untyped-call]
     except Exception:
         pass
+
+
+def _point_mlflow_at(uri: str) -> None:
+    """MLflow's tracking URI for its own API, without the MLFLOW_TRACKING_URI variable that
+    ``mlflow.set_tracking_uri`` also sets: that would outrank mlops.toml from then on."""
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 @contextmanager
