@@ -29,6 +29,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from .ipc import encode, read_frame
 from .protocol import JSON, PayloadError, PayloadInfo, dumps, error_body, inspect_payload
@@ -486,6 +487,43 @@ class ServingFront:
             return "no log"
         return lines[-1][:300] if lines else "empty log"
 
+    # ------------------------------------------------------------------ scoring
+    async def score(self, body: bytes, size: int, content_type: str, began: float
+                    ) -> tuple[int, bytes, str, list[tuple[bytes, bytes]]]:
+        """One POST /invocations: (status, body, media type, extra headers)."""
+        loop = asyncio.get_running_loop()
+        settings = self.settings
+        retry = [(b"retry-after", b"1")]
+        if size > settings.max_request_bytes:
+            self.stats.record(413, loop.time() - began)
+            return 413, error_body(f"the request body is larger than this deployment's limit "
+                                   f"of {settings.max_request_bytes} bytes: split it"), JSON, []
+        try:
+            info = inspect_payload(body, content_type)
+        except PayloadError as exc:
+            self.stats.record(exc.status, loop.time() - began)
+            return exc.status, error_body(str(exc)), JSON, []
+        if info.rows > settings.max_request_rows:
+            self.stats.record(413, loop.time() - began)
+            return 413, error_body(f"the request has {info.rows} rows; this deployment takes "
+                                   f"at most {settings.max_request_rows} per request: split "
+                                   "it"), JSON, []
+        worker = self.choose()
+        if worker is None:
+            self.stats.record(503, loop.time() - began)
+            return 503, error_body(self.unavailable_reason(), "TEMPORARILY_UNAVAILABLE"), \
+                JSON, retry
+        if self.queued() >= settings.max_queue:
+            self.stats.record(503, loop.time() - began)
+            return 503, error_body(f"the queue is full ({settings.max_queue} requests "
+                                   "waiting): retry later", "TEMPORARILY_UNAVAILABLE"), \
+                JSON, retry
+        future: asyncio.Future[tuple[int, bytes, str]] = loop.create_future()
+        worker.submit(Item(body, content_type, info, future, began))
+        status, data, media = await future
+        self.stats.record(status, loop.time() - began)
+        return status, data, media, [(b"x-model-version", str(worker.version).encode())]
+
     # ------------------------------------------------------------------ versions
     async def start_version(self, info: VersionInfo) -> tuple[Worker | None, str]:
         """Launch a version and health-check it; it takes no traffic yet."""
@@ -626,8 +664,6 @@ class ServingFront:
 
 
 def create_app(front: ServingFront) -> FastAPI:
-    settings = front.settings
-
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         boot = front.deployment.get_version(front.deployment.details.get("boot_version", -1))
@@ -656,48 +692,6 @@ def create_app(front: ServingFront) -> FastAPI:
     @app.get("/version")
     async def version() -> Response:
         return Response(front.mlflow_version or "unknown", 200, media_type=JSON)
-
-    @app.post("/invocations")
-    async def invocations(request: Request) -> Response:
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size <= settings.max_request_bytes:
-                chunks.append(chunk)
-            elif size > DRAIN_LIMIT:
-                break
-            # an oversized body is read (and dropped) so the client gets the 413, not a reset
-        if size > settings.max_request_bytes:
-            return _too_large(front, size, began, loop.time())
-        body = b"".join(chunks)
-        content_type = request.headers.get("content-type") or JSON
-        try:
-            info = inspect_payload(body, content_type)
-        except PayloadError as exc:
-            front.stats.record(exc.status, loop.time() - began)
-            return Response(error_body(str(exc)), exc.status, media_type=JSON)
-        if info.rows > settings.max_request_rows:
-            front.stats.record(413, loop.time() - began)
-            return Response(error_body(f"the request has {info.rows} rows; this deployment "
-                                       f"takes at most {settings.max_request_rows} per request:"
-                                       " split it"), 413, media_type=JSON)
-        worker = front.choose()
-        if worker is None:
-            front.stats.record(503, loop.time() - began)
-            return unavailable()
-        if front.queued() >= settings.max_queue:
-            front.stats.record(503, loop.time() - began)
-            return Response(error_body(f"the queue is full ({settings.max_queue} requests "
-                                       "waiting): retry later", "TEMPORARILY_UNAVAILABLE"),
-                            503, media_type=JSON, headers={"Retry-After": "1"})
-        future: asyncio.Future[tuple[int, bytes, str]] = loop.create_future()
-        worker.submit(Item(body, content_type, info, future, began))
-        status, data, media = await future
-        front.stats.record(status, loop.time() - began)
-        return Response(data, status, media_type=media,
-                        headers={"X-Model-Version": str(worker.version)})
 
     # -------------------------------------------------------------- admin
     def authorized(request: Request) -> bool:
@@ -759,11 +753,44 @@ def create_app(front: ServingFront) -> FastAPI:
     return app
 
 
-def _too_large(front: ServingFront, size: int, began: float, now: float) -> Response:
-    front.stats.record(413, now - began)
-    limit = front.settings.max_request_bytes
-    return Response(error_body(f"the request body is larger than this deployment's limit of "
-                               f"{limit} bytes: split it"), 413, media_type=JSON)
+class ScoringApp:
+    """The ASGI app uvicorn runs: ``POST /invocations`` is answered here directly (the hot
+    path: no routing, no dependency injection), everything else by the FastAPI app."""
+
+    def __init__(self, front: ServingFront, app: FastAPI) -> None:
+        self.front = front
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/invocations" \
+                or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        began = asyncio.get_running_loop().time()
+        content_type = JSON
+        for key, value in scope["headers"]:
+            if key == b"content-type":
+                content_type = value.decode("latin-1")
+        limit = self.front.settings.max_request_bytes
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            size += len(chunk)
+            if size <= limit:
+                chunks.append(chunk)
+            elif size > DRAIN_LIMIT:
+                break
+            # an oversized body is read (and dropped) so the client gets the 413, not a reset
+        status, body, media, headers = await self.front.score(
+            b"".join(chunks), size, content_type, began)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", media.encode()),
+                                (b"content-length", str(len(body)).encode()), *headers]})
+        await send({"type": "http.response.body", "body": body})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -790,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
     sock.listen(2048)
     sock.set_inheritable(False)
     front.deployment.pid = os.getpid()
-    app = create_app(front)
+    app = ScoringApp(front, create_app(front))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=10, backlog=2048)
     server = uvicorn.Server(config)

@@ -83,6 +83,13 @@ def progress_for(ctx: Context, title: str) -> Progress:
     return to_stderr
 
 
+class Message(str):
+    """A line of text that Jupyter shows as text (no quotes)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _as_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=str)
 
@@ -136,8 +143,8 @@ def run_deploy(args: argparse.Namespace, ctx: Context) -> Any:
         dry_run=args.dry_run, timeout=args.timeout, progress=progress, cwd=ctx.cwd)
     if args.dry_run and ctx.adapter == "cli" and not args.json:
         print(deployment.details.get("yaml", ""))
-        return f"# written to {deployment.details.get('manifest')}" + (
-            f"\n# note: {deployment.message}" if deployment.message else "")
+        return Message(f"# written to {deployment.details.get('manifest')}" + (
+            f"\n# note: {deployment.message}" if deployment.message else ""))
     return _as_json(deployment.to_dict()) if args.json else deployment
 
 
@@ -204,7 +211,7 @@ def run_undeploy(args: argparse.Namespace, ctx: Context) -> Any:
     deployment = core.undeploy(args.name, cwd=ctx.cwd)
     if args.json:
         return _as_json({"name": deployment.name, "removed": True})
-    return f"{deployment.name}: stopped and removed ({deployment.target})"
+    return Message(f"{deployment.name}: stopped and removed ({deployment.target})")
 
 
 def configure_logs(parser: argparse.ArgumentParser) -> None:
