@@ -39,6 +39,9 @@ _LAZY: dict[str, str] = {
     "start_run": "tracking", "end_run": "tracking", "log": "tracking",
     "log_params": "tracking", "log_model": "tracking", "flush": "tracking",
     "active_run": "tracking", "set_tags": "tracking",
+    # mlops.deploy is the deploy package itself, callable: mlops.deploy("models:/m/1")
+    "deploy": "deploy", "deployments": "deploy", "predict": "deploy", "rollback": "deploy",
+    "undeploy": "deploy",
 }
 
 
@@ -48,7 +51,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'jupyter_mlops' has no attribute '{name}'")
     import importlib
 
-    value = getattr(importlib.import_module(f".{where}", __name__), name)
+    module = importlib.import_module(f".{where}", __name__)
+    value = module if name == where else getattr(module, name)
     globals()[name] = value
     return value
 

@@ -73,7 +73,7 @@ class VersionInfo:
         return self.model_uri
 
 
-@dataclass
+@dataclass(repr=False)
 class Deployment:
     """A model served under a stable name: where, which version, on what device, how healthy."""
 
@@ -164,6 +164,9 @@ class Deployment:
         if self.message:
             lines.append(f"  note:     {self.message}")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:  # what terminals and text frontends show
+        return str(self)
 
     def _repr_html_(self) -> str:
         color = {"serving": "#2e7d32", "starting": "#ef6c00", "restarting": "#ef6c00",
