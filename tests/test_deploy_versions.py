@@ -187,6 +187,12 @@ def test_a_dead_serving_process_is_detected_and_can_be_undeployed(
         time.sleep(0.2)
     assert found["doomed"].status == "dead"
     assert "deploy again" in found["doomed"].health
+    # deploying again to the name brings it back, as its next version
+    revived = deploy(str(deploy_project.local_v1), name="doomed", cwd=root)
+    assert revived.status == "serving" and revived.version == 2
+    assert revived.get_version(1).status == "stopped"
+    assert post(f"{revived.url}/invocations", {"inputs": deploy_project.X[:1].tolist()})[0] \
+        == 200
     undeploy("doomed", cwd=root)
     assert "doomed" not in {d.name for d in deployments(cwd=root)}
 

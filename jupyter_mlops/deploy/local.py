@@ -268,6 +268,10 @@ class LocalTarget:
         else:
             check_port(host, port)
         deployment = existing or Deployment(name=name, target="local")
+        for old_version in deployment.versions:  # a dead deployment: nothing of it runs
+            if old_version.status in ("serving", "canary", "starting", "restarting"):
+                old_version.status = "stopped"
+        deployment.traffic = {}
         deployment.versions = [v for v in deployment.versions if v.version != info.version]
         deployment.versions.append(info)
         deployment.url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
