@@ -268,7 +268,8 @@ def test_points_params_and_status_reach_a_real_tracking_server(on_server: str) -
     assert stored.info.status == "FINISHED"
     assert history(client, run.run_id, "loss") == [(s, s / 2500) for s in range(2500)]
     assert len(stored.data.params) == 150
-    assert summary.url == f"{on_server}/#/experiments/runs/{run.run_id}"
+    assert summary.url == (f"{on_server}/#/experiments/{stored.info.experiment_id}/runs/"
+                           f"{run.run_id}")
     assert client.get_experiment(stored.info.experiment_id).artifact_location.startswith(
         "mlflow-artifacts:")  # the server keeps artifacts where it is configured to
 

@@ -107,14 +107,16 @@ class RunSummary:
     points: int
     flush: FlushResult
     tracking_uri: str
+    experiment_id: str | None = None
 
     @property
     def url(self) -> str | None:
         """The run in MLflow's UI, for a tracking server."""
         if not self.tracking_uri.startswith(("http://", "https://")) or \
-                self.run_id.startswith("pending-"):
+                self.run_id.startswith("pending-") or not self.experiment_id:
             return None
-        return f"{self.tracking_uri.rstrip('/')}/#/experiments/runs/{self.run_id}"
+        return (f"{self.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/"
+                f"{self.run_id}")
 
     def _where(self) -> str:
         if self.flush.done:
@@ -468,7 +470,8 @@ def end(run: ActiveRun, status: str, *, error: BaseException | None = None,
     result = SENDER.flush(timeout)
     emit_notices()
     return RunSummary(run.run_id, run.run_name, run.experiment, run.status,
-                      time.time() - run.started, run.points, result, run.tracking_uri)
+                      time.time() - run.started, run.points, result, run.tracking_uri,
+                      run.experiment_id)
 
 
 def _finish(run: ActiveRun, status: str, error: BaseException | None) -> None:
