@@ -97,6 +97,13 @@ def test_deploy_predict_and_undeploy_on_the_sagemaker_emulator(
     _canned_answer(aws["endpoint"], {"predictions": deploy_project.expected_v1.tolist()})
     frame = predict("churn-sm", deploy_project.X, cwd=root)
     np.testing.assert_allclose(frame.to_numpy(dtype="float32"), deploy_project.expected_v1)
+    # logs come from CloudWatch; the emulator has no log group for the endpoint yet
+    from jupyter_mlops.deploy import logs
+
+    found = logs("churn-sm", cwd=root)
+    (group,) = found.sections
+    assert group == "/aws/sagemaker/Endpoints/churn-sm"
+    assert found.sections[group][0].startswith("no CloudWatch logs yet")
     # undeploy removes the endpoint, its configs, models and the package
     undeploy("churn-sm", cwd=root)
     assert sm.list_endpoints()["Endpoints"] == []
