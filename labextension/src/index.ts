@@ -6,12 +6,18 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 
 import { mlopsIcon } from './icons';
+// the sidebar shows every capability's panel as soon as it is added
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { createPanels } from './panels';
 import { MLOpsSidebar } from './sidebar';
 import { StatusModel } from './status/model';
 import { COMMAND_CATEGORY, CommandIDs, PLUGIN_ID, SIDEBAR_ID } from './tokens';
@@ -30,7 +36,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     ISettingRegistry,
     ITranslator,
-    ILabShell
+    ILabShell,
+    INotebookTracker,
+    IDocumentManager,
+    IRenderMimeRegistry
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -38,7 +47,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
     translator: ITranslator | null,
-    labShell: ILabShell | null
+    labShell: ILabShell | null,
+    notebooks: INotebookTracker | null,
+    docManager: IDocumentManager | null,
+    rendermime: IRenderMimeRegistry | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyter_mlops');
     const model = new StatusModel({ frontendVersion: FRONTEND_VERSION });
@@ -66,8 +78,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     }
 
+    const panels = createPanels({
+      app,
+      status: model,
+      trans,
+      labShell,
+      notebooks,
+      docManager,
+      rendermime
+    });
     const sidebar = new MLOpsSidebar({
       model,
+      panels,
       commands: app.commands,
       trans
     });

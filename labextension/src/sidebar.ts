@@ -87,6 +87,12 @@ export class MLOpsSidebar extends SidePanel {
       section.addClass('jp-mlops-sectionView');
       section.id = `mlops-section-${id}`;
       this.addWidget(section);
+      // the capability's own panel, under its status
+      const panel = options.panels?.[id];
+      if (panel) {
+        panel.id = panel.id || `mlops-panel-${id}`;
+        this.addWidget(panel);
+      }
     }
 
     const footer = new StatusView(model, m =>
@@ -144,6 +150,8 @@ export class MLOpsSidebar extends SidePanel {
 export namespace MLOpsSidebar {
   export interface IOptions {
     model: StatusModel;
+    /** Each capability's panel, shown under its status section. */
+    panels?: Partial<Record<CapabilityId, Widget>>;
     /** Where the refresh command is registered. */
     commands: CommandRegistry;
     trans: TranslationBundle;

@@ -1,1 +1,6 @@
 import './base.css';
+import './features.css';
+import './experiments.css';
+import './pipeline.css';
+import './review.css';
+import './deploy.css';

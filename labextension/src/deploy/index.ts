@@ -1,0 +1,12 @@
+import { Widget } from '@lumino/widgets';
+
+import { IPanelContext } from '../panels/context';
+
+/**
+ * The Deploy panel, shown in the MLOps sidebar under the capability's status.
+ * Not built yet: the section shows the capability's live status only.
+ */
+export function createDeployPanel(context: IPanelContext): Widget | null {
+  void context;
+  return null;
+}

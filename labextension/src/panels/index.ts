@@ -1,0 +1,37 @@
+import { Widget } from '@lumino/widgets';
+
+import { createDeployPanel } from '../deploy';
+import { createExperimentsPanel } from '../experiments';
+import { createFeaturesPanel } from '../features';
+import { createPipelinePanel } from '../pipeline';
+import { createReviewPanel } from '../review';
+import { CapabilityId } from '../tokens';
+import { IPanelContext } from './context';
+
+export { IPanelContext } from './context';
+
+/** Each capability's panel (absent where the capability has none yet). */
+export function createPanels(
+  context: IPanelContext
+): Partial<Record<CapabilityId, Widget>> {
+  const factories: Record<
+    CapabilityId,
+    (context: IPanelContext) => Widget | null
+  > = {
+    features: createFeaturesPanel,
+    experiments: createExperimentsPanel,
+    pipeline: createPipelinePanel,
+    review: createReviewPanel,
+    deploy: createDeployPanel
+  };
+  const panels: Partial<Record<CapabilityId, Widget>> = {};
+  for (const id of Object.keys(factories) as CapabilityId[]) {
+    const panel = factories[id](context);
+    if (panel) {
+      panel.addClass('jp-mlops-panel');
+      panel.node.dataset.mlopsPanel = id;
+      panels[id] = panel;
+    }
+  }
+  return panels;
+}
