@@ -32,7 +32,7 @@ class Slow(PythonModel):
     """Takes its time: a model that keeps the queue full."""
 
     def predict(self, context, model_input, params=None):
-        time.sleep(0.4)
+        time.sleep(0.6)
         return model_input["x"] * 2
 
 

@@ -210,7 +210,7 @@ def test_overload_answers_503_without_crashing_and_recovers(
         with ThreadPoolExecutor(24) as pool:
             statuses = Counter(pool.map(one, range(24)))
         assert set(statuses) == {200, 503}, statuses  # nothing else: no 500, no reset
-        assert statuses[503] >= 10 and statuses[200] >= 2
+        assert statuses[503] >= 6 and statuses[200] >= 2
         assert get(f"{slow.url}/health")[0] == 200
         status, answer, _ = post(f"{slow.url}/invocations",
                                  {"dataframe_split": {"columns": ["x"], "data": [[3.0]]}})
