@@ -1,0 +1,214 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { InlineCode } from '../../components/InlineCode';
+import { searchViews } from '../api';
+import { IViewQuery, IViewSummary, IViewsReply } from '../tokens';
+import { ErrorNote, describeError } from './ErrorNote';
+import { ViewCard } from './ViewCard';
+
+/** How long typing must pause before the search goes to the server. */
+export const SEARCH_DEBOUNCE_MS = 250;
+
+export interface IFeatureSearchProps {
+  /** The project's folder, relative to the server root. */
+  folder: string;
+  /** Changes whenever the views should be fetched again (the sidebar refreshed). */
+  refreshKey: number;
+  /** Open a view's details. */
+  onOpen: (view: IViewSummary) => void;
+  trans: TranslationBundle;
+}
+
+/** What one fetch answered: the views, or the error's message. */
+type Fetched =
+  | { kind: 'loading' }
+  | { kind: 'ok'; reply: IViewsReply }
+  | { kind: 'error'; message: string };
+
+/**
+ * The search box with results as you type, owner and tag filters, and the
+ * plain messages for an empty store or a failing server.
+ */
+export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
+  const { folder, refreshKey, onOpen, trans } = props;
+  const [text, setText] = React.useState('');
+  const [owner, setOwner] = React.useState('');
+  const [tag, setTag] = React.useState('');
+  // every view of the project, unfiltered: the filters' choices and the empty-store check
+  const [catalog, setCatalog] = React.useState<Fetched>({ kind: 'loading' });
+  const [results, setResults] = React.useState<Fetched>({ kind: 'loading' });
+  const query = text.trim();
+  const filtered = query !== '' || owner !== '' || tag !== '';
+
+  React.useEffect(() => {
+    let current = true;
+    searchViews(folder)
+      .then(reply => current && setCatalog({ kind: 'ok', reply }))
+      .catch(
+        error =>
+          current &&
+          setCatalog({ kind: 'error', message: describeError(error, trans) })
+      );
+    return () => {
+      current = false;
+    };
+  }, [folder, refreshKey]);
+
+  React.useEffect(() => {
+    if (!filtered) {
+      setResults(catalog);
+      return;
+    }
+    let current = true;
+    setResults(previous =>
+      previous.kind === 'ok' ? previous : { kind: 'loading' }
+    );
+    const request: IViewQuery = { q: query, owner, tag };
+    const timer = window.setTimeout(() => {
+      searchViews(folder, request)
+        .then(reply => current && setResults({ kind: 'ok', reply }))
+        .catch(
+          error =>
+            current &&
+            setResults({ kind: 'error', message: describeError(error, trans) })
+        );
+    }, SEARCH_DEBOUNCE_MS);
+    return () => {
+      current = false;
+      window.clearTimeout(timer);
+    };
+  }, [folder, query, owner, tag, catalog]);
+
+  const all = catalog.kind === 'ok' ? catalog.reply.views : [];
+  const owners = unique(all.map(view => view.owner ?? '').filter(Boolean));
+  const tags = unique(
+    all.flatMap(view =>
+      Object.entries(view.tags).map(([key, value]) => `${key}=${value}`)
+    )
+  );
+  // a filter chosen in another project may name nothing here
+  if (catalog.kind === 'ok' && owner && !owners.includes(owner)) {
+    owners.push(owner);
+  }
+  if (catalog.kind === 'ok' && tag && !tags.includes(tag)) {
+    tags.push(tag);
+  }
+  const emptyStore = catalog.kind === 'ok' && all.length === 0;
+
+  return (
+    <div className="jp-mlops-features-search">
+      <InputGroup
+        className="jp-mlops-features-query"
+        type="search"
+        placeholder={trans.__('Search features…')}
+        aria-label={trans.__('Search feature views')}
+        title={trans.__(
+          'Matches names, descriptions, feature names, field descriptions, tags and owners'
+        )}
+        value={text}
+        rightIcon="ui-components:search"
+        onChange={event => setText(event.target.value)}
+      />
+      <div className="jp-mlops-features-filters">
+        <HTMLSelect
+          className="jp-mlops-features-owner"
+          aria-label={trans.__('Owner')}
+          value={owner}
+          disabled={owners.length === 0}
+          onChange={event => setOwner(event.target.value)}
+          options={[
+            { value: '', label: trans.__('Any owner') },
+            ...owners.map(value => ({ value, label: value }))
+          ]}
+        />
+        <HTMLSelect
+          className="jp-mlops-features-tag"
+          aria-label={trans.__('Tag')}
+          value={tag}
+          disabled={tags.length === 0}
+          onChange={event => setTag(event.target.value)}
+          options={[
+            { value: '', label: trans.__('Any tag') },
+            ...tags.map(value => ({ value, label: value }))
+          ]}
+        />
+      </div>
+      <Results
+        fetched={emptyStore ? catalog : results}
+        emptyStore={emptyStore}
+        query={query}
+        onOpen={onOpen}
+        onOwner={setOwner}
+        onTag={setTag}
+        trans={trans}
+      />
+    </div>
+  );
+}
+
+function Results(props: {
+  fetched: Fetched;
+  emptyStore: boolean;
+  query: string;
+  onOpen: (view: IViewSummary) => void;
+  onOwner: (owner: string) => void;
+  onTag: (tag: string) => void;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { fetched, trans } = props;
+  if (fetched.kind === 'loading') {
+    return (
+      <p className="jp-mlops-features-note" aria-busy="true">
+        {trans.__('Looking for feature views…')}
+      </p>
+    );
+  }
+  if (fetched.kind === 'error') {
+    return <ErrorNote message={fetched.message} />;
+  }
+  if (props.emptyStore) {
+    return (
+      <p className="jp-mlops-features-note" data-kind="empty-store">
+        <InlineCode
+          text={trans.__(
+            'No feature views in this project yet: publish one with `%mlops features publish df --name … --entities … --timestamp …`'
+          )}
+        />
+      </p>
+    );
+  }
+  const views = fetched.reply.views;
+  if (views.length === 0) {
+    return (
+      <p className="jp-mlops-features-note" data-kind="no-match">
+        {props.query
+          ? trans.__('No feature view matches “%1”.', props.query)
+          : trans.__('No feature view matches these filters.')}
+      </p>
+    );
+  }
+  return (
+    <ul
+      className="jp-mlops-features-results"
+      aria-label={trans.__('Feature views')}
+    >
+      {views.map(view => (
+        <ViewCard
+          key={view.name}
+          view={view}
+          showMatch={props.query !== ''}
+          onOpen={() => props.onOpen(view)}
+          onOwner={props.onOwner}
+          onTag={props.onTag}
+          trans={trans}
+        />
+      ))}
+    </ul>
+  );
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)].sort();
+}
