@@ -1,12 +1,45 @@
+import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { IPanelContext } from '../panels/context';
+import { SIDEBAR_ID } from '../tokens';
+import { addDeployCommand } from './commands';
+import { LogsViews } from './logs';
+import { DeployModel } from './model';
+import { DeployPanel } from './panel';
+
+export { DEPLOY_MODEL_COMMAND, IDeployModelArgs } from './tokens';
 
 /**
- * The Deploy panel, shown in the MLOps sidebar under the capability's status.
- * Not built yet: the section shows the capability's live status only.
+ * The Deploy panel, shown in the MLOps sidebar under the capability's status: the
+ * project's deployments and targets, live deploys, logs, rollback, undeploy, "try it"
+ * and a form to deploy a model. Also registers `mlops:deploy-model`.
  */
 export function createDeployPanel(context: IPanelContext): Widget | null {
-  void context;
-  return null;
+  const { app, status, trans } = context;
+  const model = new DeployModel();
+  model.folder = status.folder;
+  status.changed.connect(() => {
+    model.folder = status.folder;
+  });
+  const logs = new LogsViews(
+    (view: MainAreaWidget) => app.shell.add(view, 'main'),
+    trans
+  );
+  const panel = new DeployPanel({ model, logs, trans });
+  addDeployCommand({
+    app,
+    model,
+    folder: () => status.folder,
+    reveal: () => {
+      app.shell.activateById(SIDEBAR_ID);
+      // after the sidebar is laid out, bring the Deploy panel's newest task into view
+      requestAnimationFrame(() => {
+        const task = panel.node.querySelector('.jp-mlops-deploy-task');
+        (task ?? panel.node).scrollIntoView({ block: 'nearest' });
+      });
+    },
+    trans
+  });
+  return panel;
 }

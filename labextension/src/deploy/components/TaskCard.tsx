@@ -1,0 +1,110 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Button, closeIcon } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { formatMs } from '../../components/format';
+import { ITrackedTask } from '../model';
+
+export interface ITaskCardProps {
+  tracked: ITrackedTask;
+  onDismiss: (tracked: ITrackedTask) => void;
+  trans: TranslationBundle;
+}
+
+/**
+ * A deploy or rollback started from this page: its progress lines as they come,
+ * then the deployment's URL, device and warm-up latency, or the one-line reason it failed.
+ */
+export function TaskCard(props: ITaskCardProps): JSX.Element {
+  const { tracked, onDismiss, trans } = props;
+  const { task } = tracked;
+  const listRef = React.useRef<HTMLOListElement>(null);
+  React.useEffect(() => {
+    const list = listRef.current;
+    if (list) {
+      list.scrollTop = list.scrollHeight; // follow the newest line
+    }
+  }, [task.progress.length]);
+
+  const title =
+    task.kind === 'rollback'
+      ? trans.__('Rolling back %1', tracked.label)
+      : trans.__('Deploying %1', tracked.label);
+  const deployment = task.deployment;
+  return (
+    <div
+      className="jp-mlops-deploy-task"
+      data-state={task.state}
+      data-task-id={task.id}
+    >
+      <div className="jp-mlops-deploy-task-header">
+        <span
+          className="jp-mlops-dot"
+          data-state={
+            task.state === 'done'
+              ? 'ok'
+              : task.state === 'failed'
+                ? 'error'
+                : 'loading'
+          }
+        />
+        <span className="jp-mlops-deploy-task-title" title={tracked.label}>
+          {title}
+        </span>
+        {task.state !== 'running' && (
+          <Button
+            minimal
+            small
+            className="jp-mlops-deploy-dismiss"
+            title={trans.__('Dismiss')}
+            aria-label={trans.__('Dismiss')}
+            onClick={() => onDismiss(tracked)}
+          >
+            <closeIcon.react tag="span" />
+          </Button>
+        )}
+      </div>
+      {task.progress.length > 0 && (
+        <ol className="jp-mlops-deploy-progress" ref={listRef}>
+          {task.progress.map((line, i) => (
+            <li key={i}>
+              <span className="jp-mlops-deploy-progress-time">
+                {trans.__('%1 s', line.t.toFixed(1))}
+              </span>
+              <span>{line.message}</span>
+            </li>
+          ))}
+        </ol>
+      )}
+      {task.state === 'failed' && (
+        <div className="jp-mlops-deploy-task-error" role="alert">
+          {task.error}
+        </div>
+      )}
+      {task.state === 'done' && deployment && (
+        <dl className="jp-mlops-deploy-facts jp-mlops-deploy-result">
+          <dt>{trans.__('Name')}</dt>
+          <dd>{deployment.name}</dd>
+          {deployment.url && (
+            <>
+              <dt>{trans.__('URL')}</dt>
+              <dd>
+                <a href={deployment.url} target="_blank" rel="noreferrer">
+                  {deployment.url}
+                </a>
+              </dd>
+            </>
+          )}
+          <dt>{trans.__('Device')}</dt>
+          <dd data-field="device">{deployment.device ?? '-'}</dd>
+          {deployment.warmup_ms !== null && (
+            <>
+              <dt>{trans.__('Warm-up')}</dt>
+              <dd>{formatMs(deployment.warmup_ms)}</dd>
+            </>
+          )}
+        </dl>
+      )}
+    </div>
+  );
+}
