@@ -1,12 +1,152 @@
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
+import { COMMAND_CATEGORY } from '../tokens';
 import { IPanelContext } from '../panels/context';
+import { ChangesModel } from './changes';
+import { ReviewPanel } from './panel';
+import { HEAD, ReviewCommandIDs, Revision, WORKING } from './tokens';
+
+import type { ReviewDiffWidget } from './view';
 
 /**
- * The Review panel, shown in the MLOps sidebar under the capability's status.
- * Not built yet: the section shows the capability's live status only.
+ * The Review panel, shown in the MLOps sidebar under the capability's status, and the
+ * `mlops:open-review` command that opens a notebook's diff view in the main area
+ * (also from the command palette: "Review notebook changes").
  */
 export function createReviewPanel(context: IPanelContext): Widget | null {
-  void context;
-  return null;
+  const { app, trans, notebooks } = context;
+  const changes = new ChangesModel(context.status);
+  const opener = new DiffViewOpener(context, () => void changes.refresh());
+
+  app.commands.addCommand(ReviewCommandIDs.openReview, {
+    label: args =>
+      typeof args.path === 'string'
+        ? trans.__('Review changes of %1', args.path)
+        : trans.__('Review notebook changes'),
+    caption: trans.__(
+      'Open the cell-aware diff of the notebook against a git revision, with its review'
+    ),
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          path: {
+            type: 'string',
+            description: trans.__(
+              'The notebook, relative to the server root (default: the notebook in use)'
+            )
+          },
+          base: {
+            type: 'string',
+            description: trans.__('The older revision (default: HEAD)')
+          },
+          head: {
+            type: 'string',
+            description: trans.__(
+              'The newer revision (default: WORKING, the working copy)'
+            )
+          }
+        }
+      }
+    },
+    isEnabled: args =>
+      typeof args.path === 'string' || !!notebooks?.currentWidget,
+    execute: async args => {
+      const path =
+        typeof args.path === 'string'
+          ? args.path
+          : notebooks?.currentWidget?.context.path;
+      if (!path) {
+        return;
+      }
+      await opener.open(
+        path,
+        typeof args.base === 'string' ? args.base : HEAD,
+        typeof args.head === 'string' ? args.head : WORKING
+      );
+    }
+  });
+  app.contextMenu.addItem({
+    command: ReviewCommandIDs.openReview,
+    selector: '.jp-Notebook',
+    rank: 90
+  });
+  // the palette is optional for the MLOps plugin, which has already been given it
+  void app.resolveOptionalService(ICommandPalette).then(palette =>
+    palette?.addItem({
+      command: ReviewCommandIDs.openReview,
+      category: COMMAND_CATEGORY
+    })
+  );
+
+  const panel = new ReviewPanel({
+    model: changes,
+    notebooks,
+    open: (path, base, head) =>
+      void app.commands.execute(ReviewCommandIDs.openReview, {
+        path,
+        base: base ?? HEAD,
+        head: head ?? WORKING
+      }),
+    trans
+  });
+  void changes.refresh();
+  return panel;
+}
+
+/** Opens diff views: one per notebook and pair of revisions, activated if already open. */
+class DiffViewOpener {
+  constructor(
+    private readonly _context: IPanelContext,
+    private readonly _onReviewChanged: () => void
+  ) {}
+
+  async open(path: string, base: Revision, head: Revision): Promise<void> {
+    const { app, trans, docManager } = this._context;
+    // the diff view and its components load when the first one opens
+    const { ReviewDiffWidget } = await import('./view');
+    const key = ReviewDiffWidget.key(path, base, head);
+    const existing = [...this._views].find(view => view.key === key);
+    if (existing) {
+      app.shell.activateById(existing.id);
+      return;
+    }
+    const view = new ReviewDiffWidget({
+      path,
+      base,
+      head,
+      rendermime: await this._rendermime(),
+      trans,
+      onReviewChanged: this._onReviewChanged,
+      onWorkingCopyChanged: changed => {
+        // an open notebook without unsaved edits shows the applied suggestion
+        const context = docManager?.contextForWidget(
+          docManager.findWidget(changed) ?? new Widget()
+        );
+        if (context && !context.model.dirty) {
+          void context.revert();
+        }
+        this._onReviewChanged();
+      }
+    });
+    this._views.add(view);
+    view.disposed.connect(() => this._views.delete(view));
+    app.shell.add(view, 'main');
+    app.shell.activateById(view.id);
+  }
+
+  private async _rendermime(): Promise<IRenderMimeRegistry> {
+    if (this._context.rendermime) {
+      return this._context.rendermime;
+    }
+    const { RenderMimeRegistry, standardRendererFactories } =
+      await import('@jupyterlab/rendermime');
+    return new RenderMimeRegistry({
+      initialFactories: standardRendererFactories
+    });
+  }
+
+  private readonly _views = new Set<ReviewDiffWidget>();
 }

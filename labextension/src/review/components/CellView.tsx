@@ -1,0 +1,260 @@
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import { ICellDiff, IComment, ICommentAnchor, IThread } from '../tokens';
+import { IMimeBundle, MimeView } from './MimeView';
+import { OutputsDiff } from './OutputsDiff';
+import { DiffMode, SourceDiff } from './SourceDiff';
+import { CommentEditor, ThreadView } from './Threads';
+
+/** What a cell's view does with the review (the diff view's model behind it). */
+export interface ICellActions {
+  comment: (
+    anchor: ICommentAnchor,
+    text: string,
+    suggestion: string | null
+  ) => Promise<boolean>;
+  reply: (threadId: string, text: string) => Promise<boolean>;
+  resolve: (threadId: string, resolved: boolean) => Promise<boolean>;
+  apply: (threadId: string, comment: IComment) => Promise<boolean>;
+}
+
+export interface ICellViewProps {
+  cell: ICellDiff;
+  mode: DiffMode;
+  threads: IThread[];
+  actions: ICellActions;
+  rendermime: IRenderMimeRegistry;
+  trans: TranslationBundle;
+}
+
+/** One cell of the diff: what happened to it, its source and outputs, its threads. */
+export function CellView(props: ICellViewProps): JSX.Element {
+  const { cell, mode, threads, actions, rendermime, trans } = props;
+  // the line a new comment goes on; 0: the whole cell; null: no editor open
+  const [editing, setEditing] = React.useState<number | null>(null);
+  const [showSource, setShowSource] = React.useState(false);
+  const commentable = cell.cell_id !== null && cell.status !== 'removed';
+  const onComment = commentable ? (line: number) => setEditing(line) : null;
+  const threadLines = React.useMemo(() => linesWithThreads(threads), [threads]);
+  const markdown = cell.cell_type === 'markdown';
+
+  return (
+    <div
+      className="jp-mlops-review-cell"
+      data-status={cell.status}
+      data-cell-type={cell.cell_type}
+      data-cell-id={cell.cell_id ?? undefined}
+      data-head-index={cell.head_index ?? undefined}
+    >
+      <div className="jp-mlops-review-cellHeader">
+        <span className="jp-mlops-review-status" data-status={cell.status}>
+          {statusLabel(cell.status, trans)}
+        </span>
+        <span className="jp-mlops-review-cellType">{cell.cell_type}</span>
+        <span className="jp-mlops-review-position">
+          {position(cell, trans)}
+        </span>
+        {cell.outputs_changed && (
+          <span className="jp-mlops-review-badge" data-kind="outputs">
+            {trans.__('outputs changed')}
+          </span>
+        )}
+        {cell.metadata_changed && (
+          <span className="jp-mlops-review-badge" data-kind="metadata">
+            {trans.__('metadata changed')}
+          </span>
+        )}
+        <span className="jp-mlops-review-spacer" />
+        {markdown && (
+          <button
+            type="button"
+            className="jp-mlops-review-button"
+            aria-pressed={showSource}
+            onClick={() => setShowSource(!showSource)}
+          >
+            {showSource ? trans.__('Rendered') : trans.__('Source diff')}
+          </button>
+        )}
+        <button
+          type="button"
+          className="jp-mlops-review-button jp-mlops-review-commentCell"
+          disabled={!commentable}
+          title={
+            commentable
+              ? trans.__('Comment on this cell (or click a line number)')
+              : cell.status === 'removed'
+                ? trans.__('This cell is gone from the newer revision.')
+                : trans.__('This cell has no id (nbformat before 4.5).')
+          }
+          onClick={() => setEditing(0)}
+        >
+          {trans.__('Comment')}
+        </button>
+      </div>
+      {markdown && !showSource ? (
+        <RenderedMarkdown
+          cell={cell}
+          mode={mode}
+          rendermime={rendermime}
+          trans={trans}
+        />
+      ) : (
+        <SourceDiff
+          cell={cell}
+          mode={mode}
+          threadLines={threadLines}
+          onComment={onComment}
+          trans={trans}
+        />
+      )}
+      <OutputsDiff cell={cell} rendermime={rendermime} trans={trans} />
+      {(threads.length > 0 || editing !== null) && (
+        <div className="jp-mlops-review-threads">
+          {threads.map(thread => (
+            <ThreadView
+              key={thread.id}
+              thread={thread}
+              anchor={anchorLabel(thread, trans)}
+              onReply={text => actions.reply(thread.id, text)}
+              onResolve={resolved => actions.resolve(thread.id, resolved)}
+              onApply={comment => actions.apply(thread.id, comment)}
+              trans={trans}
+            />
+          ))}
+          {editing !== null && cell.cell_id !== null && (
+            <CommentEditor
+              anchor={
+                editing > 0
+                  ? trans.__('line %1', editing)
+                  : trans.__('the cell')
+              }
+              source={cell.head_source}
+              onSubmit={(text, suggestion) =>
+                actions.comment(
+                  editing > 0
+                    ? { cell_id: cell.cell_id!, line: editing }
+                    : { cell_id: cell.cell_id! },
+                  text,
+                  suggestion
+                )
+              }
+              onCancel={() => setEditing(null)}
+              trans={trans}
+            />
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** A markdown cell as it reads: base and head side by side, or the newer alone. */
+function RenderedMarkdown(props: {
+  cell: ICellDiff;
+  mode: DiffMode;
+  rendermime: IRenderMimeRegistry;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { cell, mode, rendermime, trans } = props;
+  const base = React.useMemo(
+    () => markdownBundle(cell.base_source),
+    [cell.base_source]
+  );
+  const head = React.useMemo(
+    () => markdownBundle(cell.head_source),
+    [cell.head_source]
+  );
+  const sideBySide =
+    mode === 'side-by-side' && cell.status !== 'unchanged' && base && head;
+  if (sideBySide) {
+    return (
+      <div className="jp-mlops-review-markdown jp-mlops-review-outputPair">
+        <div className="jp-mlops-review-outputSide" data-side="base">
+          <MimeView rendermime={rendermime} bundle={base} fallback="" />
+        </div>
+        <div className="jp-mlops-review-outputSide" data-side="head">
+          <MimeView rendermime={rendermime} bundle={head} fallback="" />
+        </div>
+      </div>
+    );
+  }
+  const shown = head ?? base;
+  return (
+    <div
+      className="jp-mlops-review-markdown"
+      data-side={head ? 'head' : 'base'}
+    >
+      {shown ? (
+        <MimeView rendermime={rendermime} bundle={shown} fallback="" />
+      ) : (
+        <span className="jp-mlops-review-none">{trans.__('(empty)')}</span>
+      )}
+    </div>
+  );
+}
+
+function markdownBundle(source: string | null): IMimeBundle | null {
+  return source === null
+    ? null
+    : { data: { 'text/markdown': source }, metadata: {} };
+}
+
+function linesWithThreads(threads: IThread[]): Set<number> {
+  const lines = new Set<number>();
+  for (const thread of threads) {
+    if (thread.line !== null && !thread.outdated) {
+      const end = Math.max(thread.end_line ?? thread.line, thread.line);
+      for (let line = thread.line; line <= end; line++) {
+        lines.add(line);
+      }
+    }
+  }
+  return lines;
+}
+
+/** Where in its cell a thread is, in words. */
+export function anchorLabel(thread: IThread, trans: TranslationBundle): string {
+  if (thread.line !== null) {
+    return thread.end_line !== null && thread.end_line !== thread.line
+      ? trans.__('lines %1–%2', thread.line, thread.end_line)
+      : trans.__('line %1', thread.line);
+  }
+  if (thread.output !== null) {
+    return trans.__('output %1', thread.output + 1);
+  }
+  return trans.__('the cell');
+}
+
+function position(cell: ICellDiff, trans: TranslationBundle): string {
+  const base = cell.base_index;
+  const head = cell.head_index;
+  if (base !== null && head !== null) {
+    return base === head
+      ? trans.__('cell %1', head + 1)
+      : trans.__('cell %1 → %2', base + 1, head + 1);
+  }
+  if (head !== null) {
+    return trans.__('cell %1', head + 1);
+  }
+  return base !== null ? trans.__('was cell %1', base + 1) : '';
+}
+
+export function statusLabel(
+  status: ICellDiff['status'],
+  trans: TranslationBundle
+): string {
+  switch (status) {
+    case 'added':
+      return trans.__('added');
+    case 'removed':
+      return trans.__('removed');
+    case 'modified':
+      return trans.__('modified');
+    case 'moved':
+      return trans.__('moved');
+    default:
+      return trans.__('unchanged');
+  }
+}

@@ -1,0 +1,303 @@
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import { ReviewDiffModel } from '../model';
+import { ICellDiff, IDiffSummary, IThread } from '../tokens';
+import { anchorLabel, CellView, ICellActions } from './CellView';
+import { DiffControls } from './DiffControls';
+import { LazyBlock, LazyContext, LazyObserver } from './Lazy';
+import { diffLines, DiffMode } from './SourceDiff';
+import { ThreadView } from './Threads';
+import { VerdictBar } from './VerdictBar';
+
+/** The first cells render at once; the rest as they scroll near the view. */
+const EAGER_CELLS = 30;
+
+export interface IDiffViewProps {
+  model: ReviewDiffModel;
+  rendermime: IRenderMimeRegistry;
+  /** The scrolling element (lazy cells watch it). */
+  scrollRoot: HTMLElement;
+  trans: TranslationBundle;
+}
+
+/** The whole diff view of one notebook: toolbar, summary, verdict bar, cells. */
+export function DiffView(props: IDiffViewProps): JSX.Element {
+  const { model, rendermime, trans } = props;
+  const [mode, setMode] = React.useState<DiffMode>('side-by-side');
+  const [hideUnchanged, setHideUnchanged] = React.useState(true);
+  const [expanded, setExpanded] = React.useState<ReadonlySet<number>>(
+    new Set()
+  );
+  const observer = React.useMemo(
+    () => new LazyObserver(props.scrollRoot),
+    [props.scrollRoot]
+  );
+  React.useEffect(() => () => observer.dispose(), [observer]);
+
+  const diff = model.diff;
+  const review = model.review;
+  const placed = React.useMemo(
+    () => placeThreads(diff?.cells ?? [], review?.threads ?? []),
+    [diff, review]
+  );
+  const actions: ICellActions = React.useMemo(
+    () => ({
+      comment: (anchor, text, suggestion) =>
+        model.comment(anchor, text, suggestion),
+      reply: (id, text) => model.reply(id, text),
+      resolve: (id, resolved) => model.resolve(id, resolved),
+      apply: (id, comment) => model.applySuggestion(id, comment.id)
+    }),
+    [model]
+  );
+
+  return (
+    <div className="jp-mlops-review-view" data-mode={mode}>
+      <div className="jp-mlops-review-top">
+        <DiffControls
+          base={model.base}
+          head={model.head}
+          onRevisions={(base, head) => void model.setRevisions(base, head)}
+          mode={mode}
+          onMode={setMode}
+          hideUnchanged={hideUnchanged}
+          onHideUnchanged={setHideUnchanged}
+          filters={model.filters}
+          onFilters={filters => void model.setFilters(filters)}
+          onRefresh={() => void model.load()}
+          loading={model.isLoading}
+          trans={trans}
+        />
+        {diff && (
+          <Summary
+            summary={diff.summary}
+            base={diff.base.label}
+            head={diff.head.label}
+            elapsedMs={diff.elapsed_ms}
+            trans={trans}
+          />
+        )}
+        <VerdictBar
+          review={review}
+          headCommit={diff?.head.commit ?? null}
+          onVerdict={(verdict, text) => model.verdict(verdict, text)}
+          trans={trans}
+        />
+        {model.reviewError && (
+          <div className="jp-mlops-review-error" role="alert">
+            {model.reviewError}
+          </div>
+        )}
+      </div>
+      {model.diffError && (
+        <div className="jp-mlops-review-error" role="alert">
+          {model.diffError}
+        </div>
+      )}
+      {!diff && !model.diffError && (
+        <div className="jp-mlops-review-loading">
+          {trans.__('Computing the diff…')}
+        </div>
+      )}
+      {placed.orphans.length > 0 && (
+        <div className="jp-mlops-review-orphans">
+          <h3>{trans.__('Threads on cells no longer in this notebook')}</h3>
+          {placed.orphans.map(thread => (
+            <ThreadView
+              key={thread.id}
+              thread={thread}
+              anchor={anchorLabel(thread, trans)}
+              onReply={text => actions.reply(thread.id, text)}
+              onResolve={resolved => actions.resolve(thread.id, resolved)}
+              onApply={comment => actions.apply(thread.id, comment)}
+              trans={trans}
+            />
+          ))}
+        </div>
+      )}
+      {diff && (
+        <LazyContext.Provider value={observer}>
+          <div className="jp-mlops-review-cells">
+            {diff.cells.length === 0 && (
+              <div className="jp-mlops-review-none">
+                {trans.__('Both revisions have no cells.')}
+              </div>
+            )}
+            {groupCells(diff.cells, placed.byCell, hideUnchanged, expanded).map(
+              item =>
+                item.kind === 'collapsed' ? (
+                  <button
+                    key={`c${item.start}`}
+                    type="button"
+                    className="jp-mlops-review-collapsed"
+                    onClick={() =>
+                      setExpanded(new Set([...expanded, item.start]))
+                    }
+                  >
+                    {trans._n(
+                      '%1 unchanged cell',
+                      '%1 unchanged cells',
+                      item.count
+                    )}
+                  </button>
+                ) : (
+                  <LazyBlock
+                    key={item.index}
+                    eager={item.position < EAGER_CELLS}
+                    estimatedHeight={estimateHeight(diff.cells[item.index])}
+                  >
+                    {() => (
+                      <CellView
+                        cell={diff.cells[item.index]}
+                        mode={mode}
+                        threads={placed.byCell.get(item.index) ?? []}
+                        actions={actions}
+                        rendermime={rendermime}
+                        trans={trans}
+                      />
+                    )}
+                  </LazyBlock>
+                )
+            )}
+          </div>
+        </LazyContext.Provider>
+      )}
+    </div>
+  );
+}
+
+function Summary(props: {
+  summary: IDiffSummary;
+  base: string;
+  head: string;
+  elapsedMs: number;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { summary, trans } = props;
+  const items: [keyof IDiffSummary, string][] = [
+    ['added', trans.__('added')],
+    ['removed', trans.__('removed')],
+    ['modified', trans.__('modified')],
+    ['moved', trans.__('moved')],
+    ['outputs_changed', trans.__('outputs changed')],
+    ['unchanged', trans.__('unchanged')]
+  ];
+  return (
+    <div className="jp-mlops-review-summary">
+      <span className="jp-mlops-review-labels">
+        {trans.__('%1 → %2', props.base, props.head)}
+      </span>
+      {items.map(([key, label]) => (
+        <span
+          key={key}
+          className="jp-mlops-review-count"
+          data-summary={key}
+          data-zero={summary[key] === 0 ? 'true' : undefined}
+        >
+          <strong>{summary[key]}</strong> {label}
+        </span>
+      ))}
+      <span className="jp-mlops-review-elapsed">
+        {trans.__('in %1 ms', Math.round(props.elapsedMs))}
+      </span>
+    </div>
+  );
+}
+
+type Item =
+  | { kind: 'cell'; index: number; position: number }
+  | { kind: 'collapsed'; start: number; count: number };
+
+/**
+ * The rows of the view: cells, and runs of unchanged cells (without threads) folded
+ * into one "N unchanged cells" row unless that run was expanded.
+ */
+export function groupCells(
+  cells: ICellDiff[],
+  threads: ReadonlyMap<number, IThread[]>,
+  hideUnchanged: boolean,
+  expanded: ReadonlySet<number>
+): Item[] {
+  const items: Item[] = [];
+  let run: number[] = [];
+  const flush = (): void => {
+    if (run.length === 0) {
+      return;
+    }
+    if (expanded.has(run[0])) {
+      for (const index of run) {
+        items.push({ kind: 'cell', index, position: items.length });
+      }
+    } else {
+      items.push({ kind: 'collapsed', start: run[0], count: run.length });
+    }
+    run = [];
+  };
+  cells.forEach((cell, index) => {
+    const foldable =
+      hideUnchanged &&
+      cell.status === 'unchanged' &&
+      !(threads.get(index)?.length ?? 0);
+    if (foldable) {
+      run.push(index);
+    } else {
+      flush();
+      items.push({ kind: 'cell', index, position: items.length });
+    }
+  });
+  flush();
+  return items;
+}
+
+/**
+ * Each thread under the cell it is anchored to: by cell id (the cell as it is in the
+ * head), else by where the server says that cell is now; the rest stand apart.
+ */
+export function placeThreads(
+  cells: ICellDiff[],
+  threads: IThread[]
+): { byCell: Map<number, IThread[]>; orphans: IThread[] } {
+  const byId = new Map<string, number>();
+  const byHead = new Map<number, number>();
+  cells.forEach((cell, index) => {
+    if (cell.cell_id !== null && cell.status !== 'removed') {
+      byId.set(cell.cell_id, index);
+    }
+    if (cell.head_index !== null) {
+      byHead.set(cell.head_index, index);
+    }
+  });
+  cells.forEach((cell, index) => {
+    // a removed cell still takes the threads written on it
+    if (cell.cell_id !== null && !byId.has(cell.cell_id)) {
+      byId.set(cell.cell_id, index);
+    }
+  });
+  const byCell = new Map<number, IThread[]>();
+  const orphans: IThread[] = [];
+  for (const thread of threads) {
+    let index = byId.get(thread.cell_id);
+    if (index === undefined && thread.head_index !== null) {
+      index = byHead.get(thread.head_index);
+    }
+    if (index === undefined) {
+      orphans.push(thread);
+      continue;
+    }
+    const list = byCell.get(index) ?? [];
+    list.push(thread);
+    byCell.set(index, list);
+  }
+  return { byCell, orphans };
+}
+
+function estimateHeight(cell: ICellDiff): number {
+  const lines = diffLines(cell).length;
+  const outputs = Math.max(
+    cell.base_outputs?.length ?? 0,
+    cell.head_outputs?.length ?? 0
+  );
+  return 40 + 18 * lines + 40 * outputs;
+}
