@@ -1,0 +1,35 @@
+"""Notebook review: cell-aware diffs against git (or the last checkpoint), comment threads
+anchored to cells, suggestions, approvals — stored as one JSON file per event under
+``.mlops/reviews/`` so that a commit shares them.
+
+    from jupyter_mlops.review import diff, open_review
+    d = diff("train.ipynb")                  # working copy against HEAD
+    d.summary, d.cells, d.to_nbdime()
+    review = open_review("train.ipynb")
+    review.comment(d.cells[0].cell_id, "why 0.1?", line=3)
+    review.approve()
+
+Importing this package is cheap (standard library only; nbformat when a suggestion is applied).
+"""
+
+from __future__ import annotations
+
+from .diffs import changes, diff
+from .model import CellDiff, DiffFilters, DiffSummary, LineDiff, NotebookDiff, Revision
+from .reviews import Comment, Review, Thread, open_review, reviews_under
+
+__all__ = [
+    "CellDiff",
+    "Comment",
+    "DiffFilters",
+    "DiffSummary",
+    "LineDiff",
+    "NotebookDiff",
+    "Review",
+    "Revision",
+    "Thread",
+    "changes",
+    "diff",
+    "open_review",
+    "reviews_under",
+]

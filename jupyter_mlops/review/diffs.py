@@ -1,0 +1,221 @@
+"""``diff(path, base, head)``: a notebook between two revisions — the working copy, the
+index, any git ref or commit, the merge-base with a branch, or (outside git) the last
+checkpoint — and ``changes(folder)``: the changed notebooks of the working tree.
+
+Diffs are cached by the pair of blob hashes (and the filters), so reopening a review of an
+unchanged notebook costs two ``git`` look-ups, not a diff.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFoundError, UserInputError
+from .engine import diff_notebooks
+from .git import GitRepo, StatusEntry, find_repo
+from .model import CellDiff, DiffFilters, DiffSummary, NotebookDiff, Revision
+from .notebook import blob_hash, empty_notebook, load_notebook
+
+WORKING = "WORKING"
+INDEX = "INDEX"
+CHECKPOINT = "CHECKPOINT"
+MERGE_BASE = "merge-base:"
+CACHE_SIZE = 64
+
+
+@dataclass
+class Side:
+    """One side of a diff as read: its revision and the notebook's bytes (None: absent)."""
+
+    revision: Revision
+    data: bytes | None
+
+
+def checkpoint_of(path: Path) -> Path:
+    """Where Jupyter's file checkpoints keep the last checkpoint of ``path``."""
+    return path.parent / ".ipynb_checkpoints" / f"{path.stem}-checkpoint{path.suffix}"
+
+
+def _short(sha: str | None) -> str:
+    return sha[:10] if sha else ""
+
+
+def _read_working(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise UserInputError(f"'{path.name}' is a folder, not a notebook") from None
+
+
+def _read_checkpoint(path: Path) -> Side:
+    checkpoint = checkpoint_of(path)
+    data = _read_working(checkpoint)
+    if data is None:
+        raise NotFoundError(f"'{path.name}' has no checkpoint to compare with (and is not in "
+                            "a git repository): save it in JupyterLab (File ▸ Save and Create "
+                            "Checkpoint) or 'git init' its folder")
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(checkpoint.stat().st_mtime))
+    return Side(Revision(CHECKPOINT, None, f"checkpoint ({stamp})", blob_hash(data)), data)
+
+
+def read_side(repo: GitRepo | None, path: Path, rev: str, relpath: str | None = None) -> Side:
+    """The notebook at ``path`` as revision ``rev`` has it."""
+    if rev == WORKING:
+        data = _read_working(path)
+        return Side(Revision(WORKING, None, "working copy",
+                             blob_hash(data) if data is not None else None), data)
+    if rev == CHECKPOINT:
+        return _read_checkpoint(path)
+    if repo is None:
+        if rev == "HEAD":
+            return _read_checkpoint(path)
+        raise UserInputError(f"'{path.name}' is not in a git repository, so '{rev}' names "
+                             "nothing: compare the working copy with its checkpoint (base "
+                             "HEAD or CHECKPOINT), or 'git init' the folder")
+    relpath = relpath or repo.relative(path)
+    if rev == INDEX:
+        conflict = repo.conflict_message(relpath)
+        if conflict:
+            raise UserInputError(conflict)
+        stages = repo.index_entries(relpath)
+        sha = stages.get(0)
+        return Side(Revision(INDEX, None, "index (staged)", sha, relpath),
+                    repo.read_blob(sha) if sha else None)
+    if rev.startswith(MERGE_BASE):
+        branch = rev[len(MERGE_BASE):]
+        if not branch:
+            raise UserInputError("name the branch: merge-base:BRANCH (e.g. merge-base:main)")
+        commit = repo.merge_base(branch)
+        label = f"merge-base with {branch} ({_short(commit)})"
+    else:
+        commit = repo.commit_of(rev)
+        label = _short(commit) if commit.startswith(rev) else f"{rev} ({_short(commit)})"
+    sha = repo.blob_at(commit, relpath)
+    return Side(Revision(rev, commit, label, sha, relpath), repo.read_blob(sha) if sha else None)
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+_Cached = tuple[list[CellDiff], DiffSummary, list[dict[str, Any]], float, dict[str, Any]]
+_cache: OrderedDict[tuple[str, str, tuple[bool, ...]], _Cached] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cached(key: tuple[str, str, tuple[bool, ...]]) -> _Cached | None:
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+        return hit
+
+
+def _remember(key: tuple[str, str, tuple[bool, ...]], value: _Cached) -> None:
+    with _cache_lock:
+        _cache[key] = value
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def _notebook_path(path: str | os.PathLike[str]) -> Path:
+    p = Path(path).expanduser()
+    if p.suffix != ".ipynb":
+        raise UserInputError(f"'{path}' is not a notebook (.ipynb file)")
+    return p.resolve()
+
+
+def _where(path: Path, side: Side) -> str:
+    return f"'{path.name}' ({side.revision.label})"
+
+
+def diff(path: str | os.PathLike[str], base: str | None = "HEAD", head: str | None = None,
+         *, filters: DiffFilters | None = None) -> NotebookDiff:
+    """The cell-aware diff of the notebook at ``path`` from ``base`` to ``head``.
+
+    ``base`` defaults to HEAD (outside git: the last checkpoint); ``head`` to the working copy
+    (``None`` or ``"WORKING"``). Either may be ``"INDEX"``, ``"CHECKPOINT"``, any git ref or
+    commit, or ``"merge-base:BRANCH"``.
+    """
+    began = time.perf_counter()
+    filters = filters or DiffFilters()
+    nb_path = _notebook_path(path)
+    base_rev, head_rev = (base or "HEAD"), (head or WORKING)
+    repo = find_repo(nb_path.parent) if nb_path.parent.is_dir() else None
+    relpath = repo.relative(nb_path) if repo else None
+    if repo is not None and relpath is not None and {WORKING, INDEX} & {base_rev, head_rev}:
+        conflict = repo.conflict_message(relpath)
+        if conflict:
+            raise UserInputError(conflict)
+    head_side = read_side(repo, nb_path, head_rev, relpath)
+    base_side = read_side(repo, nb_path, base_rev, relpath)
+    status = "modified"
+    if base_side.data is None and repo is not None and base_side.revision.commit:
+        old = repo.renamed_from(base_side.revision.commit, relpath or "",
+                                cached=head_rev == INDEX)
+        if old is not None:
+            base_side = read_side(repo, repo.root / old, base_rev, old)
+            status = "renamed"
+    if base_side.data is None and head_side.data is None:
+        raise NotFoundError(f"'{nb_path.name}' exists in neither {base_side.revision.label} "
+                            f"nor {head_side.revision.label}")
+    if base_side.data is None:
+        status = "added"
+    elif head_side.data is None:
+        status = "deleted"
+    key = (base_side.revision.blob or "-", head_side.revision.blob or "-", filters.key())
+    hit = _cached(key)
+    if hit is None:
+        head_nb = (load_notebook(head_side.data, _where(nb_path, head_side))
+                   if head_side.data is not None else None)
+        base_nb = (load_notebook(base_side.data, _where(nb_path, base_side))
+                   if base_side.data is not None else None)
+        base_nb = base_nb if base_nb is not None else empty_notebook(head_nb)
+        head_nb = head_nb if head_nb is not None else empty_notebook(base_nb)
+        cells, summary, ops, _ms = diff_notebooks(base_nb, head_nb, filters)
+        hit = (cells, summary, ops, _ms, head_nb)
+        _remember(key, hit)
+    cells, summary, ops, _ms, head_nb = hit
+    if status == "modified" and not ops:
+        status = "unchanged"
+    return NotebookDiff(str(path), base_side.revision, head_side.revision, summary, cells, ops,
+                        filters, (time.perf_counter() - began) * 1000, status, head_nb)
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def changes(folder: str | os.PathLike[str]) -> tuple[GitRepo | None, list[StatusEntry]]:
+    """The changed notebooks under ``folder``: git's status, or outside git the notebooks
+    whose working copy differs from their checkpoint. Paths are repository-relative in git,
+    else relative to ``folder``."""
+    where = Path(folder).resolve()
+    repo = find_repo(where)
+    if repo is not None:
+        return repo, repo.status(repo.relative(where) if where != repo.root else "")
+    found = []
+    for nb in sorted(where.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in nb.parts:
+            continue
+        checkpoint = checkpoint_of(nb)
+        rel = nb.relative_to(where).as_posix()
+        if not checkpoint.is_file():
+            found.append(StatusEntry(rel, "untracked"))
+        elif checkpoint.read_bytes() != nb.read_bytes():
+            found.append(StatusEntry(rel, "modified"))
+    return None, found

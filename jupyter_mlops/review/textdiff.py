@@ -1,0 +1,145 @@
+"""Line and intra-line diffs of strings, in two shapes from one alignment: the contract's
+``LineDiff`` list (for people) and nbdime's string diff ops (lines of ``splitlines(True)``,
+changed lines patched character by character, as ``nbdime.patch`` expects)."""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Any
+
+from .model import InlineOp, LineDiff
+
+#: Lines longer than this are compared whole (a character diff of them costs too much).
+MAX_INLINE_CHARS = 2000
+#: Two lines this similar (difflib ratio) are one changed line; less, a line replaced.
+LINE_SIMILARITY = 0.5
+
+Op = dict[str, Any]
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as nbdime splits strings: ``str.splitlines(keepends=True)``."""
+    return text.splitlines(True)
+
+
+def _strip_eol(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+def _char_matcher(a: str, b: str) -> SequenceMatcher[str] | None:
+    """A character matcher for two similar lines, or None when they are not alike."""
+    if len(a) > MAX_INLINE_CHARS or len(b) > MAX_INLINE_CHARS:
+        return None
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.real_quick_ratio() < LINE_SIMILARITY or matcher.quick_ratio() < LINE_SIMILARITY \
+            or matcher.ratio() < LINE_SIMILARITY:
+        return None
+    return matcher
+
+
+def _inline(matcher: SequenceMatcher[str]) -> list[InlineOp]:
+    parts: list[InlineOp] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            parts.append(InlineOp("equal", (i1, i2), (j1, j2)))
+            continue
+        if i2 > i1:
+            parts.append(InlineOp("delete", (i1, i2), None))
+        if j2 > j1:
+            parts.append(InlineOp("insert", None, (j1, j2)))
+    return parts
+
+
+def _char_ops(matcher: SequenceMatcher[str], b: str) -> list[Op]:
+    """nbdime ops turning one line into another, character keys (add before remove)."""
+    ops: list[Op] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("insert", "replace"):
+            ops.append({"op": "addrange", "key": i1, "valuelist": b[j1:j2]})
+        if tag in ("delete", "replace"):
+            ops.append({"op": "removerange", "key": i1, "length": i2 - i1})
+    return ops
+
+
+def diff_lines(base: str, head: str, *, want_lines: bool = True
+               ) -> tuple[list[LineDiff], list[Op]]:
+    """The per-line view (when ``want_lines``) and nbdime's ops for ``base`` → ``head``."""
+    a, b = split_lines(base), split_lines(head)
+    lines: list[LineDiff] = []
+    ops: list[Op] = []
+    if a == b:
+        if want_lines:
+            lines = [LineDiff("equal", i + 1, i + 1, _strip_eol(t), _strip_eol(t))
+                     for i, t in enumerate(a)]
+        return lines, ops
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            if want_lines:
+                lines.extend(LineDiff("equal", i1 + k + 1, j1 + k + 1, _strip_eol(a[i1 + k]),
+                                      _strip_eol(a[i1 + k])) for k in range(i2 - i1))
+            continue
+        if tag == "insert":
+            ops.append({"op": "addrange", "key": i1, "valuelist": b[j1:j2]})
+            if want_lines:
+                lines.extend(LineDiff("insert", None, j + 1, None, _strip_eol(b[j]))
+                             for j in range(j1, j2))
+            continue
+        if tag == "delete":
+            ops.append({"op": "removerange", "key": i1, "length": i2 - i1})
+            if want_lines:
+                lines.extend(LineDiff("delete", i + 1, None, _strip_eol(a[i]), None)
+                             for i in range(i1, i2))
+            continue
+        _replace(a, b, i1, i2, j1, j2, lines, ops, want_lines)
+    return lines, ops
+
+
+def _replace(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int,
+             lines: list[LineDiff], ops: list[Op], want_lines: bool) -> None:
+    """A block of changed lines: pairs of similar lines are patched by character; the rest
+    are added and removed whole."""
+    n, m = i2 - i1, j2 - j1
+    matchers = [_char_matcher(a[i1 + k], b[j1 + k]) for k in range(min(n, m))]
+    if n == m and all(matchers):
+        for k, matcher in enumerate(matchers):
+            assert matcher is not None
+            ops.append({"op": "patch", "key": i1 + k, "diff": _char_ops(matcher, b[j1 + k])})
+            if want_lines:
+                lines.append(LineDiff("replace", i1 + k + 1, j1 + k + 1, _strip_eol(a[i1 + k]),
+                                      _strip_eol(b[j1 + k]), _inline_of(a[i1 + k], b[j1 + k])))
+        return
+    ops.append({"op": "addrange", "key": i1, "valuelist": b[j1:j2]})
+    ops.append({"op": "removerange", "key": i1, "length": n})
+    if not want_lines:
+        return
+    for k in range(max(n, m)):
+        if k < n and k < m:
+            matcher = matchers[k]
+            inline = _inline_of(a[i1 + k], b[j1 + k]) if matcher is not None else None
+            lines.append(LineDiff("replace", i1 + k + 1, j1 + k + 1, _strip_eol(a[i1 + k]),
+                                  _strip_eol(b[j1 + k]), inline))
+        elif k < n:
+            lines.append(LineDiff("delete", i1 + k + 1, None, _strip_eol(a[i1 + k]), None))
+        else:
+            lines.append(LineDiff("insert", None, j1 + k + 1, None, _strip_eol(b[j1 + k])))
+
+
+def _inline_of(a: str, b: str) -> list[InlineOp] | None:
+    """Character parts of two similar lines, offsets within the lines without their ends."""
+    matcher = _char_matcher(_strip_eol(a), _strip_eol(b))
+    return _inline(matcher) if matcher is not None else None
+
+
+def all_lines(text: str, op: str) -> list[LineDiff]:
+    """Every line of an added (``insert``) or removed (``delete``) cell."""
+    if op == "insert":
+        return [LineDiff("insert", None, i + 1, None, _strip_eol(t))
+                for i, t in enumerate(split_lines(text))]
+    return [LineDiff("delete", i + 1, None, _strip_eol(t), None)
+            for i, t in enumerate(split_lines(text))]
+
+
+def string_ops(base: str, head: str) -> list[Op]:
+    """nbdime's ops for one string (outputs' text, metadata values)."""
+    return diff_lines(base, head, want_lines=False)[1]
