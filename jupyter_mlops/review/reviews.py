@@ -1,0 +1,352 @@
+"""``open_review(path, base, head)``: comment threads anchored to cells, suggestions applied
+as cell edits, and each reviewer's verdict tied to the head commit it was given on.
+
+A review is of one notebook; its events (``store.py``) say which revisions each was made on.
+The review's state: ``changes_requested`` while any reviewer's latest verdict asks for
+changes; ``approved`` when a reviewer approved the current head commit; else ``open``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import load_config
+from ..errors import NotFoundError, UserInputError
+from .anchors import locate, make_anchor
+from .diffs import INDEX, WORKING, _notebook_path, diff, read_side
+from .git import GitRepo, find_repo
+from .model import NotebookDiff
+from .notebook import load_notebook
+from .store import EventStore, notebook_key, review_folders
+
+DECISIONS = ("approve", "request_changes")
+STATE_OF = {"approve": "approved", "request_changes": "changes_requested"}
+
+
+@dataclass
+class Comment:
+    id: str
+    author: str
+    text: str
+    created_at: str
+    suggestion: str | None = None
+    applied: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "author": self.author, "text": self.text,
+                "created_at": self.created_at, "suggestion": self.suggestion,
+                "applied": self.applied}
+
+
+@dataclass
+class Thread:
+    id: str
+    anchor: dict[str, Any]
+    cell_id: str | None
+    line: int | None
+    end_line: int | None
+    output: int | None
+    status: str = "open"  # "open" | "resolved"
+    outdated: bool = False
+    head_index: int | None = None
+    comments: list[Comment] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "cell_id": self.cell_id, "line": self.line,
+                "end_line": self.end_line, "output": self.output, "status": self.status,
+                "outdated": self.outdated, "head_index": self.head_index,
+                "comments": [c.to_dict() for c in self.comments]}
+
+
+@dataclass
+class Reviewer:
+    user: str
+    state: str  # "commented" | "approved" | "changes_requested"
+    commit: str | None
+    at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"user": self.user, "state": self.state, "commit": self.commit, "at": self.at}
+
+
+def git_user(folder: Path) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "config", "user.name"],
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
+def default_author(folder: Path) -> str:
+    """The author when the caller names none: git's user.name, else the login name."""
+    return git_user(folder) or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+
+class Review:
+    """The review of one notebook's change from ``base`` to ``head``."""
+
+    def __init__(self, path: str | os.PathLike[str], base: str = "HEAD",
+                 head: str | None = None, *, author: str | None = None,
+                 display_path: str | None = None) -> None:
+        self.file = _notebook_path(path)
+        self.base = base or "HEAD"
+        self.head = head or WORKING
+        config = load_config(self.file.parent)
+        self.project_root = config.project_root
+        try:
+            self.relpath = self.file.relative_to(self.project_root.resolve()).as_posix()
+        except ValueError:
+            self.relpath = self.file.name
+        self.path = display_path or str(path)
+        self.store = EventStore(config.path("review.path") / notebook_key(self.relpath))
+        self.repo: GitRepo | None = find_repo(self.file.parent)
+        self.me = author or default_author(self.file.parent)
+
+    # ----------------------------------------------------------------- reading
+
+    def events(self) -> list[dict[str, Any]]:
+        return self.store.read()
+
+    def head_commit(self) -> str | None:
+        """The commit the head revision stands on (the working copy and index: HEAD)."""
+        if self.repo is None:
+            return None
+        if self.head in (WORKING, INDEX):
+            return self.repo.head_commit()
+        return read_side(self.repo, self.file, self.head).revision.commit
+
+    def head_cells(self, rev: str | None = None) -> list[dict[str, Any]]:
+        side = read_side(self.repo, self.file, rev or self.head)
+        if side.data is None:
+            return []
+        cells: list[dict[str, Any]] = load_notebook(
+            side.data, f"'{self.file.name}' ({side.revision.label})").get("cells", [])
+        return cells
+
+    def _threads(self, events: list[dict[str, Any]], cells: list[dict[str, Any]] | None
+                 ) -> list[Thread]:
+        threads: dict[str, Thread] = {}
+        comments: dict[str, Comment] = {}
+        for event in events:
+            kind = event["kind"]
+            if kind == "comment" and isinstance(event.get("anchor"), dict):
+                anchor = event["anchor"]
+                thread = Thread(event["id"], anchor, anchor.get("cell_id"), anchor.get("line"),
+                                anchor.get("end_line"), anchor.get("output"),
+                                head_index=anchor.get("cell_index"))
+                threads[event["id"]] = thread
+            thread_id = event.get("thread")
+            target = threads.get(thread_id or event["id"])
+            if target is None:
+                continue
+            if kind in ("comment", "reply"):
+                comment = Comment(event["id"], str(event.get("author", "")),
+                                  str(event.get("text", "")), event["at"],
+                                  event.get("suggestion"))
+                comments[event["id"]] = comment
+                target.comments.append(comment)
+            elif kind == "resolve":
+                target.status = "resolved"
+            elif kind == "reopen":
+                target.status = "open"
+            elif kind == "apply" and event.get("comment") in comments:
+                comments[event["comment"]].applied = True
+        if cells is not None:
+            for thread in threads.values():
+                where = locate(thread.anchor, cells)
+                thread.cell_id, thread.head_index = where.cell_id, where.head_index
+                thread.line, thread.end_line = where.line, where.end_line
+                thread.outdated = where.outdated
+        return list(threads.values())
+
+    @property
+    def threads(self) -> list[Thread]:
+        """Every thread, re-anchored to the head revision as it is now."""
+        return self._threads(self.events(), self.head_cells())
+
+    def thread(self, thread_id: str) -> Thread:
+        for thread in self.threads:
+            if thread.id == thread_id:
+                return thread
+        raise NotFoundError(f"no thread '{thread_id}' in the review of {self.relpath}")
+
+    def reviewers(self, events: list[dict[str, Any]] | None = None) -> list[Reviewer]:
+        found: dict[str, Reviewer] = {}
+        for event in events if events is not None else self.events():
+            user = str(event.get("author", ""))
+            kind = event["kind"]
+            if kind in DECISIONS:
+                found[user] = Reviewer(user, STATE_OF[kind], event.get("head_commit"),
+                                       event["at"])
+            elif kind in ("comment", "reply") and user not in found:
+                found[user] = Reviewer(user, "commented", event.get("head_commit"), event["at"])
+        return sorted(found.values(), key=lambda r: r.at)
+
+    def _state(self, reviewers: list[Reviewer], head_commit: str | None) -> str:
+        if any(r.state == "changes_requested" for r in reviewers):
+            return "changes_requested"
+        if any(r.state == "approved" and r.commit == head_commit for r in reviewers):
+            return "approved"
+        return "open"
+
+    @property
+    def state(self) -> str:
+        return self._state(self.reviewers(), self.head_commit())
+
+    def summary(self, *, with_threads: bool = False) -> dict[str, Any]:
+        """The contract's ReviewSummary (plus ``me`` and ``threads`` when asked)."""
+        events = self.events()
+        head_commit = self.head_commit()
+        reviewers = self.reviewers(events)
+        threads = self._threads(events, self.head_cells() if with_threads else None)
+        data: dict[str, Any] = {
+            "path": self.path, "base": self.base, "head": self.head,
+            "head_commit": head_commit, "state": self._state(reviewers, head_commit),
+            "reviewers": [r.to_dict() for r in reviewers],
+            "threads": len(threads),
+            "open_threads": sum(1 for t in threads if t.status == "open"),
+        }
+        if with_threads:
+            data["me"] = self.me
+            data["threads"] = [t.to_dict() for t in threads]
+            data["thread_count"] = len(threads)
+        return data
+
+    def changes_since_my_review(self, user: str | None = None) -> NotebookDiff | None:
+        """The diff from the commit ``user`` (default: me) last reviewed to the head; None
+        when they have not reviewed a commit yet."""
+        mine = [r for r in self.reviewers() if r.user == (user or self.me)]
+        if not mine or not mine[0].commit:
+            return None
+        return diff(self.file, mine[0].commit, self.head)
+
+    # ----------------------------------------------------------------- writing
+
+    def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        return self.store.write({"kind": kind, "author": fields.pop("author", None) or self.me,
+                                 "notebook": self.relpath, "base": self.base,
+                                 "head": self.head, "head_commit": self.head_commit(),
+                                 **fields})
+
+    def comment(self, cell_id: str, text: str, line: int | None = None,
+                end_line: int | None = None, *, output: int | None = None,
+                suggestion: str | None = None) -> Thread:
+        """Start a thread on a cell of the head revision (a line range or an output of it)."""
+        text = _text(text, allow_empty=suggestion is not None)
+        anchor = make_anchor(self.head_cells(), cell_id, line, end_line, output)
+        if suggestion is not None and not isinstance(suggestion, str):
+            raise UserInputError("a suggestion is the new source text of the cell or lines")
+        event = self._event("comment", anchor=anchor, text=text, suggestion=suggestion)
+        return self.thread(event["id"])
+
+    def suggest(self, cell_id: str, new_source: str, line: int | None = None,
+                end_line: int | None = None, text: str = "") -> Thread:
+        """A thread proposing ``new_source`` for the cell (or for its lines line-end_line)."""
+        return self.comment(cell_id, text, line, end_line, suggestion=new_source)
+
+    def reply(self, thread_id: str, text: str) -> Thread:
+        self.thread(thread_id)
+        self._event("reply", thread=thread_id, text=_text(text))
+        return self.thread(thread_id)
+
+    def resolve(self, thread_id: str, resolved: bool = True) -> Thread:
+        self.thread(thread_id)
+        self._event("resolve" if resolved else "reopen", thread=thread_id)
+        return self.thread(thread_id)
+
+    def approve(self, text: str | None = None) -> dict[str, Any]:
+        self._event("approve", text=text or "")
+        return self.summary()
+
+    def request_changes(self, text: str) -> dict[str, Any]:
+        self._event("request_changes", text=_text(text))
+        return self.summary()
+
+    def apply(self, thread_id: str, comment_id: str | None = None) -> Thread:
+        """Apply a thread's suggestion to the working copy as a cell edit (through nbformat,
+        validated before it is written)."""
+        thread = self.thread(thread_id)
+        candidates = [c for c in thread.comments if c.suggestion is not None
+                      and (comment_id is None or c.id == comment_id)]
+        if not candidates:
+            raise NotFoundError(f"thread '{thread_id}' has no suggestion"
+                                + (f" '{comment_id}'" if comment_id else ""))
+        comment = candidates[-1]
+        if comment.applied:
+            raise UserInputError("that suggestion is already applied")
+        where = locate(thread.anchor, self.head_cells(WORKING))
+        if where.head_index is None or where.outdated:
+            raise UserInputError("the lines this suggestion replaces have changed since: "
+                                 "suggest again on the current cell")
+        assert comment.suggestion is not None
+        apply_suggestion(self.file, where.head_index, comment.suggestion,
+                         where.line if thread.line is not None else None, where.end_line)
+        self._event("apply", thread=thread_id, comment=comment.id)
+        return self.thread(thread_id)
+
+
+def _text(text: Any, *, allow_empty: bool = False) -> str:
+    if not isinstance(text, str) or (not text.strip() and not allow_empty):
+        raise UserInputError("the comment needs some text")
+    return text
+
+
+def apply_suggestion(file: Path, index: int, new_source: str, line: int | None,
+                     end_line: int | None) -> None:
+    """Replace cell ``index``'s source (or its lines ``line``-``end_line``) in the notebook
+    file and write it back atomically, valid per nbformat."""
+    import nbformat
+
+    keep = nbformat.NO_CONVERT
+    nb = nbformat.read(str(file), as_version=keep)  # type: ignore[no-untyped-call]
+    cell = nb.cells[index]
+    if line is None:
+        cell.source = new_source
+    else:
+        lines = cell.source.splitlines(True)
+        end = end_line or line
+        replacement = new_source.splitlines(True)
+        if replacement and not replacement[-1].endswith("\n") and end < len(lines):
+            replacement[-1] += "\n"
+        cell.source = "".join([*lines[:line - 1], *replacement, *lines[end:]])
+    nbformat.validate(nb)
+    tmp = file.with_name(f".{file.name}.mlops-tmp")
+    text = nbformat.writes(nb)  # type: ignore[no-untyped-call]
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, file)
+
+
+def open_review(path: str | os.PathLike[str], base: str = "HEAD", head: str | None = None,
+                *, author: str | None = None) -> Review:
+    """The review of the notebook at ``path`` (working copy against HEAD by default)."""
+    review = Review(path, base, head, author=author)
+    if not review.file.exists() and review.repo is None:
+        raise NotFoundError(f"no such notebook: {path}")
+    return review
+
+
+def reviews_under(folder: str | os.PathLike[str], *, author: str | None = None
+                  ) -> list[Review]:
+    """The reviews (with at least one event) of notebooks under ``folder``, each opened on
+    the revisions of its latest event."""
+    where = Path(folder).resolve()
+    config = load_config(where)
+    found = []
+    for review_folder in review_folders(config.path("review.path")):
+        events = EventStore(review_folder).read()
+        if not events:
+            continue
+        last = events[-1]
+        notebook = (config.project_root / str(last.get("notebook", ""))).resolve()
+        if notebook.suffix != ".ipynb" or (where != notebook.parent
+                                           and where not in notebook.parents):
+            continue
+        found.append(Review(notebook, str(last.get("base") or "HEAD"),
+                            str(last.get("head") or WORKING), author=author))
+    return found
