@@ -89,7 +89,7 @@ def locate(anchor: dict[str, Any], cells: list[dict[str, Any]]) -> Location:
     if mapped is None:
         start = _nearest_line(str(anchor.get("source", "")), now, int(line))
         return Location(ids[index], index, start, start, True)
-    return Location(ids[index], index, mapped[0], mapped[1], by_similarity)
+    return Location(ids[index], index, mapped[0], mapped[1], False)
 
 
 def _most_similar(anchor: dict[str, Any], cells: list[dict[str, Any]]) -> int | None:
