@@ -96,10 +96,12 @@ class UnknownEndpointHandler(MLOpsHandler):
 # capability routes (their modules import MLOpsHandler from above)
 from .deploy import ROUTES as DEPLOY_ROUTES  # noqa: E402
 from .pipeline import ROUTES as PIPELINE_ROUTES  # noqa: E402
+from .review import ROUTES as REVIEW_ROUTES  # noqa: E402
 
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("status", StatusHandler),
     *PIPELINE_ROUTES,
+    *REVIEW_ROUTES,
     *DEPLOY_ROUTES,
     ("(.*)", UnknownEndpointHandler),  # keep last
 ]

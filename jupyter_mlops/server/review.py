@@ -1,0 +1,276 @@
+"""REST routes of the Review capability (issue #6). ``path`` is relative to the server root
+(outside it: 403). Revisions: ``base`` defaults to ``HEAD`` (outside git: the last
+checkpoint); ``head`` to the working copy, ``WORKING``; also ``INDEX``, ``CHECKPOINT``, any
+git ref or commit, ``merge-base:BRANCH``. Line numbers count from 1 within a cell; inline
+spans are ``[start, end)`` character offsets within a line. Errors: ``{"message": …}``, 4xx
+for the caller's mistakes (unknown ref, not a notebook, invalid JSON, a merge-conflicted
+notebook naming the conflicting revisions).
+
+    GET  review/changes?path=FOLDER
+      -> {git, notebooks: [{path, status, old_path}], reviews: [ReviewSummary]}
+    GET  review/diff?path=NB&base=&head=&outputs=1&metadata=0&execution_counts=0&attachments=1
+      -> {path, status, base: {rev, commit, label}, head: {...}, summary, cells: [CellDiff],
+          elapsed_ms}            (&format=nbdime: {diff: [nbdime diff ops], summary})
+    GET  review?path=NB&base=&head=          -> {review: ReviewSummary + {me, threads}}
+    POST review/comments {path, base?, head?, cell_id, text, line?, end_line?, output?,
+                          suggestion?}                              -> {thread}
+    POST review/threads/ID/replies {path, base?, head?, text}       -> {thread}
+    POST review/threads/ID/resolve {path, base?, head?, resolved}   -> {thread}
+    POST review/threads/ID/apply   {path, base?, head?, comment_id} -> {thread}
+    POST review/approve            {path, base?, head?, text?}      -> {review}
+    POST review/request-changes    {path, base?, head?, text}       -> {review}
+
+``metadata=0`` compares metadata without the noisy keys (ExecuteTime, execution, papermill,
+collapsed, scrolled, jupyter, trusted); ``metadata=1`` compares all of it. The author of what
+is written is the server's current user, or git's ``user.name`` for an anonymous
+(token-only) login. Diffs, git and the review files are read in the executor.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tornado import web
+
+from ..errors import UserInputError
+from .handlers import MLOpsHandler
+
+if TYPE_CHECKING:
+    from ..review import Review
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(handler: MLOpsHandler, name: str, default: bool) -> bool:
+    raw = handler.get_argument(name, "")
+    if raw == "":
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise UserInputError(f"'{name}' is 1 or 0, not {raw!r}")
+
+
+def _relative(root: str, path: str | Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _notebook(root: str, relative: Any) -> Path:
+    from ..paths import resolve_inside
+
+    if not isinstance(relative, str) or not relative:
+        raise UserInputError("name the notebook: path=folder/notebook.ipynb (relative to the "
+                             "server root)")
+    path = resolve_inside(root, relative, must_exist=False)
+    if path.suffix != ".ipynb":
+        raise UserInputError(f"'{relative}' is not a notebook (.ipynb file)")
+    if path.is_dir():
+        raise UserInputError(f"'{relative}' is a folder, not a notebook")
+    return path
+
+
+def _rev(value: Any, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise UserInputError(f"'{name}' is a revision name (HEAD, INDEX, WORKING, a ref)")
+    return value
+
+
+def _line(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise UserInputError(f"'{name}' is a line number (counting from 1)")
+    return value
+
+
+class ReviewBase(MLOpsHandler):
+    def author(self) -> str | None:
+        """The server's user; None (git's user.name) when the login is an anonymous token."""
+        user = self.current_user
+        name = getattr(user, "name", None) or getattr(user, "username", None) or (
+            user if isinstance(user, str) else None)
+        if not name or (isinstance(name, str) and name.startswith("Anonymous ")):
+            return None
+        return str(name)
+
+    def body(self) -> dict[str, Any]:
+        try:
+            data = self.get_json_body()
+        except web.HTTPError:
+            raise UserInputError("the body must be a JSON object") from None
+        if not isinstance(data, dict):
+            raise UserInputError("the body must be a JSON object")
+        return data
+
+    def review(self, path: Any, base: Any, head: Any) -> Review:
+        from ..review import Review
+
+        root = self.mlops.root_dir
+        notebook = _notebook(root, path)
+        return Review(notebook, _rev(base, "base") or "HEAD", _rev(head, "head"),
+                      author=self.author(), display_path=_relative(root, notebook))
+
+    def review_from_body(self, body: dict[str, Any]) -> Review:
+        return self.review(body.get("path"), body.get("base"), body.get("head"))
+
+    def reply(self, data: dict[str, Any], status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+
+def changes_json(root: str, folder_rel: str, author: str | None) -> dict[str, Any]:
+    from ..paths import resolve_inside
+    from ..review import changes, reviews_under
+
+    folder = resolve_inside(root, folder_rel)
+    if folder.is_file():
+        folder = folder.parent
+    repo, entries = changes(folder)
+    base = repo.root if repo is not None else folder
+
+    def rel(p: str | None) -> str | None:
+        return None if p is None else _relative(root, base / p)
+
+    notebooks = [{"path": rel(e.path), "status": e.status, "old_path": rel(e.old_path)}
+                 for e in entries]
+    reviews = []
+    for review in reviews_under(folder, author=author):
+        review.path = _relative(root, review.file)
+        reviews.append(review.summary())
+    return {"git": repo is not None, "notebooks": notebooks, "reviews": reviews}
+
+
+class ChangesHandler(ReviewBase):
+    """GET ?path=FOLDER: the changed notebooks of the working tree and the reviews there."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        data = await self.in_executor(changes_json, self.mlops.root_dir,
+                                      self.get_argument("path", ""), self.author())
+        self.reply(data)
+
+
+class DiffHandler(ReviewBase):
+    """GET ?path=NB&base=&head=&outputs=&metadata=&execution_counts=&attachments=[&format=]"""
+
+    @web.authenticated
+    async def get(self) -> None:
+        from ..review import DiffFilters, diff
+
+        root = self.mlops.root_dir
+        notebook = _notebook(root, self.get_argument("path", ""))
+        filters = DiffFilters(outputs=_flag(self, "outputs", True),
+                              metadata=_flag(self, "metadata", False),
+                              execution_counts=_flag(self, "execution_counts", False),
+                              attachments=_flag(self, "attachments", True))
+        fmt = self.get_argument("format", "")
+        if fmt not in ("", "nbdime"):
+            raise UserInputError(f"format is nbdime or left out, not {fmt!r}")
+        base = _rev(self.get_argument("base", ""), "base") or "HEAD"
+        head = _rev(self.get_argument("head", ""), "head")
+        result = await self.in_executor(lambda: diff(notebook, base, head, filters=filters))
+        result.path = _relative(root, notebook)
+        if fmt == "nbdime":
+            from dataclasses import asdict
+
+            self.reply({"diff": result.to_nbdime(), "summary": asdict(result.summary)})
+            return
+        self.reply(result.to_dict())
+
+
+class ReviewHandler(ReviewBase):
+    """GET ?path=NB&base=&head=: the review with its threads, re-anchored to the head."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        path, base, head = (self.get_argument(k, "") for k in ("path", "base", "head"))
+        data = await self.in_executor(
+            lambda: self.review(path, base, head).summary(with_threads=True))
+        self.reply({"review": data})
+
+
+class CommentsHandler(ReviewBase):
+    """POST {path, base?, head?, cell_id, text, line?, end_line?, output?, suggestion?}"""
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.body()
+        cell_id = body.get("cell_id")
+        if not isinstance(cell_id, str) or not cell_id:
+            raise UserInputError("name the cell: cell_id (the id a diff gives each cell)")
+        suggestion = body.get("suggestion")
+        if suggestion is not None and not isinstance(suggestion, str):
+            raise UserInputError("'suggestion' is the suggested source text")
+        line, end_line, output = _line(body, "line"), _line(body, "end_line"), _line(
+            body, "output")
+        text = body.get("text", "")
+        thread = await self.in_executor(lambda: self.review_from_body(body).comment(
+            cell_id, text, line, end_line, output=output, suggestion=suggestion))
+        self.reply({"thread": thread.to_dict()}, 201)
+
+
+class ThreadActionHandler(ReviewBase):
+    """POST review/threads/ID/(replies|resolve|apply)"""
+
+    @web.authenticated
+    async def post(self, thread_id: str, action: str) -> None:
+        body = self.body()
+        if action == "replies":
+            text = body.get("text", "")
+            thread = await self.in_executor(
+                lambda: self.review_from_body(body).reply(thread_id, text))
+        elif action == "resolve":
+            resolved = body.get("resolved", True)
+            if not isinstance(resolved, bool):
+                raise UserInputError("'resolved' is true or false")
+            thread = await self.in_executor(
+                lambda: self.review_from_body(body).resolve(thread_id, resolved))
+        else:
+            comment_id = body.get("comment_id")
+            if comment_id is not None and not isinstance(comment_id, str):
+                raise UserInputError("'comment_id' names the comment holding the suggestion")
+            thread = await self.in_executor(
+                lambda: self.review_from_body(body).apply(thread_id, comment_id))
+        self.reply({"thread": thread.to_dict()})
+
+
+class VerdictHandler(ReviewBase):
+    """POST review/approve {path, base?, head?, text?} and review/request-changes {…, text}"""
+
+    @web.authenticated
+    async def post(self, verdict: str) -> None:
+        body = self.body()
+        text = body.get("text")
+        if text is not None and not isinstance(text, str):
+            raise UserInputError("'text' is the message to the author")
+
+        def give() -> dict[str, Any]:
+            review = self.review_from_body(body)
+            if verdict == "approve":
+                review.approve(text)
+            else:
+                review.request_changes(text or "")
+            return review.summary(with_threads=True)
+
+        self.reply({"review": await self.in_executor(give)})
+
+
+ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
+    ("review", ReviewHandler),
+    ("review/changes", ChangesHandler),
+    ("review/diff", DiffHandler),
+    ("review/comments", CommentsHandler),
+    (r"review/threads/([A-Za-z0-9_-]+)/(replies|resolve|apply)", ThreadActionHandler),
+    (r"review/(approve|request-changes)", VerdictHandler),
+]
