@@ -67,11 +67,11 @@ lint-ts: install
 
 lint: lint-py lint-ts
 
-# Airflow 3, Prefect 3 and kfp each in their own venv under /tmp (they pin many packages):
-# the pipeline export tests run the real engines. Built in parallel, reused while their
+# Airflow 3, Prefect 3, kfp and Feast each in their own venv under /tmp (they pin many packages):
+# the pipeline export and Feast adapter tests run the real engines. Built in parallel, reused while their
 # requirements stay the same; a venv that cannot be built makes only its tests skip (with why).
 engines: install
-	$(BIN)/python tests/engines.py airflow prefect kfp
+	$(BIN)/python tests/engines.py airflow prefect kfp feast
 
 pytest: install engines
 	$(BIN)/python -m pytest tests --ignore=tests/ui -q

@@ -42,6 +42,8 @@ _LAZY: dict[str, str] = {
     # mlops.deploy is the deploy package itself, callable: mlops.deploy("models:/m/1")
     "deploy": "deploy", "deployments": "deploy", "predict": "deploy", "rollback": "deploy",
     "undeploy": "deploy",
+    # mlops.features is the features package: mlops.features.get(...), .publish, .search, .show
+    "features": "features",
 }
 
 

@@ -166,6 +166,18 @@ def _run_pipeline(args: argparse.Namespace, ctx: Context) -> Any:
     return run_pipeline_verb(args, ctx)
 
 
+def _features_args(parser: argparse.ArgumentParser) -> None:
+    from .features.verbs import configure
+
+    configure(parser)
+
+
+def _run_features(args: argparse.Namespace, ctx: Context) -> Any:
+    from .features.verbs import run
+
+    return run(args, ctx)
+
+
 def _deploy_verb(name: str, help: str) -> Verb:
     """A verb of the deploy capability; its module loads when the verb is used."""
 
@@ -197,7 +209,8 @@ CLI_ONLY = frozenset({"cli"})
 VERBS: tuple[Verb, ...] = (
     Verb("status", "configuration and health of every backend", configure=_status_args,
          run=_run_status),
-    _planned("features", "search, show, get, publish and look up features", "features", 4),
+    Verb("features", "search, show, get, publish and look up features", "features", 4,
+         configure=_features_args, run=_run_features),
     Verb("track", "run a cell (%%mlops track) or cells (start|end) inside an MLflow run",
          "experiments", 3, configure=_track_args, run=_run_track, adapters=MAGIC_ONLY,
          cell=True),

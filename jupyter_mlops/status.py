@@ -358,7 +358,7 @@ CAPABILITIES: tuple[tuple[str, str, int], ...] = (
     ("deploy", "Deploy", 7),
 )
 #: Capabilities whose verbs are built; each capability's issue adds itself here.
-BUILT: frozenset[str] = frozenset({"experiments", "pipeline", "deploy"})
+BUILT: frozenset[str] = frozenset({"features", "experiments", "pipeline", "deploy"})
 
 
 def _plan(config: Config, timeout: float, environ: Mapping[str, str]
@@ -397,7 +397,16 @@ def _features_check(config: Config) -> Check:
             return Check("feature store", False,
                          "Feast is not installed: pip install 'jupyter-mlops[feast]'")
         return Check("feature store", True, f"Feast repository {repo}")
-    return check_writable("feature store", config["features.path"], config.project_root)
+    writable = check_writable("feature store", config["features.path"], config.project_root)
+    if writable.level == "error":
+        return writable
+    if find_spec("duckdb") is None or find_spec("pyarrow") is None:
+        return Check("feature store", False, "the embedded store needs duckdb and pyarrow: "
+                     "pip install 'jupyter-mlops[features]'")
+    from .features.api import describe_store
+
+    ok, holds = describe_store(config)
+    return Check("feature store", ok, f"{writable.message}; {holds}")
 
 
 def _summary(cap_id: str, config: Config, checks: list[Check]) -> str:

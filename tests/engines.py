@@ -1,4 +1,4 @@
-"""Virtual environments for the real pipeline engines (Airflow 3, Prefect 3, Kubeflow Pipelines).
+"""Virtual environments for the real engines (Airflow 3, Prefect 3, Kubeflow Pipelines, Feast).
 
 Each engine pins many packages of its own, so each gets its own venv under ``ENGINES_DIR``
 (default ``/tmp/jupyter-mlops-engines``), never the project's ``.venv``. ``make engines`` builds
@@ -27,9 +27,12 @@ REQUIREMENTS: dict[str, list[str]] = {
     # FastAPI 0.151+ dropped the min_items= that Prefect 3.8's server still passes
     "prefect": ["prefect>=3.0,<4", "fastapi<0.151", "cloudpickle>=3", "numpy"],
     "kfp": ["kfp>=2.7,<3"],
+    # the Features adapter's tests and benchmarks/features.py: Feast pins pandas < 3
+    "feast": ["feast[duckdb]==0.67.*"],
 }
 #: The module whose import proves the venv works.
-PROBE = {"airflow": "airflow.sdk", "prefect": "prefect", "kfp": "kfp.compiler"}
+PROBE = {"airflow": "airflow.sdk", "prefect": "prefect", "kfp": "kfp.compiler",
+         "feast": "feast"}
 
 _locks = {name: threading.Lock() for name in REQUIREMENTS}
 

@@ -95,11 +95,13 @@ class UnknownEndpointHandler(MLOpsHandler):
 
 # capability routes (their modules import MLOpsHandler from above)
 from .deploy import ROUTES as DEPLOY_ROUTES  # noqa: E402
+from .features import ROUTES as FEATURES_ROUTES  # noqa: E402
 from .pipeline import ROUTES as PIPELINE_ROUTES  # noqa: E402
 from .review import ROUTES as REVIEW_ROUTES  # noqa: E402
 
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("status", StatusHandler),
+    *FEATURES_ROUTES,
     *PIPELINE_ROUTES,
     *REVIEW_ROUTES,
     *DEPLOY_ROUTES,

@@ -1,0 +1,700 @@
+"""The embedded feature store: Parquet parts (microsecond UTC timestamps) plus a JSON registry
+in a folder or an S3 prefix, point-in-time retrieval as DuckDB ASOF JOINs, and an SQLite
+online table holding the latest row of each entity.
+
+Layout under ``features.path``::
+
+    registry.json                      views, versions, parts (see storage.Registry)
+    views/NAME/vN/part-SEQ-ID.parquet  one part per publish, never rewritten
+    online.db                          SQLite: one table per view version (local stores;
+                                       an S3 store keeps it under .mlops/features-cache/)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NotFoundError, UserInputError
+from . import frames
+from .model import (
+    CREATED_US,
+    EVENT_US,
+    HIDDEN,
+    SEQ,
+    ColumnStats,
+    FeatureRef,
+    FeatureView,
+    FieldInfo,
+    VersionInfo,
+    ViewStats,
+    check_name,
+    from_us,
+    jsonable,
+    parse_ttl,
+    suggest,
+    unknown_view,
+)
+from .storage import LocalStorage, Registry, S3Storage, Storage
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+
+    from ..config import Config
+
+Progress = Callable[[str], None]
+NO_CREATED = -(2**62)  # sorts below every real created timestamp in the online table
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _sql_list(paths: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+class EmbeddedStore:
+    """The default backend; ``open_store(config)`` makes one for a project."""
+
+    backend = "embedded"
+
+    def __init__(self, storage: Storage, online_path: Path, stats_dir: Path) -> None:
+        self.storage = storage
+        self.registry = Registry(storage)
+        self.online_path = online_path
+        self.stats_dir = stats_dir
+
+    @classmethod
+    def from_config(cls, config: Config) -> EmbeddedStore:
+        where = str(config["features.path"])
+        if where.startswith("s3://"):
+            cache = config.state_dir / "features-cache"
+            storage: Storage = S3Storage(where, cache, str(config["aws.endpoint_url"] or ""),
+                                         str(config["aws.region"] or ""))
+            return cls(storage, cache / "online.db", cache / "stats")
+        root = Path(where)
+        return cls(LocalStorage(root), root / "online.db", root / ".stats")
+
+    @property
+    def where(self) -> str:
+        return self.storage.where
+
+    # ----------------------------------------------------------------------- reading
+
+    def _entries(self) -> dict[str, Any]:
+        views: dict[str, Any] = self.registry.load().get("views", {})
+        return views
+
+    def _entry(self, name: str, entries: dict[str, Any] | None = None) -> dict[str, Any]:
+        entries = self._entries() if entries is None else entries
+        if name not in entries:
+            raise unknown_view(name, entries)
+        entry: dict[str, Any] = entries[name]
+        return entry
+
+    @staticmethod
+    def _version(entry: dict[str, Any], version: int | None) -> dict[str, Any]:
+        versions = entry["versions"]
+        if version is None:
+            found: dict[str, Any] = versions[-1]
+            return found
+        for item in versions:
+            if item["version"] == version:
+                return dict(item)
+        known = ", ".join(str(v["version"]) for v in versions)
+        raise NotFoundError(f"feature view '{entry['name']}' has no version {version}; its "
+                            f"versions: {known}")
+
+    def _view(self, entry: dict[str, Any], version: int | None = None) -> FeatureView:
+        item = self._version(entry, version)
+        descriptions = entry.get("field_descriptions", {})
+        roles = {entry["timestamp"]: "timestamp"}
+        if entry.get("created_timestamp"):
+            roles[entry["created_timestamp"]] = "created_timestamp"
+        for key in entry["entities"]:
+            roles[key] = "entity"
+        schema = tuple(FieldInfo(c["name"], c["type"], roles.get(c["name"], "feature"),
+                                 descriptions.get(c["name"], "")) for c in item["columns"])
+        parts = item["parts"]
+        newest = max((p["max_event_us"] for p in parts), default=None)
+        view = FeatureView(
+            name=entry["name"], version=item["version"], entities=tuple(entry["entities"]),
+            timestamp=entry["timestamp"], created_timestamp=entry.get("created_timestamp"),
+            schema=schema, description=entry.get("description", ""),
+            owner=entry.get("owner"), tags=dict(entry.get("tags", {})),
+            ttl_seconds=entry.get("ttl_seconds"),
+            versions=tuple(VersionInfo(v["version"], datetime.fromisoformat(v["created_at"]),
+                                       tuple(c["name"] for c in v["columns"]))
+                           for v in entry["versions"]),
+            newest_event=from_us(newest),
+            last_publish=datetime.fromisoformat(entry["last_publish"]),
+            rows=sum(p["rows"] for p in parts), backend=self.backend)
+        view._stats = lambda: self.stats(view.name, view.version)
+        return view
+
+    def views(self) -> list[FeatureView]:
+        """The latest version of every view."""
+        return [self._view(entry) for entry in self._entries().values()]
+
+    def view(self, name: str, version: int | None = None) -> FeatureView:
+        return self._view(self._entry(name), version)
+
+    def _paths(self, item: dict[str, Any]) -> list[str]:
+        return self.storage.local_paths([p["key"] for p in item["parts"]])
+
+    # ----------------------------------------------------------------------- publish
+
+    def publish(self, df: pd.DataFrame, name: str, *, entities: str | Sequence[str],
+                timestamp: str, created_timestamp: str | None = None, description: str = "",
+                tags: dict[str, str] | None = None, owner: str | None = None, ttl: Any = None,
+                field_descriptions: dict[str, str] | None = None,
+                progress: Progress | None = None) -> FeatureView:
+        """Append ``df`` to view ``name`` (a new version when its columns changed)."""
+        check_name(name)
+        df = frames.require_frame(df, "the data to publish")
+        keys = frames.column_list(entities, "entity")
+        spec = _Spec(df, keys, timestamp, created_timestamp, field_descriptions)
+        ttl_seconds = parse_ttl(ttl)
+        table = spec.table
+        if progress:
+            progress(f"{name}: {table.num_rows:,} rows checked")
+        staged = self.storage.staging() / f"{uuid.uuid4().hex}.parquet"
+        try:
+            with self.registry.update() as data:
+                views = data.setdefault("views", {})
+                entry = views.get(name)
+                version = _choose_version(entry, spec)
+                seq = int(data.get("seq", 0)) + 1
+                data["seq"] = seq
+                table = _with_seq(table, seq)
+                _write_parquet(table, staged)
+                key = f"views/{name}/v{version}/part-{seq:06d}-{uuid.uuid4().hex[:8]}.parquet"
+                now = _now().isoformat()
+                if entry is None:
+                    entry = views[name] = {
+                        "name": name, "entities": keys, "timestamp": spec.timestamp,
+                        "created_timestamp": spec.created, "description": "", "owner": None,
+                        "tags": {}, "ttl_seconds": None, "field_descriptions": {},
+                        "created_at": now, "versions": []}
+                _update_metadata(entry, description, tags, owner, ttl_seconds,
+                                 field_descriptions)
+                if version > len(entry["versions"]):
+                    entry["versions"].append({"version": version, "created_at": now,
+                                              "columns": spec.columns, "parts": [],
+                                              "ties": False})
+                item = entry["versions"][version - 1]
+                events = table.column(EVENT_US)
+                import pyarrow.compute as pc
+
+                item["parts"].append({"key": key, "rows": table.num_rows, "seq": seq,
+                                      "min_event_us": pc.min(events).as_py(),
+                                      "max_event_us": pc.max(events).as_py(),
+                                      "published_at": now})
+                entry["last_publish"] = now
+                self.storage.put_file(staged, key)
+                try:
+                    paths = self._paths(item)
+                    if not item["ties"]:
+                        item["ties"] = _has_ties(paths, keys)
+                    _OnlineTable(self.online_path).upsert(name, version, keys, table,
+                                                          [c["name"] for c in spec.columns])
+                except BaseException:
+                    self.storage.delete(key)
+                    raise
+        finally:
+            staged.unlink(missing_ok=True)
+        if progress:
+            progress(f"{name}: published as version {version}")
+        return self.view(name)
+
+    # ----------------------------------------------------------------------- historical
+
+    def resolve(self, refs: Sequence[FeatureRef]) -> list[tuple[FeatureView, list[str]]]:
+        """Each reference's view (at its version) and feature names; unknown ones are a
+        NotFoundError with a suggestion."""
+        entries = self._entries()
+        resolved = []
+        for ref in refs:
+            view = self._view(self._entry(ref.view, entries), ref.version)
+            resolved.append((view, check_features(view, ref)))
+        return resolved
+
+    def historical(self, refs: Sequence[FeatureRef], entity_df: pd.DataFrame, timestamp: str,
+                   *, full_names: bool = False, progress: Progress | None = None
+                   ) -> pd.DataFrame:
+        """Point-in-time join: for each entity row, per view, the latest feature row with
+        event time ≤ the row's time and within the view's TTL (ties: the later created
+        timestamp, then the later publish); every row kept, in order, nulls where none."""
+        entity_df = frames.require_frame(entity_df, "the entity frame")
+        resolved = self.resolve(refs)
+        if timestamp not in entity_df.columns:
+            raise frames.missing_column(entity_df, timestamp, "timestamp")
+        ts = frames.utc_timestamps(entity_df[timestamp], timestamp, "timestamp")
+        names = output_names(resolved, list(map(str, entity_df.columns)), full_names)
+        import numpy as np
+        import pandas as pd
+
+        needed: list[str] = []
+        for view, _features in resolved:
+            for key in view.entities:
+                if key not in entity_df.columns:
+                    raise frames.missing_column(entity_df, key, f"entity ('{view.name}')")
+                if key not in needed:
+                    needed.append(key)
+        ents = pd.DataFrame({k: entity_df[k].to_numpy() for k in needed})
+        ents["__ts"] = frames.epoch_us(ts)
+        ents["__row"] = np.arange(len(ents), dtype="int64")
+        con = _connect()
+        con.register("ents", ents)
+        selects, joins = ["e.__row"], []
+        entries = self._entries()
+        for i, (view, features) in enumerate(resolved):
+            item = self._version(entries[view.name], view.version)
+            paths = self._paths(item)
+            if progress:
+                progress(f"{view.name} v{view.version}: {view.rows:,} rows in {len(paths)} "
+                         f"part{'s' if len(paths) != 1 else ''}")
+            _check_key_types(view, ents)
+            cols = ", ".join(_quote(c) for c in [*view.entities, *features])
+            source = (f"SELECT {cols}, {EVENT_US} AS __ev FROM read_parquet("
+                      f"{_sql_list(paths)})")
+            if item["ties"]:
+                part = ", ".join(_quote(k) for k in view.entities)
+                source += (f" QUALIFY row_number() OVER (PARTITION BY {part}, {EVENT_US} "
+                           f"ORDER BY {CREATED_US} DESC NULLS LAST, {SEQ} DESC) = 1")
+            alias = f"v{i}"
+            on = " AND ".join(f"e.{_quote(k)} = {alias}.{_quote(k)}" for k in view.entities)
+            joins.append(f"ASOF LEFT JOIN ({source}) {alias} ON {on} AND e.__ts >= "
+                         f"{alias}.__ev")
+            ttl = view.ttl_seconds
+            for feature in features:
+                column = f"{alias}.{_quote(feature)}"
+                if ttl:
+                    column = (f"CASE WHEN {alias}.__ev >= e.__ts - {int(ttl * 1_000_000)} "
+                              f"THEN {column} END")
+                selects.append(f"{column} AS {_quote(names[(view.name, feature)])}")
+        sql = f"SELECT {', '.join(selects)} FROM ents e {' '.join(joins)} ORDER BY e.__row"
+        if progress:
+            progress(f"joining {len(ents):,} entity rows with {len(resolved)} view"
+                     f"{'s' if len(resolved) != 1 else ''}")
+        found = con.execute(sql).df()
+        con.close()
+        out = entity_df.copy()
+        for column in found.columns[1:]:
+            out[column] = found[column].array
+        return out
+
+    # ----------------------------------------------------------------------- online
+
+    def online(self, name: str, keys: Any, features: Sequence[str] | None = None
+               ) -> pd.DataFrame:
+        """The latest row of each entity in ``keys``, in their order; nulls where unknown."""
+        view = self.view(name)
+        chosen = check_features(view, FeatureRef(name, None, tuple(features)
+                                                 if features else None))
+        rows = key_rows(keys, list(view.entities))
+        return _OnlineTable(self.online_path).lookup(view, rows, chosen)
+
+    # ----------------------------------------------------------------------- statistics
+
+    def stats(self, name: str, version: int | None = None) -> ViewStats:
+        """Per-column statistics of one version, computed once per state of the version."""
+        entry = self._entry(name)
+        item = self._version(entry, version)
+        mark = f"{item['version']}-{len(item['parts'])}-{item['parts'][-1]['seq']}"
+        cache = self.stats_dir / f"{name}.json"
+        try:
+            cached = json.loads(cache.read_text())
+            if cached.get("mark") == mark:
+                return _stats_from(cached["stats"])
+        except (OSError, ValueError, KeyError):
+            pass
+        stats = compute_stats(name, int(item["version"]),
+                              [(c["name"], c["type"]) for c in item["columns"]],
+                              self._paths(item))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps({"mark": mark, "stats": stats.to_dict()}))
+        tmp.replace(cache)
+        return stats
+
+
+# --------------------------------------------------------------------------- publish helpers
+
+
+class _Spec:
+    """The frame to publish, checked, as an Arrow table with the store's hidden columns."""
+
+    def __init__(self, df: pd.DataFrame, keys: list[str], timestamp: str,
+                 created: str | None, descriptions: dict[str, str] | None) -> None:
+        import pyarrow as pa
+
+        if df.empty:
+            raise UserInputError("the frame to publish has no rows")
+        columns = [str(c) for c in df.columns]
+        if len(set(columns)) != len(columns):
+            raise UserInputError("the frame has duplicate column names")
+        for column, role in [*((k, "entity") for k in keys), (timestamp, "timestamp"),
+                             *([(created, "created timestamp")] if created else [])]:
+            if column not in df.columns:
+                raise frames.missing_column(df, column, role)
+            if column.startswith("_mlops_"):
+                raise UserInputError(f"column names starting with _mlops_ are the store's own "
+                                     f"('{column}')")
+        for key in keys:
+            if df[key].isna().any():
+                raise UserInputError(f"the entity column '{key}' has "
+                                     f"{int(df[key].isna().sum())} missing values")
+        features = [c for c in columns if c not in {*keys, timestamp, created}]
+        if not features:
+            raise UserInputError("the frame has no feature columns besides the entity and "
+                                 "timestamp columns")
+        unknown = set(descriptions or {}) - set(columns)
+        if unknown:
+            raise UserInputError(f"field_descriptions name columns the frame does not have: "
+                                 f"{', '.join(sorted(unknown))}")
+        frame = df.copy()
+        event = frames.utc_timestamps(df[timestamp], timestamp, "timestamp")
+        frame[timestamp] = event
+        created_us = None
+        if created:
+            made = frames.utc_timestamps(df[created], created, "created timestamp",
+                                         allow_nulls=True)
+            frame[created] = made
+            created_us = made
+        for column in features:  # datetime features: microsecond UTC as well
+            if frame[column].dtype.kind == "M":
+                frame[column] = frames.utc_timestamps(frame[column], column, "feature",
+                                                      allow_nulls=True)
+        table = frames.to_arrow(frame)
+        table = table.append_column(EVENT_US, pa.array(frames.epoch_us(event), pa.int64()))
+        if created_us is not None:
+            table = table.append_column(CREATED_US, pa.array(
+                frames.epoch_us(created_us), pa.int64(), mask=created_us.isna().to_numpy()))
+        else:
+            table = table.append_column(CREATED_US, pa.nulls(table.num_rows, pa.int64()))
+        self.table = table
+        self.keys = keys
+        self.timestamp = timestamp
+        self.created = created
+        self.columns = [{"name": f.name, "type": str(f.type)} for f in table.schema
+                        if f.name not in HIDDEN]
+
+
+def _choose_version(entry: dict[str, Any] | None, spec: _Spec) -> int:
+    """The version ``spec`` goes to: the latest when its columns are the same, else a new
+    one; a different key, timestamp or column type is an error (the store is unchanged)."""
+    if entry is None:
+        return 1
+    name = entry["name"]
+    if entry["entities"] != spec.keys:
+        raise UserInputError(f"feature view '{name}' is keyed by "
+                             f"{', '.join(entry['entities'])}, not {', '.join(spec.keys)}: "
+                             "publish under another name")
+    if entry["timestamp"] != spec.timestamp or entry.get("created_timestamp") != spec.created:
+        raise UserInputError(f"feature view '{name}' has timestamp '{entry['timestamp']}'"
+                             + (f" and created timestamp '{entry['created_timestamp']}'"
+                                if entry.get("created_timestamp") else "")
+                             + ": publish with the same columns, or under another name")
+    latest = entry["versions"][-1]
+    known = {c["name"]: c["type"] for v in entry["versions"] for c in v["columns"]}
+    for column in spec.columns:
+        before = known.get(column["name"])
+        if before is not None and before != column["type"]:
+            raise UserInputError(f"column '{column['name']}' of feature view '{name}' is "
+                                 f"{before}, not {column['type']}: convert it, or publish it "
+                                 "under a new column name")
+    if sorted(c["name"] for c in latest["columns"]) == sorted(c["name"] for c in spec.columns):
+        spec.columns = latest["columns"]  # keep the version's column order
+        return int(latest["version"])
+    return int(latest["version"]) + 1
+
+
+def _update_metadata(entry: dict[str, Any], description: str, tags: dict[str, str] | None,
+                     owner: str | None, ttl_seconds: float | None,
+                     descriptions: dict[str, str] | None) -> None:
+    """What the publisher said replaces what was said before; what they left out stays."""
+    if description:
+        entry["description"] = str(description)
+    if tags is not None:
+        if not isinstance(tags, dict):
+            raise UserInputError("tags must be a dict of text to text")
+        entry["tags"] = {str(k): str(v) for k, v in tags.items()}
+    if owner:
+        entry["owner"] = str(owner)
+    if ttl_seconds is not None:
+        entry["ttl_seconds"] = ttl_seconds
+    if descriptions:
+        entry.setdefault("field_descriptions", {}).update(
+            {str(k): str(v) for k, v in descriptions.items()})
+
+
+def _with_seq(table: pa.Table, seq: int) -> pa.Table:
+    """The order of the rows in the store: publish number, then row of the frame (the last
+    of two rows with the same key, event and created time wins)."""
+    import numpy as np
+    import pyarrow as pa
+
+    order = (np.int64(seq) << np.int64(32)) + np.arange(table.num_rows, dtype="int64")
+    return table.append_column(SEQ, pa.array(order, pa.int64()))
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, coerce_timestamps="us", allow_truncated_timestamps=False)
+
+
+def _has_ties(paths: list[str], keys: list[str]) -> bool:
+    """Whether two rows of the version share entity key and event time (then the created
+    timestamp and the publish order decide)."""
+    con = _connect()
+    group = ", ".join([*(_quote(k) for k in keys), EVENT_US])
+    found = con.execute(f"SELECT 1 FROM read_parquet({_sql_list(paths)}) GROUP BY {group} "
+                        "HAVING count(*) > 1 LIMIT 1").fetchone()
+    con.close()
+    return found is not None
+
+
+# --------------------------------------------------------------------------- get helpers
+
+
+def check_features(view: FeatureView, ref: FeatureRef) -> list[str]:
+    if ref.features is None:
+        return view.features
+    for feature in ref.features:
+        if feature not in view.features:
+            raise NotFoundError(f"feature view '{view.name}' v{view.version} has no feature "
+                                f"'{feature}'{suggest(feature, view.features)}; its features: "
+                                + ", ".join(view.features[:12]))
+    return list(ref.features)
+
+
+def output_names(resolved: Sequence[tuple[FeatureView, list[str]]], taken: list[str],
+                 full_names: bool) -> dict[tuple[str, str], str]:
+    """The column each feature lands in: its name, or ``view__feature`` with full names; a
+    clash is an error."""
+    names: dict[tuple[str, str], str] = {}
+    used = {c: "the entity frame" for c in taken}
+    for view, features in resolved:
+        for feature in features:
+            column = f"{view.name}__{feature}" if full_names else feature
+            if column in used:
+                raise UserInputError(
+                    f"feature '{feature}' of '{view.name}' would overwrite column '{column}' "
+                    f"of {used[column]}: ask for full names (full_names=True / --full-names) "
+                    "or rename the column")
+            used[column] = f"view '{view.name}'"
+            names[(view.name, feature)] = column
+    return names
+
+
+def _check_key_types(view: FeatureView, ents: pd.DataFrame) -> None:
+    types = {f.name: f.type for f in view.schema}
+    for key in view.entities:
+        stored = types[key]
+        kind = ents[key].dtype.kind
+        numeric = stored.startswith(("int", "double", "float"))
+        if (numeric and kind not in "iuf") or (stored == "string" and kind not in "OUST"):
+            raise UserInputError(f"the entity column '{key}' is {ents[key].dtype} in the entity "
+                                 f"frame but {stored} in feature view '{view.name}': convert it")
+
+
+def key_rows(keys: Any, entities: list[str]) -> list[tuple[Any, ...]]:
+    """Entity keys as tuples in the view's key order, from a DataFrame, a dict of columns
+    (or of one value each), a list of dicts, or (one key column) a list of values."""
+    import pandas as pd
+
+    if isinstance(keys, pd.DataFrame):
+        missing = [k for k in entities if k not in keys.columns]
+        if missing:
+            raise frames.missing_column(keys, missing[0], "entity")
+        columns = [frames.plain(keys[k].to_numpy()) for k in entities]
+        return list(zip(*columns, strict=True))
+    if isinstance(keys, dict):
+        missing = [k for k in entities if k not in keys]
+        if missing:
+            raise UserInputError(f"the keys lack the entity column '{missing[0]}' (the view is "
+                                 f"keyed by {', '.join(entities)})")
+        values = [keys[k] for k in entities]
+        if all(isinstance(v, list | tuple) or hasattr(v, "tolist") for v in values):
+            columns = [frames.plain(v) for v in values]
+            if len({len(c) for c in columns}) > 1:
+                raise UserInputError("the key columns have different lengths")
+            return list(zip(*columns, strict=True))
+        return [tuple(frames.plain(values))]
+    if isinstance(keys, list | tuple):
+        if all(isinstance(k, dict) for k in keys):
+            return key_rows(pd.DataFrame(list(keys)), entities) if keys else []
+        if len(entities) == 1:
+            return [(v,) for v in frames.plain(list(keys))]
+    raise UserInputError(f"give the keys as a DataFrame, a dict of columns or a list of dicts "
+                         f"with {', '.join(entities)}")
+
+
+# --------------------------------------------------------------------------- online table
+
+
+class _OnlineTable:
+    """The latest row of each entity, one SQLite table per view version."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=60)
+        return con
+
+    @staticmethod
+    def table(name: str, version: int) -> str:
+        return _quote(f"{name}@v{version}")
+
+    def upsert(self, name: str, version: int, keys: list[str], table: pa.Table,
+               columns: list[str]) -> None:
+        import pyarrow as pa
+
+        con = _connect()
+        con.register("batch", table)
+        part = ", ".join(_quote(k) for k in keys)
+        latest = con.sql(
+            f"SELECT * FROM batch QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY "
+            f"{EVENT_US} DESC, {CREATED_US} DESC NULLS LAST, {SEQ} DESC) = 1").to_arrow_table()
+        con.close()
+        values = []
+        names = [*keys, *[c for c in columns if c not in keys], EVENT_US, CREATED_US, SEQ]
+        for column in names:
+            data = latest.column(column)
+            if pa.types.is_timestamp(data.type):
+                data = data.cast(pa.int64())
+            values.append(data.to_pylist())
+        created = values[-2]
+        values[-2] = [NO_CREATED if v is None else v for v in created]
+        rows = list(zip(*values, strict=True))
+        target = self.table(name, version)
+        quoted = [_quote(n) for n in names]
+        update = ", ".join(f"{q} = excluded.{q}" for q in quoted[len(keys):])
+        sql = (f"INSERT INTO {target} ({', '.join(quoted)}) VALUES "
+               f"({', '.join('?' * len(names))}) ON CONFLICT ({part}) DO UPDATE SET {update} "
+               f"WHERE (excluded.{EVENT_US}, excluded.{CREATED_US}, excluded.{SEQ}) > "
+               f"({target}.{EVENT_US}, {target}.{CREATED_US}, {target}.{SEQ})")
+        con2 = self._connect()
+        try:
+            with con2:
+                con2.execute(f"CREATE TABLE IF NOT EXISTS {target} ({', '.join(quoted)}, "
+                             f"PRIMARY KEY ({part}))")
+                con2.executemany(sql, rows)
+        finally:
+            con2.close()
+
+    def lookup(self, view: FeatureView, rows: list[tuple[Any, ...]], features: list[str]
+               ) -> pd.DataFrame:
+        import pandas as pd
+
+        keys = list(view.entities)
+        found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        wanted = list(dict.fromkeys(rows))
+        if wanted and self.path.exists():
+            con = sqlite3.connect(self.path, timeout=60)
+            try:
+                columns = ", ".join(_quote(c) for c in [*keys, *features])
+                where = _quote(keys[0]) if len(keys) == 1 else \
+                    "(" + ", ".join(_quote(k) for k in keys) + ")"
+                for start in range(0, len(wanted), 500):
+                    chunk = wanted[start:start + 500]
+                    if len(keys) == 1:
+                        marks = ", ".join("?" * len(chunk))
+                        params: list[Any] = [r[0] for r in chunk]
+                    else:
+                        one = "(" + ", ".join("?" * len(keys)) + ")"
+                        marks = "VALUES " + ", ".join([one] * len(chunk))
+                        params = [v for r in chunk for v in r]
+                    try:
+                        cursor = con.execute(
+                            f"SELECT {columns} FROM {self.table(view.name, view.version)} "
+                            f"WHERE {where} IN ({marks})", params)
+                    except sqlite3.OperationalError as exc:
+                        if "no such table" in str(exc):
+                            break
+                        raise
+                    for record in cursor:
+                        found[record[:len(keys)]] = record[len(keys):]
+            finally:
+                con.close()
+        empty = (None,) * len(features)
+        data: dict[str, list[Any]] = {k: [r[i] for r in rows] for i, k in enumerate(keys)}
+        looked = [found.get(r, empty) for r in rows]
+        types = {f.name: f.type for f in view.schema}
+        for i, feature in enumerate(features):
+            data[feature] = [r[i] for r in looked]
+        frame = pd.DataFrame(data)
+        for feature in features:
+            frame[feature] = _typed(frame[feature], types[feature])
+        return frame
+
+
+def _typed(series: pd.Series, kind: str) -> pd.Series:
+    """A column read back from SQLite with the view's type (nullable where needed)."""
+    import pandas as pd
+
+    if kind.startswith("timestamp"):
+        return pd.to_datetime(series, unit="us", utc=True)
+    if kind == "int64":
+        return series.astype("Int64")
+    if kind == "double":
+        return series.astype("float64")
+    if kind == "bool":
+        return series.astype("boolean")
+    return series
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def compute_stats(name: str, version: int, columns: list[tuple[str, str]], paths: list[str]
+                  ) -> ViewStats:
+    """Rows, and per column (name, Arrow type): nulls, min, max, mean, distinct values."""
+    con = _connect()
+    parts = ["count(*)"]
+    for column, kind in columns:
+        q = _quote(column)
+        mean = f"avg({q}::DOUBLE)" if kind in ("int64", "double", "bool") else "NULL"
+        parts += [f"count(*) - count({q})", f"min({q})", f"max({q})", mean,
+                  f"count(DISTINCT {q})"]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM read_parquet({_sql_list(paths)})"
+                      ).fetchone()
+    con.close()
+    assert row is not None
+    stats = []
+    for i, (column, kind) in enumerate(columns):
+        nulls, low, high, mean, distinct = row[1 + 5 * i: 6 + 5 * i]
+        stats.append(ColumnStats(column, kind, int(nulls), jsonable(low), jsonable(high),
+                                 float(mean) if mean is not None else None, int(distinct)))
+    return ViewStats(name, version, int(row[0]), tuple(stats))
+
+
+def _stats_from(data: dict[str, Any]) -> ViewStats:
+    return ViewStats(data["name"], int(data["version"]), int(data["rows"]), tuple(
+        ColumnStats(c["name"], c["type"], c["nulls"], c["min"], c["max"], c["mean"],
+                    c["distinct"]) for c in data["columns"]))
