@@ -39,6 +39,7 @@ _LAZY: dict[str, str] = {
     "start_run": "tracking", "end_run": "tracking", "log": "tracking",
     "log_params": "tracking", "log_model": "tracking", "flush": "tracking",
     "active_run": "tracking", "set_tags": "tracking",
+    "runs": "tracking", "compare": "tracking", "register": "tracking",
     # mlops.deploy is the deploy package itself, callable: mlops.deploy("models:/m/1")
     "deploy": "deploy", "deployments": "deploy", "predict": "deploy", "rollback": "deploy",
     "undeploy": "deploy",

@@ -142,6 +142,22 @@ def _run_param(args: argparse.Namespace, ctx: Context) -> Any:
     return run_param(args, ctx)
 
 
+def _tracking_verb(name: str, help: str) -> Verb:
+    """A query verb of tracking (runs, compare, register); its module loads when used."""
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        from .tracking import verbs
+
+        getattr(verbs, f"configure_{name}")(parser)
+
+    def run(args: argparse.Namespace, ctx: Context) -> Any:
+        from .tracking import verbs
+
+        return getattr(verbs, f"run_{name}")(args, ctx)
+
+    return Verb(name, help, "experiments", 3, configure=configure, run=run)
+
+
 def _step_args(parser: argparse.ArgumentParser) -> None:
     from .pipeline.verbs import configure_step
 
@@ -216,10 +232,9 @@ VERBS: tuple[Verb, ...] = (
          cell=True),
     Verb("param", "log parameters of the active run: k=v ...", "experiments", 3,
          configure=_param_args, run=_run_param, adapters=MAGIC_ONLY),
-    _planned("runs", "list the runs of this notebook or an experiment", "experiments", 3),
-    _planned("compare", "compare runs: parameter differences and metric histories",
-             "experiments", 3),
-    _planned("register", "register a run's model and set an alias", "experiments", 3),
+    _tracking_verb("runs", "list the runs of this notebook or an experiment"),
+    _tracking_verb("compare", "compare runs: parameter differences and metric histories"),
+    _tracking_verb("register", "register a run's model and set an alias"),
     Verb("step", "mark a cell as a pipeline step (%%mlops step NAME) and run it", "pipeline",
          5, configure=_step_args, run=_run_step, adapters=MAGIC_ONLY, cell=True),
     Verb("pipeline", "show, run or export the notebook as a pipeline", "pipeline", 5,

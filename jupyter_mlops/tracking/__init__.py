@@ -20,20 +20,26 @@ from .lifecycle import (
     set_tags,
     start_run,
 )
+from .query import Comparison, Registration, compare, register, runs
 from .sender import FlushResult, queue_status
 
 __all__ = [
     "ActiveRun",
+    "Comparison",
     "FlushResult",
+    "Registration",
     "RunSummary",
     "TrackingWarning",
     "active_run",
+    "compare",
     "end_run",
     "flush",
     "log",
     "log_model",
     "log_params",
     "queue_status",
+    "register",
+    "runs",
     "set_notebook",
     "set_tags",
     "start_run",

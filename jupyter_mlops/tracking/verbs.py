@@ -138,3 +138,76 @@ def run_param(args: argparse.Namespace, ctx: Context) -> None:
         params[key] = value
     lifecycle.log_params(**params)
     return None
+
+
+# ------------------------------------------------------------------ runs, compare, register
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text!r}")
+    return value
+
+
+def configure_runs(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("The runs of an experiment (default: tracking.experiment) or of this "
+                          "notebook, newest first, as a DataFrame: status, start, duration, "
+                          "params, latest metrics, model URIs.")
+    parser.add_argument("--this-notebook", action="store_true",
+                        help="only the runs of the notebook this kernel runs (any experiment)")
+    parser.add_argument("--notebook", metavar="PATH",
+                        help="only the runs of the notebook at PATH (any experiment)")
+    parser.add_argument("--experiment", metavar="NAME",
+                        help="the experiment (default: tracking.experiment)")
+    parser.add_argument("--limit", type=_limit, default=100, metavar="N",
+                        help="at most N runs (default 100)")
+
+
+def run_runs(args: argparse.Namespace, ctx: Context) -> Any:
+    from .query import runs
+
+    if args.this_notebook and args.notebook:
+        raise UsageError("use --this-notebook or --notebook PATH, not both")
+    notebook: str | bool | None = True if args.this_notebook else args.notebook
+    frame = runs(args.experiment, notebook, args.limit, cwd=ctx.cwd, namespace=ctx.namespace)
+    if ctx.adapter == "magic":
+        return frame
+    if frame.empty:
+        return "no runs yet"
+    return frame.to_string(index=False, max_colwidth=40)  # a terminal: every column, in full
+
+
+def configure_compare(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Compare runs: the parameters that differ, the latest metrics and "
+                          "each metric's history, plotted.")
+    parser.add_argument("run_ids", nargs="+", metavar="RUN", help="two or more run ids")
+
+
+def run_compare(args: argparse.Namespace, ctx: Context) -> Any:
+    from .query import compare
+
+    if len(args.run_ids) < 2:
+        raise UsageError("compare needs at least two run ids: %mlops compare RUN RUN …")
+    comparison = compare(*args.run_ids, cwd=ctx.cwd)
+    return comparison if ctx.adapter == "magic" else comparison.to_text()
+
+
+def configure_register(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Register the model a run logged in MLflow's model registry as a "
+                          "new version, and point an alias at it.")
+    parser.add_argument("run_id", metavar="RUN", help="the run whose model to register")
+    parser.add_argument("--name", metavar="NAME",
+                        help="registered model name (default: the logged model's name)")
+    parser.add_argument("--alias", metavar="ALIAS", help="alias to set, e.g. champion")
+    parser.add_argument("--model", metavar="MODEL",
+                        help="which of the run's models (its name), when it logged several")
+
+
+def run_register(args: argparse.Namespace, ctx: Context) -> Any:
+    from .query import register
+
+    return register(args.run_id, args.name, args.alias, model=args.model, cwd=ctx.cwd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from html import escape
 from typing import Any
 
@@ -80,8 +81,118 @@ class StatusView:
         return "".join(parts)
 
 
+VEGA_LITE = "application/vnd.vegalite.v5+json"
+
+
+class ComparisonView:
+    """``%mlops compare``: a table of the parameters that differ and the latest metrics,
+    then the metric histories as a Vega-Lite chart (PNG through matplotlib where it is
+    installed, for frontends without Vega; plain text always)."""
+
+    def __init__(self, comparison: Any, *, rich: bool = True) -> None:
+        self.comparison = comparison
+        self.rich = rich
+
+    def __repr__(self) -> str:
+        return str(self.comparison.to_text())
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.table_bundle(), raw=True)  # type: ignore[no-untyped-call]
+        chart = self.chart_bundle()
+        if chart is not None:
+            display(chart, raw=True)  # type: ignore[no-untyped-call]
+
+    def table_bundle(self) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": self.comparison.to_text()}
+        if self.rich:
+            bundle["text/html"] = self._html()
+        return bundle
+
+    def chart_bundle(self) -> dict[str, Any] | None:
+        """The histories' chart; None when no run has a metric."""
+        points = self.comparison.chart_points()
+        if not points:
+            return None
+        keys = sorted({p["metric"] for p in points})
+        bundle: dict[str, Any] = {"text/plain": "metric histories: " + ", ".join(keys)}
+        if self.rich:
+            bundle[VEGA_LITE] = self.comparison.vega_lite()
+            png = _histories_png(points, keys)
+            if png is not None:
+                bundle["image/png"] = png
+        return bundle
+
+    def _html(self) -> str:
+        c = self.comparison
+        labels = c.labels
+        head = "".join(f'<th style="text-align:left">{escape(labels[r.run_id])}<br>'
+                       f'<code style="font-size:11px">{escape(r.run_id[:12])}</code> '
+                       f"{escape(r.status)}</th>" for r in c.runs)
+
+        def cells(values: dict[str, Any], number: bool = False) -> str:
+            shown = []
+            for r in c.runs:
+                value = values.get(r.run_id)
+                text = "—" if value is None else (f"{value:.6g}" if number else str(value))
+                shown.append(f'<td style="text-align:left">{escape(text)}</td>')
+            return "".join(shown)
+
+        rows = []
+        for p in c.params:
+            style = ' style="background: rgba(255, 193, 7, 0.18)"' if p["differs"] else ""
+            differs = "true" if p["differs"] else "false"
+            rows.append(f'<tr data-param="{escape(p["key"])}" data-differs="{differs}"{style}>'
+                        f'<td style="text-align:left"><code>{escape(p["key"])}</code>'
+                        f"</td>{cells(p['values'])}</tr>")
+        for m in c.metrics:
+            rows.append(f'<tr data-metric="{escape(m["key"])}"><td style="text-align:left">'
+                        f'<code>{escape(m["key"])}</code> (latest)</td>'
+                        f"{cells(m['values'], number=True)}</tr>")
+        differ = len(c.differences)
+        summary = (f"{differ} of {len(c.params)} parameters differ (highlighted)"
+                   if c.params else "no parameters")
+        return ('<div class="mlops-compare" style="font-size: 13px">'
+                f"<div>{escape(summary)}</div>"
+                '<table style="border-collapse: collapse; margin-top: 4px">'
+                f'<thead><tr><th style="text-align:left"></th>{head}</tr></thead>'
+                f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _histories_png(points: list[dict[str, Any]], keys: list[str]) -> str | None:
+    """One small line chart per metric as a base64 PNG; None without matplotlib."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    import base64
+    import io
+
+    columns = min(2, len(keys))
+    rows = (len(keys) + columns - 1) // columns
+    figure = Figure(figsize=(4.2 * columns, 2.6 * rows), dpi=80)
+    for index, key in enumerate(keys):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        for run in sorted({p["run"] for p in points if p["metric"] == key}):
+            series = [(p["step"], p["value"]) for p in points
+                      if p["metric"] == key and p["run"] == run]
+            axes.plot([s for s, _ in series], [v for _, v in series], marker="o",
+                      markersize=3, label=run)
+        axes.set_title(key, fontsize=10)
+        axes.set_xlabel("step", fontsize=8)
+        axes.legend(fontsize=7)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
 def wrap(result: Any, *, rich: bool = True) -> Any:
     """The object the magic returns for a verb's result, so Jupyter displays it well."""
     if isinstance(result, StatusReport):
         return StatusView(result, rich=rich)
+    query = sys.modules.get("jupyter_mlops.tracking.query")  # loaded if a comparison exists
+    if query is not None and isinstance(result, query.Comparison):
+        return ComparisonView(result, rich=rich)
     return result
