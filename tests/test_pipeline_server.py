@@ -61,6 +61,12 @@ async def test_the_dag_of_a_notebook(jp_fetch: Any, jp_root_dir: Path) -> None:
     assert [p["name"] for p in dag["parameters"]] == ["n", "scale", "label"]
     assert set(dag["layout"]) == {"load", "clean", "stats", "scaled", "report"}
     assert dag["layout"]["stats"]["y"] == dag["layout"]["scaled"]["y"]  # same depth
+    # the grid the layout was made on, so the panel can redraw it with boxes of its own size
+    grid = dag["node_size"]
+    assert dag["layout"]["scaled"]["x"] - dag["layout"]["stats"]["x"] == (
+        grid["width"] + grid["gap_x"])
+    assert dag["layout"]["stats"]["y"] - dag["layout"]["clean"]["y"] == (
+        grid["height"] + grid["gap_y"])
     assert dag["warnings"] == []
 
 

@@ -118,7 +118,7 @@ def _tail(path: str, limit: int) -> str:
 
 def dag_json(app: MLOpsApp, notebook: Path, content: Any = None) -> dict[str, Any]:
     from ..pipeline import from_notebook
-    from ..pipeline.render import layout
+    from ..pipeline.render import GAP_X, GAP_Y, NODE_H, NODE_W, layout
 
     pipeline = from_notebook(notebook, content=content)
     data = pipeline.to_dict()
@@ -126,6 +126,8 @@ def dag_json(app: MLOpsApp, notebook: Path, content: Any = None) -> dict[str, An
     data["artifacts"] = _relative(app, pipeline.artifacts) if "://" not in pipeline.artifacts \
         else pipeline.artifacts
     data["layout"] = {name: {"x": x, "y": y} for name, (x, y) in layout(pipeline).items()}
+    # the grid the layout was made on: a box's size and the gaps between boxes
+    data["node_size"] = {"width": NODE_W, "height": NODE_H, "gap_x": GAP_X, "gap_y": GAP_Y}
     return data
 
 

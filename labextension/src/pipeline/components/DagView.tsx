@@ -1,0 +1,210 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import { IPipelineDag, IPipelineStep, StepState } from '../types';
+
+const PAD = 10;
+/** Boxes drawn smaller than the server's (made for a notebook's width), on its grid. */
+const NODE_W = 120;
+const NODE_H = 42;
+const GAP_X = 12;
+const GAP_Y = 40;
+/** The smallest scale the DAG is drawn at in a narrow sidebar (below it, it scrolls). */
+const MIN_SCALE = 0.75;
+/** Longest edge label drawn (in characters); the whole list is in the tooltip. */
+const LABEL_CHARS = 18;
+
+export interface IDagViewProps {
+  dag: IPipelineDag;
+  /** Each step's state in the run shown, when there is one. */
+  states: Record<string, StepState>;
+  /** The step holding the notebook's active cell. */
+  selected: string | null;
+  onSelect: (step: string) => void;
+  trans: TranslationBundle;
+}
+
+/**
+ * The DAG as an SVG drawn at the server's layout: a box per step (its state from the run
+ * shown), an arrow per dependency labelled with the names passed along it.
+ */
+export function DagView(props: IDagViewProps): JSX.Element {
+  const { dag, states, selected, onSelect, trans } = props;
+  const grid = dag.node_size;
+  const sx = (NODE_W + GAP_X) / (grid.width + grid.gap_x);
+  const sy = (NODE_H + GAP_Y) / (grid.height + grid.gap_y);
+  const w = NODE_W;
+  const h = NODE_H;
+  const at = (name: string): { x: number; y: number } => {
+    const corner = dag.layout[name] ?? { x: 0, y: 0 };
+    return { x: corner.x * sx + PAD, y: corner.y * sy + PAD };
+  };
+  const corners = dag.steps.map(step => at(step.name));
+  const width = Math.max(...corners.map(c => c.x), 0) + w + PAD;
+  const height = Math.max(...corners.map(c => c.y), 0) + h + PAD;
+
+  return (
+    <svg
+      className="jp-mlops-pipeline-dag"
+      width={width}
+      height={height}
+      viewBox={`0 0 ${width} ${height}`}
+      // shrunk to the sidebar's width, but not below a readable size (then it scrolls)
+      style={{ minWidth: Math.round(width * MIN_SCALE) }}
+      role="group"
+      aria-label={trans.__('Steps of the pipeline')}
+    >
+      <defs>
+        <marker
+          id="jp-mlops-pipeline-arrow"
+          viewBox="0 0 10 10"
+          refX="9"
+          refY="5"
+          markerWidth="7"
+          markerHeight="7"
+          orient="auto-start-reverse"
+        >
+          <path
+            d="M 0 0 L 10 5 L 0 10 z"
+            className="jp-mlops-pipeline-arrowhead"
+          />
+        </marker>
+      </defs>
+      {dag.edges.map(edge => {
+        const from = at(edge.from);
+        const to = at(edge.to);
+        const x1 = from.x + w / 2;
+        const y1 = from.y + h;
+        const x2 = to.x + w / 2;
+        const y2 = to.y;
+        const mid = (y1 + y2) / 2;
+        const label = edge.after
+          ? trans.__('after')
+          : shorten(edge.names.join(', '), LABEL_CHARS);
+        return (
+          <g
+            key={`${edge.from}->${edge.to}`}
+            className="jp-mlops-pipeline-edge"
+            data-from={edge.from}
+            data-to={edge.to}
+            data-after={edge.after}
+          >
+            <title>
+              {edge.after
+                ? trans.__('%1 runs after %2', edge.to, edge.from)
+                : trans.__(
+                    '%1 → %2: %3',
+                    edge.from,
+                    edge.to,
+                    edge.names.join(', ')
+                  )}
+            </title>
+            <path
+              d={`M ${x1} ${y1} C ${x1} ${mid}, ${x2} ${mid}, ${x2} ${y2 - 2}`}
+              markerEnd="url(#jp-mlops-pipeline-arrow)"
+            />
+            <text
+              className="jp-mlops-pipeline-edge-label"
+              x={(x1 + x2) / 2}
+              y={mid + 4}
+              textAnchor="middle"
+            >
+              {label}
+            </text>
+          </g>
+        );
+      })}
+      {dag.steps.map(step => {
+        const corner = at(step.name);
+        const state = states[step.name];
+        return (
+          <g
+            key={step.name}
+            className="jp-mlops-pipeline-node"
+            data-step={step.name}
+            data-state={state ?? 'none'}
+            data-selected={step.name === selected}
+            transform={`translate(${corner.x} ${corner.y})`}
+            role="button"
+            tabIndex={0}
+            aria-label={trans.__('Step %1: select its cells', step.name)}
+            onClick={() => onSelect(step.name)}
+            onKeyDown={event => {
+              if (event.key === 'Enter' || event.key === ' ') {
+                event.preventDefault();
+                onSelect(step.name);
+              }
+            }}
+          >
+            <title>{describe(step, state, trans)}</title>
+            <rect width={w} height={h} rx={6} ry={6} />
+            <text className="jp-mlops-pipeline-node-name" x={8} y={17}>
+              {shorten(step.name, 14)}
+            </text>
+            <text className="jp-mlops-pipeline-node-detail" x={8} y={33}>
+              {state ? stateLabel(state, trans) : detail(step, trans)}
+            </text>
+          </g>
+        );
+      })}
+    </svg>
+  );
+}
+
+/** A step's state in words. */
+export function stateLabel(state: StepState, trans: TranslationBundle): string {
+  switch (state) {
+    case 'queued':
+      return trans.__('queued');
+    case 'running':
+      return trans.__('running…');
+    case 'cached':
+      return trans.__('cached');
+    case 'done':
+      return trans.__('done');
+    case 'failed':
+      return trans.__('failed');
+    case 'skipped':
+      return trans.__('skipped');
+  }
+}
+
+function detail(step: IPipelineStep, trans: TranslationBundle): string {
+  const parts: string[] = [];
+  parts.push(
+    trans._n('%1 cell', '%1 cells', step.cells.length, step.cells.length)
+  );
+  if (step.resources.gpu > 0) {
+    parts.push(trans.__('%1 GPU', step.resources.gpu));
+  }
+  if (step.retries > 0) {
+    parts.push(trans.__('retries %1', step.retries));
+  }
+  if (!step.cache) {
+    parts.push(trans.__('no cache'));
+  }
+  return shorten(parts.join(' · '), 20);
+}
+
+function describe(
+  step: IPipelineStep,
+  state: StepState | undefined,
+  trans: TranslationBundle
+): string {
+  const none = trans.__('none');
+  const lines = [
+    step.name + (state ? ` (${stateLabel(state, trans)})` : ''),
+    trans.__(
+      'reads: %1',
+      step.inputs.map(i => `${i.name} ← ${i.from}`).join(', ') || none
+    ),
+    trans.__('hands on: %1', step.outputs.join(', ') || none),
+    trans.__('parameters: %1', step.parameters.join(', ') || none),
+    trans.__('cells: %1', step.cells.map(c => c + 1).join(', '))
+  ];
+  return lines.join('\n');
+}
+
+function shorten(text: string, limit: number): string {
+  return text.length <= limit ? text : text.slice(0, limit - 1) + '…';
+}

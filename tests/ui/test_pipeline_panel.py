@@ -1,0 +1,196 @@
+"""The Pipeline panel as a person uses it, in real JupyterLab: the DAG of the open notebook,
+steps selecting their cells, a step set through the form, runs from the panel, an export."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
+
+from ..pipeline_notebooks import write_notebook
+from .conftest import Lab, screenshot
+
+pytestmark = pytest.mark.ui
+
+#: load -> (train of two cells, spread); the last cell has no mark: it joins spread until the
+#: panel makes it a step of its own
+FLOW = [
+    ("import statistics", ["imports"]),
+    ("rows = 20", ["parameters"]),
+    "%%mlops step load\nxs = [x * 2 for x in range(rows)]",
+    "%%mlops step train\nmean = statistics.fmean(xs)",
+    "half = mean / 2",
+    "%%mlops step spread\ntop = max(xs)",
+    "summary = {'mean': mean, 'half': half, 'top': top}\nprint('summary', summary)",
+]
+SUMMARY = "summary {'mean': 19.0, 'half': 9.5, 'top': 38}"
+STEPS = ("load", "train", "spread", "report")
+
+#: a step failing on its third line
+BROKEN = [
+    "%%mlops step make\nvalues = [1, 2, 3]",
+    "%%mlops step divide\ntotal = sum(values)\nratio = total / 0",
+]
+
+
+@pytest.fixture
+def lab_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    write_notebook(root / "work" / "flow.ipynb", FLOW)
+    write_notebook(root / "broken.ipynb", BROKEN)
+    return root
+
+
+def open_notebook(page: Any, lab: Lab, path: str) -> Any:
+    page.goto(lab.page_url(f"lab/tree/{path}"))
+    notebook = page.locator(".jp-NotebookPanel")
+    notebook.wait_for(timeout=60_000)
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    try:
+        dialog.wait_for(timeout=3_000)
+    except PlaywrightTimeout:  # the notebook's own kernel started by itself
+        pass
+    else:
+        dialog.locator(".jp-mod-accept").click()
+    return notebook
+
+
+def open_panel(page: Any) -> Any:
+    page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
+    panel = page.locator('#mlops-panel-pipeline[data-mlops-panel="pipeline"]')
+    expect(panel).to_be_visible()
+    return panel
+
+
+def node(panel: Any, step: str) -> Any:
+    return panel.locator(f'.jp-mlops-pipeline-node[data-step="{step}"]')
+
+
+def edge(panel: Any, source: str, target: str) -> Any:
+    return panel.locator(f'.jp-mlops-pipeline-edge[data-from="{source}"][data-to="{target}"]')
+
+
+def start_run(panel: Any) -> Any:
+    panel.locator(".jp-mlops-pipeline-run-button").click()
+    form = panel.locator("form.jp-mlops-pipeline-form")
+    expect(form.locator('input[name="rows"]')).to_have_value("20")  # the parameter's default
+    form.get_by_role("button", name="Start run").click()
+    return panel.locator(".jp-mlops-pipeline-run")
+
+
+def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab) -> None:
+    notebook = open_notebook(page, lab, "work/flow.ipynb")
+    panel = open_panel(page)
+
+    # the DAG of the open notebook: its steps and the values passed between them
+    expect(panel.locator(".jp-mlops-pipeline-node")).to_have_count(3)
+    expect(edge(panel, "load", "train")).to_contain_text("xs")
+    expect(edge(panel, "train", "spread")).to_contain_text("mean, half")
+    expect(panel.locator(".jp-mlops-pipeline-title")).to_have_text("flow.ipynb")
+
+    # clicking a step selects its cells (train: its marked cell and the one below)
+    node(panel, "train").click()
+    cells = notebook.locator(".jp-Cell")
+    expect(cells.nth(3)).to_have_class(re.compile(r"\bjp-mod-active\b"))
+    expect(cells.nth(4)).to_have_class(re.compile(r"\bjp-mod-selected\b"))
+    for other in (2, 5):
+        expect(cells.nth(other)).not_to_have_class(re.compile(r"\bjp-mod-selected\b"))
+    expect(node(panel, "train")).to_have_attribute("data-selected", "true")
+
+    # set a step on the last cell through the form: spread no longer waits for train, and
+    # the new step is fed by both
+    cells.nth(6).locator(".jp-InputArea-prompt").click()
+    active = panel.locator(".jp-mlops-pipeline-cell")
+    expect(active).to_contain_text("Cell 7 is part of step spread")
+    active.locator(".jp-mlops-pipeline-set-step").click()
+    form = active.locator("form.jp-mlops-pipeline-form")
+    form.locator('input[name="name"]').fill("report")
+    form.locator('input[name="retries"]').fill("1")
+    form.get_by_role("button", name="Save step").click()
+    expect(panel.locator(".jp-mlops-pipeline-node")).to_have_count(4)
+    expect(edge(panel, "train", "report")).to_contain_text("mean, half")
+    expect(edge(panel, "spread", "report")).to_contain_text("top")
+    expect(edge(panel, "train", "spread")).to_have_count(0)
+    expect(node(panel, "report")).to_contain_text("retries 1")
+    expect(active).to_contain_text("Cell 7 starts step report")
+    screenshot(page, "pipeline-dag", panel.locator(".jp-mlops-pipeline-graph"))
+
+    # run it from the panel: the notebook is saved first, and every step ends done
+    run = start_run(panel)
+    for step in STEPS:
+        expect(run.locator(f'.jp-mlops-pipeline-step[data-step="{step}"]')).to_have_attribute(
+            "data-state", "done", timeout=90_000)
+        expect(node(panel, step)).to_have_attribute("data-state", "done")
+    expect(run).to_have_attribute("data-state", "done")
+    saved = json.loads((lab.root / "work" / "flow.ipynb").read_text())
+    assert saved["cells"][6]["metadata"]["mlops"] == {"step": {"name": "report", "retries": 1}}
+    report = run.locator('.jp-mlops-pipeline-step[data-step="report"]')
+    report.locator("summary").click()
+    expect(report.locator(".jp-mlops-pipeline-log")).to_contain_text(SUMMARY)
+    screenshot(page, "pipeline-panel", panel)
+    screenshot(page, "pipeline-in-lab")
+
+    # the whole log opens in the main area
+    report.locator("summary .jp-mlops-pipeline-link").click()
+    log = page.locator(".jp-MainAreaWidget .jp-mlops-pipeline-logview")
+    expect(log).to_have_attribute("data-state", "loaded")
+    expect(log).to_contain_text(SUMMARY)
+    page.locator(".lm-TabBar-tab", has_text="flow.ipynb").click()
+
+    # the same run again comes from the cache, and both runs are listed
+    first_run = run.get_attribute("data-run-id")
+    run = start_run(panel)
+    expect(run).not_to_have_attribute("data-run-id", first_run or "")
+    for step in STEPS:
+        expect(run.locator(f'.jp-mlops-pipeline-step[data-step="{step}"]')).to_have_attribute(
+            "data-state", "cached", timeout=90_000)
+    expect(run).to_have_attribute("data-state", "done")
+    expect(panel.locator(".jp-mlops-pipeline-recent li")).to_have_count(2)
+
+    # export to Airflow: the written file is reported, and it is on disk
+    panel.locator(".jp-mlops-pipeline-export-button").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog.locator('select[name="target"]')).to_have_value("airflow")
+    dialog.locator('input[name="out_dir"]').fill("work/dags")
+    dialog.locator('input[name="schedule"]').fill("@daily")
+    screenshot(page, "pipeline-export-dialog", dialog.locator(".jp-Dialog-content"))
+    dialog.locator(".jp-mod-accept").click()
+    exported = panel.locator(".jp-mlops-pipeline-exported")
+    expect(exported).to_contain_text("work/dags/flow_dag.py")
+    dag_file = lab.root / "work" / "dags" / "flow_dag.py"
+    assert dag_file.is_file()
+    text = dag_file.read_text()
+    assert "schedule='@daily'" in text and "@task(task_id='report', retries=1)" in text
+
+
+def test_a_failed_step_names_its_cell_and_line(page: Any, lab: Lab) -> None:
+    notebook = open_notebook(page, lab, "broken.ipynb")
+    panel = open_panel(page)
+    expect(panel.locator(".jp-mlops-pipeline-node")).to_have_count(2)
+    run = start_run_without_parameters(panel)
+    failed = run.locator('.jp-mlops-pipeline-step[data-step="divide"]')
+    expect(failed).to_have_attribute("data-state", "failed", timeout=90_000)
+    expect(run).to_have_attribute("data-state", "failed")
+    expect(node(panel, "divide")).to_have_attribute("data-state", "failed")
+    expect(node(panel, "make")).to_have_attribute("data-state", "done")
+    link = failed.locator(".jp-mlops-pipeline-failure")
+    expect(link).to_have_text("cell 2, line 3")
+    expect(failed).to_contain_text("ZeroDivisionError")
+    # the first cell is active; the failure's link selects the failing one
+    notebook.locator(".jp-Cell").nth(0).locator(".jp-InputArea-prompt").click()
+    link.click()
+    expect(notebook.locator(".jp-Cell").nth(1)).to_have_class(re.compile(r"\bjp-mod-active\b"))
+    screenshot(page, "pipeline-failed", panel)
+
+
+def start_run_without_parameters(panel: Any) -> Any:
+    panel.locator(".jp-mlops-pipeline-run-button").click()
+    form = panel.locator("form.jp-mlops-pipeline-form")
+    expect(form).to_contain_text("No parameters")
+    form.get_by_role("button", name="Start run").click()
+    return panel.locator(".jp-mlops-pipeline-run")
