@@ -98,6 +98,7 @@ from .deploy import ROUTES as DEPLOY_ROUTES  # noqa: E402
 from .features import ROUTES as FEATURES_ROUTES  # noqa: E402
 from .pipeline import ROUTES as PIPELINE_ROUTES  # noqa: E402
 from .review import ROUTES as REVIEW_ROUTES  # noqa: E402
+from .tracking import ROUTES as TRACKING_ROUTES  # noqa: E402
 
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("status", StatusHandler),
@@ -105,5 +106,6 @@ ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     *PIPELINE_ROUTES,
     *REVIEW_ROUTES,
     *DEPLOY_ROUTES,
+    *TRACKING_ROUTES,
     ("(.*)", UnknownEndpointHandler),  # keep last
 ]

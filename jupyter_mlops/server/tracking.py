@@ -1,0 +1,208 @@
+"""REST routes of the Experiments panel.
+
+Every route takes ``?path=FOLDER`` (relative to the server root; default the root, or the
+notebook's folder when ``notebook`` is given): the project whose configuration (and so whose
+tracking store) is meant, as for ``status``.
+
+    GET  runs?notebook=NB&experiment=NAME&offset=0&limit=50&sort=start_time&order=desc
+            {runs: [Run], total, offset, limit, sort, order, truncated, experiment, notebook,
+             tracking_uri, active, param_keys, metric_keys}
+            The runs of notebook NB (relative to the server root; in any experiment unless
+            ``experiment`` is given), else of ``experiment`` (default tracking.experiment).
+            Sorted by start_time, end_time, duration, status, run_name, params.KEY or
+            metrics.KEY over the newest 1000 runs (``truncated`` when there are more); a run
+            without the value sorts last. ``active``: a run on the page is RUNNING.
+            Run = {run_id, run_name, status, experiment_id, experiment, start_time, end_time
+            (ms), duration (s, to now while RUNNING), params, metrics (latest), models:
+            [{name, uri, flavor}], notebook, user, git_commit, error, url (MLflow's UI, for a
+            tracking server)}
+    GET  runs/compare?ids=ID,ID[,…]
+            {runs: [Run], labels: {id: name}, params: [{key, values: {id: value}, differs}],
+             metrics: [{key, values: {id: latest}}], histories: {id: {key: [[step, value,
+             timestamp]]}}, spec: a Vega-Lite v5 spec of the histories}
+    GET  runs/ID            Run + {tags (sources, git, host, notebook, error), artifacts,
+                             artifact_uri}
+    GET  runs/ID/artifacts?dir=SUB   {artifacts: [{path, is_dir, size}]} directly under SUB
+    POST runs/ID/register  {model?, name?, alias?}
+            -> {name, version, source, run_id, alias, uri}: the run's model (``model``: its
+            name, when the run logged several) as a new version of ``name`` (default: the
+            model's name), with ``alias`` pointing at it.
+
+MLflow is called off the event loop and each call is bounded: a tracking server that does not
+answer its health check within 2 s is a 503 at once, one that stops answering mid-call a 503
+after ``QUERY_TIMEOUT`` seconds. Passwords in the tracking URI are masked in every reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tornado import web
+
+from ..errors import BackendUnavailableError, UserInputError
+from .handlers import MLOpsHandler
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+T = TypeVar("T")
+QUERY_TIMEOUT = 30.0
+RUN_ID = r"([0-9A-Za-z_-]+)"
+
+
+class TrackingHandler(MLOpsHandler):
+    """Shared parsing: the project folder, the config, bounded calls, JSON replies."""
+
+    def folder(self, near: Path | None = None) -> Path:
+        from ..paths import resolve_inside
+
+        raw = self.get_argument("path", "")
+        if not raw and near is not None:
+            return near.parent
+        folder = resolve_inside(self.mlops.root_dir, raw)
+        return folder.parent if folder.is_file() else folder
+
+    def notebook(self) -> Path | None:
+        from ..paths import resolve_inside
+
+        raw = self.get_argument("notebook", "")
+        if not raw:
+            return None
+        if not raw.endswith(".ipynb"):
+            raise UserInputError(f"'{raw}' is not a notebook (.ipynb) path")
+        # a deleted notebook's runs are still listed
+        return resolve_inside(self.mlops.root_dir, raw, must_exist=False)
+
+    async def bounded(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` off the event loop, answered within QUERY_TIMEOUT seconds."""
+        try:
+            return await asyncio.wait_for(self.in_executor(fn, *args), QUERY_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise BackendUnavailableError(
+                f"the tracking store did not answer within {QUERY_TIMEOUT:g} s: check that it "
+                "is running (%mlops status)") from None
+
+    async def project_config(self, folder: Path) -> Config:
+        from ..config import load_config
+
+        return await self.in_executor(load_config, folder)
+
+    def body(self) -> dict[str, Any]:
+        if not self.request.body:
+            return {}
+        try:
+            data = json.loads(self.request.body)
+        except ValueError as exc:
+            raise UserInputError(f"the request body is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise UserInputError("the request body must be a JSON object")
+        return data
+
+    def whole(self, name: str, default: int, least: int, most: int) -> int:
+        raw = self.get_argument(name, str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            raise UserInputError(f"{name} must be a whole number, not '{raw}'") from None
+        if not least <= value <= most:
+            raise UserInputError(f"{name} must be between {least} and {most}, not {value}")
+        return value
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+
+class RunsHandler(TrackingHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        from ..tracking.query import search
+
+        notebook = self.notebook()
+        folder = self.folder(notebook)
+        experiment = self.get_argument("experiment", "") or None
+        offset = self.whole("offset", 0, 0, 1_000_000)
+        limit = self.whole("limit", 50, 1, 1000)
+        sort = self.get_argument("sort", "start_time")
+        order = self.get_argument("order", "desc")
+        if order not in ("asc", "desc"):
+            raise UserInputError(f"order must be 'asc' or 'desc', not '{order}'")
+        config = await self.project_config(folder)
+
+        def run() -> dict[str, Any]:
+            page = search(config, experiment=experiment, notebook=notebook, offset=offset,
+                          limit=limit, sort=sort, descending=order == "desc")
+            found = page.to_dict()
+            if notebook is not None:  # as the panel names it, not the server's disk path
+                found["notebook"] = notebook.relative_to(
+                    Path(self.mlops.root_dir).resolve()).as_posix()
+            return found
+
+        self.reply(await self.bounded(run))
+
+
+class CompareHandler(TrackingHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        from ..tracking.query import compare_runs
+
+        ids = [i for i in self.get_argument("ids", "").split(",") if i.strip()]
+        if len(ids) < 2:
+            raise UserInputError("ids must name at least two runs: ?ids=RUN,RUN")
+        config = await self.project_config(self.folder())
+        comparison = await self.bounded(compare_runs, config, ids)
+        self.reply(comparison.to_dict())
+
+
+class RunHandler(TrackingHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        from ..tracking.query import run_detail
+
+        config = await self.project_config(self.folder())
+        self.reply(await self.bounded(run_detail, config, run_id))
+
+
+class ArtifactsHandler(TrackingHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        from ..tracking.query import artifacts
+
+        config = await self.project_config(self.folder())
+        found = await self.bounded(artifacts, config, run_id, self.get_argument("dir", ""))
+        self.reply({"artifacts": found})
+
+
+class RegisterHandler(TrackingHandler):
+    @web.authenticated
+    async def post(self, run_id: str) -> None:
+        from ..tracking.query import register_run
+
+        body = self.body()
+        unknown = set(body) - {"model", "name", "alias"}
+        if unknown:
+            raise UserInputError(f"unknown fields: {', '.join(sorted(unknown))}")
+        values: dict[str, str | None] = {}
+        for key in ("model", "name", "alias"):
+            value = body.get(key)
+            if value is not None and not isinstance(value, str):
+                raise UserInputError(f"'{key}' must be a string")
+            values[key] = value.strip() if value and value.strip() else None
+        config = await self.project_config(self.folder())
+        done = await self.bounded(register_run, config, run_id, values["name"],
+                                  values["alias"], values["model"])
+        self.reply(done.to_dict(), 201)
+
+
+ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
+    ("runs", RunsHandler),
+    ("runs/compare", CompareHandler),
+    (f"runs/{RUN_ID}/artifacts", ArtifactsHandler),
+    (f"runs/{RUN_ID}/register", RegisterHandler),
+    (f"runs/{RUN_ID}", RunHandler),
+]
