@@ -13,7 +13,9 @@ Layout under ``features.path``::
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -40,7 +42,7 @@ from .model import (
     suggest,
     unknown_view,
 )
-from .storage import LocalStorage, Registry, S3Storage, Storage
+from .storage import LocalStorage, Registry, RegistryConflict, S3Storage, Storage
 
 if TYPE_CHECKING:
     import duckdb
@@ -178,7 +180,30 @@ class EmbeddedStore:
         table = spec.table
         if progress:
             progress(f"{name}: {table.num_rows:,} rows checked")
+        for _attempt in range(5):
+            try:
+                version = self._publish_once(spec, name, description, tags, owner, ttl_seconds,
+                                             field_descriptions)
+                break
+            except RegistryConflict:  # another machine wrote the S3 registry meanwhile
+                time.sleep(0.05 + random.random() * 0.2)
+        else:
+            raise RegistryConflict("the feature registry kept changing under this publish; "
+                                   "try again")
+        if progress:
+            progress(f"{name}: published as version {version}")
+        return self.view(name)
+
+    def _publish_once(self, spec: _Spec, name: str, description: str,
+                      tags: dict[str, str] | None, owner: str | None,
+                      ttl_seconds: float | None, field_descriptions: dict[str, str] | None
+                      ) -> int:
+        """One locked read-change-write of the registry with the part put in place; on any
+        failure the part is removed again and the registry is left as it was."""
+        import pyarrow.compute as pc
+
         staged = self.storage.staging() / f"{uuid.uuid4().hex}.parquet"
+        key = None
         try:
             with self.registry.update() as data:
                 views = data.setdefault("views", {})
@@ -186,13 +211,13 @@ class EmbeddedStore:
                 version = _choose_version(entry, spec)
                 seq = int(data.get("seq", 0)) + 1
                 data["seq"] = seq
-                table = _with_seq(table, seq)
+                table = _with_seq(spec.table, seq)
                 _write_parquet(table, staged)
                 key = f"views/{name}/v{version}/part-{seq:06d}-{uuid.uuid4().hex[:8]}.parquet"
                 now = _now().isoformat()
                 if entry is None:
                     entry = views[name] = {
-                        "name": name, "entities": keys, "timestamp": spec.timestamp,
+                        "name": name, "entities": spec.keys, "timestamp": spec.timestamp,
                         "created_timestamp": spec.created, "description": "", "owner": None,
                         "tags": {}, "ttl_seconds": None, "field_descriptions": {},
                         "created_at": now, "versions": []}
@@ -204,28 +229,23 @@ class EmbeddedStore:
                                               "ties": False})
                 item = entry["versions"][version - 1]
                 events = table.column(EVENT_US)
-                import pyarrow.compute as pc
-
                 item["parts"].append({"key": key, "rows": table.num_rows, "seq": seq,
                                       "min_event_us": pc.min(events).as_py(),
                                       "max_event_us": pc.max(events).as_py(),
                                       "published_at": now})
                 entry["last_publish"] = now
                 self.storage.put_file(staged, key)
-                try:
-                    paths = self._paths(item)
-                    if not item["ties"]:
-                        item["ties"] = _has_ties(paths, keys)
-                    _OnlineTable(self.online_path).upsert(name, version, keys, table,
-                                                          [c["name"] for c in spec.columns])
-                except BaseException:
-                    self.storage.delete(key)
-                    raise
+                if not item["ties"]:
+                    item["ties"] = _has_ties(self._paths(item), spec.keys)
+                _OnlineTable(self.online_path).upsert(name, version, spec.keys, table,
+                                                      [c["name"] for c in spec.columns])
+        except BaseException:
+            if key is not None:
+                self.storage.delete(key)
+            raise
         finally:
             staged.unlink(missing_ok=True)
-        if progress:
-            progress(f"{name}: published as version {version}")
-        return self.view(name)
+        return version
 
     # ----------------------------------------------------------------------- historical
 

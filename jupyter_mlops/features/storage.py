@@ -25,6 +25,10 @@ REGISTRY = "registry.json"
 FORMAT = 1
 
 
+class RegistryConflict(BackendUnavailableError):
+    """The S3 registry changed between reading and writing it (another machine published)."""
+
+
 @contextlib.contextmanager
 def file_lock(path: Path, timeout: float = 60.0) -> Iterator[None]:
     """An exclusive lock between processes of this machine (``flock`` on ``path``)."""
@@ -165,10 +169,19 @@ class S3Storage:
         return got["Body"].read(), got.get("ETag")
 
     def write(self, key: str, data: bytes, *, if_match: str | None = None) -> None:
+        """With ``if_match`` (an ETag) or, for the first write, none: S3's conditional write,
+        so two machines cannot both replace the same registry."""
+        from botocore.exceptions import ClientError
+
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key), "Body": data}
         if if_match:
             kwargs["IfMatch"] = if_match
-        self._call("write to", self.client.put_object, **kwargs)
+        else:
+            kwargs["IfNoneMatch"] = "*"
+        try:
+            self._call("write to", self.client.put_object, **kwargs)
+        except ClientError:  # PreconditionFailed: someone else wrote it first
+            raise RegistryConflict(f"the registry {self.url}/{key} changed meanwhile") from None
 
     def put_file(self, local: Path, key: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
