@@ -43,6 +43,8 @@ _LAZY: dict[str, str] = {
     # mlops.deploy is the deploy package itself, callable: mlops.deploy("models:/m/1")
     "deploy": "deploy", "deployments": "deploy", "predict": "deploy", "rollback": "deploy",
     "undeploy": "deploy",
+    # notebook review: mlops.diff("train.ipynb"), mlops.open_review("train.ipynb").approve()
+    "diff": "review", "open_review": "review",
     # mlops.features is the features package: mlops.features.get(...), .publish, .search, .show
     "features": "features",
 }

@@ -210,6 +210,22 @@ def _deploy_verb(name: str, help: str) -> Verb:
     return Verb(name, help, "deploy", 7, configure=configure, run=run)
 
 
+def _review_verb(name: str, help: str) -> Verb:
+    """A verb of the review capability; its module loads when the verb is used."""
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        from .review.verbs import configure
+
+        configure(name, parser)
+
+    def run(args: argparse.Namespace, ctx: Context) -> Any:
+        from .review.verbs import run
+
+        return run(name, args, ctx)
+
+    return Verb(name, help, "review", 6, configure=configure, run=run)
+
+
 def _passthrough(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
@@ -239,9 +255,9 @@ VERBS: tuple[Verb, ...] = (
          5, configure=_step_args, run=_run_step, adapters=MAGIC_ONLY, cell=True),
     Verb("pipeline", "show, run or export the notebook as a pipeline", "pipeline", 5,
          configure=_pipeline_args, run=_run_pipeline),
-    _planned("diff", "cell-aware diff of a notebook against git", "review", 6),
-    _planned("review", "comment on, approve or request changes to a notebook change",
-             "review", 6),
+    _review_verb("diff", "cell-aware diff of a notebook against git (or its checkpoint)"),
+    _review_verb("review", "list, show, comment on, approve or request changes to a "
+                 "notebook change"),
     _deploy_verb("deploy", "deploy a model to the local GPU server, KServe or SageMaker"),
     _deploy_verb("deployments", "list deployments with status and health"),
     _deploy_verb("predict", "send data to a deployment and get predictions"),

@@ -172,6 +172,21 @@ def check_writable(name: str, folder: str, root: Path) -> Check:
     return Check(name, False, f"{shown} cannot be created: {parent} is not writable")
 
 
+def check_review_store(config: Config) -> Check:
+    """The review folder is writable; how many notebooks have reviews and open threads."""
+    writable = check_writable("review store", config["review.path"], config.project_root)
+    if not writable.ok or "://" in config["review.path"]:
+        return writable
+    from .review.reviews import review_counts
+
+    reviews, open_threads = review_counts(config.path("review.path"))
+    if not reviews:
+        return writable
+    return Check("review store", True, f"{writable.message}; {reviews} review"
+                 f"{'s' if reviews != 1 else ''}, {open_threads} open thread"
+                 f"{'s' if open_threads != 1 else ''}")
+
+
 def check_remote_location(name: str, url: str) -> Check:
     scheme = urlsplit(url).scheme
     if scheme == "s3":
@@ -358,7 +373,7 @@ CAPABILITIES: tuple[tuple[str, str, int], ...] = (
     ("deploy", "Deploy", 7),
 )
 #: Capabilities whose verbs are built; each capability's issue adds itself here.
-BUILT: frozenset[str] = frozenset({"features", "experiments", "pipeline", "deploy"})
+BUILT: frozenset[str] = frozenset({"features", "experiments", "pipeline", "review", "deploy"})
 
 
 def _plan(config: Config, timeout: float, environ: Mapping[str, str]
@@ -376,7 +391,7 @@ def _plan(config: Config, timeout: float, environ: Mapping[str, str]
         ],
         "review": [
             ("git", lambda: check_git(root, timeout)),
-            ("review store", lambda: check_writable("review store", config["review.path"], root)),
+            ("review store", lambda: check_review_store(config)),
         ],
         "deploy": [
             ("GPU", lambda: check_gpu(timeout)),

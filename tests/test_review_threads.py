@@ -239,3 +239,17 @@ def test_two_reviewers_writing_100_comments_each_at_once(project: Path, repo: Gi
     assert not list((project / ".mlops" / "reviews").rglob(".*.tmp"))
     threads = open_review(nb).threads
     assert len(threads) == 200
+
+
+def test_status_counts_reviews_and_open_threads(project: Path, repo: Git) -> None:
+    from jupyter_mlops.status import collect_status
+
+    nb = committed(project, repo)
+    review = open_review(nb)
+    review.comment("params", "one")
+    done = review.comment("train", "two")
+    review.resolve(done.id)
+    cap = next(c for c in collect_status(project, {}).capabilities if c.id == "review")
+    assert cap.built
+    store = next(c for c in cap.checks if c.name == "review store")
+    assert store.ok and store.message.endswith("; 1 review, 1 open thread")

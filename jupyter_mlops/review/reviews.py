@@ -350,3 +350,22 @@ def reviews_under(folder: str | os.PathLike[str], *, author: str | None = None
         found.append(Review(notebook, str(last.get("base") or "HEAD"),
                             str(last.get("head") or WORKING), author=author))
     return found
+
+
+def review_counts(store: Path) -> tuple[int, int]:
+    """How many notebooks have review events under ``store``, and their open threads (read
+    from the event files alone: no git, no notebook)."""
+    reviews = open_threads = 0
+    for folder in review_folders(store):
+        events = EventStore(folder).read()
+        if not events:
+            continue
+        reviews += 1
+        status: dict[str, str] = {}
+        for event in events:
+            if event["kind"] == "comment":
+                status[event["id"]] = "open"
+            elif event["kind"] in ("resolve", "reopen") and event.get("thread") in status:
+                status[event["thread"]] = "open" if event["kind"] == "reopen" else "resolved"
+        open_threads += sum(1 for s in status.values() if s == "open")
+    return reviews, open_threads

@@ -195,4 +195,106 @@ def wrap(result: Any, *, rich: bool = True) -> Any:
     query = sys.modules.get("jupyter_mlops.tracking.query")  # loaded if a comparison exists
     if query is not None and isinstance(result, query.Comparison):
         return ComparisonView(result, rich=rich)
+    review = sys.modules.get("jupyter_mlops.review.model")  # loaded if a diff exists
+    if review is not None and isinstance(result, review.NotebookDiff):
+        return DiffView(result, rich=rich)
     return result
+
+
+# --------------------------------------------------------------------------- notebook diffs
+
+_DIFF_BG = {"delete": "rgba(248, 81, 73, 0.15)", "insert": "rgba(46, 160, 67, 0.15)"}
+_DIFF_MARK = {"delete": "rgba(248, 81, 73, 0.4)", "insert": "rgba(46, 160, 67, 0.4)"}
+_STATUS_COLORS = {"added": "#2e7d32", "removed": "#c62828", "modified": "#ef6c00",
+                  "moved": "#1565c0"}
+#: changed cells shown inline; the rest are counted (the diff view shows them all)
+DIFF_CELLS_SHOWN = 100
+
+
+def _diff_text(text: str | None, spans: list[tuple[int, int]], op: str) -> str:
+    """One side of a line, its changed characters marked."""
+    if text is None:
+        return ""
+    if not spans:
+        return escape(text)
+    out, last = [], 0
+    for start, end in spans:
+        out.append(escape(text[last:start]))
+        out.append(f'<span style="background:{_DIFF_MARK[op]}">{escape(text[start:end])}'
+                   "</span>")
+        last = end
+    out.append(escape(text[last:]))
+    return "".join(out)
+
+
+def _diff_row(line: Any) -> str:
+    cell = "padding:0 6px; white-space:pre; vertical-align:top; text-align:left"
+    num = "padding:0 4px; opacity:.5; text-align:right; user-select:none; vertical-align:top"
+    base_spans = [tuple(p.base) for p in line.inline or [] if p.op == "delete" and p.base]
+    head_spans = [tuple(p.head) for p in line.inline or [] if p.op == "insert" and p.head]
+    left_bg = _DIFF_BG["delete"] if line.op in ("delete", "replace") else "transparent"
+    right_bg = _DIFF_BG["insert"] if line.op in ("insert", "replace") else "transparent"
+    return (f'<tr data-op="{line.op}">'
+            f'<td style="{num}">{line.base_line or ""}</td>'
+            f'<td style="{cell}; background:{left_bg}">'
+            f"{_diff_text(line.base_text, base_spans, 'delete')}</td>"
+            f'<td style="{num}">{line.head_line or ""}</td>'
+            f'<td style="{cell}; background:{right_bg}">'
+            f"{_diff_text(line.head_text, head_spans, 'insert')}</td></tr>")
+
+
+def diff_html(result: Any) -> str:
+    """A notebook diff as HTML: each changed cell's source side by side, lines coloured."""
+    changed = result.changed_cells()
+    parts = [
+        '<div class="mlops-diff" data-mlops-diff style="font-family: var(--jp-ui-font-family, '
+        'sans-serif); font-size: 13px; line-height: 1.4">',
+        f"<div><b>{escape(result.path)}</b>: {escape(result.base.label)} → "
+        f"{escape(result.head.label)}</div>",
+        f'<div style="opacity:.8">{escape(result.summary.to_text())}</div>',
+    ]
+    if not changed:
+        parts.append('<div style="margin-top:4px">No changes.</div>')
+    for cell in changed[:DIFF_CELLS_SHOWN]:
+        color = _STATUS_COLORS.get(cell.status, "inherit")
+        where = (f"{cell.base_index} → {cell.head_index}" if cell.status == "moved"
+                 else cell.head_index if cell.head_index is not None else cell.base_index)
+        notes = [n for n, on in (("outputs changed", cell.outputs_changed),
+                                 ("metadata changed", cell.metadata_changed)) if on]
+        parts.append(
+            f'<div data-cell-status="{cell.status}" style="margin-top:8px; border-left:3px '
+            f'solid {color}; padding-left:6px"><div><b style="color:{color}">{cell.status}'
+            f"</b> {escape(cell.cell_type)} cell {escape(str(where))}"
+            + (f' <span style="opacity:.6">{escape(", ".join(notes))}</span>' if notes else "")
+            + "</div>")
+        if cell.lines and (cell.source_changed or cell.status in ("added", "removed")):
+            parts.append('<table style="border-collapse:collapse; font-family: '
+                         'var(--jp-code-font-family, monospace); font-size: 12px; '
+                         'width:100%; table-layout:fixed"><colgroup><col style="width:3em">'
+                         '<col><col style="width:3em"><col></colgroup>')
+            parts.extend(_diff_row(line) for line in cell.lines)
+            parts.append("</table>")
+        parts.append("</div>")
+    if len(changed) > DIFF_CELLS_SHOWN:
+        parts.append(f'<div style="margin-top:6px; opacity:.7">… and '
+                     f"{len(changed) - DIFF_CELLS_SHOWN} more changed cells: open the review "
+                     "in the Review panel to see them all</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+class DiffView:
+    """``%mlops diff``: the changed cells side by side (plain text for terminals)."""
+
+    def __init__(self, result: Any, *, rich: bool = True) -> None:
+        self.result = result
+        self.rich = rich
+
+    def __repr__(self) -> str:
+        return str(self.result)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": str(self.result)}
+        if self.rich:
+            bundle["text/html"] = diff_html(self.result)
+        return bundle

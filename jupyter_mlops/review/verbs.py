@@ -1,0 +1,221 @@
+"""``%mlops diff`` / ``jupyter mlops diff`` and ``jupyter mlops review list|show|comment|
+approve|request-changes`` (also as ``%mlops review …``): thin adapters over the core."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..commands import Context
+from ..errors import UserInputError
+
+
+def _revisions(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base", default=None, metavar="REV",
+                        help="HEAD (default; outside git: the last checkpoint), INDEX, "
+                        "CHECKPOINT, a ref or commit, merge-base:BRANCH")
+    parser.add_argument("--head", default=None, metavar="REV",
+                        help="WORKING (default: the working copy), INDEX, a ref or commit")
+
+
+def notebook_path(given: str | None, ctx: Context, verb: str) -> Path:
+    """As given (relative to the working folder), else the kernel's own notebook."""
+    name = given
+    if name is None and ctx.adapter == "magic":
+        name = os.environ.get("JPY_SESSION_NAME") or (ctx.namespace or {}).get("__session__")
+    if not name:
+        where = "%mlops" if ctx.adapter == "magic" else "jupyter mlops"
+        raise UserInputError(f"name the notebook: {where} {verb} NOTEBOOK.ipynb")
+    path = Path(name).expanduser()
+    if not path.is_absolute():
+        path = Path(ctx.cwd) / path
+        if not path.exists() and given is None:  # the session name is relative to the server
+            path = Path(ctx.cwd) / Path(name).name
+    return path
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def configure_diff(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", default=None, metavar="PATH",
+                        help="the notebook (in a notebook: this one)")
+    parser.add_argument("base_rev", nargs="?", default=None, metavar="BASE",
+                        help="same as --base")
+    parser.add_argument("head_rev", nargs="?", default=None, metavar="HEAD",
+                        help="same as --head")
+    _revisions(parser)
+    parser.add_argument("--no-outputs", action="store_true", help="do not compare outputs")
+    parser.add_argument("--metadata", action="store_true",
+                        help="compare all metadata (default: without timings and view state)")
+    parser.add_argument("--execution-counts", action="store_true",
+                        help="compare execution counts")
+    parser.add_argument("--no-attachments", action="store_true",
+                        help="do not compare markdown attachments")
+    parser.add_argument("--no-color", action="store_true",
+                        help="plain text (the default when output is not a terminal)")
+    parser.add_argument("--json", action="store_true", help="print the diff as JSON")
+    parser.add_argument("--nbdime", action="store_true",
+                        help="print the diff in nbdime's format (JSON)")
+
+
+def run_diff(args: argparse.Namespace, ctx: Context) -> Any:
+    from . import DiffFilters, diff
+    from .terminal import render_diff
+
+    if args.base_rev and args.base:
+        raise UserInputError("give the base once: BASE or --base")
+    if args.head_rev and args.head:
+        raise UserInputError("give the head once: HEAD or --head")
+    path = notebook_path(args.path, ctx, "diff")
+    filters = DiffFilters(outputs=not args.no_outputs, metadata=args.metadata,
+                          execution_counts=args.execution_counts,
+                          attachments=not args.no_attachments)
+    result = diff(path, args.base_rev or args.base or "HEAD", args.head_rev or args.head,
+                  filters=filters)
+    if args.path is not None:
+        result.path = args.path
+    if args.json or args.nbdime:
+        data = result.to_nbdime() if args.nbdime else result.to_dict()
+        if ctx.adapter == "magic":
+            return data
+        print(json.dumps(data, indent=1))
+        return 0
+    if ctx.adapter == "magic":
+        return result
+    color = not args.no_color and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    print(render_diff(result, color=color))
+    return 0
+
+
+# --------------------------------------------------------------------------- review
+
+
+def configure_review(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def common(action: argparse.ArgumentParser, *, folder: bool = False) -> None:
+        if folder:
+            action.add_argument("folder", nargs="?", default=None, metavar="FOLDER",
+                                help="where to look (default: the working folder)")
+        else:
+            action.add_argument("path", metavar="PATH", help="the notebook")
+            _revisions(action)
+        action.add_argument("--author", default=None,
+                            help="who is speaking (default: git's user.name)")
+        action.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    common(sub.add_parser("list", help="changed notebooks and their reviews"), folder=True)
+    show = sub.add_parser("show", help="a review: state, reviewers, threads")
+    common(show)
+    show.add_argument("--check", action="store_true",
+                      help="exit with 1 unless the review is approved (for CI)")
+    comment = sub.add_parser("comment", help="start a thread on a cell")
+    common(comment)
+    comment.add_argument("cell_id", metavar="CELL", help="the cell's id (as 'diff' shows it)")
+    comment.add_argument("text", metavar="TEXT")
+    comment.add_argument("--line", type=int, default=None, help="first line (from 1)")
+    comment.add_argument("--end-line", type=int, default=None, help="last line")
+    comment.add_argument("--suggest", default=None, metavar="SOURCE",
+                         help="suggest this source for the cell (or the lines)")
+    approve = sub.add_parser("approve", help="approve the change at its head commit")
+    common(approve)
+    approve.add_argument("--text", default=None, help="a note to the author")
+    changes = sub.add_parser("request-changes", help="ask for changes")
+    common(changes)
+    changes.add_argument("text", metavar="TEXT", help="what to change")
+
+
+def _summary_text(data: dict[str, Any]) -> str:
+    lines = [f"{data['path']}: {data['state']} ({data['base']} → {data['head']}"
+             + (f" @ {str(data['head_commit'])[:10]}" if data.get("head_commit") else "") + ")"]
+    for r in data["reviewers"]:
+        at = f" @ {str(r['commit'])[:10]}" if r.get("commit") else ""
+        lines.append(f"  {r['user']}: {r['state']}{at}")
+    threads = data["threads"]
+    count = len(threads) if isinstance(threads, list) else threads
+    lines.append(f"  threads: {count} ({data['open_threads']} open)")
+    return "\n".join(lines)
+
+
+def _thread_text(thread: dict[str, Any]) -> str:
+    where = f"cell {thread['cell_id']}"
+    if thread.get("line"):
+        end = thread.get("end_line")
+        where += f" line {thread['line']}" + (f"-{end}" if end and end != thread["line"] else "")
+    flags = [thread["status"]] + (["outdated"] if thread["outdated"] else [])
+    out = [f"[{thread['id']}] {where} ({', '.join(flags)})"]
+    for c in thread["comments"]:
+        out.append(f"    {c['author']}: {c['text']}")
+        if c.get("suggestion") is not None:
+            mark = " (applied)" if c.get("applied") else ""
+            out.append(f"      suggests{mark}: " + c["suggestion"].rstrip("\n").replace(
+                "\n", "\n      "))
+    return "\n".join(out)
+
+
+def run_review(args: argparse.Namespace, ctx: Context) -> Any:
+    from . import changes, open_review, reviews_under
+
+    if args.action == "list":
+        folder = Path(ctx.cwd) / (args.folder or ".")
+        repo, entries = changes(folder)
+        reviews = [r.summary() for r in reviews_under(folder, author=args.author)]
+        notebooks = [{"path": e.path, "status": e.status, "old_path": e.old_path}
+                     for e in entries]
+        listing = {"git": repo is not None, "notebooks": notebooks, "reviews": reviews}
+        if args.json:
+            return _emit(json.dumps(listing, indent=1), listing, ctx)
+        lines = [f"{e['status']:<10} {e['path']}" + (f" (from {e['old_path']})"
+                                                     if e["old_path"] else "")
+                 for e in notebooks] or ["no changed notebooks"]
+        lines += ["", *(_summary_text(r) for r in reviews)] if reviews else []
+        return _emit("\n".join(lines), listing, ctx)
+    review = open_review(notebook_path(args.path, ctx, "review"), args.base or "HEAD",
+                         args.head, author=args.author)
+    review.path = args.path
+    if args.action == "comment":
+        thread = review.comment(args.cell_id, args.text, args.line, args.end_line,
+                                suggestion=args.suggest)
+        data = thread.to_dict()
+        return _emit(json.dumps(data, indent=1) if args.json else _thread_text(data), data, ctx)
+    if args.action == "approve":
+        review.approve(args.text)
+    elif args.action == "request-changes":
+        review.request_changes(args.text)
+    data = review.summary(with_threads=True)
+    text = json.dumps(data, indent=1) if args.json else "\n".join(
+        [_summary_text(data), *(_thread_text(t) for t in data["threads"])])
+    shown = _emit(text, data, ctx)
+    if args.action == "show" and args.check and data["state"] != "approved":
+        return 1 if ctx.adapter == "cli" else shown
+    return shown
+
+
+def _emit(text: str, data: Any, ctx: Context) -> Any:
+    if ctx.adapter == "magic":
+        return _Text(text)
+    print(text)
+    return 0
+
+
+class _Text:
+    """Plain text for the notebook (shown as is, no quotes)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    (configure_diff if name == "diff" else configure_review)(parser)
+
+
+def run(name: str, args: argparse.Namespace, ctx: Context) -> Any:
+    return (run_diff if name == "diff" else run_review)(args, ctx)

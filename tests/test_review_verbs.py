@@ -1,0 +1,182 @@
+"""``%mlops diff`` in a real IPython shell (rich inline diff) and ``jupyter mlops diff`` /
+``jupyter mlops review …`` as the real CLI in a subprocess (coloured only on a terminal)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from jupyter_mlops.review import diff
+
+from . import review_fixtures
+from .conftest import _child_env
+from .review_fixtures import edited_pair, write
+
+repo = review_fixtures.repo
+Git = Callable[..., str]
+CLI = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def changed(project: Path, repo: Git) -> Path:
+    """train.ipynb committed, then edited: one cell each added, removed, moved, modified."""
+    base, head = edited_pair()
+    nb = write(project / "train.ipynb", base)
+    repo("add", ".")
+    repo("commit", "-q", "-m", "base")
+    write(nb, head)
+    return nb
+
+
+@pytest.fixture
+def shell(project: Path) -> Iterator[InteractiveShell]:
+    ip = InteractiveShell.instance()
+    if "jupyter_mlops" in ip.extension_manager.loaded:
+        ip.run_cell("%unload_ext jupyter_mlops").raise_error()
+    ip.run_cell("%load_ext jupyter_mlops").raise_error()
+    yield ip
+    ip.run_cell("%unload_ext jupyter_mlops").raise_error()
+
+
+def run(shell: InteractiveShell, code: str) -> Any:
+    result = shell.run_cell(code, store_history=False)
+    result.raise_error()
+    return result.result
+
+
+def shown(shell: InteractiveShell, value: Any) -> dict[str, Any]:
+    data, _metadata = shell.display_formatter.format(value)
+    return dict(data)
+
+
+# --------------------------------------------------------------------------- the magic
+
+
+def test_magic_diff_renders_the_changed_cells_inline(shell: InteractiveShell,
+                                                     changed: Path) -> None:
+    bundle = shown(shell, run(shell, "%mlops diff train.ipynb"))
+    html = bundle["text/html"]
+    assert "data-mlops-diff" in html
+    assert html.count('data-cell-status="') == 4  # unchanged cells are left out
+    for status in ("added", "removed", "moved", "modified"):
+        assert f'data-cell-status="{status}"' in html
+    assert "working copy" in html and "HEAD (" in html
+    # the edited line, with only its changed characters marked
+    assert 'data-op="replace"' in html and "rate = 0." in html
+    assert "rgba(46, 160, 67, 0.4)" in html
+    assert "1 added, 1 removed, 1 modified, 1 moved, 4 unchanged" in bundle["text/plain"]
+
+
+def test_magic_diff_defaults_to_the_kernels_notebook_and_takes_revisions(
+        shell: InteractiveShell, changed: Path, repo: Git, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JPY_SESSION_NAME", str(changed))
+    repo("commit", "-q", "-am", "edited")
+    assert "No changes." in shown(shell, run(shell, "%mlops diff"))["text/html"]
+    result = run(shell, "%mlops diff --base HEAD~1 --head HEAD")
+    assert result.result.summary.moved == 1
+    with pytest.raises(UsageError, match="unknown git revision 'nope'"):
+        run(shell, "%mlops diff --base nope")
+    data = run(shell, "%mlops diff --base HEAD~1 --json")
+    assert data["summary"]["added"] == 1
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_cli_diff_is_plain_when_piped(project: Path, changed: Path, cli: CLI) -> None:
+    done = cli("diff", "train.ipynb", cwd=project)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "\x1b[" not in out
+    assert out.splitlines()[0].startswith("train.ipynb: HEAD (")
+    assert " - rate = 0.1" in out and " + rate = 0.05" in out
+    assert "@@ cell moved 5 → 1: markdown [notes]" in out
+    assert "@@ cell 6 removed: code [done]" in out
+
+
+def test_cli_diff_is_coloured_on_a_terminal(project: Path, changed: Path) -> None:
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter_mlops.cli", "diff", "train.ipynb"],
+                            cwd=project, env=_child_env(), stdout=follower,
+                            stderr=subprocess.PIPE)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(timeout=60) == 0
+    os.close(leader)
+    out = b"".join(chunks).decode()
+    assert "\x1b[31m - rate = 0." in out and "\x1b[32m + rate = 0." in out
+    assert "\x1b[1m" in out  # the changed characters in bold
+    no_color = subprocess.run([sys.executable, "-m", "jupyter_mlops.cli", "diff",
+                               "train.ipynb", "--no-color"], cwd=project, env=_child_env(),
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert "\x1b[" not in no_color.stdout
+
+
+def test_cli_diff_json_is_the_cores_diff(project: Path, changed: Path, cli: CLI) -> None:
+    done = cli("diff", "train.ipynb", "HEAD", "WORKING", "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    expected = diff(changed).to_dict()
+    printed.pop("elapsed_ms"), expected.pop("elapsed_ms")
+    assert printed == {**expected, "path": "train.ipynb"}
+    nbdime_format = json.loads(cli("diff", "train.ipynb", "--nbdime", cwd=project).stdout)
+    assert nbdime_format[0]["key"] == "cells"
+
+
+def test_cli_bad_revision_is_one_line_on_stderr(project: Path, changed: Path,
+                                                cli: CLI) -> None:
+    done = cli("diff", "train.ipynb", "nope", cwd=project)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "jupyter mlops: unknown git revision 'nope': use a branch, tag or commit "
+        "('git log --oneline' lists them)"]
+
+
+def test_cli_review_comment_approve_show_and_list(project: Path, changed: Path,
+                                                  cli: CLI) -> None:
+    done = cli("review", "show", "train.ipynb", "--check", cwd=project)
+    assert done.returncode == 1 and "train.ipynb: open" in done.stdout
+
+    done = cli("review", "comment", "train.ipynb", "params", "why 0.05?", "--line", "1",
+               cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "cell params line 1 (open)" in done.stdout and "Ada: why 0.05?" in done.stdout
+    done = cli("review", "request-changes", "train.ipynb", "explain the rate",
+               "--author", "Bob", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "train.ipynb: changes_requested" in done.stdout
+    done = cli("review", "approve", "train.ipynb", "--author", "Bob", cwd=project)
+    assert "Bob: approved @ " in done.stdout
+
+    shown_json = json.loads(cli("review", "show", "train.ipynb", "--json", cwd=project).stdout)
+    assert shown_json["state"] == "approved"
+    assert [r["user"] for r in shown_json["reviewers"]] == ["Ada", "Bob"]
+    assert shown_json["threads"][0]["comments"][0]["text"] == "why 0.05?"
+    assert cli("review", "show", "train.ipynb", "--check", cwd=project).returncode == 0
+
+    listed = cli("review", "list", cwd=project)
+    assert listed.returncode == 0, listed.stderr
+    assert "modified   train.ipynb" in listed.stdout
+    assert "train.ipynb: approved" in listed.stdout
+
+    done = cli("review", "comment", "train.ipynb", "nope", "x", cwd=project)
+    assert done.returncode == 1 and "no cell 'nope'" in done.stderr
