@@ -5,6 +5,7 @@ reload and see both; a 500-cell diff renders lazily."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +91,10 @@ def show_review_panel(page: Any) -> Any:
         page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
     panel = page.locator('[data-mlops-panel="review"]')
     expect(panel).to_be_visible()
+    # the sections above grow when the status arrives: click only once the layout is still
+    for section in page.locator("#mlops-sidebar [data-mlops-section]").all():
+        expect(section).to_have_attribute("data-state", re.compile("^(ok|warning|error)$"),
+                                          timeout=30_000)
     return panel
 
 

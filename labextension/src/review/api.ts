@@ -69,44 +69,46 @@ export async function postComment(
   return (await post<IThreadReply>('review/comments', body)).thread;
 }
 
-export async function postReply(
-  path: string,
+/** The review a thread belongs to: its notebook and revisions. */
+export interface IReviewTarget {
+  path: string;
+  base: Revision;
+  head: Revision;
+}
+
+export function postReply(
+  target: IReviewTarget,
   threadId: string,
   text: string
 ): Promise<IThread> {
-  return (
-    await post<IThreadReply>(`review/threads/${encode(threadId)}/replies`, {
-      path,
-      text
-    })
-  ).thread;
+  return threadAction(target, threadId, 'replies', { text });
 }
 
-export async function postResolve(
-  path: string,
+export function postResolve(
+  target: IReviewTarget,
   threadId: string,
   resolved: boolean
 ): Promise<IThread> {
-  return (
-    await post<IThreadReply>(`review/threads/${encode(threadId)}/resolve`, {
-      path,
-      resolved
-    })
-  ).thread;
+  return threadAction(target, threadId, 'resolve', { resolved });
 }
 
 /** Apply a comment's suggestion to the working copy of the notebook. */
-export async function postApply(
-  path: string,
+export function postApply(
+  target: IReviewTarget,
   threadId: string,
   commentId: string
 ): Promise<IThread> {
-  return (
-    await post<IThreadReply>(`review/threads/${encode(threadId)}/apply`, {
-      path,
-      comment_id: commentId
-    })
-  ).thread;
+  return threadAction(target, threadId, 'apply', { comment_id: commentId });
+}
+
+async function threadAction(
+  target: IReviewTarget,
+  threadId: string,
+  action: 'replies' | 'resolve' | 'apply',
+  fields: Record<string, unknown>
+): Promise<IThread> {
+  const endPoint = `review/threads/${encode(threadId)}/${action}`;
+  return (await post<IThreadReply>(endPoint, { ...target, ...fields })).thread;
 }
 
 /** Approve, or request changes (`text` required then). */

@@ -2,6 +2,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
+  IReviewTarget,
   fetchDiff,
   fetchReview,
   postApply,
@@ -165,17 +166,17 @@ export class ReviewDiffModel implements IDisposable {
   }
 
   reply(threadId: string, text: string): Promise<boolean> {
-    return this._write(() => postReply(this.path, threadId, text));
+    return this._write(() => postReply(this._target(), threadId, text));
   }
 
   resolve(threadId: string, resolved: boolean): Promise<boolean> {
-    return this._write(() => postResolve(this.path, threadId, resolved));
+    return this._write(() => postResolve(this._target(), threadId, resolved));
   }
 
   /** Apply a suggestion to the working copy, then fetch the diff again too. */
   async applySuggestion(threadId: string, commentId: string): Promise<boolean> {
     const ok = await this._write(() =>
-      postApply(this.path, threadId, commentId)
+      postApply(this._target(), threadId, commentId)
     );
     if (ok) {
       this._onWorkingCopyChanged(this.path);
@@ -191,6 +192,10 @@ export class ReviewDiffModel implements IDisposable {
     return this._write(() =>
       postVerdict(verdict, this.path, this._base, this._head, text)
     );
+  }
+
+  private _target(): IReviewTarget {
+    return { path: this.path, base: this._base, head: this._head };
   }
 
   private async _write(call: () => Promise<unknown>): Promise<boolean> {

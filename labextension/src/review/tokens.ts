@@ -3,7 +3,10 @@
  * of issue #6), and the ids the review frontend shares.
  */
 
-/** A revision: `HEAD`, `INDEX`, `WORKING` (the working copy), a git ref or commit, `merge-base:BRANCH`. */
+/**
+ * A revision: `HEAD`, `INDEX`, `WORKING` (the working copy), a git ref or commit,
+ * `merge-base:BRANCH`, or (outside git) `CHECKPOINT`.
+ */
 export type Revision = string;
 
 export const HEAD: Revision = 'HEAD';
@@ -125,6 +128,8 @@ export interface IDiffSummary {
 /** `GET review/diff?path=NB&base=REV&head=REV&outputs=…&metadata=…&execution_counts=…` */
 export interface IDiffReply {
   path: string;
+  /** The notebook's change as a whole: modified, added, deleted, renamed, unchanged. */
+  status?: string;
   base: IRevisionInfo;
   head: IRevisionInfo;
   summary: IDiffSummary;
@@ -159,7 +164,7 @@ export interface IComment {
 /** A comment thread anchored to a cell (and a line range or an output of it). */
 export interface IThread {
   id: string;
-  cell_id: string;
+  cell_id: string | null;
   line: number | null;
   end_line: number | null;
   output: number | null;

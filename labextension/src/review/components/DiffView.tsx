@@ -278,7 +278,7 @@ export function placeThreads(
   const byCell = new Map<number, IThread[]>();
   const orphans: IThread[] = [];
   for (const thread of threads) {
-    let index = byId.get(thread.cell_id);
+    let index = thread.cell_id !== null ? byId.get(thread.cell_id) : undefined;
     if (index === undefined && thread.head_index !== null) {
       index = byHead.get(thread.head_index);
     }
