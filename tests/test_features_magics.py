@@ -48,10 +48,10 @@ def test_publish_search_show_get_and_online_from_the_notebook(
     shell.user_ns["entity_df"] = data.entities
 
     view = run(shell, "%mlops features publish orders_df --name orders --entities customer_id "
-                      "--timestamp event_timestamp --created created --ttl 30h "
+                      "--timestamp event_timestamp --created created --ttl 1d "
                       "--description 'Order totals per customer' --owner data-eng "
                       "--tag team=growth --describe 'amount=order value in EUR'")
-    assert view.version == 1 and view.rows == 150 and view.ttl_seconds == 30 * 3600
+    assert view.version == 1 and view.rows == 150 and view.ttl_seconds == 86400
     assert 'data-view="orders"' in shown(shell, view)["text/html"]
 
     found = run(shell, "%mlops features search totals --tag team=growth")
@@ -61,7 +61,7 @@ def test_publish_search_show_get_and_online_from_the_notebook(
     detail = run(shell, "%mlops features show orders --stats")
     bundle = shown(shell, detail)
     assert "order value in EUR" in bundle["text/html"] and "distinct" in bundle["text/html"]
-    assert "ttl: 108000 s" in bundle["text/plain"]
+    assert "ttl: 86400 s" in bundle["text/plain"]
 
     summary = run(shell, "%mlops features get orders:amount orders:segment "
                          "--entities entity_df --timestamp event_timestamp --into training")
