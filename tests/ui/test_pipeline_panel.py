@@ -36,6 +36,13 @@ BROKEN = [
     "%%mlops step make\nvalues = [1, 2, 3]",
     "%%mlops step divide\ntotal = sum(values)\nratio = total / 0",
 ]
+FIXED = "%%mlops step share\ntotal = sum(values)\nratio = total / 2\nprint('ratio', ratio)"
+
+#: a step that runs until it is stopped
+SLOW = [
+    "%%mlops step wait\nimport time\ntime.sleep(600)\nx = 1",
+    "%%mlops step then\ny = x + 1",
+]
 
 
 @pytest.fixture
@@ -43,6 +50,7 @@ def lab_root(tmp_path: Path) -> Path:
     root = tmp_path / "root"
     write_notebook(root / "work" / "flow.ipynb", FLOW)
     write_notebook(root / "broken.ipynb", BROKEN)
+    write_notebook(root / "slow.ipynb", SLOW)
     return root
 
 
@@ -168,7 +176,8 @@ def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab
     assert "schedule='@daily'" in text and "@task(task_id='report', retries=1)" in text
 
 
-def test_a_failed_step_names_its_cell_and_line(page: Any, lab: Lab) -> None:
+def test_a_failed_step_names_its_cell_and_line_and_the_fix_resumes_there(
+        page: Any, lab: Lab) -> None:
     notebook = open_notebook(page, lab, "broken.ipynb")
     panel = open_panel(page)
     expect(panel.locator(".jp-mlops-pipeline-node")).to_have_count(2)
@@ -186,6 +195,49 @@ def test_a_failed_step_names_its_cell_and_line(page: Any, lab: Lab) -> None:
     link.click()
     expect(notebook.locator(".jp-Cell").nth(1)).to_have_class(re.compile(r"\bjp-mod-active\b"))
     screenshot(page, "pipeline-failed", panel)
+
+    # fix the cell in the editor (unsaved): the DAG follows the typing
+    cells = notebook.locator(".jp-Cell")
+    cells.nth(1).locator(".cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(FIXED)
+    expect(node(panel, "share")).to_have_count(1)
+    expect(node(panel, "divide")).to_have_count(0)
+    expect(edge(panel, "make", "share")).to_contain_text("values")
+    # the run saves the notebook first; make comes from the cache, the fixed step runs
+    run = start_run_without_parameters(panel)
+    expect(run.locator('.jp-mlops-pipeline-step[data-step="share"]')).to_have_attribute(
+        "data-state", "done", timeout=90_000)
+    expect(run.locator('.jp-mlops-pipeline-step[data-step="make"]')).to_have_attribute(
+        "data-state", "cached")
+    expect(run.locator('.jp-mlops-pipeline-step[data-step="share"]')).to_contain_text(
+        "ratio 3.0")
+    assert "step share" in (lab.root / "broken.ipynb").read_text()
+
+
+def test_switching_notebooks_and_stopping_a_run(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "broken.ipynb")
+    panel = open_panel(page)
+    expect(node(panel, "divide")).to_have_count(1)
+    # the panel follows the notebook in use: open another one from the file browser
+    page.locator('.jp-SideBar [data-id="filebrowser"]').click()
+    page.locator(".jp-DirListing-item", has_text="slow.ipynb").dblclick()
+    expect(page.locator(".lm-TabBar-tab.jp-mod-current", has_text="slow.ipynb")).to_have_count(1)
+    panel = open_panel(page)
+    expect(panel.locator(".jp-mlops-pipeline-title")).to_have_text("slow.ipynb")
+    expect(node(panel, "wait")).to_have_count(1)
+    run = start_run_without_parameters(panel)
+    expect(run.locator('.jp-mlops-pipeline-step[data-step="wait"]')).to_have_attribute(
+        "data-state", "running", timeout=60_000)
+    expect(run.locator('.jp-mlops-pipeline-step[data-step="then"]')).to_have_attribute(
+        "data-state", "queued")
+    run.locator(".jp-mlops-pipeline-stop").click()
+    expect(run).to_have_attribute("data-state", "cancelled", timeout=30_000)
+    expect(run.locator(".jp-mlops-pipeline-badge")).to_have_text("stopped")
+    for step in ("wait", "then"):
+        expect(run.locator(f'.jp-mlops-pipeline-step[data-step="{step}"]')).to_have_attribute(
+            "data-state", "skipped")
+    expect(panel.locator(".jp-mlops-pipeline-run-button")).to_be_enabled()
 
 
 def start_run_without_parameters(panel: Any) -> Any:

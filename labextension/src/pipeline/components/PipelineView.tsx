@@ -93,7 +93,14 @@ export function PipelineView(props: IPipelineViewProps): JSX.Element {
         </div>
       )}
       {dag && stepNames.length > 0 && (
-        <div className="jp-mlops-pipeline-graph">
+        <div
+          className={`jp-mlops-pipeline-graph${model.dagError ? ' jp-mod-stale' : ''}`}
+          title={
+            model.dagError
+              ? trans.__('The last pipeline that could be read')
+              : undefined
+          }
+        >
           <DagView
             dag={dag}
             states={states}
@@ -212,6 +219,23 @@ function ActiveCell(
       </div>
     );
   }
+  const role = sharedRole(active.cell.model.getMetadata('tags'));
+  if (role) {
+    return (
+      <div className="jp-mlops-pipeline-cell jp-mlops-pipeline-note">
+        {role === 'skip'
+          ? trans.__(
+              'Cell %1 is tagged skip: no step runs it.',
+              active.index + 1
+            )
+          : trans.__(
+              'Cell %1 is tagged %2: every step runs it.',
+              active.index + 1,
+              role
+            )}
+      </div>
+    );
+  }
   const within = model.activeStep();
   const marked = mark.metadata?.name ?? mark.other?.name ?? null;
   let text: string;
@@ -277,4 +301,20 @@ function ActiveCell(
       )}
     </div>
   );
+}
+
+/** The tag that makes a cell shared by every step, the parameters cell, or skipped. */
+function sharedRole(tags: unknown): string | null {
+  if (!Array.isArray(tags)) {
+    return null;
+  }
+  // in the order the server reads them (pipeline/notebook.py)
+  const roles = [
+    'skip',
+    'parameters',
+    'pipeline-parameters',
+    'imports',
+    'functions'
+  ];
+  return roles.find(role => tags.includes(role)) ?? null;
 }
