@@ -27,6 +27,10 @@ entity_df = pd.DataFrame({
     "event_timestamp": pd.to_datetime(["2026-01-05", "2026-01-10", "2026-01-03"], utc=True),
 })"""
 CHECK_CELL = 'print("spend:", training["spend_30d"].tolist(), "rows:", len(training))'
+#: a tracked retrieval: the run is recorded as a user of the view
+TRACKED_CELL = """%%mlops track --run-name panel-run
+import jupyter_mlops as mlops
+tracked = mlops.features.get("customer_spend:*", entity_df, timestamp="event_timestamp")"""
 EXPECTED_OUTPUT = "spend: [10.0, 5.0, nan] rows: 3"
 
 
@@ -70,6 +74,22 @@ def _publish_two_views(root: Path) -> None:
                      tags={"team": "ops"}, owner="bob", cwd=root)
 
 
+def _publish_second_version(root: Path) -> None:
+    import pandas as pd
+
+    from jupyter_mlops import features
+
+    more = pd.DataFrame({
+        "customer_id": [2],
+        "event_timestamp": pd.to_datetime(["2026-01-09"], utc=True),
+        "spend_30d": [7.0],
+        "orders_30d": [2],
+        "avg_basket": [3.5],
+    })
+    features.publish(more, "customer_spend", entities="customer_id",
+                     timestamp="event_timestamp", cwd=root)
+
+
 @pytest.fixture
 def features_root(tmp_path: Path) -> Path:
     root = tmp_path / "root"
@@ -77,7 +97,7 @@ def features_root(tmp_path: Path) -> Path:
     # the project's own config file: the server, the kernel and this test resolve one store
     (root / "mlops.toml").write_text('[features]\nbackend = "embedded"\n')
     (root / "train.ipynb").write_text(json.dumps(_notebook(
-        ["%load_ext jupyter_mlops", ENTITY_CELL, "", CHECK_CELL])))
+        ["%load_ext jupyter_mlops", ENTITY_CELL, "", CHECK_CELL, TRACKED_CELL])))
     return root
 
 
@@ -188,6 +208,7 @@ def test_search_open_a_view_and_insert_its_code_into_the_notebook(
     _cell(notebook, 2).locator(".jp-InputPrompt").click()
     expect(_cell(notebook, 2)).to_have_class(re.compile(r"\bjp-mod-active\b"))
     cells_before = notebook.locator(".jp-Notebook-cell").count()
+    expect(detail.locator(".jp-mlops-features-insert-target")).to_have_text("into train.ipynb")
     detail.locator(".jp-mlops-features-insert-button").click()
     expect(detail.locator(".jp-mlops-features-insert-outcome")).to_contain_text(
         "Inserted into cell 3 of train.ipynb")
@@ -208,12 +229,21 @@ def test_search_open_a_view_and_insert_its_code_into_the_notebook(
     # run the notebook's cells: the inserted line gives the point-in-time training frame
     if not _features_magic_built():
         pytest.skip("%mlops features get is not registered yet (jupyter_mlops.commands)")
-    for index in range(5):
+    for index in range(6):
         _run_cell(page, notebook, index)
     output = _cell(notebook, 4).locator(".jp-OutputArea-output")
     expect(output).to_contain_text(EXPECTED_OUTPUT, timeout=60_000)
     expect(notebook.locator(".jp-OutputArea-output[data-mime-type*='error']")).to_have_count(0)
     screenshot(page, "features-training-frame", notebook)
+
+    # the tracked cell's run now shows among the runs that used the view (opened again)
+    spend.locator(".jp-mlops-features-open").click()
+    run = detail.locator(".jp-mlops-features-runs tr[data-run]")
+    expect(run).to_have_count(1, timeout=30_000)
+    expect(run).to_contain_text("panel-run")
+    expect(run).to_contain_text("FINISHED")
+    run.scroll_into_view_if_needed()
+    screenshot(page, "features-detail-runs")
 
 
 def test_empty_store_says_how_to_publish_and_insert_needs_a_notebook(
@@ -234,9 +264,36 @@ def test_empty_store_says_how_to_publish_and_insert_needs_a_notebook(
         results = panel.locator(".jp-mlops-features-result")
         expect(results).to_have_count(2, timeout=30_000)
 
+        # a changed schema made a second version: the latest is shown, the first one on a click
+        _publish_second_version(features_root)
+        page.locator('[data-command="mlops:refresh-status"]').first.click()
+        spend = panel.locator('[data-view="customer_spend"]')
+        expect(spend.locator(".jp-mlops-features-version")).to_have_text("v2")
+        # typed and Enter: the first result opens
+        search = panel.locator(".jp-mlops-features-query input")
+        search.press_sequentially("customer", delay=40)
+        expect(panel.locator(".jp-mlops-features-result")).to_have_count(1)
+        search.press("Enter")
+        detail = page.locator('.jp-mlops-features-detail[data-view="customer_spend"]')
+        expect(detail).to_have_attribute("data-version", "2")
+        expect(detail.locator('.jp-mlops-features-schema tr[data-column="avg_basket"]')
+               ).to_have_count(1)
+        versions = detail.locator(".jp-mlops-features-versions tr[data-version]")
+        expect(versions).to_have_count(2)
+        versions.locator("button", has_text="v1").click()
+        expect(detail).to_have_attribute("data-version", "1")
+        expect(detail.locator(".jp-mlops-features-title")).to_contain_text("latest is v2")
+        expect(detail.locator(".jp-mlops-features-code")).to_contain_text(
+            "%mlops features get customer_spend@1:* --entities")
+        expect(detail.locator('.jp-mlops-features-schema tr[data-column="avg_basket"]')
+               ).to_have_count(0)
+        expect(detail.locator(".jp-mlops-features-stats")).to_have_attribute(
+            "data-state", "ok", timeout=30_000)
+        screenshot(page, "features-detail-old-version", detail)
+
         # no notebook open: Insert code says so instead of doing nothing
-        panel.locator('[data-view="driver_quality"] .jp-mlops-features-open').click()
-        detail = page.locator('.jp-mlops-features-detail[data-view="driver_quality"]')
+        expect(detail.locator(".jp-mlops-features-insert-target")).to_have_text(
+            "no notebook open")
         detail.locator(".jp-mlops-features-insert-button").click()
         expect(detail.locator(".jp-mlops-features-insert-outcome")).to_contain_text(
             "Open a notebook first")

@@ -13,11 +13,19 @@ class FeatureViewContent extends ReactWidget {
   constructor(
     readonly folder: string,
     readonly viewName: string,
+    private readonly _notebooks: INotebookTracker | null,
     private readonly _insert: (snippet: string) => Promise<IInsertOutcome>,
     private readonly _trans: TranslationBundle
   ) {
     super();
     this.addClass('jp-mlops-features-detailView');
+    // the Insert code button names the notebook it writes to
+    _notebooks?.currentChanged.connect(this._onNotebookChanged, this);
+  }
+
+  dispose(): void {
+    this._notebooks?.currentChanged.disconnect(this._onNotebookChanged, this);
+    super.dispose();
   }
 
   /** Fetch the view again (it was opened again from the search). */
@@ -31,9 +39,14 @@ class FeatureViewContent extends ReactWidget {
       folder: this.folder,
       name: this.viewName,
       refreshKey: this._refreshKey,
+      target: this._notebooks?.currentWidget?.title.label ?? null,
       onInsert: this._insert,
       trans: this._trans
     });
+  }
+
+  private _onNotebookChanged(): void {
+    this.update();
   }
 
   private _refreshKey = 0;
@@ -61,6 +74,7 @@ export class FeatureViewOpener {
     const content = new FeatureViewContent(
       folder,
       name,
+      this._notebooks,
       snippet => this._insert(snippet),
       this._trans
     );

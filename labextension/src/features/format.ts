@@ -45,7 +45,7 @@ export function formatTtl(seconds: number): string {
   return `${seconds} s`;
 }
 
-/** A statistic: numbers with at most 4 significant decimals, times as given. */
+/** A statistic: numbers to 6 significant digits, ISO times in the reader's locale. */
 export function formatStat(value: StatValue): string {
   if (value === null) {
     return '';
@@ -54,12 +54,15 @@ export function formatStat(value: StatValue): string {
     if (Number.isInteger(value)) {
       return value.toLocaleString();
     }
-    return Number(value.toPrecision(4)).toLocaleString(undefined, {
-      maximumFractionDigits: 4
-    });
+    return value.toLocaleString(undefined, { maximumSignificantDigits: 6 });
+  }
+  if (typeof value === 'string' && ISO_TIME.test(value)) {
+    return formatTime(value);
   }
   return String(value);
 }
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 
 /** `{team: "growth"}` as `["team=growth"]`. */
 export function tagPairs(tags: Record<string, string>): string[] {

@@ -53,7 +53,14 @@ export async function insertIntoNotebook(
     notebook.deselectAll();
   }
   app.shell.activateById(panel.id);
-  notebook.mode = 'edit';
-  await NotebookActions.focusActiveCell(notebook, { waitUntilReady: true });
+  // activation is a posted message that focuses the notebook in command mode:
+  // let it run, then enter the cell's editor
+  await new Promise<void>(resolve => requestAnimationFrame(() => resolve()));
+  const cell = notebook.activeCell;
+  if (cell) {
+    await cell.ready;
+    notebook.mode = 'edit';
+    cell.editor?.focus();
+  }
   return { ok: true, notebook: panel, cellIndex: index, reused: reuse };
 }

@@ -24,7 +24,7 @@ export interface IFeatureSearchProps {
 /** What one fetch answered: the views, or the error's message. */
 type Fetched =
   | { kind: 'loading' }
-  | { kind: 'ok'; reply: IViewsReply }
+  | { kind: 'ok'; reply: IViewsReply; key?: string }
   | { kind: 'error'; message: string };
 
 /**
@@ -41,6 +41,8 @@ export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
   const [results, setResults] = React.useState<Fetched>({ kind: 'loading' });
   const query = text.trim();
   const filtered = query !== '' || owner !== '' || tag !== '';
+  // which search a result answers: Enter opens the first result of this one only
+  const searchKey = JSON.stringify([query, owner, tag]);
 
   React.useEffect(() => {
     let current = true;
@@ -58,7 +60,9 @@ export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
 
   React.useEffect(() => {
     if (!filtered) {
-      setResults(catalog);
+      setResults(
+        catalog.kind === 'ok' ? { ...catalog, key: searchKey } : catalog
+      );
       return;
     }
     let current = true;
@@ -68,7 +72,9 @@ export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
     const request: IViewQuery = { q: query, owner, tag };
     const timer = window.setTimeout(() => {
       searchViews(folder, request)
-        .then(reply => current && setResults({ kind: 'ok', reply }))
+        .then(
+          reply => current && setResults({ kind: 'ok', reply, key: searchKey })
+        )
         .catch(
           error =>
             current &&
@@ -110,27 +116,39 @@ export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
         value={text}
         rightIcon="ui-components:search"
         onChange={event => setText(event.target.value)}
+        onKeyDown={event => {
+          // Enter opens the first result
+          const first =
+            results.kind === 'ok' && results.key === searchKey
+              ? results.reply.views[0]
+              : null;
+          if (event.key === 'Enter' && first) {
+            onOpen(first);
+          }
+        }}
       />
       <div className="jp-mlops-features-filters">
         <HTMLSelect
           className="jp-mlops-features-owner"
-          aria-label={trans.__('Owner')}
+          aria-label={trans.__('Filter by owner')}
+          title={trans.__('Show only the views of one owner')}
           value={owner}
           disabled={owners.length === 0}
           onChange={event => setOwner(event.target.value)}
           options={[
-            { value: '', label: trans.__('Any owner') },
+            { value: '', label: trans.__('Owner') },
             ...owners.map(value => ({ value, label: value }))
           ]}
         />
         <HTMLSelect
           className="jp-mlops-features-tag"
-          aria-label={trans.__('Tag')}
+          aria-label={trans.__('Filter by tag')}
+          title={trans.__('Show only the views with one tag')}
           value={tag}
           disabled={tags.length === 0}
           onChange={event => setTag(event.target.value)}
           options={[
-            { value: '', label: trans.__('Any tag') },
+            { value: '', label: trans.__('Tag') },
             ...tags.map(value => ({ value, label: value }))
           ]}
         />

@@ -27,6 +27,8 @@ export interface IViewDetailProps {
   name: string;
   /** Changes when the view should be fetched again (opened again from the search). */
   refreshKey: number;
+  /** The notebook Insert code writes to (its file name); null when none is open. */
+  target: string | null;
   /** Put the snippet into the notebook in use. */
   onInsert: (snippet: string) => Promise<IInsertOutcome>;
   /** The view's title, once known (for the tab). */
@@ -122,8 +124,9 @@ export function ViewDetail(props: IViewDetailProps): JSX.Element {
   }
   const view = detail.value;
   const latest = Math.max(view.version, ...view.versions.map(v => v.version));
+  const snippet = pinnedSnippet(view, latest);
   const insert = async (): Promise<void> => {
-    setOutcome(await props.onInsert(view.snippet));
+    setOutcome(await props.onInsert(snippet));
   };
   return (
     <div
@@ -150,10 +153,10 @@ export function ViewDetail(props: IViewDetailProps): JSX.Element {
         className="jp-mlops-features-snippet"
         aria-label={trans.__('Code')}
       >
-        <pre className="jp-mlops-features-code">{view.snippet}</pre>
+        <pre className="jp-mlops-features-code">{snippet}</pre>
         <div className="jp-mlops-features-insert">
           <Button
-            className="jp-mlops-features-insert-button"
+            className="jp-mlops-features-insert-button jp-mod-styled jp-mod-accept"
             onClick={() => void insert()}
             title={trans.__(
               'Put this line into the active notebook: into the active cell if it is empty, else into a new cell below it'
@@ -161,6 +164,13 @@ export function ViewDetail(props: IViewDetailProps): JSX.Element {
           >
             {trans.__('Insert code')}
           </Button>
+          {!outcome && (
+            <span className="jp-mlops-features-insert-target">
+              {props.target
+                ? trans.__('into %1', props.target)
+                : trans.__('no notebook open')}
+            </span>
+          )}
           {outcome && (
             <span
               className="jp-mlops-features-insert-outcome"
@@ -365,7 +375,12 @@ function StatsSection(props: {
     body = (
       <>
         <p className="jp-mlops-features-note">
-          {trans._n('%1 row', '%1 rows', stats.value.rows)}
+          {trans._n(
+            '%2 row',
+            '%2 rows',
+            stats.value.rows,
+            formatCount(stats.value.rows)
+          )}
         </p>
         <table className="jp-mlops-features-table">
           <thead>
@@ -387,13 +402,22 @@ function StatsSection(props: {
                 <td className="jp-mlops-features-number">
                   {formatCount(column.nulls)}
                 </td>
-                <td className="jp-mlops-features-number">
+                <td
+                  className="jp-mlops-features-number"
+                  title={column.min === null ? undefined : String(column.min)}
+                >
                   {formatStat(column.min)}
                 </td>
-                <td className="jp-mlops-features-number">
+                <td
+                  className="jp-mlops-features-number"
+                  title={column.max === null ? undefined : String(column.max)}
+                >
                   {formatStat(column.max)}
                 </td>
-                <td className="jp-mlops-features-number">
+                <td
+                  className="jp-mlops-features-number"
+                  title={column.mean === null ? undefined : String(column.mean)}
+                >
                   {formatStat(column.mean)}
                 </td>
                 <td className="jp-mlops-features-number">
@@ -416,6 +440,18 @@ function StatsSection(props: {
       {body}
     </section>
   );
+}
+
+/**
+ * The view's snippet, naming the version shown when it is not the latest one (the
+ * server's snippet asks for the latest): `name:*` becomes `name@2:*`.
+ */
+function pinnedSnippet(view: IViewDetail, latest: number): string {
+  const ref = `${view.name}:`;
+  if (view.version === latest || !view.snippet.includes(ref)) {
+    return view.snippet;
+  }
+  return view.snippet.replace(ref, `${view.name}@${view.version}:`);
 }
 
 function roleLabel(role: string, trans: TranslationBundle): string {
