@@ -175,6 +175,16 @@ def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab
     text = dag_file.read_text()
     assert "schedule='@daily'" in text and "@task(task_id='report', retries=1)" in text
 
+    # the form edits what the cell's metadata holds, and "Clear" takes the step away again
+    expect(active).to_contain_text("Cell 7 starts step report")
+    active.locator(".jp-mlops-pipeline-set-step").click()
+    expect(form.locator('input[name="name"]')).to_have_value("report")
+    expect(form.locator('input[name="retries"]')).to_have_value("1")
+    form.get_by_role("button", name="Cancel").click()
+    active.locator(".jp-mlops-pipeline-clear-step").click()
+    expect(panel.locator(".jp-mlops-pipeline-node")).to_have_count(3)
+    expect(active).to_contain_text("Cell 7 is part of step spread")
+
 
 def test_a_failed_step_names_its_cell_and_line_and_the_fix_resumes_there(
         page: Any, lab: Lab) -> None:
