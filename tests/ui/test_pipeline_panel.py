@@ -38,10 +38,10 @@ BROKEN = [
 ]
 FIXED = "%%mlops step share\ntotal = sum(values)\nratio = total / 2\nprint('ratio', ratio)"
 
-#: a step that runs until it is stopped
+#: a step that runs until it is stopped, and one that changes its input in place (a warning)
 SLOW = [
-    "%%mlops step wait\nimport time\ntime.sleep(600)\nx = 1",
-    "%%mlops step then\ny = x + 1",
+    "%%mlops step wait\nimport time\nitems = [3, 1, 2]\ntime.sleep(600)",
+    "%%mlops step then\nitems.sort()\nfirst = items[0]",
 ]
 
 
@@ -236,6 +236,13 @@ def test_switching_notebooks_and_stopping_a_run(page: Any, lab: Lab) -> None:
     panel = open_panel(page)
     expect(panel.locator(".jp-mlops-pipeline-title")).to_have_text("slow.ipynb")
     expect(node(panel, "wait")).to_have_count(1)
+    # a warning names its cell and line; its link selects that cell
+    warning = panel.locator(".jp-mlops-pipeline-warnings li")
+    expect(warning).to_have_count(1)
+    expect(warning).to_contain_text("changes 'items' from step 'wait' in place")
+    warning.get_by_role("button", name="cell 2, line 2").click()
+    notebook = page.locator(".jp-NotebookPanel:visible")
+    expect(notebook.locator(".jp-Cell").nth(1)).to_have_class(re.compile(r"\bjp-mod-active\b"))
     run = start_run_without_parameters(panel)
     expect(run.locator('.jp-mlops-pipeline-step[data-step="wait"]')).to_have_attribute(
         "data-state", "running", timeout=60_000)
