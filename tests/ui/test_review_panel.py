@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from ..review_fixtures import NB, code, image, markdown, notebook, png, run_git, stream, write
 from .conftest import Lab, screenshot, start_lab, stop_lab
 
 pytestmark = pytest.mark.ui
@@ -21,62 +21,50 @@ pytestmark = pytest.mark.ui
 NOTEBOOK = "analysis.ipynb"
 BIG = "big.ipynb"
 BIG_CELLS = 500
+PLOT = "plot.ipynb"
 
 
-def _cell(cell_id: str, cell_type: str, source: str,
-          outputs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    cell: dict[str, Any] = {"id": cell_id, "cell_type": cell_type, "metadata": {},
-                            "source": source}
-    if cell_type == "code":
-        cell.update(execution_count=None, outputs=outputs or [])
-    return cell
-
-
-def _stream(text: str) -> dict[str, Any]:
-    return {"output_type": "stream", "name": "stdout", "text": text}
-
-
-def _notebook(cells: list[dict[str, Any]]) -> str:
-    return json.dumps({
-        "cells": cells, "nbformat": 4, "nbformat_minor": 5,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}}}, indent=1)
-
-
-def _analysis(rate: str, printed: str) -> str:
-    return _notebook([
-        _cell("intro", "markdown", "# Churn analysis\n\nThe *learning rate* we settled on."),
-        _cell("setup", "code", "import math"),
-        _cell("rate", "code", f"rate = {rate}\nprint(rate)", [_stream(printed)]),
-        _cell("outro", "markdown", "That is all."),
+def _analysis(rate: str) -> NB:
+    return notebook([
+        markdown("# Churn analysis\n\nThe *learning rate* we settled on.", id="intro"),
+        code("import math", id="setup"),
+        code(f"rate = {rate}\nprint(rate)", id="rate", outputs=[stream(f"{rate}\n")]),
+        markdown("That is all.", id="outro"),
     ])
 
 
-def _big(offset: int) -> str:
-    return _notebook([_cell(f"c{i}", "code", f"value = {i + offset}", [_stream(f"{i + offset}\n")])
-                      for i in range(BIG_CELLS)])
+def _big(offset: int) -> NB:
+    return notebook([code(f"value = {i + offset}", id=f"c{i}",
+                          outputs=[stream(f"{i + offset}\n")]) for i in range(BIG_CELLS)])
 
 
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+def _plot(color: str, rgb: tuple[int, int, int]) -> NB:
+    return notebook([
+        markdown("# Colours", id="title"),
+        code(f'color = "{color}"\nshow(color)', id="plot",
+             outputs=[image(png(160, 90, rgb))]),
+    ])
 
 
 @pytest.fixture(scope="module")
 def review_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A lab whose root is a git repository with two committed notebooks, both changed in the
-    working copy: one cell's source and output in analysis.ipynb, every cell of big.ipynb."""
+    working copy: one cell's source and output in analysis.ipynb, every cell of big.ipynb, a
+    line and an image in plot.ipynb."""
     tmp = tmp_path_factory.mktemp("review-ui")
     root = tmp / "root"
     root.mkdir()
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "config", "user.name", "Ada Reviewer")
-    _git(root, "config", "user.email", "ada@example.org")
-    (root / NOTEBOOK).write_text(_analysis("0.1", "0.1\n"))
-    (root / BIG).write_text(_big(0))
-    _git(root, "add", NOTEBOOK, BIG)
-    _git(root, "commit", "-q", "-m", "analysis")
-    (root / NOTEBOOK).write_text(_analysis("0.01", "0.01\n"))
-    (root / BIG).write_text(_big(1))
+    run_git(root, "init", "-q")
+    # the author of what the browser writes (a token login is anonymous): git's user.name
+    run_git(root, "config", "user.name", "Ada Reviewer")
+    write(root / NOTEBOOK, _analysis("0.1"))
+    write(root / BIG, _big(0))
+    write(root / PLOT, _plot("red", (200, 40, 40)))
+    run_git(root, "add", NOTEBOOK, BIG, PLOT)
+    run_git(root, "commit", "-q", "-m", "analysis")
+    write(root / NOTEBOOK, _analysis("0.01"))
+    write(root / BIG, _big(1))
+    write(root / PLOT, _plot("blue", (40, 40, 200)))
     lab = start_lab(root, tmp)
     yield lab
     stop_lab(lab)
@@ -183,7 +171,7 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     panel = show_review_panel(page)
     review = panel.locator(f'[data-list="reviews"] [data-path="{NOTEBOOK}"]')
     expect(review).to_have_attribute("data-state", "approved", timeout=30_000)
-    expect(review).to_contain_text("1 open of 1 threads")
+    expect(review).to_contain_text("1 thread, 1 open")
     review.click()
     view = diff_view(page, NOTEBOOK)
     cell = view.locator('.jp-mlops-review-cell[data-cell-id="rate"]')
@@ -217,3 +205,70 @@ def test_a_500_cell_diff_renders_as_it_scrolls(page: Any, review_lab: Lab) -> No
     expect(last).to_be_visible()
     expect(last.locator('[data-side="head"]').first).to_have_text(f"value = {BIG_CELLS}")
     screenshot(page, "review-diff-view-long")
+
+
+def test_suggest_apply_and_request_changes_from_the_notebooks_command(
+        page: Any, review_lab: Lab) -> None:
+    page.goto(review_lab.page_url(f"lab/tree/{PLOT}"))
+    page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
+    # JupyterLab may ask which kernel to start: take the notebook's own
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    try:
+        dialog.wait_for(timeout=5_000)
+    except PlaywrightTimeout:
+        pass
+    else:
+        dialog.locator(".jp-mod-accept").click()
+    page.locator(".jp-NotebookPanel .jp-Notebook").click()
+    page.keyboard.press("Control+Shift+C")
+    page.locator(".lm-CommandPalette-input").fill("Review notebook changes")
+    page.locator(".lm-CommandPalette-item", has_text="Review notebook changes").first.click()
+    view = diff_view(page, PLOT)
+    cell = view.locator('.jp-mlops-review-cell[data-cell-id="plot"]')
+
+    # the image before and after, side by side, then as a swipe revealing the older one
+    images = cell.locator(".jp-mlops-review-images")
+    expect(images.locator("img")).to_have_count(2)
+    images.get_by_label("Swipe").check()
+    slider = images.locator('.jp-mlops-review-swipe input[type="range"]')
+    slider.fill("20")
+    expect(images.locator(".jp-mlops-review-swipeBase")).to_have_attribute(
+        "style", re.compile(r"inset\(0(px)? 80% 0(px)? 0(px)?\)"))
+    screenshot(page, "review-image-swipe", cell)
+
+    # unified: the old line, then the new one
+    view.locator('.jp-mlops-review-segmented [data-mode="unified"]').click()
+    source = cell.locator('.jp-mlops-review-source[data-mode="unified"]')
+    expect(source.locator('[data-op="delete"] [data-side="base"]')).to_have_text('color = "red"')
+    expect(source.locator('[data-op="insert"] [data-side="head"]')).to_have_text('color = "blue"')
+
+    # a suggestion on the cell, applied to the working copy
+    cell.locator(".jp-mlops-review-commentCell").click()
+    editor = cell.locator(".jp-mlops-review-editor")
+    editor.locator(".jp-mlops-review-editorText").fill("The plot was red on purpose")
+    editor.get_by_label("Suggest a new source for the cell").check()
+    editor.locator(".jp-mlops-review-editorSuggestion").fill('color = "red"\nshow(color)')
+    editor.locator('button[type="submit"]').click()
+    thread = cell.locator(".jp-mlops-review-thread")
+    expect(thread.locator(".jp-mlops-review-suggestion pre")).to_have_text(
+        'color = "red"\nshow(color)')
+    thread.get_by_role("button", name="Apply suggestion").click()
+    expect(thread.get_by_role("button", name="Applied")).to_be_disabled()
+    saved = json.loads((review_lab.root / PLOT).read_text())
+    plot = next(c for c in saved["cells"] if c.get("id") == "plot")
+    assert "".join(plot["source"]) == 'color = "red"\nshow(color)'
+    # the diff is fetched again: the source no longer differs from HEAD
+    expect(cell.locator('[data-op="insert"]')).to_have_count(0)
+
+    # resolve the thread, and request changes with a reason
+    thread.get_by_role("button", name="Resolve").click()
+    expect(thread).to_have_attribute("data-status", "resolved")
+    verdict = view.locator(".jp-mlops-review-verdict")
+    request = verdict.locator('[data-verdict="request-changes"]')
+    expect(request).to_be_disabled()  # a reason first
+    verdict.locator(".jp-mlops-review-verdictText").fill("Keep the palette of the report")
+    request.click()
+    expect(verdict.locator(".jp-mlops-review-state")).to_have_text("Changes requested")
+    expect(verdict.locator('.jp-mlops-review-reviewer[data-state="changes_requested"]')
+           ).to_contain_text("Ada Reviewer")
+    screenshot(page, "review-changes-requested")

@@ -11,7 +11,11 @@ import {
   IReviewSummary,
   Revision
 } from './tokens';
-import { ReviewStateBadge, reviewerStateLabel } from './components/VerdictBar';
+import {
+  ReviewStateBadge,
+  reviewerStateLabel,
+  threadsLabel
+} from './components/VerdictBar';
 
 /** What the panel asks of whoever opens diff views. */
 export type OpenReview = (
@@ -270,11 +274,7 @@ function ReviewItem(props: {
         <span className="jp-mlops-review-itemLine jp-mlops-review-itemDetail">
           <span>{trans.__('%1 → %2', review.base, review.head)}</span>
           <span>
-            {trans.__(
-              '%1 open of %2 threads',
-              review.open_threads,
-              review.threads
-            )}
+            {threadsLabel(review.threads, review.open_threads, trans)}
           </span>
         </span>
         {review.reviewers.length > 0 && (

@@ -37,11 +37,7 @@ export function VerdictBar(props: IVerdictBarProps): JSX.Element {
         <ReviewStateBadge state={state} trans={trans} />
         {review && (
           <span className="jp-mlops-review-threadsCount">
-            {trans.__(
-              '%1 open of %2 threads',
-              review.open_threads,
-              review.threads.length
-            )}
+            {threadsLabel(review.threads.length, review.open_threads, trans)}
           </span>
         )}
       </div>
@@ -72,9 +68,7 @@ export function VerdictBar(props: IVerdictBarProps): JSX.Element {
           type="text"
           className="jp-mlops-review-verdictText"
           value={text}
-          placeholder={trans.__(
-            'A message (optional to approve, needed to request changes)'
-          )}
+          placeholder={trans.__('Message (needed to request changes)')}
           onChange={event => setText(event.target.value)}
         />
         <button
@@ -116,6 +110,18 @@ export function ReviewStateBadge(props: {
       {label}
     </span>
   );
+}
+
+/** "3 threads, 1 open" */
+export function threadsLabel(
+  threads: number,
+  open: number,
+  trans: TranslationBundle
+): string {
+  if (threads === 0) {
+    return trans.__('no threads');
+  }
+  return trans._n('%1 thread, %2 open', '%1 threads, %2 open', threads, open);
 }
 
 export function reviewerStateLabel(
