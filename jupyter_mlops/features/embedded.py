@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -576,6 +577,23 @@ def key_rows(keys: Any, entities: list[str]) -> list[tuple[Any, ...]]:
 # --------------------------------------------------------------------------- online table
 
 
+_readers: dict[Path, sqlite3.Connection] = {}
+_readers_lock = threading.Lock()
+
+
+def _reader(path: Path) -> sqlite3.Connection | None:
+    """A kept-open read connection to the online table (a lookup then costs one query);
+    None while nothing has been published."""
+    with _readers_lock:
+        con = _readers.get(path)
+        if con is None:
+            if not path.exists():
+                return None
+            con = sqlite3.connect(path, timeout=60, check_same_thread=False)
+            _readers[path] = con
+        return con
+
+
 class _OnlineTable:
     """The latest row of each entity, one SQLite table per view version."""
 
@@ -635,9 +653,9 @@ class _OnlineTable:
         keys = list(view.entities)
         found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         wanted = list(dict.fromkeys(rows))
-        if wanted and self.path.exists():
-            con = sqlite3.connect(self.path, timeout=60)
-            try:
+        con = _reader(self.path) if wanted else None
+        if con is not None:
+            with _readers_lock:
                 columns = ", ".join(_quote(c) for c in [*keys, *features])
                 where = _quote(keys[0]) if len(keys) == 1 else \
                     "(" + ", ".join(_quote(k) for k in keys) + ")"
@@ -660,33 +678,34 @@ class _OnlineTable:
                         raise
                     for record in cursor:
                         found[record[:len(keys)]] = record[len(keys):]
-            finally:
-                con.close()
         empty = (None,) * len(features)
-        data: dict[str, list[Any]] = {k: [r[i] for r in rows] for i, k in enumerate(keys)}
-        looked = [found.get(r, empty) for r in rows]
         types = {f.name: f.type for f in view.schema}
-        for i, feature in enumerate(features):
-            data[feature] = [r[i] for r in looked]
-        frame = pd.DataFrame(data)
-        for feature in features:
-            frame[feature] = _typed(frame[feature], types[feature])
-        return frame
+        data: dict[str, Any] = {k: _typed([r[i] for r in rows], types[k])
+                                for i, k in enumerate(keys)}
+        looked = [found.get(r, empty) for r in rows]
+        values = list(zip(*looked, strict=True)) if looked else [()] * len(features)
+        for feature, column in zip(features, values, strict=True):
+            data[feature] = _typed(list(column), types[feature])
+        return pd.DataFrame(data)
 
 
-def _typed(series: pd.Series, kind: str) -> pd.Series:
-    """A column read back from SQLite with the view's type (nullable where needed)."""
+def _typed(values: list[Any], kind: str) -> Any:
+    """A column read back from SQLite as an array of the view's type (nullable where
+    needed), built once (a DataFrame is made from all columns at the end)."""
+    import numpy as np
     import pandas as pd
 
-    if kind.startswith("timestamp"):
-        return pd.to_datetime(series, unit="us", utc=True)
-    if kind == "int64":
-        return series.astype("Int64")
     if kind == "double":
-        return series.astype("float64")
+        return np.array(values, dtype="float64")
+    if kind == "int64":
+        if None in values:
+            return pd.array(values, dtype="Int64")
+        return np.array(values, dtype="int64")
     if kind == "bool":
-        return series.astype("boolean")
-    return series
+        return pd.array(values, dtype="boolean")
+    if kind.startswith("timestamp"):
+        return pd.to_datetime(pd.array(values, dtype="Int64"), unit="us", utc=True)
+    return values
 
 
 # --------------------------------------------------------------------------- statistics

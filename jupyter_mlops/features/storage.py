@@ -89,6 +89,14 @@ class LocalStorage:
         except FileNotFoundError:
             return None, None
 
+    def version(self, key: str) -> tuple[int, int, int] | None:
+        """What changes whenever the file is replaced (for caching what was read)."""
+        try:
+            found = os.stat(self.root / key)
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_mtime_ns, found.st_size
+
     def write(self, key: str, data: bytes, *, if_match: str | None = None) -> None:
         _atomic_write(self.root / key, data)
 
@@ -225,6 +233,7 @@ class S3Storage:
 
 
 Storage = LocalStorage | S3Storage
+_parsed: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
 
 class Registry:
@@ -234,6 +243,18 @@ class Registry:
         self.storage = storage
 
     def load(self) -> dict[str, Any]:
+        """The registry as it is now; a local one is parsed again only when it changed (an
+        online lookup reads it every time)."""
+        if isinstance(self.storage, LocalStorage):
+            stamp = self.storage.version(REGISTRY)
+            key = str(self.storage.root)
+            cached = _parsed.get(key)
+            if stamp is not None and cached is not None and cached[0] == stamp:
+                return cached[1]
+            data, _etag = self._read()
+            if stamp is not None:
+                _parsed[key] = (stamp, data)
+            return data
         data, _etag = self._read()
         return data
 
