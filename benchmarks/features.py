@@ -116,18 +116,26 @@ import pandas as pd
 from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
 from feast.types import Float64, Int64
 
-work, skip_dask, n_features, ttl_days = Path(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3]), int(sys.argv[4])
+work, skip_dask = Path(sys.argv[1]), sys.argv[2] == "1"
+n_features, ttl_days = int(sys.argv[3]), int(sys.argv[4])
 entities = pd.read_parquet(work / "entities.parquet")
-names = [f"orders:o{i}" for i in range(n_features)] + [f"activity:a{i}" for i in range(n_features)]
+names = [f"orders:o{i}" for i in range(n_features)]
+names += [f"activity:a{i}" for i in range(n_features)]
 customer = Entity(name="customer", join_keys=["customer_id"], value_type=ValueType.INT64)
 
+def schema(prefix):
+    return [Field(name="customer_id", dtype=Int64)] + [
+        Field(name=f"{prefix}{i}", dtype=Float64) for i in range(n_features)]
+
 def definitions():
-    orders = FeatureView(name="orders", entities=[customer], ttl=timedelta(days=ttl_days),
-        schema=[Field(name="customer_id", dtype=Int64)] + [Field(name=f"o{i}", dtype=Float64) for i in range(n_features)],
-        source=FileSource(path=str(work / "orders.parquet"), timestamp_field="event_timestamp", created_timestamp_column="created"))
-    activity = FeatureView(name="activity", entities=[customer], ttl=timedelta(0),
-        schema=[Field(name="customer_id", dtype=Int64)] + [Field(name=f"a{i}", dtype=Float64) for i in range(n_features)],
-        source=FileSource(path=str(work / "activity.parquet"), timestamp_field="event_timestamp"))
+    orders = FeatureView(
+        name="orders", entities=[customer], ttl=timedelta(days=ttl_days), schema=schema("o"),
+        source=FileSource(path=str(work / "orders.parquet"), timestamp_field="event_timestamp",
+                          created_timestamp_column="created"))
+    activity = FeatureView(
+        name="activity", entities=[customer], ttl=timedelta(0), schema=schema("a"),
+        source=FileSource(path=str(work / "activity.parquet"),
+                          timestamp_field="event_timestamp"))
     return [customer, orders, activity]
 
 out = {}
@@ -135,8 +143,10 @@ for store_type in (["duckdb"] if skip_dask else ["duckdb", "file"]):
     repo = work / f"feast_{store_type}"
     (repo / "data").mkdir(parents=True, exist_ok=True)
     (repo / "feature_store.yaml").write_text(
-        f"project: bench\nregistry: data/registry.db\nprovider: local\noffline_store:\n  type: {store_type}\n"
-        "online_store:\n  type: sqlite\n  path: data/online.db\nentity_key_serialization_version: 3\n")
+        "project: bench\nregistry: data/registry.db\nprovider: local\n"
+        f"offline_store:\n  type: {store_type}\n"
+        "online_store:\n  type: sqlite\n  path: data/online.db\n"
+        "entity_key_serialization_version: 3\n")
     store = FeatureStore(repo_path=str(repo))
     store.apply(definitions())
     times = []
@@ -148,7 +158,8 @@ for store_type in (["duckdb"] if skip_dask else ["duckdb", "file"]):
     out[store_type] = {"seconds": min(times), "rows": len(frame)}
     if store_type == "duckdb":
         began = time.perf_counter()
-        store.materialize(datetime(2023, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc))
+        store.materialize(datetime(2023, 1, 1, tzinfo=timezone.utc),
+                          datetime(2026, 1, 1, tzinfo=timezone.utc))
         out["materialize_seconds"] = time.perf_counter() - began
         keys = json.loads((work / "online_keys.json").read_text())
         rows = [{"customer_id": k} for k in keys]
