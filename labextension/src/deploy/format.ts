@@ -30,7 +30,8 @@ export function modelLabel(version: IDeployVersion): string {
   if (version.registered_name) {
     return `${version.registered_name} v${version.registered_version}`;
   }
-  return version.model_uri;
+  // a run id is long: its first characters tell runs apart (the Run row has it whole)
+  return version.model_uri.replace(/\b([0-9a-f]{8})[0-9a-f]{24}\b/, '$1…');
 }
 
 /** "v1 90% · v2 10%"; empty when one version takes all the traffic. */

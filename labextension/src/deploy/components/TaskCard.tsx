@@ -31,6 +31,18 @@ export function TaskCard(props: ITaskCardProps): JSX.Element {
       ? trans.__('Rolling back %1', tracked.label)
       : trans.__('Deploying %1', tracked.label);
   const deployment = task.deployment;
+  const progress = (
+    <ol className="jp-mlops-deploy-progress" ref={listRef}>
+      {task.progress.map((line, i) => (
+        <li key={i}>
+          <span className="jp-mlops-deploy-progress-time">
+            {trans.__('%1 s', line.t.toFixed(1))}
+          </span>
+          <span>{line.message}</span>
+        </li>
+      ))}
+    </ol>
+  );
   return (
     <div
       className="jp-mlops-deploy-task"
@@ -64,18 +76,24 @@ export function TaskCard(props: ITaskCardProps): JSX.Element {
           </Button>
         )}
       </div>
-      {task.progress.length > 0 && (
-        <ol className="jp-mlops-deploy-progress" ref={listRef}>
-          {task.progress.map((line, i) => (
-            <li key={i}>
-              <span className="jp-mlops-deploy-progress-time">
-                {trans.__('%1 s', line.t.toFixed(1))}
-              </span>
-              <span>{line.message}</span>
-            </li>
-          ))}
-        </ol>
-      )}
+      {task.progress.length > 0 &&
+        (task.state === 'running' ? (
+          progress
+        ) : (
+          <details className="jp-mlops-deploy-progress-details">
+            <summary>
+              {trans.__(
+                '%1 steps in %2',
+                String(task.progress.length),
+                formatMs(
+                  ((task.finished_at ?? task.started_at) - task.started_at) *
+                    1000
+                )
+              )}
+            </summary>
+            {progress}
+          </details>
+        ))}
       {task.state === 'failed' && (
         <div className="jp-mlops-deploy-task-error" role="alert">
           {task.error}

@@ -37,6 +37,7 @@ export function TryIt(props: ITryItProps): JSX.Element {
     }
     setBusy(true);
     setError(null);
+    setAnswer(null); // never show the last answer as if it were this one's
     try {
       setAnswer(await predict(data));
     } catch (failure) {
