@@ -268,3 +268,14 @@ def test_diff_of_two_files_outside_git_uses_the_checkpoint(project: Path) -> Non
     assert result.to_dict()["summary"]["modified"] == 1
     body = json.loads(json.dumps(result.to_dict()))
     assert [c["status"] for c in body["cells"]].count("unchanged") == 4
+
+
+def test_an_output_added_in_front_is_aligned_by_hash() -> None:
+    base = notebook([code("run()", id="c", outputs=[stream("a\n"), stream("b\n")])])
+    head = notebook([code("run()", id="c", outputs=[stream("warning\n"), stream("a\n"),
+                                                    stream("b\n")])])
+    b, h = loaded(base), loaded(head)
+    _cells, _s, ops, _m = diff_notebooks(b, h, DiffFilters.everything())
+    outputs = ops[0]["diff"][0]["diff"][0]["diff"]
+    assert outputs == [{"op": "addrange", "key": 0, "valuelist": [stream("warning\n")]}]
+    assert json.loads(json.dumps(patch(copy.deepcopy(b), to_diffentry_dicts(ops)))) == h

@@ -10,6 +10,8 @@ the alignment looks at sources and ids only and outputs are diffed once, per mat
 from __future__ import annotations
 
 import bisect
+import functools
+import hashlib
 import itertools
 import time
 from difflib import SequenceMatcher
@@ -34,12 +36,6 @@ _TEXT_MIME_PREFIXES = ("text/", "application/json", "application/javascript")
 # --------------------------------------------------------------------------- filtering
 
 
-def _view_metadata(metadata: Any, filters: DiffFilters) -> Any:
-    if filters.metadata or not isinstance(metadata, dict):
-        return metadata
-    return {k: v for k, v in metadata.items() if k not in NOISY_METADATA}
-
-
 def _view_output(output: Any, filters: DiffFilters) -> Any:
     """An output as compared: without its execution count unless execution counts count."""
     if filters.execution_counts or not isinstance(output, dict) or \
@@ -48,18 +44,13 @@ def _view_output(output: Any, filters: DiffFilters) -> Any:
     return {k: v for k, v in output.items() if k != "execution_count"}
 
 
-def _view_cell(cell: dict[str, Any], filters: DiffFilters) -> dict[str, Any]:
-    """The parts of a cell a diff compares under ``filters`` (outputs excluded: they are
-    compared on their own)."""
-    view = {k: v for k, v in cell.items() if k not in ("outputs", "metadata")}
-    view["metadata"] = _view_metadata(cell.get("metadata", {}), filters)
-    if not filters.execution_counts:
-        view.pop("execution_count", None)
-    if not filters.attachments:
-        view.pop("attachments", None)
-    if not filters.metadata:
-        view.pop("id", None)  # ids matter for matching, not as a change
-    return view
+@functools.lru_cache(maxsize=32)
+def _hidden_keys(filters: DiffFilters) -> frozenset[str]:
+    """Cell fields a diff leaves out under ``filters`` (ids matter for matching cells, and
+    show as a change only when all metadata is compared)."""
+    return frozenset(key for key, hidden in (
+        ("outputs", not filters.outputs), ("execution_count", not filters.execution_counts),
+        ("attachments", not filters.attachments), ("id", not filters.metadata)) if hidden)
 
 
 # --------------------------------------------------------------------------- generic values
@@ -81,6 +72,8 @@ def diff_values(a: Any, b: Any, *, whole: bool = False) -> list[Op] | None:
 def diff_dicts(a: dict[str, Any], b: dict[str, Any], *, skip: frozenset[str] = frozenset(),
                whole_keys: frozenset[str] | None = None) -> list[Op]:
     ops: list[Op] = []
+    if a == b:
+        return ops
     for key in sorted(set(a) | set(b)):
         if key in skip:
             continue
@@ -118,34 +111,55 @@ def _binary_mimes(data: Any) -> frozenset[str]:
     return frozenset(m for m in data if not m.startswith(_TEXT_MIME_PREFIXES))
 
 
+_SKIP_DATA = frozenset({"data"})
+_SKIP_DATA_COUNT = frozenset({"data", "execution_count"})
+
+
 def _diff_output(a: dict[str, Any], b: dict[str, Any], filters: DiffFilters) -> list[Op]:
-    skip = frozenset() if filters.execution_counts else frozenset({"execution_count"})
-    ops: list[Op] = []
-    for op in diff_dicts(a, b, skip=skip):
-        if op["key"] == "data" and op["op"] == "patch":
-            binary = _binary_mimes(a.get("data")) | _binary_mimes(b.get("data"))
-            op = {"op": "patch", "key": "data", "diff": diff_dicts(a["data"], b["data"],
-                                                                 whole_keys=binary)}
-        ops.append(op)
+    """One output changed in place: its ``data`` per MIME type (images replaced whole, text
+    by line), the other fields as values."""
+    ops = diff_dicts(a, b, skip=_SKIP_DATA if filters.execution_counts else _SKIP_DATA_COUNT)
+    da, db = a.get("data"), b.get("data")
+    if isinstance(da, dict) and isinstance(db, dict):
+        if da != db:
+            binary = _binary_mimes(da) | _binary_mimes(db)
+            ops.append({"op": "patch", "key": "data",
+                        "diff": diff_dicts(da, db, whole_keys=binary)})
+    elif da != db:
+        ops.append({"op": "remove", "key": "data"} if db is None else
+                   {"op": "add" if da is None else "replace", "key": "data", "value": db})
+    ops.sort(key=lambda op: str(op["key"]))
     return ops
 
 
+def _same_kind(a: Any, b: Any) -> bool:
+    return isinstance(a, dict) and isinstance(b, dict) and \
+        a.get("output_type") == b.get("output_type")
+
+
 def diff_outputs(a: list[Any], b: list[Any], filters: DiffFilters) -> list[Op]:
-    """Outputs aligned by hash; changed outputs of the same type in the same place are patched
-    (their text by line), the rest added and removed whole."""
+    """Outputs compared whole before any text is: as many on both sides, each pair by
+    equality; otherwise aligned by their hashes. Changed outputs of the same type in the same
+    place are patched (their text by line), the rest added and removed whole."""
+    ops: list[Op] = []
+    if len(a) == len(b):
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x is y or _view_output(x, filters) == _view_output(y, filters):
+                continue
+            if _same_kind(x, y):
+                ops.append({"op": "patch", "key": k, "diff": _diff_output(x, y, filters)})
+            else:
+                ops.append({"op": "addrange", "key": k, "valuelist": [y]})
+                ops.append({"op": "removerange", "key": k, "length": 1})
+        return ops
     ka = [digest(_view_output(o, filters)) for o in a]
     kb = [digest(_view_output(o, filters)) for o in b]
-    if ka == kb:
-        return []
-    ops: list[Op] = []
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
         n, m = i2 - i1, j2 - j1
-        if tag == "replace" and n == m and all(
-                isinstance(a[i1 + k], dict) and isinstance(b[j1 + k], dict)
-                and a[i1 + k].get("output_type") == b[j1 + k].get("output_type")
-                for k in range(n)):
+        if tag == "replace" and n == m and all(_same_kind(a[i1 + k], b[j1 + k])
+                                                for k in range(n)):
             for k in range(n):
                 ops.append({"op": "patch", "key": i1 + k,
                             "diff": _diff_output(a[i1 + k], b[j1 + k], filters)})
@@ -218,8 +232,10 @@ def longest_in_order(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
     return run
 
 
-def align(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> dict[int, int]:
-    """Base index → head index of the cells that are the same cell on both sides."""
+def align(base: list[dict[str, Any]], head: list[dict[str, Any]]
+          ) -> tuple[dict[int, int], set[tuple[int, int]]]:
+    """Base index → head index of the cells that are the same cell on both sides, and the
+    pairs among them that are in order (the others moved)."""
     pairs: dict[int, int] = {}
     # 1. ids (nbformat 4.5): a cell keeps its id through edits and moves
     base_ids = _unique([c.get("id") for c in base])
@@ -237,7 +253,8 @@ def align(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> dict[int, i
         if key in uh:
             pairs[free_b[k]] = free_h[uh[key]]
     # 3. in each stretch between in-order pairs, the most similar cells, in order
-    anchors = sorted(longest_in_order(list(pairs.items())))
+    in_order = longest_in_order(list(pairs.items()))
+    anchors = sorted(in_order)
     lines: dict[int, list[str]] = {}
     bounds = [(-1, -1), *anchors, (len(base), len(head))]
     taken = set(pairs.values())
@@ -250,7 +267,8 @@ def align(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> dict[int, i
             lines.setdefault(id(cell), split_lines(_source(cell)))
         for i, j in _best_in_order(gap_b, gap_h, base, head, lines):
             pairs[i] = j
-    return pairs
+            in_order.add((i, j))  # between two in-order pairs, and in order among themselves
+    return pairs, in_order
 
 
 def _best_in_order(gap_b: list[int], gap_h: list[int], base: list[dict[str, Any]],
@@ -292,10 +310,12 @@ def _best_in_order(gap_b: list[int], gap_h: list[int], base: list[dict[str, Any]
 def _cell_ops(a: dict[str, Any], b: dict[str, Any], filters: DiffFilters
               ) -> tuple[list[Op], bool, bool, list[Any]]:
     """nbdime ops of one matched cell; whether outputs and metadata changed; line view."""
-    va, vb = _view_cell(a, filters), _view_cell(b, filters)
+    skip = _hidden_keys(filters)
     ops: list[Op] = []
     lines: list[Any] = []
-    for key in sorted(set(va) | set(vb) | {"metadata", "outputs"}):
+    for key in sorted(a.keys() | b.keys()):
+        if key in skip:
+            continue
         if key == "outputs":
             if not filters.outputs:
                 continue
@@ -320,14 +340,14 @@ def _cell_ops(a: dict[str, Any], b: dict[str, Any], filters: DiffFilters
             if sub:
                 ops.append({"op": "patch", "key": "metadata", "diff": sub})
             continue
-        if key not in vb:
+        if key not in b:
             ops.append({"op": "remove", "key": key})
-        elif key not in va:
-            ops.append({"op": "add", "key": key, "value": vb[key]})
-        elif va[key] != vb[key]:
-            sub2 = diff_values(va[key], vb[key])
+        elif key not in a:
+            ops.append({"op": "add", "key": key, "value": b[key]})
+        elif a[key] != b[key]:
+            sub2 = diff_values(a[key], b[key])
             ops.append({"op": "patch", "key": key, "diff": sub2} if sub2 else
-                       {"op": "replace", "key": key, "value": vb[key]})
+                       {"op": "replace", "key": key, "value": b[key]})
     outputs_changed = any(op["key"] == "outputs" for op in ops)
     metadata_changed = any(op["key"] in ("metadata", "attachments") for op in ops)
     return ops, outputs_changed, metadata_changed, lines
@@ -339,7 +359,8 @@ def display_id(cell: dict[str, Any], seen: dict[str, int]) -> str:
     cell_id = cell.get("id")
     if isinstance(cell_id, str) and cell_id:
         return cell_id
-    base = "src-" + digest([cell.get("cell_type"), _source(cell)])[:12]
+    text = f"{cell.get('cell_type')}\x00{_source(cell)}"
+    base = "src-" + hashlib.sha1(text.encode()).hexdigest()[:12]
     count = seen.get(base, 0) + 1
     seen[base] = count
     return base if count == 1 else f"{base}-{count}"
@@ -357,8 +378,7 @@ def diff_notebooks(base_nb: dict[str, Any], head_nb: dict[str, Any],
     began = time.perf_counter()
     filters = filters or DiffFilters()
     base, head = base_nb.get("cells", []), head_nb.get("cells", [])
-    pairs = align(base, head)
-    in_order = longest_in_order(list(pairs.items()))
+    pairs, in_order = align(base, head)
     head_to_base = {j: i for i, j in pairs.items()}
     base_ids, head_ids = cell_ids(base), cell_ids(head)
     summary = DiffSummary()

@@ -32,7 +32,7 @@ class DiffFilters:
         return (self.outputs, self.metadata, self.execution_counts, self.attachments)
 
 
-@dataclass
+@dataclass(slots=True)
 class InlineOp:
     """A part of one changed line: ``base``/``head`` are [start, end) character offsets."""
 
@@ -41,7 +41,7 @@ class InlineOp:
     head: tuple[int, int] | None
 
 
-@dataclass
+@dataclass(slots=True)
 class LineDiff:
     """One line of a cell's source diff; line numbers are 1-based within the cell."""
 

@@ -61,19 +61,49 @@ def _char_ops(matcher: SequenceMatcher[str], b: str) -> list[Op]:
     return ops
 
 
-def diff_lines(base: str, head: str, *, want_lines: bool = True
+def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes for two line lists; the common head and tail are matched first, so
+    the usual one-block change (a re-run output, an edited line) needs no SequenceMatcher, nor
+    do two blocks without a line in common."""
+    n, m = len(a), len(b)
+    start = 0
+    while start < n and start < m and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < n - start and end < m - start and a[n - 1 - end] == b[m - 1 - end]:
+        end += 1
+    codes: list[tuple[str, int, int, int, int]] = []
+    if start:
+        codes.append(("equal", 0, start, 0, start))
+    i2, j2 = n - end, m - end
+    if i2 - start and j2 - start and (i2 - start > 1 or j2 - start > 1) and \
+            not set(a[start:i2]).isdisjoint(b[start:j2]):
+        for tag, x1, x2, y1, y2 in SequenceMatcher(None, a[start:i2], b[start:j2],
+                                                   autojunk=False).get_opcodes():
+            codes.append((tag, x1 + start, x2 + start, y1 + start, y2 + start))
+    elif i2 - start and j2 - start:
+        codes.append(("replace", start, i2, start, j2))
+    elif i2 - start:
+        codes.append(("delete", start, i2, start, start))
+    elif j2 - start:
+        codes.append(("insert", start, start, start, j2))
+    if end:
+        codes.append(("equal", i2, n, j2, m))
+    return codes
+
+
+def diff_lines(base: str, head: str, *, want_lines: bool = True, by_char: bool = True
                ) -> tuple[list[LineDiff], list[Op]]:
-    """The per-line view (when ``want_lines``) and nbdime's ops for ``base`` → ``head``."""
-    a, b = split_lines(base), split_lines(head)
+    """The per-line view (when ``want_lines``) and nbdime's ops for ``base`` → ``head``;
+    changed lines patched character by character when ``by_char``, else replaced whole."""
     lines: list[LineDiff] = []
     ops: list[Op] = []
-    if a == b:
+    if base == head:
         if want_lines:
-            lines = [LineDiff("equal", i + 1, i + 1, _strip_eol(t), _strip_eol(t))
-                     for i, t in enumerate(a)]
+            lines = [LineDiff("equal", n, n, t, t) for n, t in enumerate(base.splitlines(), 1)]
         return lines, ops
-    matcher = SequenceMatcher(None, a, b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    a, b = split_lines(base), split_lines(head)
+    for tag, i1, i2, j1, j2 in _opcodes(a, b):
         if tag == "equal":
             if want_lines:
                 lines.extend(LineDiff("equal", i1 + k + 1, j1 + k + 1, _strip_eol(a[i1 + k]),
@@ -91,7 +121,11 @@ def diff_lines(base: str, head: str, *, want_lines: bool = True
                 lines.extend(LineDiff("delete", i + 1, None, _strip_eol(a[i]), None)
                              for i in range(i1, i2))
             continue
-        _replace(a, b, i1, i2, j1, j2, lines, ops, want_lines)
+        if by_char:
+            _replace(a, b, i1, i2, j1, j2, lines, ops, want_lines)
+            continue
+        ops.append({"op": "addrange", "key": i1, "valuelist": b[j1:j2]})
+        ops.append({"op": "removerange", "key": i1, "length": i2 - i1})
     return lines, ops
 
 
@@ -141,5 +175,6 @@ def all_lines(text: str, op: str) -> list[LineDiff]:
 
 
 def string_ops(base: str, head: str) -> list[Op]:
-    """nbdime's ops for one string (outputs' text, metadata values)."""
-    return diff_lines(base, head, want_lines=False)[1]
+    """nbdime's ops for one string (outputs' text, metadata values): by line, changed lines
+    replaced whole (a character diff of every re-run output would cost the most of all)."""
+    return diff_lines(base, head, want_lines=False, by_char=False)[1]

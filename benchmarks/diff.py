@@ -1,0 +1,256 @@
+"""Notebook diff benchmark: our cell-aware diff against nbdime 4.0.4's ``diff_notebooks``, in
+one run, on the same notebook pairs.
+
+Each pair is a generated notebook of 200 or 500 cells (code and markdown; stream, rich and
+image outputs) and the same notebook re-run and edited: every output changed, five source
+edits, one cell moved. Both diffs compare outputs. Reported: the CPU time of each (the
+machines are shared, so CPU time, not wall time; the best of several runs: ours from the JSON
+text, nbdime from nbformat nodes, its best case), the ratio, whether both align the cells
+the same way (nbdime has no moves: it removes the moved cell and adds it again, where we call
+it moved), and whether nbdime's ``patch`` of our nbdime-format diff gives the head back. Ours
+is also timed on the same pair without cell ids (nbformat 4.4), where cells are matched by
+content. Target: ours >= 50x faster. Bigger outputs: --log-lines, --table-rows.
+
+    .venv/bin/python benchmarks/diff.py [--sizes 200,500] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import json
+import random
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from jupyter_mlops.review.engine import diff_notebooks  # noqa: E402
+from jupyter_mlops.review.model import DiffFilters  # noqa: E402
+from jupyter_mlops.review.notebook import load_notebook  # noqa: E402
+
+TARGET_RATIO = 50.0
+EDITS = 5
+LOG_LINES = 8  # lines of a training log a cell prints
+TABLE_ROWS = 6  # rows of a table a cell shows (text/html and text/plain)
+
+
+def _png(seed: int) -> str:
+    """A real 32x24 PNG (noise), base64 with line breaks as notebooks keep it."""
+    rng = random.Random(seed)
+    raw = b"".join(b"\x00" + bytes(rng.randrange(256) for _ in range(32 * 3))
+                   for _ in range(24))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+    ihdr = (32).to_bytes(4, "big") + (24).to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+    text = base64.b64encode(data).decode()
+    return "\n".join(text[i:i + 76] for i in range(0, len(text), 76)) + "\n"
+
+
+def _outputs(n: int, run: int, log_lines: int, table_rows: int) -> list[dict[str, Any]]:
+    """What cell ``n`` printed on run ``run``: numbers that change from run to run."""
+    rng = random.Random(run * 100_003 + n)
+    kind = n % 4
+    if kind == 0:
+        return [{"output_type": "stream", "name": "stdout",
+                 "text": "".join(f"epoch {e}: loss={rng.random():.6f} acc={rng.random():.4f}\n"
+                                 for e in range(log_lines))}]
+    if kind == 1:
+        rows = "".join(f"<tr><td>{r}</td><td>{rng.random():.5f}</td><td>{rng.random():.5f}"
+                       "</td></tr>\n" for r in range(table_rows))
+        plain = "\n".join(f"{r}  {rng.random():.5f}  {rng.random():.5f}"
+                          for r in range(table_rows))
+        return [{"output_type": "execute_result", "execution_count": n, "metadata": {},
+                 "data": {"text/plain": plain, "text/html": f"<table>{rows}</table>"}}]
+    if kind == 2:
+        return [{"output_type": "display_data", "metadata": {},
+                 "data": {"image/png": _png(run * 7919 + n),
+                          "text/plain": "<Figure size 640x480 with 1 Axes>"}}]
+    return [{"output_type": "stream", "name": "stdout", "text": f"{rng.random():.8f}\n"},
+            {"output_type": "execute_result", "execution_count": n, "metadata": {},
+             "data": {"text/plain": f"array([{rng.random():.4f}, {rng.random():.4f}])"}}]
+
+
+def _source(n: int) -> str:
+    return "\n".join([f"# step {n}", f"x_{n} = load('part-{n}.parquet')",
+                      f"y_{n} = transform(x_{n}, scale={n % 7 + 1}, seed={n})",
+                      f"model_{n} = fit(y_{n}, epochs={n % 5 + 2})",
+                      f"score_{n} = evaluate(model_{n})", f"print(score_{n})"])
+
+
+def make_pair(cells: int, log_lines: int = LOG_LINES, table_rows: int = TABLE_ROWS
+              ) -> tuple[dict[str, Any], dict[str, Any], int, int]:
+    """(base, head, moved cell's base index, its head index), nbformat 4.5 with ids."""
+    base_cells = []
+    for n in range(cells):
+        if n % 6 == 5:
+            base_cells.append({"cell_type": "markdown", "id": f"cell-{n}", "metadata": {},
+                               "source": f"## Part {n // 6}\nWhat step {n} does and why."})
+        else:
+            base_cells.append({"cell_type": "code", "id": f"cell-{n}", "execution_count": n,
+                               "metadata": {}, "outputs": _outputs(n, 1, log_lines, table_rows),
+                               "source": _source(n)})
+    head_cells = copy.deepcopy(base_cells)
+    for n, cell in enumerate(head_cells):
+        if cell["cell_type"] == "code":
+            cell["outputs"] = _outputs(n, 2, log_lines, table_rows)  # every output changed
+            cell["execution_count"] = n + cells
+    code_cells = [n for n, c in enumerate(head_cells) if c["cell_type"] == "code"]
+    for k in range(EDITS):  # five source edits, spread out
+        n = code_cells[(k + 1) * len(code_cells) // (EDITS + 2)]
+        head_cells[n]["source"] = str(head_cells[n]["source"]).replace(
+            "epochs=", "epochs=10 * ")
+    moved_from, moved_to = cells // 3 + 1, 2 * cells // 3
+    head_cells.insert(moved_to, head_cells.pop(moved_from))
+    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                           "language": "python"}, "language_info": {"name": "python"}}
+    return ({"cells": base_cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5},
+            {"cells": head_cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5},
+            moved_from, moved_to)
+
+
+def without_ids(nb: dict[str, Any]) -> dict[str, Any]:
+    nb = copy.deepcopy(nb)
+    nb["nbformat_minor"] = 4
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+    return nb
+
+
+def nbdime_pairs(diff: list[Any], n_base: int) -> tuple[set[tuple[int, int]], set[int],
+                                                        set[int]]:
+    """nbdime's alignment: matched (base, head) pairs, removed base cells, added head cells."""
+    cells_diff = next((e["diff"] for e in diff if e["key"] == "cells"), [])
+    pairs: set[tuple[int, int]] = set()
+    removed: set[int] = set()
+    added: set[int] = set()
+    head = 0
+    taken = 0
+    for e in cells_diff:
+        key = e["key"]
+        while taken < key:
+            pairs.add((taken, head))
+            taken += 1
+            head += 1
+        if e["op"] == "addrange":
+            for _ in e["valuelist"]:
+                added.add(head)
+                head += 1
+        elif e["op"] == "removerange":
+            removed.update(range(key, key + e["length"]))
+            taken = key + e["length"]
+        elif e["op"] == "patch":
+            pairs.add((key, head))
+            taken, head = key + 1, head + 1
+    while taken < n_base:
+        pairs.add((taken, head))
+        taken += 1
+        head += 1
+    return pairs, removed, added
+
+
+def ours_pairs(cells: list[Any]) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    in_order = {(c.base_index, c.head_index) for c in cells
+                if c.status in ("unchanged", "modified")}
+    moved = {(c.base_index, c.head_index) for c in cells if c.status == "moved"}
+    return in_order, moved
+
+
+def time_ours(base_text: str, head_text: str, repeat: int) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeat):
+        began = time.process_time()
+        base = load_notebook(base_text, "base")
+        head = load_notebook(head_text, "head")
+        result = diff_notebooks(base, head, DiffFilters())
+        times.append(time.process_time() - began)
+    return min(times), result
+
+
+def time_nbdime(base_text: str, head_text: str, repeat: int) -> tuple[float, float, Any]:
+    """Best CPU time and its wall time of nbdime's diff_notebooks (inputs parsed first)."""
+    import nbformat
+    from nbdime import diff_notebooks as nbdime_diff
+
+    a = nbformat.reads(base_text, as_version=4)
+    b = nbformat.reads(head_text, as_version=4)
+    best, wall, result = float("inf"), 0.0, None
+    for _ in range(repeat):
+        began, began_wall = time.process_time(), time.perf_counter()
+        result = nbdime_diff(a, b)
+        took = time.process_time() - began
+        if took < best:
+            best, wall = took, time.perf_counter() - began_wall
+    return best, wall, result
+
+
+def patch_roundtrip(base_text: str, head_text: str) -> bool:
+    from nbdime.diff_utils import to_diffentry_dicts
+    from nbdime.patching import patch
+
+    base, head = load_notebook(base_text, "base"), load_notebook(head_text, "head")
+    _cells, _summary, ops, _ms = diff_notebooks(base, head, DiffFilters.everything())
+    patched = json.loads(json.dumps(patch(copy.deepcopy(base), to_diffentry_dicts(ops))))
+    return bool(patched == head)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="200,500")
+    parser.add_argument("--log-lines", type=int, default=LOG_LINES)
+    parser.add_argument("--table-rows", type=int, default=TABLE_ROWS)
+    parser.add_argument("--repeat", type=int, default=7, help="runs of ours (best taken)")
+    parser.add_argument("--nbdime-repeat", type=int, default=0,
+                        help="runs of nbdime (best taken; default 3 up to 200 cells, else 1)")
+    args = parser.parse_args()
+
+    import nbdime
+    import nbformat
+
+    print(f"nbdime {nbdime.__version__}, nbformat {nbformat.__version__}, "
+          f"python {sys.version.split()[0]}")
+    print("CPU time, best of runs (ours: --repeat; nbdime: --nbdime-repeat)")
+    print(f"{'cells':>5} {'ours ms':>9} {'ours, no ids':>12} {'nbdime s':>9} {'(wall s)':>9} "
+          f"{'ratio':>8}  same alignment  patch ok")
+    ok = True
+    for size in (int(s) for s in args.sizes.split(",")):
+        base, head, moved_from, moved_to = make_pair(size, args.log_lines, args.table_rows)
+        base_text, head_text = json.dumps(base, indent=1), json.dumps(head, indent=1)
+        ours_s, (cells, summary, _ops, _ms) = time_ours(base_text, head_text, args.repeat)
+        plain_base, plain_head = json.dumps(without_ids(base)), json.dumps(without_ids(head))
+        ours_noid_s, (cells_noid, _s, _o, _m) = time_ours(plain_base, plain_head, args.repeat)
+
+        runs = args.nbdime_repeat or (3 if size <= 200 else 1)
+        nbdime_s, nbdime_wall, theirs = time_nbdime(base_text, head_text, runs)
+
+        pairs, removed, added = nbdime_pairs(theirs, len(base["cells"]))
+        same = True
+        for found in (cells, cells_noid):
+            in_order, moved = ours_pairs(found)
+            same &= in_order == pairs and moved == {(moved_from, moved_to)}
+            same &= all(bi in removed and hi in added for bi, hi in moved)
+            same &= len(removed) == len(moved) and len(added) == len(moved)
+        roundtrip = patch_roundtrip(base_text, head_text)
+        ratio = nbdime_s / ours_s
+        ok &= same and roundtrip and ratio >= TARGET_RATIO
+        print(f"{size:>5} {ours_s * 1000:>9.1f} {ours_noid_s * 1000:>12.1f} {nbdime_s:>9.2f} "
+              f"{nbdime_wall:>9.2f} {ratio:>7.0f}x  {'yes' if same else 'NO':<15} "
+              f"{'yes' if roundtrip else 'NO'}")
+        print(f"      ours: {summary.to_text()}")
+    print(f"target: ours >= {TARGET_RATIO:.0f}x faster than nbdime with outputs compared, same "
+          f"alignment: {'met' if ok else 'MISSED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
