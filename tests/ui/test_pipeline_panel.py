@@ -109,6 +109,10 @@ def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab
     for other in (2, 5):
         expect(cells.nth(other)).not_to_have_class(re.compile(r"\bjp-mod-selected\b"))
     expect(node(panel, "train")).to_have_attribute("data-selected", "true")
+    detail = panel.locator(".jp-mlops-pipeline-detail")
+    expect(detail).to_have_attribute("data-step", "train")
+    expect(detail.locator("dt")).to_have_text(["reads", "hands on"])
+    expect(detail.locator("dd")).to_have_text(["xs ← load", "mean, half"])
 
     # set a step on the last cell through the form: spread no longer waits for train, and
     # the new step is fed by both

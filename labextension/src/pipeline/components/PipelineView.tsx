@@ -3,7 +3,7 @@ import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { PipelineModel } from '../model';
-import { IExportResult, IStepMark, StepState } from '../types';
+import { IExportResult, IPipelineDag, IStepMark, StepState } from '../types';
 import { DagView } from './DagView';
 import { RunForm } from './RunForm';
 import { RecentRuns, RunView } from './RunView';
@@ -110,6 +110,7 @@ export function PipelineView(props: IPipelineViewProps): JSX.Element {
           />
         </div>
       )}
+      {dag && <StepDetail dag={dag} step={model.activeStep()} trans={trans} />}
       {dag && dag.warnings.length > 0 && (
         <ul className="jp-mlops-pipeline-warnings">
           {dag.warnings.map((warning, i) => (
@@ -199,6 +200,67 @@ export function PipelineView(props: IPipelineViewProps): JSX.Element {
         </div>
       )}
     </div>
+  );
+}
+
+/** What the step of the active cell reads, hands on, and needs. */
+function StepDetail(props: {
+  dag: IPipelineDag;
+  step: string | null;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { trans } = props;
+  const step = props.dag.steps.find(s => s.name === props.step);
+  if (!step) {
+    return null;
+  }
+  const none = trans.__('nothing');
+  const needs: string[] = [];
+  if (step.resources.gpu) {
+    needs.push(trans.__('%1 GPU', step.resources.gpu));
+  }
+  if (step.resources.cpu) {
+    needs.push(trans.__('%1 CPU', step.resources.cpu));
+  }
+  if (step.resources.memory) {
+    needs.push(step.resources.memory);
+  }
+  return (
+    <dl className="jp-mlops-pipeline-detail" data-step={step.name}>
+      <dt>{trans.__('reads')}</dt>
+      <dd>
+        {step.inputs.map(i => `${i.name} ← ${i.from}`).join(', ') || none}
+      </dd>
+      <dt>{trans.__('hands on')}</dt>
+      <dd>{step.outputs.join(', ') || none}</dd>
+      {step.parameters.length > 0 && (
+        <>
+          <dt>{trans.__('parameters')}</dt>
+          <dd>{step.parameters.join(', ')}</dd>
+        </>
+      )}
+      {(needs.length > 0 || step.retries > 0 || !step.cache) && (
+        <>
+          <dt>{trans.__('runs with')}</dt>
+          <dd>
+            {[
+              ...needs,
+              ...(step.retries > 0
+                ? [
+                    trans._n(
+                      '%1 retry',
+                      '%1 retries',
+                      step.retries,
+                      step.retries
+                    )
+                  ]
+                : []),
+              ...(step.cache ? [] : [trans.__('no cache')])
+            ].join(', ')}
+          </dd>
+        </>
+      )}
+    </dl>
   );
 }
 
