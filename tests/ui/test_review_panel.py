@@ -105,6 +105,7 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     expect(changed).to_be_visible(timeout=30_000)
     expect(changed).to_have_attribute("data-status", "modified")
     expect(panel.locator(f'[data-list="changes"] [data-path="{BIG}"]')).to_be_visible()
+    page.locator("#mlops-section-review").scroll_into_view_if_needed()
     screenshot(page, "review-panel", page.locator("#mlops-sidebar"))
 
     changed.click()
@@ -172,6 +173,10 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     review = panel.locator(f'[data-list="reviews"] [data-path="{NOTEBOOK}"]')
     expect(review).to_have_attribute("data-state", "approved", timeout=30_000)
     expect(review).to_contain_text("1 thread, 1 open")
+    expect(review.locator('.jp-mlops-review-reviewerChip[data-state="approved"]')
+           ).to_have_text("Ada Reviewer approved")
+    review.scroll_into_view_if_needed()
+    screenshot(page, "review-panel-approved", page.locator("#mlops-sidebar"))
     review.click()
     view = diff_view(page, NOTEBOOK)
     cell = view.locator('.jp-mlops-review-cell[data-cell-id="rate"]')
@@ -179,6 +184,15 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     expect(view.locator(".jp-mlops-review-verdict .jp-mlops-review-state")
            ).to_have_text("Approved")
     screenshot(page, "review-diff-view-reloaded")
+
+    # the commented line is rewritten: the thread stays in place, marked outdated
+    write(review_lab.root / NOTEBOOK, _analysis("0.02"))
+    view.locator(".jp-mlops-review-refresh").click()
+    expect(cell.locator('[data-side="head"]').first).to_have_text("rate = 0.02")
+    thread = cell.locator(".jp-mlops-review-thread")
+    expect(thread).to_have_attribute("data-outdated", "true")
+    expect(thread.locator('.jp-mlops-review-badge[data-kind="outdated"]')).to_be_visible()
+    expect(thread).to_contain_text("Why ten times smaller?")
 
 
 def test_a_500_cell_diff_renders_as_it_scrolls(page: Any, review_lab: Lab) -> None:

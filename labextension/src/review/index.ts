@@ -1,4 +1,4 @@
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
@@ -104,7 +104,7 @@ class DiffViewOpener {
   ) {}
 
   async open(path: string, base: Revision, head: Revision): Promise<void> {
-    const { app, trans, docManager } = this._context;
+    const { app, trans } = this._context;
     // the diff view and its components load when the first one opens
     const { ReviewDiffWidget } = await import('./view');
     const key = ReviewDiffWidget.key(path, base, head);
@@ -121,13 +121,7 @@ class DiffViewOpener {
       trans,
       onReviewChanged: this._onReviewChanged,
       onWorkingCopyChanged: changed => {
-        // an open notebook without unsaved edits shows the applied suggestion
-        const context = docManager?.contextForWidget(
-          docManager.findWidget(changed) ?? new Widget()
-        );
-        if (context && !context.model.dirty) {
-          void context.revert();
-        }
+        this._showApplied(changed);
         this._onReviewChanged();
       }
     });
@@ -135,6 +129,30 @@ class DiffViewOpener {
     view.disposed.connect(() => this._views.delete(view));
     app.shell.add(view, 'main');
     app.shell.activateById(view.id);
+  }
+
+  /**
+   * An open notebook without unsaved edits reloads to show the applied suggestion; one
+   * with unsaved edits keeps them, and the user is told how to see the file instead.
+   */
+  private _showApplied(path: string): void {
+    const { docManager, trans } = this._context;
+    const widget = docManager?.findWidget(path);
+    const context = widget ? docManager?.contextForWidget(widget) : undefined;
+    if (!context) {
+      return;
+    }
+    if (!context.model.dirty) {
+      void context.revert();
+      return;
+    }
+    Notification.warning(
+      trans.__(
+        'The suggestion was written to %1, whose open editor has unsaved changes: reload it from disk (File ▸ Reload Notebook from Disk) to see the suggestion, or save to keep your version.',
+        path
+      ),
+      { autoClose: false }
+    );
   }
 
   private async _rendermime(): Promise<IRenderMimeRegistry> {
