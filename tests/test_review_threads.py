@@ -253,3 +253,15 @@ def test_status_counts_reviews_and_open_threads(project: Path, repo: Git) -> Non
     assert cap.built
     store = next(c for c in cap.checks if c.name == "review store")
     assert store.ok and store.message.endswith("; 1 review, 1 open thread")
+
+
+def test_reviews_are_committable_and_the_rest_of_mlops_is_not(project: Path,
+                                                              repo: Git) -> None:
+    nb = committed(project, repo)
+    open_review(nb).comment("params", "shared through git")
+    (project / ".mlops" / "mlflow.db").write_bytes(b"local")
+    status = repo("status", "--porcelain", "--untracked-files=all")
+    untracked = sorted(line[3:] for line in status.splitlines() if line.startswith("??"))
+    assert untracked[0] == ".mlops/.gitignore"
+    assert len(untracked) == 2 and untracked[1].startswith(".mlops/reviews/train-")
+    assert ".mlops/mlflow.db" not in status

@@ -201,17 +201,15 @@ def diff(path: str | os.PathLike[str], base: str | None = "HEAD", head: str | No
 
 
 def changes(folder: str | os.PathLike[str]) -> tuple[GitRepo | None, list[StatusEntry]]:
-    """The changed notebooks under ``folder``: git's status, or outside git the notebooks
-    whose working copy differs from their checkpoint. Paths are repository-relative in git,
-    else relative to ``folder``."""
+    """The changed notebooks under ``folder``: git's status, or outside git the notebooks of
+    ``folder`` itself whose working copy differs from their checkpoint. Paths are
+    repository-relative in git, else relative to ``folder``."""
     where = Path(folder).resolve()
     repo = find_repo(where)
     if repo is not None:
         return repo, repo.status(repo.relative(where) if where != repo.root else "")
     found = []
-    for nb in sorted(where.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in nb.parts:
-            continue
+    for nb in sorted(where.glob("*.ipynb")):  # this folder only: it may be a home folder
         checkpoint = checkpoint_of(nb)
         rel = nb.relative_to(where).as_posix()
         if not checkpoint.is_file():

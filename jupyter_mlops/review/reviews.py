@@ -22,7 +22,7 @@ from .diffs import INDEX, WORKING, _notebook_path, diff, read_side
 from .git import GitRepo, find_repo
 from .model import NotebookDiff
 from .notebook import load_notebook
-from .store import EventStore, notebook_key, review_folders
+from .store import EventStore, ensure_state_gitignore, notebook_key, review_folders
 
 DECISIONS = ("approve", "request_changes")
 STATE_OF = {"approve": "approved", "request_changes": "changes_requested"}
@@ -105,6 +105,7 @@ class Review:
             self.relpath = self.file.name
         self.path = display_path or str(path)
         self.store = EventStore(config.path("review.path") / notebook_key(self.relpath))
+        self._state_dir, self._review_root = config.state_dir, config.path("review.path")
         self.repo: GitRepo | None = find_repo(self.file.parent)
         self.me = author or default_author(self.file.parent)
 
@@ -229,6 +230,7 @@ class Review:
     # ----------------------------------------------------------------- writing
 
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        ensure_state_gitignore(self._state_dir, self._review_root)
         return self.store.write({"kind": kind, "author": fields.pop("author", None) or self.me,
                                  "notebook": self.relpath, "base": self.base,
                                  "head": self.head, "head_commit": self.head_commit(),

@@ -91,6 +91,26 @@ class EventStore:
         return events
 
 
+#: ``<state dir>/.gitignore`` written with the first review event when there is none: the
+#: databases, artifacts and caches under ``.mlops/`` stay out of git, the reviews go in.
+STATE_GITIGNORE = ("# jupyter-mlops: local state stays out of git; reviews are meant to be "
+                   "committed\n*\n!.gitignore\n!reviews/\n!reviews/**\n")
+
+
+def ensure_state_gitignore(state_dir: Path, review_root: Path) -> None:
+    """Keep ``.mlops/`` out of git except the reviews (only for the default layout, and
+    never over a .gitignore someone wrote)."""
+    if review_root.resolve() != (state_dir / "reviews").resolve():
+        return
+    target = state_dir / ".gitignore"
+    if target.exists():
+        return
+    with contextlib.suppress(OSError):
+        state_dir.mkdir(parents=True, exist_ok=True)
+        with open(target, "x", encoding="utf-8") as file:
+            file.write(STATE_GITIGNORE)
+
+
 def review_folders(root: Path) -> list[Path]:
     """Every notebook's review folder under the review store ``root``."""
     if not root.is_dir():
