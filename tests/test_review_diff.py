@@ -279,3 +279,22 @@ def test_an_output_added_in_front_is_aligned_by_hash() -> None:
     outputs = ops[0]["diff"][0]["diff"][0]["diff"]
     assert outputs == [{"op": "addrange", "key": 0, "valuelist": [stream("warning\n")]}]
     assert json.loads(json.dumps(patch(copy.deepcopy(b), to_diffentry_dicts(ops)))) == h
+
+
+def test_nbdimes_own_pretty_printer_reads_our_diff() -> None:
+    """nbdime's tools take our diff as theirs: its text renderer shows the same changes."""
+    import io
+
+    from nbdime.prettyprint import PrettyPrintConfig, pretty_print_notebook_diff
+
+    base, head = (loaded(nb) for nb in edited_pair())
+    _cells, _summary, ops, _ms = diff_notebooks(base, head, DiffFilters.everything())
+    out = io.StringIO()
+    pretty_print_notebook_diff("base.ipynb", "head.ipynb", base, to_diffentry_dicts(ops),
+                               PrettyPrintConfig(out=out, use_color=False))
+    text = out.getvalue()
+    assert "-rate = 0.1" in text and "+rate = 0.05" in text
+    assert "## modified /cells/2/source:" in text
+    assert "## inserted before /cells/1:\n+  markdown cell:\n+    id: notes" in text  # moved..
+    assert "## deleted /cells/5-6:\n-  markdown cell:\n-    id: notes" in text  # ..from here
+    assert "print(json.dumps({'loss': 1}))" in text  # the added cell

@@ -350,7 +350,8 @@ def reviews_under(folder: str | os.PathLike[str], *, author: str | None = None
                                            and where not in notebook.parents):
             continue
         found.append(Review(notebook, str(last.get("base") or "HEAD"),
-                            str(last.get("head") or WORKING), author=author))
+                            str(last.get("head") or WORKING), author=author,
+                            display_path=notebook.relative_to(where).as_posix()))
     return found
 
 
