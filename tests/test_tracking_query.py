@@ -143,7 +143,8 @@ def test_register_makes_versions_and_points_the_alias_at_the_newest(project: Pat
     registry = client(load_config(project))
     champion = registry.get_model_version_by_alias("churn-scorer", "champion")
     assert str(champion.version) == "1" and champion.run_id == second
-    assert champion.source == mlops.runs()["models"].iloc[0][0]  # the second run's model
+    second_model = mlops.runs()["models"].iloc[0][0].removeprefix("models:/")
+    assert champion.source == registry.get_logged_model(second_model).artifact_location
     assert registry.get_model_version("churn-scorer", "2").run_id == first
 
 
@@ -269,8 +270,13 @@ def test_magics_refuse_bad_arguments_in_one_line(shell: InteractiveShell, projec
         run(shell, "%mlops runs --this-notebook")
 
 
-def test_the_cli_lists_runs(project: Path, cli: Any) -> None:
-    tracked(None, "from-cli", 0.1, [1.0])
+def test_the_cli_lists_runs_and_registers_in_a_process_that_did_not_track(
+        project: Path, cli: Any) -> None:
+    run_id = tracked(None, "from-cli", 0.1, [1.0], model=True)
     done = cli("runs", cwd=project)
     assert done.returncode == 0, done.stderr
     assert "from-cli" in done.stdout and "FINISHED" in done.stdout
+    # MLflow's own process-wide tracking URI points nowhere in that process
+    done = cli("register", run_id, "--alias", "champion", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "models:/scorer@champion" in done.stdout

@@ -87,6 +87,14 @@ async def test_runs_of_the_open_notebook_newest_first_then_the_whole_experiment(
     assert [r["run_name"] for r in whole["runs"]] == ["fast", "elsewhere", "slow"]
 
 
+async def test_listing_before_the_first_run_creates_no_store(jp_fetch: Any,
+                                                             jp_root_dir: Path) -> None:
+    for params in ({}, {"notebook": "train.ipynb"}):
+        body = await _json(await jp_fetch("mlops", "api", "runs", params=params))
+        assert body["runs"] == [] and body["total"] == 0
+    assert not (jp_root_dir / ".mlops").exists()
+
+
 async def test_runs_are_sortable_and_paged(jp_fetch: Any, runs: dict[str, str]) -> None:
     async def names(**params: str) -> list[str]:
         body = await _json(await jp_fetch("mlops", "api", "runs", params=params))

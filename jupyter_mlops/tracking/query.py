@@ -275,6 +275,14 @@ class RunsPage:
                 "param_keys": self.param_keys, "metric_keys": self.metric_keys}
 
 
+def _not_created_yet(uri: str) -> bool:
+    """The embedded SQLite store before its first run (its file does not exist)."""
+    if not uri.startswith("sqlite:///"):
+        return False
+    db = uri[len("sqlite:///"):]
+    return bool(db) and db != ":memory:" and not Path(db).exists()
+
+
 def _literal(text: str) -> str | None:
     """``text`` as a literal of MLflow's filter syntax; None when it cannot be one."""
     return None if "'" in text or "\\" in text else f"'{text}'"
@@ -291,8 +299,14 @@ def search(config: Config, *, experiment: str | None = None, notebook: str | Pat
     if sort not in SORTABLE and not sort.startswith(("params.", "metrics.")):
         raise UserInputError(f"cannot sort by '{sort}': use one of {', '.join(SORTABLE)}, "
                              "params.KEY or metrics.KEY")
-    mlflow_client = reachable_client(config)
+    configured = str(config["tracking.uri"])
+    if _not_created_yet(configured):  # no run was ever tracked here: do not create the store
+        return RunsPage([], 0, offset, limit, sort, descending, False,
+                        None if notebook is not None and experiment is None else
+                        experiment or str(config["tracking.experiment"]),
+                        str(notebook) if notebook else None, configured)
     uri = tracking_uri(config)
+    mlflow_client = reachable_client(config)
     from mlflow.entities import ViewType
 
     names: dict[str, str]
@@ -573,6 +587,10 @@ def register_run(config: Config, run_id: str, name: str | None = None,
     source = entry["uri"]
     model_id = source[len("models:/"):] if source.startswith("models:/m-") else None
     try:
+        if model_id is not None:
+            # the logged model's own location: a models:/m-… source would be looked up
+            # through MLflow's process-wide tracking URI, which may be another store
+            source = str(mlflow_client.get_logged_model(model_id).artifact_location)
         try:
             mlflow_client.create_registered_model(target)
         except MlflowException as exc:
@@ -585,7 +603,7 @@ def register_run(config: Config, run_id: str, name: str | None = None,
     except MlflowException as exc:
         raise UserInputError(f"could not register run {run_id}'s model as '{target}': "
                              f"{first_line(exc.message)}") from None
-    return Registration(target, str(version.version), source, run_id, alias)
+    return Registration(target, str(version.version), entry["uri"], run_id, alias)
 
 
 # --------------------------------------------------------------------------- the verbs
