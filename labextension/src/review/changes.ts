@@ -1,3 +1,4 @@
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -7,13 +8,19 @@ import { IChangesReply } from './tokens';
 
 /**
  * The changed notebooks and the reviews of the project the sidebar describes (the
- * folder of the document in use); fetched again when that folder changes or when
- * asked to.
+ * folder of the document in use); fetched again when that folder changes, when the
+ * sidebar's status is checked again (its refresh button, its polling while visible),
+ * when a notebook is saved, and when asked to.
  */
 export class ChangesModel implements IDisposable {
-  constructor(private readonly _status: StatusModel) {
+  constructor(
+    private readonly _status: StatusModel,
+    private readonly _notebooks: INotebookTracker | null
+  ) {
     this._folder = _status.folder;
+    this._checked = _status.lastUpdated;
     _status.changed.connect(this._onStatus, this);
+    _notebooks?.widgetAdded.connect(this._onNotebook, this);
   }
 
   get folder(): string {
@@ -46,6 +53,8 @@ export class ChangesModel implements IDisposable {
     }
     this._isDisposed = true;
     this._status.changed.disconnect(this._onStatus, this);
+    this._notebooks?.widgetAdded.disconnect(this._onNotebook, this);
+    // also the connections to each notebook's file
     Signal.clearData(this);
   }
 
@@ -72,13 +81,24 @@ export class ChangesModel implements IDisposable {
   }
 
   private _onStatus(): void {
-    if (this._status.folder !== this._folder) {
+    const checked = this._status.lastUpdated;
+    if (this._status.folder !== this._folder || checked !== this._checked) {
       this._folder = this._status.folder;
+      this._checked = checked;
       void this.refresh();
     }
   }
 
+  private _onNotebook(_: INotebookTracker, panel: NotebookPanel): void {
+    panel.context.fileChanged.connect(this._onSaved, this);
+  }
+
+  private _onSaved(): void {
+    void this.refresh();
+  }
+
   private _folder: string;
+  private _checked: Date | null;
   private _reply: IChangesReply | null = null;
   private _error: string | null = null;
   private _loading = false;

@@ -17,7 +17,7 @@ import type { ReviewDiffWidget } from './view';
  */
 export function createReviewPanel(context: IPanelContext): Widget | null {
   const { app, trans, notebooks } = context;
-  const changes = new ChangesModel(context.status);
+  const changes = new ChangesModel(context.status, notebooks);
   const opener = new DiffViewOpener(context, () => void changes.refresh());
 
   app.commands.addCommand(ReviewCommandIDs.openReview, {

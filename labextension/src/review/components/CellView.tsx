@@ -29,8 +29,13 @@ export interface ICellViewProps {
   trans: TranslationBundle;
 }
 
-/** One cell of the diff: what happened to it, its source and outputs, its threads. */
-export function CellView(props: ICellViewProps): JSX.Element {
+/**
+ * One cell of the diff: what happened to it, its source and outputs, its threads.
+ * Rendered again only when one of its props changes (a long diff re-renders often).
+ */
+export const CellView = React.memo(CellViewImpl);
+
+function CellViewImpl(props: ICellViewProps): JSX.Element {
   const { cell, mode, threads, actions, rendermime, trans } = props;
   // the line a new comment goes on; 0: the whole cell; null: no editor open
   const [editing, setEditing] = React.useState<number | null>(null);

@@ -14,6 +14,9 @@ import { VerdictBar } from './VerdictBar';
 /** The first cells render at once; the rest as they scroll near the view. */
 const EAGER_CELLS = 30;
 
+/** The threads of a cell without any (one array, so unchanged cells skip rendering). */
+const NO_THREADS: IThread[] = [];
+
 export interface IDiffViewProps {
   model: ReviewDiffModel;
   rendermime: IRenderMimeRegistry;
@@ -144,7 +147,7 @@ export function DiffView(props: IDiffViewProps): JSX.Element {
                   </button>
                 ) : (
                   <LazyBlock
-                    key={item.index}
+                    key={cellKey(diff.cells[item.index], item.index)}
                     eager={item.position < EAGER_CELLS}
                     estimatedHeight={estimateHeight(diff.cells[item.index])}
                   >
@@ -152,7 +155,7 @@ export function DiffView(props: IDiffViewProps): JSX.Element {
                       <CellView
                         cell={diff.cells[item.index]}
                         mode={mode}
-                        threads={placed.byCell.get(item.index) ?? []}
+                        threads={placed.byCell.get(item.index) ?? NO_THREADS}
                         actions={actions}
                         rendermime={rendermime}
                         trans={trans}
@@ -291,6 +294,14 @@ export function placeThreads(
     byCell.set(index, list);
   }
   return { byCell, orphans };
+}
+
+/** A key that follows a cell when the diff is fetched again and cells come or go. */
+function cellKey(cell: ICellDiff, index: number): string {
+  if (cell.cell_id === null) {
+    return `#${index}`;
+  }
+  return cell.head_index === null ? `${cell.cell_id}/removed` : cell.cell_id;
 }
 
 function estimateHeight(cell: ICellDiff): number {
