@@ -20,7 +20,7 @@ from jupyter_mlops.review import diff
 
 from . import review_fixtures
 from .conftest import _child_env
-from .review_fixtures import edited_pair, write
+from .review_fixtures import edited_pair, image_pair, write
 
 repo = review_fixtures.repo
 Git = Callable[..., str]
@@ -74,7 +74,24 @@ def test_magic_diff_renders_the_changed_cells_inline(shell: InteractiveShell,
     # the edited line, with only its changed characters marked
     assert 'data-op="replace"' in html and "rate = 0." in html
     assert "rgba(46, 160, 67, 0.4)" in html
+    # the changed output side by side with the old one
+    assert "<tr data-outputs>" in html and "0.30000000000000004" in html
+    assert "0.15000000000000002" in html
     assert "1 added, 1 removed, 1 modified, 1 moved, 4 unchanged" in bundle["text/plain"]
+
+
+def test_magic_diff_shows_changed_images_side_by_side(shell: InteractiveShell, project: Path,
+                                                      repo: Git) -> None:
+    base, head = image_pair()
+    nb = write(project / "plot.ipynb", base)
+    repo("add", ".")
+    repo("commit", "-q", "-m", "plot")
+    write(nb, head)
+    html = shown(shell, run(shell, "%mlops diff plot.ipynb"))["text/html"]
+    images = [head["cells"][-1]["outputs"][0]["data"]["image/png"],
+              base["cells"][-1]["outputs"][0]["data"]["image/png"]]
+    for b64 in images:
+        assert f'src="data:image/png;base64,{b64.strip()}"' in html
 
 
 def test_magic_diff_defaults_to_the_kernels_notebook_and_takes_revisions(

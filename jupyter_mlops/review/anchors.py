@@ -59,8 +59,10 @@ def _source(cell: dict[str, Any]) -> str:
     return source if isinstance(source, str) else "".join(source)
 
 
-def locate(anchor: dict[str, Any], cells: list[dict[str, Any]]) -> Location:
-    ids = cell_ids(cells)
+def locate(anchor: dict[str, Any], cells: list[dict[str, Any]],
+           ids: list[str] | None = None) -> Location:
+    """Where ``anchor`` is in ``cells`` (``ids``: their ``cell_ids``, when known)."""
+    ids = ids if ids is not None else cell_ids(cells)
     line, end = anchor.get("line"), anchor.get("end_line")
     index: int | None = None
     by_similarity = False

@@ -19,6 +19,7 @@ from ..config import load_config
 from ..errors import NotFoundError, UserInputError
 from .anchors import locate, make_anchor
 from .diffs import INDEX, WORKING, _notebook_path, diff, read_side
+from .engine import cell_ids
 from .git import GitRepo, find_repo
 from .model import NotebookDiff
 from .notebook import load_notebook
@@ -159,8 +160,9 @@ class Review:
             elif kind == "apply" and event.get("comment") in comments:
                 comments[event["comment"]].applied = True
         if cells is not None:
+            ids = cell_ids(cells)
             for thread in threads.values():
-                where = locate(thread.anchor, cells)
+                where = locate(thread.anchor, cells, ids)
                 thread.cell_id, thread.head_index = where.cell_id, where.head_index
                 thread.line, thread.end_line = where.line, where.end_line
                 thread.outdated = where.outdated

@@ -243,6 +243,44 @@ def _diff_row(line: Any) -> str:
             f"{_diff_text(line.head_text, head_spans, 'insert')}</td></tr>")
 
 
+_TABLE = ('<table style="border-collapse:collapse; font-family: var(--jp-code-font-family, '
+          'monospace); font-size: 12px; width:100%; table-layout:fixed"><colgroup>'
+          '<col style="width:3em"><col><col style="width:3em"><col></colgroup>')
+#: lines of a text output shown inline
+OUTPUT_LINES = 12
+
+
+def _output_html(output: Any) -> str:
+    """One output, compactly: its text (first lines), or its image, or what kind it is."""
+    if not isinstance(output, dict):
+        return ""
+    raw = output.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    for mime in ("image/png", "image/jpeg"):
+        if isinstance(data.get(mime), str):
+            src = "".join(data[mime].split())
+            return (f'<img alt="{mime}" src="data:{mime};base64,{escape(src)}" '
+                    'style="max-width:100%; max-height:240px">')
+    kind = output.get("output_type")
+    if kind == "stream":
+        text = str(output.get("text", ""))
+    elif kind == "error":
+        text = f"{output.get('ename', '')}: {output.get('evalue', '')}"
+    else:
+        plain = data.get("text/plain")
+        text = plain if isinstance(plain, str) else f"[{', '.join(sorted(data)) or kind}]"
+    lines = text.splitlines()
+    more = len(lines) - OUTPUT_LINES
+    body = "\n".join(lines[:OUTPUT_LINES]) + (f"\n… {more} more lines" if more > 0 else "")
+    return f'<pre style="margin:0; white-space:pre-wrap">{escape(body)}</pre>'
+
+
+def _outputs_html(outputs: list[Any]) -> str:
+    if not outputs:
+        return '<span style="opacity:.5">no output</span>'
+    return "".join(_output_html(o) for o in outputs)
+
+
 def diff_html(result: Any) -> str:
     """A notebook diff as HTML: each changed cell's source side by side, lines coloured."""
     changed = result.changed_cells()
@@ -259,7 +297,8 @@ def diff_html(result: Any) -> str:
         color = _STATUS_COLORS.get(cell.status, "inherit")
         where = (f"{cell.base_index} → {cell.head_index}" if cell.status == "moved"
                  else cell.head_index if cell.head_index is not None else cell.base_index)
-        notes = [n for n, on in (("outputs changed", cell.outputs_changed),
+        both_sides = cell.status in ("modified", "moved")
+        notes = [n for n, on in (("outputs changed", cell.outputs_changed and both_sides),
                                  ("metadata changed", cell.metadata_changed)) if on]
         parts.append(
             f'<div data-cell-status="{cell.status}" style="margin-top:8px; border-left:3px '
@@ -267,13 +306,24 @@ def diff_html(result: Any) -> str:
             f"</b> {escape(cell.cell_type)} cell {escape(str(where))}"
             + (f' <span style="opacity:.6">{escape(", ".join(notes))}</span>' if notes else "")
             + "</div>")
-        if cell.lines and (cell.source_changed or cell.status in ("added", "removed")):
-            parts.append('<table style="border-collapse:collapse; font-family: '
-                         'var(--jp-code-font-family, monospace); font-size: 12px; '
-                         'width:100%; table-layout:fixed"><colgroup><col style="width:3em">'
-                         '<col><col style="width:3em"><col></colgroup>')
-            parts.extend(_diff_row(line) for line in cell.lines)
+        shown_lines = cell.lines if cell.source_changed or not both_sides else (
+            cell.lines[:3] if cell.status == "moved" else [])  # a moved cell: which one
+        if shown_lines:
+            parts.append(_TABLE)
+            parts.extend(_diff_row(line) for line in shown_lines)
+            if len(shown_lines) < len(cell.lines):
+                parts.append('<tr><td></td><td style="opacity:.5">…</td><td></td>'
+                             '<td style="opacity:.5">…</td></tr>')
             parts.append("</table>")
+        if cell.outputs_changed and both_sides:
+            out = ("vertical-align:top; padding:2px 6px; background:rgba(127,127,127,.08); "
+                   "border-top:1px dashed rgba(127,127,127,.4)")
+            label = ('<td style="vertical-align:top; opacity:.5; text-align:right; '
+                     'padding:2px 4px">out</td>')
+            parts.append(f'{_TABLE}<tr data-outputs>{label}<td style="{out}">'
+                         f"{_outputs_html(cell.base_outputs)}</td>{label}"
+                         f'<td style="{out}">{_outputs_html(cell.head_outputs)}'
+                         "</td></tr></table>")
         parts.append("</div>")
     if len(changed) > DIFF_CELLS_SHOWN:
         parts.append(f'<div style="margin-top:6px; opacity:.7">… and '
