@@ -177,3 +177,21 @@ async def test_a_suggestion_is_applied_to_the_working_copy(jp_fetch: Any, root: 
     nbformat.validate(read)
     params = next(c for c in read.cells if c.get("id") == "params")
     assert params.source.splitlines()[1] == "epochs = 5"
+
+
+async def test_outside_git_the_checkpoint_is_the_base(jp_fetch: Any, jp_root_dir: Path) -> None:
+    clear_cache()
+    base, head = edited_pair()
+    write(jp_root_dir / ".ipynb_checkpoints" / "solo-checkpoint.ipynb", base)
+    write(jp_root_dir / "solo.ipynb", head)
+    write(jp_root_dir / "fresh.ipynb", base)
+    body = await _get(jp_fetch, "review", "changes", path="")
+    assert body["git"] is False
+    assert sorted((n["path"], n["status"]) for n in body["notebooks"]) == [
+        ("fresh.ipynb", "untracked"), ("solo.ipynb", "modified")]
+    diffed = await _get(jp_fetch, "review", "diff", path="solo.ipynb")
+    assert diffed["base"]["rev"] == "CHECKPOINT" and diffed["base"]["commit"] is None
+    assert diffed["summary"]["moved"] == 1
+    code, message = await _error(jp_fetch("mlops", "api", "review", "diff",
+                                          params={"path": "solo.ipynb", "base": "main"}))
+    assert code == 400 and "not in a git repository" in message
