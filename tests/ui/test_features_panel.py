@@ -4,6 +4,7 @@ inserted into the notebook and run there to get the training frame."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from playwright.sync_api import expect
 from .conftest import Lab, screenshot, start_lab, stop_lab
 
 pytestmark = pytest.mark.ui
+#: the lock under which the labextension is rebuilt (into one shared output folder)
+BUILD_LOCK = Path("/tmp/mlops-labext.lock")
 
 #: the entity frame, and what a point-in-time join of `customer_spend` gives for it:
 #: customer 1 on Jan 5 sees Jan 1's 10.0 (Jan 7's 20.0 is later), customer 2 sees Jan 2's
@@ -109,8 +112,21 @@ def features_lab(features_root: Path, tmp_path: Path) -> Iterator[Lab]:
     stop_lab(running)
 
 
+def _load(page: Any, lab: Lab, path: str = "lab") -> None:
+    """Load JupyterLab with its extensions. Other engineers' rebuilds of the shared
+    labextension folder replace the bundle a loading page asks for, so the load holds the
+    build lock (shared) until the MLOps sidebar's tab is there."""
+    with BUILD_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        try:
+            page.goto(lab.page_url(path))
+            page.locator('.jp-SideBar [data-id="mlops-sidebar"]').wait_for(timeout=60_000)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _open_notebook(page: Any, lab: Lab, name: str) -> Any:
-    page.goto(lab.page_url(f"lab/tree/{name}"))
+    _load(page, lab, f"lab/tree/{name}")
     notebook = page.locator(".jp-NotebookPanel")
     notebook.wait_for(timeout=60_000)
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
@@ -126,7 +142,9 @@ def _open_notebook(page: Any, lab: Lab, name: str) -> Any:
 
 
 def _open_features_panel(page: Any) -> Any:
-    page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
+    page.locator("#jp-main-dock-panel").wait_for()
+    if not page.locator("#mlops-sidebar").is_visible():  # a restored layout may show it
+        page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
     panel = page.locator('#mlops-sidebar [data-mlops-panel="features"]')
     expect(panel).to_be_visible()
     return panel
@@ -173,6 +191,13 @@ def test_search_open_a_view_and_insert_its_code_into_the_notebook(
     expect(results).to_have_count(1)
     expect(results.first).to_have_attribute("data-view", "driver_quality")
     panel.locator(".jp-mlops-features-owner select").select_option("")
+    expect(results).to_have_count(2)
+    # so does a click on a tag of a result
+    spend.locator('.jp-mlops-features-chip[data-kind="tag"]', has_text="team=growth").click()
+    expect(panel.locator(".jp-mlops-features-tag select")).to_have_value("team=growth")
+    expect(results).to_have_count(1)
+    expect(results.first).to_have_attribute("data-view", "customer_spend")
+    panel.locator(".jp-mlops-features-tag select").select_option("")
     expect(results).to_have_count(2)
 
     # a word of one view's description, typed: that view and not the other
@@ -250,7 +275,7 @@ def test_empty_store_says_how_to_publish_and_insert_needs_a_notebook(
         page: Any, features_root: Path, tmp_path: Path) -> None:
     lab = start_lab(features_root, tmp_path)
     try:
-        page.goto(lab.page_url())
+        _load(page, lab)
         page.locator(".jp-LauncherCard").first.wait_for(timeout=60_000)
         panel = _open_features_panel(page)
         empty = panel.locator('.jp-mlops-features-note[data-kind="empty-store"]')
@@ -301,18 +326,46 @@ def test_empty_store_says_how_to_publish_and_insert_needs_a_notebook(
         stop_lab(lab)
 
 
-def test_a_server_error_is_said_in_the_panel(page: Any, features_root: Path,
-                                             tmp_path: Path) -> None:
-    # a broken feature store configuration: the server answers the search with an error
+def test_a_server_error_is_said_and_each_project_shows_its_own_views(
+        page: Any, features_root: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from jupyter_mlops import features
+
+    # the root's feature store is misconfigured: the server answers the search with an error
     (features_root / "mlops.toml").write_text('[features]\nbackend = "feast"\n')
+    # a sub-folder is a project of its own, with ten views
+    project = features_root / "churn"
+    project.mkdir()
+    (project / "mlops.toml").write_text('[features]\nbackend = "embedded"\n')
+    (project / "explore.ipynb").write_text(json.dumps(_notebook(["%load_ext jupyter_mlops"])))
+    frame = pd.DataFrame({"account_id": [1, 2],
+                          "event_timestamp": pd.to_datetime(["2026-01-01", "2026-01-02"],
+                                                            utc=True),
+                          "score": [0.5, 0.7]})
+    for index in range(10):
+        features.publish(frame, f"churn_signal_{index}", entities="account_id",
+                         timestamp="event_timestamp", description="Churn signal", cwd=project)
     lab = start_lab(features_root, tmp_path)
     try:
-        page.goto(lab.page_url())
+        _load(page, lab)
         page.locator(".jp-LauncherCard").first.wait_for(timeout=60_000)
         panel = _open_features_panel(page)
         error = panel.locator(".jp-mlops-features-error")
         expect(error).to_contain_text("features.repo is not set")
         expect(panel.locator(".jp-mlops-features-result")).to_have_count(0)
+        screenshot(page, "features-panel-error", page.locator("#mlops-sidebar"))
+
+        # the sub-project's notebook in front: the panel lists that project's views, the
+        # first eight and a button for the rest
+        _open_notebook(page, lab, "churn/explore.ipynb")
+        panel = _open_features_panel(page)
+        results = panel.locator(".jp-mlops-features-result")
+        expect(results).to_have_count(8, timeout=30_000)
+        expect(error).to_have_count(0)
+        panel.locator(".jp-mlops-features-more", has_text="Show 2 more").click()
+        expect(results).to_have_count(10)
+        expect(results.first).to_have_attribute("data-view", "churn_signal_9")
     finally:
         stop_lab(lab)
 

@@ -11,6 +11,9 @@ import { ViewCard } from './ViewCard';
 /** How long typing must pause before the search goes to the server. */
 export const SEARCH_DEBOUNCE_MS = 250;
 
+/** Results listed before a "Show N more" button (the sidebar stays compact). */
+const SHOWN_RESULTS = 8;
+
 export interface IFeatureSearchProps {
   /** The project's folder, relative to the server root. */
   folder: string;
@@ -36,6 +39,7 @@ export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
   const [text, setText] = React.useState('');
   const [owner, setOwner] = React.useState('');
   const [tag, setTag] = React.useState('');
+  const [showAll, setShowAll] = React.useState(false);
   // every view of the project, unfiltered: the filters' choices and the empty-store check
   const [catalog, setCatalog] = React.useState<Fetched>({ kind: 'loading' });
   const [results, setResults] = React.useState<Fetched>({ kind: 'loading' });
@@ -43,6 +47,8 @@ export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
   const filtered = query !== '' || owner !== '' || tag !== '';
   // which search a result answers: Enter opens the first result of this one only
   const searchKey = JSON.stringify([query, owner, tag]);
+  // a new search lists its first results only
+  React.useEffect(() => setShowAll(false), [searchKey, folder]);
 
   React.useEffect(() => {
     let current = true;
@@ -160,6 +166,8 @@ export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
         onOpen={onOpen}
         onOwner={setOwner}
         onTag={setTag}
+        showAll={showAll}
+        onShowAll={() => setShowAll(true)}
         trans={trans}
       />
     </div>
@@ -173,6 +181,8 @@ function Results(props: {
   onOpen: (view: IViewSummary) => void;
   onOwner: (owner: string) => void;
   onTag: (tag: string) => void;
+  showAll: boolean;
+  onShowAll: () => void;
   trans: TranslationBundle;
 }): JSX.Element {
   const { fetched, trans } = props;
@@ -207,23 +217,31 @@ function Results(props: {
       </p>
     );
   }
+  const shown = props.showAll ? views : views.slice(0, SHOWN_RESULTS);
   return (
-    <ul
-      className="jp-mlops-features-results"
-      aria-label={trans.__('Feature views')}
-    >
-      {views.map(view => (
-        <ViewCard
-          key={view.name}
-          view={view}
-          showMatch={props.query !== ''}
-          onOpen={() => props.onOpen(view)}
-          onOwner={props.onOwner}
-          onTag={props.onTag}
-          trans={trans}
-        />
-      ))}
-    </ul>
+    <>
+      <ul
+        className="jp-mlops-features-results"
+        aria-label={trans.__('Feature views')}
+      >
+        {shown.map(view => (
+          <ViewCard
+            key={view.name}
+            view={view}
+            showMatch={props.query !== ''}
+            onOpen={() => props.onOpen(view)}
+            onOwner={props.onOwner}
+            onTag={props.onTag}
+            trans={trans}
+          />
+        ))}
+      </ul>
+      {shown.length < views.length && (
+        <button className="jp-mlops-features-more" onClick={props.onShowAll}>
+          {trans.__('Show %1 more', views.length - shown.length)}
+        </button>
+      )}
+    </>
   );
 }
 
