@@ -197,3 +197,17 @@ def test_cli_review_comment_approve_show_and_list(project: Path, changed: Path,
 
     done = cli("review", "comment", "train.ipynb", "nope", "x", cwd=project)
     assert done.returncode == 1 and "no cell 'nope'" in done.stderr
+
+
+def test_magic_review_and_the_python_api(shell: InteractiveShell, changed: Path) -> None:
+    import jupyter_mlops as mlops
+
+    assert mlops.diff("train.ipynb").summary.moved == 1
+    thread = mlops.open_review("train.ipynb").comment("params", "why?", line=1)
+    shown_text = repr(run(shell, "%mlops review show train.ipynb"))
+    assert shown_text.startswith("train.ipynb: open (HEAD → WORKING @ ")
+    assert f"[{thread.id}] cell params line 1 (open)" in shown_text
+    approved = repr(run(shell, "%mlops review approve train.ipynb --author Bob"))
+    assert approved.startswith("train.ipynb: approved") and "Bob: approved @ " in approved
+    with pytest.raises(UsageError, match="the comment needs some text"):
+        run(shell, "%mlops review comment train.ipynb params ' '")
