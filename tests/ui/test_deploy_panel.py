@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -135,15 +136,22 @@ def open_deploy_panel(page: Any, lab: Lab, workspace: str) -> Any:
     return panel
 
 
-def deploy_from_form(panel: Any, model: str, name: str) -> Any:
+def deploy_from_form(panel: Any, model: str, name: str, canary: int | None = None) -> Any:
     """Fill the form, press Deploy; returns the task card (newest first)."""
     form = panel.locator(".jp-mlops-deploy-form")
     form.locator('input[name="model"]').fill(model)
     form.locator('input[name="name"]').fill(name)
+    form.locator('input[name="canary"]').fill("" if canary is None else str(canary))
     form.get_by_role("button", name="Deploy").click()
     task = panel.locator(".jp-mlops-deploy-task").first
     expect(task).to_contain_text(f"Deploying {model}")
     return task
+
+
+def open_document(page: Any, path: str) -> None:
+    page.evaluate("""async path => {
+        await window.jupyterapp.commands.execute('docmanager:open', {path});
+    }""", path)
 
 
 def invocations(url: str, rows: list[dict[str, float]] = ROWS) -> list[float]:
@@ -223,7 +231,7 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
     deployed = get_deployment("ui-churn", cwd=models.root)
     assert deployed.status == "serving" and deployed.url
     result = task.locator(".jp-mlops-deploy-result")
-    expect(result).to_contain_text(deployed.url)
+    expect(result.locator("a")).to_have_attribute("href", deployed.url)
     expect(result.locator('[data-field="device"]')).to_have_text(str(deployed.device))
     expect(result).to_contain_text("Warm-up")
 
@@ -233,7 +241,7 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
         "cuda:0" if deployed.device == "cuda:0" else "cpu")
     expect(card.locator('[data-field="health"]')).to_have_text("ok")
     expect(card.locator('[data-field="model"]')).to_contain_text("(version 1)")
-    expect(card.locator('[data-field="url"]')).to_have_text(deployed.url)
+    expect(card.locator('[data-field="url"] a')).to_have_attribute("href", deployed.url)
     expect(card.get_by_role("button", name="Rollback")).to_be_disabled()  # one version only
 
     # the "try it" box starts from the model's signature and shows the model's answers
@@ -287,6 +295,13 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
     expect(task).to_have_attribute("data-state", "done", timeout=DEPLOY_TIMEOUT)
     expect(card.locator('[data-field="model"]')).to_contain_text("(version 1)")
     assert_close(invocations(deployed.url), models.expected(models.v1))
+
+    # a canary: the next version takes a quarter of the traffic, the card shows the split
+    task = deploy_from_form(panel, "models:/ui-model/2", "ui-churn", canary=25)
+    expect(task).to_have_attribute("data-state", "done", timeout=DEPLOY_TIMEOUT)
+    expect(card.locator('[data-field="traffic"]')).to_have_text(
+        re.compile(r"^v1 75% · v\d+ 25%$"), timeout=30_000)
+    screenshot(page, "deploy-panel-canary", card)
 
     # undeploy asks first; cancelling keeps it serving
     live = get_deployment("ui-churn", cwd=models.root)
@@ -352,3 +367,16 @@ def test_the_deploy_model_command_reveals_the_panel_and_resolves_with_the_deploy
     assert message and "no-such-model" in message and "\n" not in message
     expect(panel.locator(".jp-mlops-deploy-task").first).to_have_attribute(
         "data-state", "failed")
+
+    # the panel follows the project of the document in use: another folder with its own
+    # mlops.toml is another project, with no deployments of its own
+    other = models.root / "other"
+    other.mkdir(exist_ok=True)
+    (other / "mlops.toml").write_text("[deploy]\ntarget = \"local\"\n")
+    (other / "notes.txt").write_text("another project\n")
+    (models.root / "notes.txt").write_text("this project\n")
+    open_document(page, "other/notes.txt")
+    expect(panel.locator(".jp-mlops-deploy-empty")).to_be_visible(timeout=30_000)
+    expect(panel.locator('[data-deployment="ui-command"]')).to_have_count(0)
+    open_document(page, "notes.txt")
+    expect(panel.locator('[data-deployment="ui-command"]')).to_be_visible(timeout=30_000)

@@ -34,6 +34,11 @@ export function modelLabel(version: IDeployVersion): string {
   return version.model_uri.replace(/\b([0-9a-f]{8})[0-9a-f]{24}\b/, '$1…');
 }
 
+/** A URL without its scheme ("127.0.0.1:8080"): the sidebar is narrow. */
+export function shortUrl(url: string): string {
+  return url.replace(/^https?:\/\//, '');
+}
+
 /** "v1 90% · v2 10%"; empty when one version takes all the traffic. */
 export function trafficText(deployment: IDeployment): string {
   const split = Object.entries(deployment.traffic);

@@ -8,6 +8,7 @@ import {
   exampleInput,
   latencyText,
   modelLabel,
+  shortUrl,
   statusState,
   trafficText
 } from '../format';
@@ -89,7 +90,7 @@ export function DeploymentCard(props: IDeploymentCardProps): JSX.Element {
             <dt>{trans.__('URL')}</dt>
             <dd data-field="url">
               <a href={d.url} target="_blank" rel="noreferrer">
-                {d.url}
+                {shortUrl(d.url)}
               </a>
             </dd>
           </>

@@ -3,6 +3,7 @@ import { Button, closeIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { formatMs } from '../../components/format';
+import { shortUrl } from '../format';
 import { ITrackedTask } from '../model';
 
 export interface ITaskCardProps {
@@ -108,7 +109,7 @@ export function TaskCard(props: ITaskCardProps): JSX.Element {
               <dt>{trans.__('URL')}</dt>
               <dd>
                 <a href={deployment.url} target="_blank" rel="noreferrer">
-                  {deployment.url}
+                  {shortUrl(deployment.url)}
                 </a>
               </dd>
             </>
