@@ -9,6 +9,8 @@ const NODE_W = 120;
 const NODE_H = 42;
 const GAP_X = 12;
 const GAP_Y = 40;
+/** Vertical distance between stacked edge labels. */
+const LABEL_STEP = 11;
 /** The smallest scale the DAG is drawn at in a narrow sidebar (below it, it scrolls). */
 const MIN_SCALE = 0.75;
 /** Longest edge label drawn (in characters); the whole list is in the tooltip. */
@@ -31,8 +33,12 @@ export interface IDagViewProps {
 export function DagView(props: IDagViewProps): JSX.Element {
   const { dag, states, selected, onSelect, trans } = props;
   const grid = dag.node_size;
+  // the labels of all edges leaving one row sit one above the other in the gap below it,
+  // so that labels of edges meeting at one step do not overlap: the gap fits them all
+  const slots = labelSlots(dag);
+  const gapY = Math.max(GAP_Y, 14 + LABEL_STEP * slots.deepest);
   const sx = (NODE_W + GAP_X) / (grid.width + grid.gap_x);
-  const sy = (NODE_H + GAP_Y) / (grid.height + grid.gap_y);
+  const sy = (NODE_H + gapY) / (grid.height + grid.gap_y);
   const w = NODE_W;
   const h = NODE_H;
   const at = (name: string): { x: number; y: number } => {
@@ -70,7 +76,8 @@ export function DagView(props: IDagViewProps): JSX.Element {
           />
         </marker>
       </defs>
-      {dag.edges.map(edge => {
+      {dag.edges.map((edge, index) => {
+        // (the edge: a curve from the bottom of its source to the top of its target)
         const from = at(edge.from);
         const to = at(edge.to);
         const x1 = from.x + w / 2;
@@ -78,6 +85,10 @@ export function DagView(props: IDagViewProps): JSX.Element {
         const x2 = to.x + w / 2;
         const y2 = to.y;
         const mid = (y1 + y2) / 2;
+        // beside its edge, at its own height in the gap below the edge's source
+        const ly = y1 + 11 + LABEL_STEP * slots.slot[index];
+        const leftward = x2 < x1 - 1;
+        const lx = curveX(x1, y1, x2, y2, ly) + (leftward ? -5 : 5);
         const label = edge.after
           ? trans.__('after')
           : shorten(edge.names.join(', '), LABEL_CHARS);
@@ -105,9 +116,9 @@ export function DagView(props: IDagViewProps): JSX.Element {
             />
             <text
               className="jp-mlops-pipeline-edge-label"
-              x={(x1 + x2) / 2}
-              y={mid + 4}
-              textAnchor="middle"
+              x={lx}
+              y={ly}
+              textAnchor={leftward ? 'end' : 'start'}
             >
               {label}
             </text>
@@ -149,6 +160,41 @@ export function DagView(props: IDagViewProps): JSX.Element {
       })}
     </svg>
   );
+}
+
+/** Each edge's place among the labels in the gap below its source's row. */
+function labelSlots(dag: IPipelineDag): { slot: number[]; deepest: number } {
+  const used = new Map<number, number>();
+  const slot = dag.edges.map(edge => {
+    const row = dag.layout[edge.from]?.y ?? 0;
+    const next = used.get(row) ?? 0;
+    used.set(row, next + 1);
+    return next;
+  });
+  return { slot, deepest: Math.max(0, ...used.values()) };
+}
+
+/** Where the edge's curve (controls at mid-height) is at height `y`. */
+function curveX(
+  x1: number,
+  y1: number,
+  x2: number,
+  y2: number,
+  y: number
+): number {
+  const mid = (y1 + y2) / 2;
+  let best = x1;
+  let distance = Infinity;
+  for (let i = 0; i <= 40; i++) {
+    const t = i / 40;
+    const u = 1 - t;
+    const cy = u * u * u * y1 + 3 * u * t * mid + t * t * t * y2;
+    if (Math.abs(cy - y) < distance) {
+      distance = Math.abs(cy - y);
+      best = x1 + (x2 - x1) * (3 * t * t - 2 * t * t * t);
+    }
+  }
+  return best;
 }
 
 /** A step's state in words. */
