@@ -225,6 +225,7 @@ def test_search_open_a_view_and_insert_its_code_into_the_notebook(
     # column, nulls, min, max, mean, distinct of 10.0, 20.0, 5.0
     expect(spend_stats).to_have_text(["spend_30d", "0", "5", "20", "11.6667", "3"])
     expect(detail.locator(".jp-mlops-features-versions tr[data-version]")).to_have_count(1)
+    expect(detail.locator(".jp-mlops-features-runs")).to_contain_text("No tracked run")
     expect(detail.locator(".jp-mlops-features-code")).to_have_text(snippet)
     screenshot(page, "features-detail")
 
@@ -261,8 +262,9 @@ def test_search_open_a_view_and_insert_its_code_into_the_notebook(
     expect(notebook.locator(".jp-OutputArea-output[data-mime-type*='error']")).to_have_count(0)
     screenshot(page, "features-training-frame", notebook)
 
-    # the tracked cell's run now shows among the runs that used the view (opened again)
-    spend.locator(".jp-mlops-features-open").click()
+    # the tracked cell's run now shows among the runs that used the view (refreshed)
+    page.locator(".jp-MainAreaWidget", has=detail).locator(
+        '[data-jp-item-name="refresh"] button').click()
     run = detail.locator(".jp-mlops-features-runs tr[data-run]")
     expect(run).to_have_count(1, timeout=30_000)
     expect(run).to_contain_text("panel-run")
@@ -315,6 +317,9 @@ def test_empty_store_says_how_to_publish_and_insert_needs_a_notebook(
         expect(detail.locator(".jp-mlops-features-stats")).to_have_attribute(
             "data-state", "ok", timeout=30_000)
         screenshot(page, "features-detail-old-version", detail)
+        # opened again from the search: the latest version
+        search.press("Enter")
+        expect(detail).to_have_attribute("data-version", "2")
 
         # no notebook open: Insert code says so instead of doing nothing
         expect(detail.locator(".jp-mlops-features-insert-target")).to_have_text(

@@ -2,7 +2,12 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget, tableRowsIcon } from '@jupyterlab/ui-components';
+import {
+  ReactWidget,
+  refreshIcon,
+  tableRowsIcon,
+  ToolbarButton
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IInsertOutcome, ViewDetail } from './components/ViewDetail';
@@ -28,8 +33,14 @@ class FeatureViewContent extends ReactWidget {
     super.dispose();
   }
 
-  /** Fetch the view again (it was opened again from the search). */
-  reload(): void {
+  /** Opened again from the search: fetch it again, at its latest version. */
+  reopen(): void {
+    this._openKey += 1;
+    this.update();
+  }
+
+  /** Fetch the version shown again (its statistics and runs too). */
+  refresh(): void {
     this._refreshKey += 1;
     this.update();
   }
@@ -38,6 +49,7 @@ class FeatureViewContent extends ReactWidget {
     return React.createElement(ViewDetail, {
       folder: this.folder,
       name: this.viewName,
+      openKey: this._openKey,
       refreshKey: this._refreshKey,
       target: this._notebooks?.currentWidget?.title.label ?? null,
       onInsert: this._insert,
@@ -49,6 +61,7 @@ class FeatureViewContent extends ReactWidget {
     this.update();
   }
 
+  private _openKey = 0;
   private _refreshKey = 0;
 }
 
@@ -67,7 +80,7 @@ export class FeatureViewOpener {
     const key = `${folder}\n${name}`;
     const existing = this._open.get(key);
     if (existing && !existing.isDisposed) {
-      existing.content.reload();
+      existing.content.reopen();
       this._app.shell.activateById(existing.id);
       return;
     }
@@ -84,6 +97,16 @@ export class FeatureViewOpener {
     widget.title.caption = this._trans.__('Feature view %1', name);
     widget.title.icon = tableRowsIcon;
     widget.title.closable = true;
+    widget.toolbar.addItem(
+      'refresh',
+      new ToolbarButton({
+        icon: refreshIcon,
+        tooltip: this._trans.__(
+          'Fetch the view, its statistics and runs again'
+        ),
+        onClick: () => content.refresh()
+      })
+    );
     widget.disposed.connect(() => this._open.delete(key));
     this._open.set(key, widget);
     const notebook = this._notebooks?.currentWidget;

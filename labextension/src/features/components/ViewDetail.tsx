@@ -25,14 +25,14 @@ export interface IViewDetailProps {
   /** The project's folder, relative to the server root. */
   folder: string;
   name: string;
-  /** Changes when the view should be fetched again (opened again from the search). */
+  /** Changes when the view is opened again from the search: show its latest version. */
+  openKey: number;
+  /** Changes when the view should be fetched again as it is shown (refresh). */
   refreshKey: number;
   /** The notebook Insert code writes to (its file name); null when none is open. */
   target: string | null;
   /** Put the snippet into the notebook in use. */
   onInsert: (snippet: string) => Promise<IInsertOutcome>;
-  /** The view's title, once known (for the tab). */
-  onLoaded?: (view: IViewDetail) => void;
   trans: TranslationBundle;
 }
 
@@ -47,7 +47,7 @@ type Loaded<T> =
  * server computes them on demand), versions and the runs that used it.
  */
 export function ViewDetail(props: IViewDetailProps): JSX.Element {
-  const { folder, name, refreshKey, trans } = props;
+  const { folder, name, openKey, refreshKey, trans } = props;
   const [version, setVersion] = React.useState<number | null>(null);
   const [detail, setDetail] = React.useState<Loaded<IViewDetail>>({
     kind: 'loading'
@@ -60,7 +60,7 @@ export function ViewDetail(props: IViewDetailProps): JSX.Element {
   React.useEffect(() => {
     // opened again from the search: show the latest version
     setVersion(null);
-  }, [refreshKey]);
+  }, [openKey]);
 
   React.useEffect(() => {
     let current = true;
@@ -73,7 +73,6 @@ export function ViewDetail(props: IViewDetailProps): JSX.Element {
       .then(reply => {
         if (current) {
           setDetail({ kind: 'ok', value: reply.view });
-          props.onLoaded?.(reply.view);
         }
       })
       .catch(error => {
@@ -84,7 +83,7 @@ export function ViewDetail(props: IViewDetailProps): JSX.Element {
     return () => {
       current = false;
     };
-  }, [folder, name, version, refreshKey]);
+  }, [folder, name, version, openKey, refreshKey]);
 
   const shown = detail.kind === 'ok' ? detail.value : null;
   React.useEffect(() => {
@@ -103,7 +102,7 @@ export function ViewDetail(props: IViewDetailProps): JSX.Element {
     return () => {
       current = false;
     };
-  }, [folder, shown?.name, shown?.version, refreshKey]);
+  }, [folder, shown?.name, shown?.version, openKey, refreshKey]);
 
   if (detail.kind === 'loading') {
     return (
