@@ -91,8 +91,8 @@ export class PipelineModel implements IDisposable {
   }
 
   /**
-   * Whether the panel is on screen: the DAG is fetched only then (and once when it
-   * becomes visible after edits).
+   * Whether the panel is on screen: the DAG and the runs are fetched only then (and once
+   * when it becomes visible after edits or another notebook).
    */
   set active(value: boolean) {
     if (value === this._active) {
@@ -101,6 +101,10 @@ export class PipelineModel implements IDisposable {
     this._active = value;
     if (value && this._stale) {
       this._schedule(0);
+    }
+    if (value && this._runsStale) {
+      this._runsStale = false;
+      void this.refreshRuns();
     }
   }
 
@@ -352,7 +356,11 @@ export class PipelineModel implements IDisposable {
           this
         );
         this._schedule(0);
-        void this.refreshRuns();
+        if (this._active) {
+          void this.refreshRuns();
+        } else {
+          this._runsStale = true;
+        }
       });
     }
     this._emit();
@@ -418,6 +426,7 @@ export class PipelineModel implements IDisposable {
   private _busy = false;
   private _active = false;
   private _stale = false;
+  private _runsStale = false;
   private _disposed = false;
   private _timer: number | null = null;
   private _poll: number | null = null;
