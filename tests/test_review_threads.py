@@ -265,3 +265,14 @@ def test_reviews_are_committable_and_the_rest_of_mlops_is_not(project: Path,
     assert untracked[0] == ".mlops/.gitignore"
     assert len(untracked) == 2 and untracked[1].startswith(".mlops/reviews/train-")
     assert ".mlops/mlflow.db" not in status
+
+
+def test_a_reply_stamped_before_its_thread_still_belongs_to_it(project: Path,
+                                                              repo: Git) -> None:
+    """A teammate's clock runs behind: their reply's time is earlier than the comment's."""
+    nb = committed(project, repo)
+    review = open_review(nb)
+    thread = review.comment("params", "first")
+    review.store.write({"kind": "reply", "thread": thread.id, "author": "Bob",
+                        "text": "behind", "at": "2000-01-01T00:00:00.000000Z"})
+    assert [c.text for c in review.threads[0].comments] == ["first", "behind"]

@@ -135,24 +135,28 @@ class Review:
                  ) -> list[Thread]:
         threads: dict[str, Thread] = {}
         comments: dict[str, Comment] = {}
+        # threads and comments first: a teammate's clock may put a reply before its thread
         for event in events:
             kind = event["kind"]
             if kind == "comment" and isinstance(event.get("anchor"), dict):
                 anchor = event["anchor"]
-                thread = Thread(event["id"], anchor, anchor.get("cell_id"), anchor.get("line"),
-                                anchor.get("end_line"), anchor.get("output"),
-                                head_index=anchor.get("cell_index"))
-                threads[event["id"]] = thread
-            thread_id = event.get("thread")
-            target = threads.get(thread_id or event["id"])
+                threads[event["id"]] = Thread(
+                    event["id"], anchor, anchor.get("cell_id"), anchor.get("line"),
+                    anchor.get("end_line"), anchor.get("output"),
+                    head_index=anchor.get("cell_index"))
+            if kind in ("comment", "reply"):
+                comments[event["id"]] = Comment(event["id"], str(event.get("author", "")),
+                                                str(event.get("text", "")), event["at"],
+                                                event.get("suggestion"))
+        for event in events:
+            kind = event["kind"]
+            target = threads.get(event.get("thread") or event["id"])
             if target is None:
                 continue
-            if kind in ("comment", "reply"):
-                comment = Comment(event["id"], str(event.get("author", "")),
-                                  str(event.get("text", "")), event["at"],
-                                  event.get("suggestion"))
-                comments[event["id"]] = comment
-                target.comments.append(comment)
+            if kind == "comment":  # the thread's opening comment comes first
+                target.comments.insert(0, comments[event["id"]])
+            elif kind == "reply":
+                target.comments.append(comments[event["id"]])
             elif kind == "resolve":
                 target.status = "resolved"
             elif kind == "reopen":
