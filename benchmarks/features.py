@@ -234,11 +234,9 @@ def main() -> int:
     laps = []
     for _ in range(200):
         t0 = time.perf_counter()
-        online_o = features.online("orders", keys, cwd=project)
-        online_a = features.online("activity", keys, cwd=project)
+        ours_online = features.online(["orders:*", "activity:*"], keys, cwd=project)
         laps.append(time.perf_counter() - t0)
     online_ms = statistics.median(laps) * 1000
-    ours_online = online_o.merge(online_a, on="customer_id")
 
     feast: dict[str, object] = {}
     feast_note = ""

@@ -154,6 +154,16 @@ def test_online_gives_the_latest_row_per_entity_in_the_callers_order(config: Con
         else:
             assert pd.isna(frame["amount"].iloc[position])
     assert str(frame["order_count"].dtype) == "Int64"
+    # several views side by side, keyed by the entity columns they share
+    both = features.online(["orders:amount", "sessions:*"],
+                           {"customer_id": keys, "device": ["ios"] * len(keys)}, config=config)
+    assert both.columns.tolist() == ["customer_id", "amount", "device", "minutes", "active"]
+    assert same_values(both["amount"], frame["amount"]) == []
+    sessions = features.online("sessions", {"customer_id": keys, "device": ["ios"] * len(keys)},
+                               config=config)
+    assert same_values(both["minutes"], sessions["minutes"]) == []
+    with pytest.raises(UserInputError, match="latest version"):
+        features.online(["orders@1:amount"], keys, config=config)
 
 
 def test_online_with_two_keys_and_a_late_row_that_must_not_win(config: Config) -> None:
@@ -323,3 +333,19 @@ def test_importing_the_package_loads_no_heavy_library(
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_status_says_what_the_store_holds(project: Path, config: Config) -> None:
+    from jupyter_mlops.status import collect_status
+
+    def check() -> str:
+        report = collect_status(project)
+        cap = next(c for c in report.capabilities if c.id == "features")
+        assert cap.built and cap.state == "ok", cap
+        return cap.checks[0].message
+
+    assert "no views yet" in check()
+    assert not (project / ".mlops").exists()  # looking creates nothing
+    data = publish_generated(config)
+    rows = sum(len(b) for b in [*data.orders, *data.sessions])
+    assert check().endswith(f"2 views, 5 features, {rows:,} rows")

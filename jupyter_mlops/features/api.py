@@ -190,12 +190,27 @@ def get(features: str | Sequence[str], entity_df: pd.DataFrame, *, timestamp: st
     return frame
 
 
-def online(name: str, keys: Any, *, features: Sequence[str] | None = None,
+def online(name: str | Sequence[str], keys: Any, *, features: Sequence[str] | None = None,
            cwd: str | os.PathLike[str] | None = None, config: Config | None = None
            ) -> pd.DataFrame:
     """The latest features of each entity in ``keys`` (a DataFrame, a dict of columns, a
-    list of dicts, or a list of values for a view with one key), in their order."""
-    return open_store(_config(cwd, config)).online(name, keys, features)
+    list of dicts, or a list of values for a view with one key), in their order.
+
+    ``name`` is a view, or several references (``["orders:*", "sessions:minutes"]``) whose
+    features come side by side, keyed by the entity columns."""
+    store = open_store(_config(cwd, config))
+    if isinstance(name, str) and ":" not in name:
+        return store.online(name, keys, features)
+    refs = parse_refs(name)
+    if any(ref.version is not None for ref in refs):
+        raise UserInputError("the online table holds the latest version of each view: leave "
+                             "out @VERSION")
+    frames = [store.online(ref.view, keys, ref.features) for ref in refs]
+    out = frames[0]
+    for frame in frames[1:]:
+        extra = [c for c in frame.columns if c not in out.columns]
+        out = out.join(frame[extra]) if extra else out
+    return out
 
 
 def describe_store(config: Config) -> tuple[bool, str]:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError, UserInputError
 from . import frames
+from .duck import connect, quote, sql_list
 from .model import (
     CREATED_US,
     EVENT_US,
@@ -43,37 +42,20 @@ from .model import (
     suggest,
     unknown_view,
 )
+from .online_table import OnlineTable
 from .storage import LocalStorage, Registry, RegistryConflict, S3Storage, Storage
 
 if TYPE_CHECKING:
-    import duckdb
     import pandas as pd
     import pyarrow as pa
 
     from ..config import Config
 
 Progress = Callable[[str], None]
-NO_CREATED = -(2**62)  # sorts below every real created timestamp in the online table
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _connect() -> duckdb.DuckDBPyConnection:
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
-def _sql_list(paths: Sequence[str]) -> str:
-    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
 class EmbeddedStore:
@@ -181,13 +163,16 @@ class EmbeddedStore:
         table = spec.table
         if progress:
             progress(f"{name}: {table.num_rows:,} rows checked")
-        for _attempt in range(5):
+        deadline = time.monotonic() + 120
+        for attempt in range(1000):
             try:
                 version = self._publish_once(spec, name, description, tags, owner, ttl_seconds,
                                              field_descriptions)
                 break
             except RegistryConflict:  # another machine wrote the S3 registry meanwhile
-                time.sleep(0.05 + random.random() * 0.2)
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(random.random() * min(2.0, 0.05 * 2 ** attempt))
         else:
             raise RegistryConflict("the feature registry kept changing under this publish; "
                                    "try again")
@@ -238,7 +223,7 @@ class EmbeddedStore:
                 self.storage.put_file(staged, key)
                 if not item["ties"]:
                     item["ties"] = _has_ties(self._paths(item), spec.keys)
-                _OnlineTable(self.online_path).upsert(name, version, spec.keys, table,
+                OnlineTable(self.online_path).upsert(name, version, spec.keys, table,
                                                       [c["name"] for c in spec.columns])
         except BaseException:
             if key is not None:
@@ -285,7 +270,7 @@ class EmbeddedStore:
         ents = pd.DataFrame({k: entity_df[k].to_numpy() for k in needed})
         ents["__ts"] = frames.epoch_us(ts)
         ents["__row"] = np.arange(len(ents), dtype="int64")
-        con = _connect()
+        con = connect()
         con.register("ents", ents)
         selects, joins = ["e.__row"], []
         entries = self._entries()
@@ -296,24 +281,24 @@ class EmbeddedStore:
                 progress(f"{view.name} v{view.version}: {view.rows:,} rows in {len(paths)} "
                          f"part{'s' if len(paths) != 1 else ''}")
             _check_key_types(view, ents)
-            cols = ", ".join(_quote(c) for c in [*view.entities, *features])
+            cols = ", ".join(quote(c) for c in [*view.entities, *features])
             source = (f"SELECT {cols}, {EVENT_US} AS __ev FROM read_parquet("
-                      f"{_sql_list(paths)})")
+                      f"{sql_list(paths)})")
             if item["ties"]:
-                part = ", ".join(_quote(k) for k in view.entities)
+                part = ", ".join(quote(k) for k in view.entities)
                 source += (f" QUALIFY row_number() OVER (PARTITION BY {part}, {EVENT_US} "
                            f"ORDER BY {CREATED_US} DESC NULLS LAST, {SEQ} DESC) = 1")
             alias = f"v{i}"
-            on = " AND ".join(f"e.{_quote(k)} = {alias}.{_quote(k)}" for k in view.entities)
+            on = " AND ".join(f"e.{quote(k)} = {alias}.{quote(k)}" for k in view.entities)
             joins.append(f"ASOF LEFT JOIN ({source}) {alias} ON {on} AND e.__ts >= "
                          f"{alias}.__ev")
             ttl = view.ttl_seconds
             for feature in features:
-                column = f"{alias}.{_quote(feature)}"
+                column = f"{alias}.{quote(feature)}"
                 if ttl:
                     column = (f"CASE WHEN {alias}.__ev >= e.__ts - {int(ttl * 1_000_000)} "
                               f"THEN {column} END")
-                selects.append(f"{column} AS {_quote(names[(view.name, feature)])}")
+                selects.append(f"{column} AS {quote(names[(view.name, feature)])}")
         sql = f"SELECT {', '.join(selects)} FROM ents e {' '.join(joins)} ORDER BY e.__row"
         if progress:
             progress(f"joining {len(ents):,} entity rows with {len(resolved)} view"
@@ -334,7 +319,7 @@ class EmbeddedStore:
         chosen = check_features(view, FeatureRef(name, None, tuple(features)
                                                  if features else None))
         rows = key_rows(keys, list(view.entities))
-        return _OnlineTable(self.online_path).lookup(view, rows, chosen)
+        return OnlineTable(self.online_path).lookup(view, rows, chosen)
 
     # ----------------------------------------------------------------------- statistics
 
@@ -490,9 +475,9 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
 def _has_ties(paths: list[str], keys: list[str]) -> bool:
     """Whether two rows of the version share entity key and event time (then the created
     timestamp and the publish order decide)."""
-    con = _connect()
-    group = ", ".join([*(_quote(k) for k in keys), EVENT_US])
-    found = con.execute(f"SELECT 1 FROM read_parquet({_sql_list(paths)}) GROUP BY {group} "
+    con = connect()
+    group = ", ".join([*(quote(k) for k in keys), EVENT_US])
+    found = con.execute(f"SELECT 1 FROM read_parquet({sql_list(paths)}) GROUP BY {group} "
                         "HAVING count(*) > 1 LIMIT 1").fetchone()
     con.close()
     return found is not None
@@ -574,154 +559,20 @@ def key_rows(keys: Any, entities: list[str]) -> list[tuple[Any, ...]]:
                          f"with {', '.join(entities)}")
 
 
-# --------------------------------------------------------------------------- online table
-
-
-_readers: dict[Path, sqlite3.Connection] = {}
-_readers_lock = threading.Lock()
-
-
-def _reader(path: Path) -> sqlite3.Connection | None:
-    """A kept-open read connection to the online table (a lookup then costs one query);
-    None while nothing has been published."""
-    with _readers_lock:
-        con = _readers.get(path)
-        if con is None:
-            if not path.exists():
-                return None
-            con = sqlite3.connect(path, timeout=60, check_same_thread=False)
-            _readers[path] = con
-        return con
-
-
-class _OnlineTable:
-    """The latest row of each entity, one SQLite table per view version."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=60)
-        return con
-
-    @staticmethod
-    def table(name: str, version: int) -> str:
-        return _quote(f"{name}@v{version}")
-
-    def upsert(self, name: str, version: int, keys: list[str], table: pa.Table,
-               columns: list[str]) -> None:
-        import pyarrow as pa
-
-        con = _connect()
-        con.register("batch", table)
-        part = ", ".join(_quote(k) for k in keys)
-        latest = con.sql(
-            f"SELECT * FROM batch QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY "
-            f"{EVENT_US} DESC, {CREATED_US} DESC NULLS LAST, {SEQ} DESC) = 1").to_arrow_table()
-        con.close()
-        values = []
-        names = [*keys, *[c for c in columns if c not in keys], EVENT_US, CREATED_US, SEQ]
-        for column in names:
-            data = latest.column(column)
-            if pa.types.is_timestamp(data.type):
-                data = data.cast(pa.int64())
-            values.append(data.to_pylist())
-        created = values[-2]
-        values[-2] = [NO_CREATED if v is None else v for v in created]
-        rows = list(zip(*values, strict=True))
-        target = self.table(name, version)
-        quoted = [_quote(n) for n in names]
-        update = ", ".join(f"{q} = excluded.{q}" for q in quoted[len(keys):])
-        sql = (f"INSERT INTO {target} ({', '.join(quoted)}) VALUES "
-               f"({', '.join('?' * len(names))}) ON CONFLICT ({part}) DO UPDATE SET {update} "
-               f"WHERE (excluded.{EVENT_US}, excluded.{CREATED_US}, excluded.{SEQ}) > "
-               f"({target}.{EVENT_US}, {target}.{CREATED_US}, {target}.{SEQ})")
-        con2 = self._connect()
-        try:
-            with con2:
-                con2.execute(f"CREATE TABLE IF NOT EXISTS {target} ({', '.join(quoted)}, "
-                             f"PRIMARY KEY ({part}))")
-                con2.executemany(sql, rows)
-        finally:
-            con2.close()
-
-    def lookup(self, view: FeatureView, rows: list[tuple[Any, ...]], features: list[str]
-               ) -> pd.DataFrame:
-        import pandas as pd
-
-        keys = list(view.entities)
-        found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        wanted = list(dict.fromkeys(rows))
-        con = _reader(self.path) if wanted else None
-        if con is not None:
-            with _readers_lock:
-                columns = ", ".join(_quote(c) for c in [*keys, *features])
-                where = _quote(keys[0]) if len(keys) == 1 else \
-                    "(" + ", ".join(_quote(k) for k in keys) + ")"
-                for start in range(0, len(wanted), 500):
-                    chunk = wanted[start:start + 500]
-                    if len(keys) == 1:
-                        marks = ", ".join("?" * len(chunk))
-                        params: list[Any] = [r[0] for r in chunk]
-                    else:
-                        one = "(" + ", ".join("?" * len(keys)) + ")"
-                        marks = "VALUES " + ", ".join([one] * len(chunk))
-                        params = [v for r in chunk for v in r]
-                    try:
-                        cursor = con.execute(
-                            f"SELECT {columns} FROM {self.table(view.name, view.version)} "
-                            f"WHERE {where} IN ({marks})", params)
-                    except sqlite3.OperationalError as exc:
-                        if "no such table" in str(exc):
-                            break
-                        raise
-                    for record in cursor:
-                        found[record[:len(keys)]] = record[len(keys):]
-        empty = (None,) * len(features)
-        types = {f.name: f.type for f in view.schema}
-        data: dict[str, Any] = {k: _typed([r[i] for r in rows], types[k])
-                                for i, k in enumerate(keys)}
-        looked = [found.get(r, empty) for r in rows]
-        values = list(zip(*looked, strict=True)) if looked else [()] * len(features)
-        for feature, column in zip(features, values, strict=True):
-            data[feature] = _typed(list(column), types[feature])
-        return pd.DataFrame(data)
-
-
-def _typed(values: list[Any], kind: str) -> Any:
-    """A column read back from SQLite as an array of the view's type (nullable where
-    needed), built once (a DataFrame is made from all columns at the end)."""
-    import numpy as np
-    import pandas as pd
-
-    if kind == "double":
-        return np.array(values, dtype="float64")
-    if kind == "int64":
-        if None in values:
-            return pd.array(values, dtype="Int64")
-        return np.array(values, dtype="int64")
-    if kind == "bool":
-        return pd.array(values, dtype="boolean")
-    if kind.startswith("timestamp"):
-        return pd.to_datetime(pd.array(values, dtype="Int64"), unit="us", utc=True)
-    return values
-
-
 # --------------------------------------------------------------------------- statistics
 
 
 def compute_stats(name: str, version: int, columns: list[tuple[str, str]], paths: list[str]
                   ) -> ViewStats:
     """Rows, and per column (name, Arrow type): nulls, min, max, mean, distinct values."""
-    con = _connect()
+    con = connect()
     parts = ["count(*)"]
     for column, kind in columns:
-        q = _quote(column)
+        q = quote(column)
         mean = f"avg({q}::DOUBLE)" if kind in ("int64", "double", "bool") else "NULL"
         parts += [f"count(*) - count({q})", f"min({q})", f"max({q})", mean,
                   f"count(DISTINCT {q})"]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM read_parquet({_sql_list(paths)})"
+    row = con.execute(f"SELECT {', '.join(parts)} FROM read_parquet({sql_list(paths)})"
                       ).fetchone()
     con.close()
     assert row is not None

@@ -112,10 +112,10 @@ class FeastStore:
         path = self._source_path(fv)
         if path is None or not path.exists():
             return None, None
-        from .embedded import _connect, _quote
+        from .duck import connect, quote
 
-        con = _connect()
-        row = con.execute(f"SELECT count(*), max({_quote(fv.batch_source.timestamp_field)}) "
+        con = connect()
+        row = con.execute(f"SELECT count(*), max({quote(fv.batch_source.timestamp_field)}) "
                           f"FROM read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
                           ).fetchone()
         con.close()
