@@ -109,12 +109,19 @@ def test_new_deleted_and_renamed_notebooks(project: Path, repo: Git) -> None:
     renamed = diff(moved)
     assert renamed.status == "renamed" and renamed.base.path == "work/train.ipynb"
     assert renamed.summary.modified == 1 and renamed.summary.unchanged == 6
+    staged = diff(moved, "HEAD", "INDEX")  # the rename is staged, the edit is not
+    assert staged.status == "renamed" and not staged.summary.changed
 
     _repo, found = changes(project / "work")
     by_path = {e.path: e for e in found}
     assert by_path["work/model.ipynb"].status == "renamed"
     assert by_path["work/model.ipynb"].old_path == "work/train.ipynb"
     assert by_path["work/new.ipynb"].status == "untracked"
+
+    repo("commit", "-q", "-am", "renamed and edited")  # between two commits too...
+    moved.unlink()  # ...whatever the working tree holds
+    committed_rename = diff(moved, "HEAD~1", "HEAD")
+    assert committed_rename.status == "renamed" and committed_rename.summary.modified == 1
 
 
 def test_unknown_ref_is_one_clear_line(project: Path, repo: Git) -> None:

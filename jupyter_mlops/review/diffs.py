@@ -167,7 +167,8 @@ def diff(path: str | os.PathLike[str], base: str | None = "HEAD", head: str | No
     status = "modified"
     if base_side.data is None and repo is not None and base_side.revision.commit:
         old = repo.renamed_from(base_side.revision.commit, relpath or "",
-                                cached=head_rev == INDEX)
+                                cached=head_rev == INDEX,
+                                head_commit=head_side.revision.commit)
         if old is not None:
             base_side = read_side(repo, repo.root / old, base_rev, old)
             status = "renamed"

@@ -152,12 +152,17 @@ class GitRepo:
         name = named.stdout.decode().strip()
         return f"{name} {sha[:10]}" if name and name != "undefined" else sha[:10]
 
-    def renamed_from(self, commit: str, relpath: str, *, cached: bool) -> str | None:
-        """The path ``relpath`` had in ``commit`` when git sees it as renamed since."""
+    def renamed_from(self, commit: str, relpath: str, *, cached: bool,
+                     head_commit: str | None = None) -> str | None:
+        """The path ``relpath`` had in ``commit`` when git sees it as renamed since (in
+        ``head_commit``, else the index when ``cached``, else the working tree)."""
         args = ["diff", "-M", "--name-status", "-z"]
-        if cached:
+        if cached and head_commit is None:
             args.append("--cached")
-        done = self.run(*args, commit, "--", "*.ipynb", check=False)
+        args.append(commit)
+        if head_commit is not None:
+            args.append(head_commit)
+        done = self.run(*args, "--", "*.ipynb", check=False)
         parts = done.stdout.split(b"\x00")
         k = 0
         while k < len(parts) and parts[k]:
