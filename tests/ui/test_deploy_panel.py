@@ -329,6 +329,7 @@ def test_a_model_that_does_not_exist_fails_with_one_line(page: Any, deploy_lab: 
     expect(error).to_contain_text("no-such-model")
     assert "Traceback" not in error.inner_text()
     expect(panel.locator('[data-deployment="ui-missing"]')).to_have_count(0)
+    screenshot(page, "deploy-failed-and-form", panel)
     task.get_by_role("button", name="Dismiss").click()
     expect(panel.locator(".jp-mlops-deploy-task")).to_have_count(0)
 

@@ -133,6 +133,8 @@ export function DeploymentCard(props: IDeploymentCardProps): JSX.Element {
         <details className="jp-mlops-deploy-tryit-details">
           <summary>{trans.__('Try it')}</summary>
           <TryIt
+            // a new version serving starts the box afresh: no answer of the last one
+            key={d.version ?? 0}
             example={exampleInput(current)}
             predict={props.predict}
             trans={trans}

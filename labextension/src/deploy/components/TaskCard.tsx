@@ -83,9 +83,10 @@ export function TaskCard(props: ITaskCardProps): JSX.Element {
         ) : (
           <details className="jp-mlops-deploy-progress-details">
             <summary>
-              {trans.__(
+              {trans._n(
+                '%1 step in %2',
                 '%1 steps in %2',
-                String(task.progress.length),
+                task.progress.length,
                 formatMs(
                   ((task.finished_at ?? task.started_at) - task.started_at) *
                     1000
