@@ -174,9 +174,15 @@ def test_cli_review_comment_approve_show_and_list(project: Path, changed: Path,
     assert done.returncode == 1 and "train.ipynb: open" in done.stdout
 
     done = cli("review", "comment", "train.ipynb", "params", "why 0.05?", "--line", "1",
-               cwd=project)
+               "--json", cwd=project)
     assert done.returncode == 0, done.stderr
-    assert "cell params line 1 (open)" in done.stdout and "Ada: why 0.05?" in done.stdout
+    thread_id = json.loads(done.stdout)["id"]
+    done = cli("review", "reply", "train.ipynb", thread_id, "faster", "--author", "Bob",
+               cwd=project)
+    assert f"[{thread_id}] cell params line 1 (open)" in done.stdout
+    assert "Ada: why 0.05?" in done.stdout and "Bob: faster" in done.stdout
+    done = cli("review", "resolve", "train.ipynb", thread_id, cwd=project)
+    assert f"[{thread_id}] cell params line 1 (resolved)" in done.stdout
     done = cli("review", "request-changes", "train.ipynb", "explain the rate",
                "--author", "Bob", cwd=project)
     assert done.returncode == 0, done.stderr

@@ -1,5 +1,6 @@
 """``%mlops diff`` / ``jupyter mlops diff`` and ``jupyter mlops review list|show|comment|
-approve|request-changes`` (also as ``%mlops review …``): thin adapters over the core."""
+reply|resolve|approve|request-changes`` (also as ``%mlops review …``): thin adapters over the
+core."""
 
 from __future__ import annotations
 
@@ -117,11 +118,19 @@ def configure_review(parser: argparse.ArgumentParser) -> None:
     comment = sub.add_parser("comment", help="start a thread on a cell")
     common(comment)
     comment.add_argument("cell_id", metavar="CELL", help="the cell's id (as 'diff' shows it)")
-    comment.add_argument("text", metavar="TEXT")
+    comment.add_argument("text", metavar="TEXT", help="the comment")
     comment.add_argument("--line", type=int, default=None, help="first line (from 1)")
     comment.add_argument("--end-line", type=int, default=None, help="last line")
     comment.add_argument("--suggest", default=None, metavar="SOURCE",
                          help="suggest this source for the cell (or the lines)")
+    reply = sub.add_parser("reply", help="answer in a thread")
+    common(reply)
+    reply.add_argument("thread", metavar="THREAD", help="the thread's id (as 'show' lists it)")
+    reply.add_argument("text", metavar="TEXT", help="the answer")
+    resolve = sub.add_parser("resolve", help="mark a thread resolved (or open again)")
+    common(resolve)
+    resolve.add_argument("thread", metavar="THREAD", help="the thread's id")
+    resolve.add_argument("--reopen", action="store_true", help="open it again")
     approve = sub.add_parser("approve", help="approve the change at its head commit")
     common(approve)
     approve.add_argument("--text", default=None, help="a note to the author")
@@ -178,9 +187,14 @@ def run_review(args: argparse.Namespace, ctx: Context) -> Any:
     review = open_review(notebook_path(args.path, ctx, "review"), args.base or "HEAD",
                          args.head, author=args.author)
     review.path = args.path
-    if args.action == "comment":
-        thread = review.comment(args.cell_id, args.text, args.line, args.end_line,
-                                suggestion=args.suggest)
+    if args.action in ("comment", "reply", "resolve"):
+        if args.action == "comment":
+            thread = review.comment(args.cell_id, args.text, args.line, args.end_line,
+                                    suggestion=args.suggest)
+        elif args.action == "reply":
+            thread = review.reply(args.thread, args.text)
+        else:
+            thread = review.resolve(args.thread, not args.reopen)
         data = thread.to_dict()
         return _emit(json.dumps(data, indent=1) if args.json else _thread_text(data), data, ctx)
     if args.action == "approve":
