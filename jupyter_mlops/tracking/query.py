@@ -461,7 +461,8 @@ class Comparison:
                 "width": 280, "height": 160,
                 "mark": {"type": "line", "point": True, "tooltip": True},
                 "encoding": {
-                    "x": {"field": "step", "type": "quantitative", "title": "step"},
+                    "x": {"field": "step", "type": "quantitative", "title": "step",
+                          "axis": {"tickMinStep": 1, "format": "d"}},
                     "y": {"field": "value", "type": "quantitative", "title": None,
                           "scale": {"zero": False}},
                     "color": {"field": "run", "type": "nominal", "title": "run"},

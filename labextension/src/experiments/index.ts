@@ -1,12 +1,46 @@
+import { NotebookActions } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
 import { IPanelContext } from '../panels/context';
+import { ExperimentsModel } from './model';
+import { ExperimentsPanel } from './panel';
+import { DEPLOY_MODEL_COMMAND } from './tokens';
 
 /**
- * The Experiments panel, shown in the MLOps sidebar under the capability's status.
- * Not built yet: the section shows the capability's live status only.
+ * The Experiments panel, shown in the MLOps sidebar under the capability's status:
+ * the runs of the open notebook (or the whole experiment), newest first; a run's
+ * params, metrics, models (register, deploy) and artifacts; the runs table and the
+ * compare view in the main area.
  */
 export function createExperimentsPanel(context: IPanelContext): Widget | null {
-  void context;
-  return null;
+  const { app, status, notebooks, trans } = context;
+  const model = new ExperimentsModel({
+    // the Deploy panel's command when it is there; null makes the model deploy itself
+    deployCommand: (uri, folder) =>
+      app.commands.hasCommand(DEPLOY_MODEL_COMMAND)
+        ? app.commands.execute(DEPLOY_MODEL_COMMAND, { model: uri, folder })
+        : null
+  });
+  const follow = (): void => {
+    model.folder = status.folder;
+    // the notebook the user is in (the tracker keeps the last one while another
+    // widget, such as a compare view, has the focus)
+    model.notebook = notebooks?.currentWidget?.context.path ?? null;
+  };
+  follow();
+  status.changed.connect(follow);
+  notebooks?.currentChanged.connect(follow);
+  const panel = new ExperimentsPanel({
+    app,
+    model,
+    rendermime: context.rendermime,
+    trans
+  });
+  // a cell that just ran may have tracked a run: list it without waiting for the poll
+  NotebookActions.executed.connect((_, { notebook }) => {
+    if (panel.list.active && notebooks?.currentWidget?.content === notebook) {
+      void panel.list.refresh();
+    }
+  });
+  return panel;
 }

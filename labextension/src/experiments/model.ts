@@ -1,0 +1,415 @@
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { RequestError } from '../handler';
+import { fetchDeployTask, fetchRuns, startDeploy } from './api';
+import { IRunsPage, RunsScope, SortOrder } from './tokens';
+
+/** Seconds between refreshes while a listed run is RUNNING, and otherwise. */
+export const ACTIVE_POLL_S = 3;
+export const IDLE_POLL_S = 20;
+
+/** The text of any failure, for people. */
+export function describe(error: unknown): string {
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}
+
+/** How a Deploy button's deploy goes. */
+export interface IDeployState {
+  state: 'running' | 'done' | 'failed';
+  message: string;
+}
+
+/**
+ * What the Experiments views share: the project folder and the open notebook (both
+ * relative to the server root), the scope (that notebook's runs or the whole
+ * experiment's), the runs selected for compare, and deploys started from a run.
+ */
+export class ExperimentsModel implements IDisposable {
+  constructor(options: ExperimentsModel.IOptions = {}) {
+    this._deployCommand = options.deployCommand ?? null;
+  }
+
+  /** Emitted when folder, notebook or scope change: listings fetch again. */
+  get contextChanged(): ISignal<this, void> {
+    return this._contextChanged;
+  }
+
+  /** Emitted when the selection or a deploy's state changes. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get folder(): string {
+    return this._folder;
+  }
+  set folder(value: string) {
+    if (value !== this._folder) {
+      this._folder = value;
+      this._contextChanged.emit();
+    }
+  }
+
+  /** The notebook in use, relative to the server root; null when none is open. */
+  get notebook(): string | null {
+    return this._notebook;
+  }
+  set notebook(value: string | null) {
+    if (value !== this._notebook) {
+      this._notebook = value;
+      this._selected = new Set();
+      this._contextChanged.emit();
+      this._changed.emit();
+    }
+  }
+
+  get scope(): RunsScope {
+    return this._scope;
+  }
+  set scope(value: RunsScope) {
+    if (value !== this._scope) {
+      this._scope = value;
+      this._contextChanged.emit();
+      this._changed.emit();
+    }
+  }
+
+  /** The notebook to filter by now: null for the whole experiment. */
+  get notebookFilter(): string | null {
+    return this._scope === 'notebook' ? this._notebook : null;
+  }
+
+  /** The notebook scope with no notebook open: nothing to list. */
+  get needsNotebook(): boolean {
+    return this._scope === 'notebook' && this._notebook === null;
+  }
+
+  /** The folder whose configuration (tracking store) is meant. */
+  get projectFolder(): string {
+    if (this.notebookFilter !== null) {
+      const cut = this.notebookFilter.lastIndexOf('/');
+      return cut < 0 ? '' : this.notebookFilter.slice(0, cut);
+    }
+    return this._folder;
+  }
+
+  get selected(): ReadonlySet<string> {
+    return this._selected;
+  }
+
+  isSelected(runId: string): boolean {
+    return this._selected.has(runId);
+  }
+
+  toggle(runId: string, on?: boolean): void {
+    const next = new Set(this._selected);
+    const wanted = on ?? !next.has(runId);
+    if (wanted) {
+      next.add(runId);
+    } else {
+      next.delete(runId);
+    }
+    this._selected = next;
+    this._changed.emit();
+  }
+
+  clearSelection(): void {
+    this._selected = new Set();
+    this._changed.emit();
+  }
+
+  /** The state of a deploy started from a run's model, by model URI. */
+  deployState(uri: string): IDeployState | null {
+    return this._deploys.get(uri) ?? null;
+  }
+
+  /**
+   * Deploy a run's model: through the Deploy panel's command when it is there
+   * (it shows the progress in the Deploy panel), else by `POST deployments` and
+   * polling the task here.
+   */
+  async deploy(uri: string): Promise<void> {
+    const folder = this.projectFolder;
+    this._setDeploy(uri, { state: 'running', message: 'starting the deploy…' });
+    try {
+      if (this._deployCommand) {
+        const ran = this._deployCommand(uri, folder);
+        if (ran) {
+          this._setDeploy(uri, {
+            state: 'running',
+            message: 'deploying: follow it in the Deploy panel'
+          });
+          const deployment = (await ran) as { name?: string } | null;
+          this._setDeploy(uri, {
+            state: 'done',
+            message: deployment?.name
+              ? `deployed as ${deployment.name}`
+              : 'deploy finished'
+          });
+          return;
+        }
+      }
+      let task = await startDeploy(folder, uri);
+      while (task.state === 'running') {
+        const last = task.progress[task.progress.length - 1];
+        this._setDeploy(uri, {
+          state: 'running',
+          message: last ? last.message : 'deploying…'
+        });
+        await sleep(1000);
+        task = await fetchDeployTask(task.id);
+      }
+      if (task.state === 'done' && task.deployment) {
+        const where = task.deployment.url ? ` at ${task.deployment.url}` : '';
+        this._setDeploy(uri, {
+          state: 'done',
+          message: `serving as ${task.deployment.name}${where}`
+        });
+      } else {
+        this._setDeploy(uri, {
+          state: 'failed',
+          message: task.error ?? 'the deploy failed'
+        });
+      }
+    } catch (error) {
+      this._setDeploy(uri, { state: 'failed', message: describe(error) });
+    }
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (!this._isDisposed) {
+      this._isDisposed = true;
+      Signal.clearData(this);
+    }
+  }
+
+  private _setDeploy(uri: string, state: IDeployState): void {
+    const next = new Map(this._deploys);
+    next.set(uri, state);
+    this._deploys = next;
+    this._changed.emit();
+  }
+
+  private readonly _deployCommand: ExperimentsModel.DeployCommand | null;
+  private readonly _contextChanged = new Signal<this, void>(this);
+  private readonly _changed = new Signal<this, void>(this);
+  private _folder = '';
+  private _notebook: string | null = null;
+  private _scope: RunsScope = 'notebook';
+  private _selected: ReadonlySet<string> = new Set();
+  private _deploys: ReadonlyMap<string, IDeployState> = new Map();
+  private _isDisposed = false;
+}
+
+export namespace ExperimentsModel {
+  /** Runs the Deploy panel's command; null when it is not registered. */
+  export type DeployCommand = (
+    uri: string,
+    folder: string
+  ) => Promise<unknown> | null;
+
+  export interface IOptions {
+    deployCommand?: DeployCommand;
+  }
+}
+
+/**
+ * One listing of runs (the sidebar's newest few, or a page of the table): its query,
+ * the last answer, and polling while shown: every few seconds while a listed run is
+ * RUNNING, now and then otherwise.
+ */
+export class RunsList implements IDisposable {
+  constructor(
+    readonly model: ExperimentsModel,
+    options: { limit: number }
+  ) {
+    this._limit = options.limit;
+    model.contextChanged.connect(this._onContext, this);
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get page(): IRunsPage | null {
+    return this._page;
+  }
+
+  get failure(): RequestError | null {
+    return this._failure;
+  }
+
+  get isLoading(): boolean {
+    return this._pending !== null;
+  }
+
+  get offset(): number {
+    return this._offset;
+  }
+
+  get limit(): number {
+    return this._limit;
+  }
+
+  get sort(): string {
+    return this._sort;
+  }
+
+  get order(): SortOrder {
+    return this._order;
+  }
+
+  /** Sort by `key`; the same key again flips the order. */
+  sortBy(key: string): void {
+    if (key === this._sort) {
+      this._order = this._order === 'desc' ? 'asc' : 'desc';
+    } else {
+      this._sort = key;
+      this._order = key === 'run_name' ? 'asc' : 'desc';
+    }
+    this._offset = 0;
+    void this.refresh();
+  }
+
+  goTo(offset: number): void {
+    this._offset = Math.max(0, offset);
+    void this.refresh();
+  }
+
+  get active(): boolean {
+    return this._active;
+  }
+  set active(value: boolean) {
+    if (value === this._active) {
+      return;
+    }
+    this._active = value;
+    if (value) {
+      void this.refresh();
+    } else {
+      this._clearTimer();
+    }
+  }
+
+  /** Fetch now (once more after a request in flight). */
+  refresh(): Promise<void> {
+    if (this._pending) {
+      this._again = true;
+      return this._pending;
+    }
+    this._clearTimer();
+    this._pending = (async () => {
+      do {
+        this._again = false;
+        await this._load();
+      } while (this._again && !this._isDisposed);
+    })().finally(() => {
+      this._pending = null;
+      this._emit();
+      this._schedule();
+    });
+    this._emit();
+    return this._pending;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._clearTimer();
+    this.model.contextChanged.disconnect(this._onContext, this);
+    Signal.clearData(this);
+  }
+
+  private async _load(): Promise<void> {
+    const model = this.model;
+    if (model.needsNotebook) {
+      this._page = null;
+      this._failure = null;
+      return;
+    }
+    try {
+      this._page = await fetchRuns({
+        folder: model.projectFolder,
+        notebook: model.notebookFilter,
+        offset: this._offset,
+        limit: this._limit,
+        sort: this._sort,
+        order: this._order
+      });
+      this._failure = null;
+    } catch (error) {
+      this._failure =
+        error instanceof RequestError
+          ? error
+          : new RequestError(0, describe(error));
+    }
+  }
+
+  private _schedule(): void {
+    this._clearTimer();
+    if (this._isDisposed || !this._active) {
+      return;
+    }
+    const seconds = this._page?.active ? ACTIVE_POLL_S : IDLE_POLL_S;
+    this._timer = window.setTimeout(() => {
+      this._timer = null;
+      if (document.visibilityState === 'hidden') {
+        this._schedule();
+      } else {
+        void this.refresh();
+      }
+    }, seconds * 1000);
+  }
+
+  private _clearTimer(): void {
+    if (this._timer !== null) {
+      window.clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  private _onContext(): void {
+    this._offset = 0;
+    this._page = null; // it describes another notebook or project
+    this._emit();
+    if (this._active) {
+      void this.refresh();
+    }
+  }
+
+  private _emit(): void {
+    if (!this._isDisposed) {
+      this._changed.emit();
+    }
+  }
+
+  private readonly _changed = new Signal<this, void>(this);
+  private _page: IRunsPage | null = null;
+  private _failure: RequestError | null = null;
+  private _pending: Promise<void> | null = null;
+  private _again = false;
+  private _offset = 0;
+  private readonly _limit: number;
+  private _sort = 'start_time';
+  private _order: SortOrder = 'desc';
+  private _active = false;
+  private _timer: number | null = null;
+  private _isDisposed = false;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => window.setTimeout(resolve, ms));
+}

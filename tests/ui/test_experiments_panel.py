@@ -1,0 +1,223 @@
+"""The Experiments panel in real JupyterLab: tracked cells run in the browser, their runs in
+the sidebar, a run's details, the runs table, the compare view of two runs with its chart,
+registering a run's model from the panel, and an unreachable tracking server said plainly."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
+
+from .conftest import Lab, screenshot, start_lab, stop_lab
+
+pytestmark = pytest.mark.ui
+
+ECHO_MODEL = """import mlflow.pyfunc
+
+class Echo(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input):
+        return model_input
+"""
+
+
+def tracked_cell(name: str, lr: float, losses: list[float], model: bool = False) -> str:
+    lines = [f"%%mlops track --run-name {name}", "import jupyter_mlops as mlops",
+             f"mlops.log_params(lr={lr}, epochs={len(losses)})",
+             f"for loss in {losses}:", "    mlops.log(loss=loss)",
+             f"mlops.log(accuracy={1 - losses[-1]:.2f})"]
+    if model:
+        lines.append('mlops.log_model(Echo(), "echo")')
+    return "\n".join(lines)
+
+
+CELLS = ["%load_ext jupyter_mlops", ECHO_MODEL,
+         tracked_cell("small", 0.1, [1.0, 0.6, 0.4]),
+         tracked_cell("large", 0.3, [0.9, 0.3, 0.1], model=True)]
+
+
+def notebook_json(cells: list[str]) -> dict[str, Any]:
+    return {
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
+                   "outputs": [], "source": source} for source in cells],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                    "name": "python3"},
+                     "language_info": {"name": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.fixture
+def experiments_root(tmp_path: Path) -> Path:
+    """A project (its own mlops.toml, so the kernel and the server resolve one store) with
+    the notebook in a sub-folder, where Jupyter starts its kernel."""
+    root = tmp_path / "root"
+    (root / "exp").mkdir(parents=True)
+    (root / "mlops.toml").write_text('[tracking]\nexperiment = "ui-runs"\n')
+    (root / "exp" / "train.ipynb").write_text(json.dumps(notebook_json(CELLS)))
+    (root / "exp" / "other.ipynb").write_text(json.dumps(notebook_json(["1 + 1"])))
+    return root
+
+
+@pytest.fixture
+def experiments_lab(experiments_root: Path, tmp_path: Path) -> Iterator[Lab]:
+    running = start_lab(experiments_root, tmp_path)
+    yield running
+    stop_lab(running)
+
+
+def open_notebook(page: Any, lab: Lab, path: str) -> Any:
+    page.goto(lab.page_url(f"lab/tree/{path}"))
+    notebook = page.locator(".jp-NotebookPanel")
+    notebook.wait_for(timeout=60_000)
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    try:
+        dialog.wait_for(timeout=5_000)
+    except PlaywrightTimeout:  # no dialog: the kernel started by itself
+        pass
+    else:
+        dialog.locator(".jp-mod-accept").click()
+    expect(page.locator(".jp-Notebook-ExecutionIndicator, .jp-Toolbar-kernelStatus").first
+           ).to_be_visible()
+    return notebook
+
+
+def open_experiments(page: Any) -> Any:
+    page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
+    panel = page.locator('#mlops-sidebar [data-mlops-panel="experiments"]')
+    expect(panel).to_be_visible()
+    return panel
+
+
+def run_cell(page: Any, notebook: Any, index: int) -> None:
+    """Select the cell (command mode) and run it with Shift+Enter, as a person would."""
+    cell = notebook.locator(".jp-Notebook-cell").nth(index)
+    cell.locator(".jp-InputPrompt").click()
+    page.keyboard.press("Shift+Enter")
+    expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"),
+                                                         timeout=120_000)
+
+
+def test_tracked_cells_show_up_in_the_panel_and_two_runs_compare(
+        page: Any, experiments_lab: Lab) -> None:
+    notebook = open_notebook(page, experiments_lab, "exp/train.ipynb")
+    panel = open_experiments(page)
+    expect(panel.locator('[data-kind="empty"]')).to_contain_text("No runs of this notebook",
+                                                         timeout=60_000)
+
+    for index in range(len(CELLS)):
+        run_cell(page, notebook, index)
+    outputs = notebook.locator(".mlops-run")
+    expect(outputs).to_have_count(2, timeout=60_000)
+    for i in range(2):
+        expect(outputs.nth(i)).to_contain_text("FINISHED")
+    expect(notebook.locator(".jp-OutputArea-output[data-mime-type*='error']")).to_have_count(0)
+
+    # the panel lists both runs of this notebook, newest first, without a manual refresh
+    runs = panel.locator(".jp-mlops-experiments-run")
+    expect(runs).to_have_count(2, timeout=30_000)
+    expect(runs.nth(0)).to_contain_text("large")
+    expect(runs.nth(1)).to_contain_text("small")
+    expect(runs.nth(0)).to_have_attribute("data-status", "FINISHED")
+    expect(runs.nth(0).locator('[data-metric="accuracy"]')).to_contain_text("0.9")
+    expect(panel.locator(".jp-mlops-experiments-caption")).to_contain_text("train.ipynb")
+
+    # a run's details: params, the model with Register and Deploy, the artifacts
+    runs.nth(0).locator(".jp-mlops-experiments-run-name").click()
+    details = runs.nth(0).locator(".jp-mlops-experiments-details")
+    expect(details).to_contain_text("lr")
+    expect(details).to_contain_text("0.3")
+    model = details.locator(".jp-mlops-experiments-model")
+    expect(model).to_contain_text("echo")
+    expect(model.locator('[data-action="deploy"]')).to_be_enabled()
+    notebook_folder = details.locator('.jp-mlops-experiments-artifact[data-path="notebook"]')
+    expect(notebook_folder).to_be_visible(timeout=20_000)
+    notebook_folder.locator("button").click()
+    expect(details.locator('[data-path="notebook/train.ipynb"]')).to_be_visible()
+    screenshot(page, "experiments-panel", page.locator("#mlops-sidebar"))
+
+    # register the run's model with an alias, from the panel
+    model.locator('[data-action="register"]').click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Register the model of large")
+    dialog.locator('input[data-field="alias"]').fill("champion")
+    screenshot(page, "experiments-register-dialog", dialog.locator(".jp-Dialog-content"))
+    dialog.locator(".jp-mod-accept").click()
+    expect(page.locator(".Toastify__toast, .jp-toast-message").filter(
+        has_text="models:/echo@champion").first).to_be_visible(timeout=30_000)
+
+    # select both, compare: the parameter that differs and a chart of the histories
+    for i in range(2):
+        runs.nth(i).locator('input[type="checkbox"]').check()
+    compare_button = panel.locator('[data-action="compare"]')
+    expect(compare_button).to_have_text("Compare (2)")
+    compare_button.click()
+    view = page.locator(".jp-mlops-experiments-compare")
+    expect(view).to_be_visible()
+    lr = view.locator('tr[data-param="lr"]')
+    expect(lr).to_have_attribute("data-differs", "true")
+    expect(lr).to_contain_text("0.1")
+    expect(lr).to_contain_text("0.3")
+    expect(view.locator('tr[data-param="epochs"]')).to_have_count(0)  # the same in both
+    expect(view.locator('tr[data-metric="loss"]')).to_contain_text("0.1")
+    chart = view.locator(".jp-mlops-experiments-chart")
+    expect(chart.locator("canvas, svg").first).to_be_visible(timeout=30_000)
+    screenshot(page, "experiments-compare")
+
+    # the table in the main area, sortable by a metric
+    panel.locator('[data-action="open-table"]').click()
+    table = page.locator(".jp-mlops-experiments-table-view")
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("large")
+    table.locator('[data-sort="metrics.loss"]').click()  # descending: the higher loss first
+    expect(rows.nth(0)).to_contain_text("small")
+    expect(table.locator('td[data-param="lr"]').first).to_have_text("0.1")
+    screenshot(page, "experiments-table")
+
+
+def test_the_other_notebook_has_no_runs_but_the_experiment_has(
+        page: Any, experiments_lab: Lab, experiments_root: Path) -> None:
+    # runs recorded by another process (a job, another kernel) for exp/train.ipynb
+    import subprocess
+    import sys
+
+    from tests.conftest import _child_env
+
+    script = ("import jupyter_mlops as mlops\n"
+              "mlops.start_run(run_name='from-a-job', notebook='train.ipynb')\n"
+              "mlops.log(loss=0.5)\n"
+              "mlops.end_run()\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=experiments_root / "exp",
+                          env=_child_env(), capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    open_notebook(page, experiments_lab, "exp/other.ipynb")
+    panel = open_experiments(page)
+    expect(panel.locator('[data-kind="empty"]')).to_contain_text("No runs of this notebook",
+                                                         timeout=60_000)
+    panel.locator('[data-scope="experiment"]').click()
+    runs = panel.locator(".jp-mlops-experiments-run")
+    expect(runs).to_have_count(1)
+    expect(runs.first).to_contain_text("from-a-job")
+    expect(panel.locator(".jp-mlops-experiments-caption")).to_contain_text("ui-runs")
+
+
+def test_an_unreachable_tracking_server_is_said_in_the_panel(
+        page: Any, experiments_root: Path, tmp_path: Path, closed_port_url: str) -> None:
+    (experiments_root / "mlops.toml").write_text(f'[tracking]\nuri = "{closed_port_url}"\n')
+    lab = start_lab(experiments_root, tmp_path)
+    try:
+        open_notebook(page, lab, "exp/other.ipynb")
+        panel = open_experiments(page)
+        error = panel.locator(".jp-mlops-experiments-error")
+        expect(error).to_contain_text(f"tracking server {closed_port_url} is unreachable",
+                                      timeout=30_000)
+        expect(error).to_contain_text("tracking.uri")
+        screenshot(page, "experiments-unreachable", panel)
+    finally:
+        stop_lab(lab)
