@@ -10,7 +10,7 @@ from typing import Any
 from .model import InlineOp, LineDiff
 
 #: Lines longer than this are compared whole (a character diff of them costs too much).
-MAX_INLINE_CHARS = 2000
+MAX_INLINE_CHARS = 400
 #: Two lines this similar (difflib ratio) are one changed line; less, a line replaced.
 LINE_SIMILARITY = 0.5
 
