@@ -195,3 +195,28 @@ async def test_outside_git_the_checkpoint_is_the_base(jp_fetch: Any, jp_root_dir
     code, message = await _error(jp_fetch("mlops", "api", "review", "diff",
                                           params={"path": "solo.ipynb", "base": "main"}))
     assert code == 400 and "not in a git repository" in message
+
+
+async def test_a_server_root_inside_a_repository(jp_fetch: Any, jp_root_dir: Path) -> None:
+    """Paths stay relative to the server root when the repository begins above it."""
+    clear_cache()
+    top = jp_root_dir.parent
+    run_git(top, "init", "-q")
+    run_git(top, "config", "user.name", "Ada")
+    base, head = edited_pair()
+    write(jp_root_dir / "nb" / "train.ipynb", base)
+    write(top / "outside.ipynb", base)
+    run_git(top, "add", ".")
+    run_git(top, "commit", "-q", "-m", "base")
+    write(jp_root_dir / "nb" / "train.ipynb", head)
+    write(top / "outside.ipynb", head)
+
+    body = await _get(jp_fetch, "review", "changes", path="")
+    assert [(n["path"], n["status"]) for n in body["notebooks"]] == [
+        ("nb/train.ipynb", "modified")]
+    diffed = await _get(jp_fetch, "review", "diff", path="nb/train.ipynb")
+    assert diffed["path"] == "nb/train.ipynb" and diffed["summary"]["moved"] == 1
+    await _post(jp_fetch, "review", "comments", body={"path": "nb/train.ipynb",
+                                                      "cell_id": "params", "text": "ok?"})
+    listed = await _get(jp_fetch, "review", "changes", path="nb")
+    assert [r["path"] for r in listed["reviews"]] == ["nb/train.ipynb"]
