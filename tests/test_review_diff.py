@@ -298,3 +298,14 @@ def test_nbdimes_own_pretty_printer_reads_our_diff() -> None:
     assert "## inserted before /cells/1:\n+  markdown cell:\n+    id: notes" in text  # moved..
     assert "## deleted /cells/5-6:\n-  markdown cell:\n-    id: notes" in text  # ..from here
     assert "print(json.dumps({'loss': 1}))" in text  # the added cell
+
+
+def test_ids_added_by_an_upgrade_to_4_5_are_not_a_change_by_default() -> None:
+    """JupyterLab saves a 4.4 notebook as 4.5 with new ids: the same cells, matched by
+    content; the ids show only when all metadata is compared."""
+    base = loaded(notebook(base_cells(), minor=4))
+    head = loaded(notebook(base_cells(), minor=5))
+    cells, summary, _ops, _ms = diff_notebooks(base, head)
+    assert summary.unchanged == 7 and not summary.changed
+    cells, summary, _ops, _ms = diff_notebooks(base, head, DiffFilters(metadata=True))
+    assert summary.modified == 7 and all(c.metadata_changed for c in cells)

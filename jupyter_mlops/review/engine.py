@@ -349,7 +349,7 @@ def _cell_ops(a: dict[str, Any], b: dict[str, Any], filters: DiffFilters
             ops.append({"op": "patch", "key": key, "diff": sub2} if sub2 else
                        {"op": "replace", "key": key, "value": b[key]})
     outputs_changed = any(op["key"] == "outputs" for op in ops)
-    metadata_changed = any(op["key"] in ("metadata", "attachments") for op in ops)
+    metadata_changed = any(op["key"] in ("metadata", "attachments", "id") for op in ops)
     return ops, outputs_changed, metadata_changed, lines
 
 
