@@ -413,8 +413,8 @@ def _features_check(config: Config) -> Check:
                          "Feast is not installed: pip install 'jupyter-mlops[feast]'")
         return Check("feature store", True, f"Feast repository {repo}")
     writable = check_writable("feature store", config["features.path"], config.project_root)
-    if writable.level == "error":
-        return writable
+    if writable.level == "error" or "://" in str(config["features.path"]):
+        return writable  # an S3 store is not probed here
     if find_spec("duckdb") is None or find_spec("pyarrow") is None:
         return Check("feature store", False, "the embedded store needs duckdb and pyarrow: "
                      "pip install 'jupyter-mlops[features]'")
