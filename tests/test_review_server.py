@@ -220,3 +220,31 @@ async def test_a_server_root_inside_a_repository(jp_fetch: Any, jp_root_dir: Pat
                                                       "cell_id": "params", "text": "ok?"})
     listed = await _get(jp_fetch, "review", "changes", path="nb")
     assert [r["path"] for r in listed["reviews"]] == ["nb/train.ipynb"]
+
+
+async def test_a_long_diff_does_not_hold_up_the_server(jp_fetch: Any, root: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The diff runs in the executor: while one is stuck, the server answers other calls."""
+    import asyncio
+    import threading
+
+    import jupyter_mlops.review as review_package
+
+    started, release = threading.Event(), threading.Event()
+    real = review_package.diff
+
+    def stuck(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        release.wait(timeout=30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(review_package, "diff", stuck)
+    pending = asyncio.ensure_future(jp_fetch("mlops", "api", "review", "diff",
+                                             params={"path": "work/train.ipynb"}))
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    other = await jp_fetch("mlops", "api", "review", "changes", params={"path": "work"})
+    assert other.code == 200
+    assert not pending.done()  # the diff is still waiting, the server is not
+    release.set()
+    assert (await pending).code == 200
