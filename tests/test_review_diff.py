@@ -309,3 +309,13 @@ def test_ids_added_by_an_upgrade_to_4_5_are_not_a_change_by_default() -> None:
     assert summary.unchanged == 7 and not summary.changed
     cells, summary, _ops, _ms = diff_notebooks(base, head, DiffFilters(metadata=True))
     assert summary.modified == 7 and all(c.metadata_changed for c in cells)
+
+
+def test_a_line_given_a_newline_reads_as_unchanged() -> None:
+    base = notebook([code("import os", id="c")])
+    head = notebook([code("import os\nimport sys\n", id="c")])
+    b, h = loaded(base), loaded(head)
+    cells, _s, ops, _m = diff_notebooks(b, h, DiffFilters.everything())
+    assert [(ln.op, ln.base_text, ln.head_text) for ln in cells[0].lines] == [
+        ("equal", "import os", "import os"), ("insert", None, "import sys")]
+    assert json.loads(json.dumps(patch(copy.deepcopy(b), to_diffentry_dicts(ops)))) == h

@@ -140,8 +140,8 @@ def _replace(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int,
             assert matcher is not None
             ops.append({"op": "patch", "key": i1 + k, "diff": _char_ops(matcher, b[j1 + k])})
             if want_lines:
-                lines.append(LineDiff("replace", i1 + k + 1, j1 + k + 1, _strip_eol(a[i1 + k]),
-                                      _strip_eol(b[j1 + k]), _inline_of(a[i1 + k], b[j1 + k])))
+                lines.append(_changed_line(a[i1 + k], b[j1 + k], i1 + k + 1, j1 + k + 1,
+                                           True))
         return
     ops.append({"op": "addrange", "key": i1, "valuelist": b[j1:j2]})
     ops.append({"op": "removerange", "key": i1, "length": n})
@@ -149,14 +149,21 @@ def _replace(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int,
         return
     for k in range(max(n, m)):
         if k < n and k < m:
-            matcher = matchers[k]
-            inline = _inline_of(a[i1 + k], b[j1 + k]) if matcher is not None else None
-            lines.append(LineDiff("replace", i1 + k + 1, j1 + k + 1, _strip_eol(a[i1 + k]),
-                                  _strip_eol(b[j1 + k]), inline))
+            lines.append(_changed_line(a[i1 + k], b[j1 + k], i1 + k + 1, j1 + k + 1,
+                                       matchers[k] is not None))
         elif k < n:
             lines.append(LineDiff("delete", i1 + k + 1, None, _strip_eol(a[i1 + k]), None))
         else:
             lines.append(LineDiff("insert", None, j1 + k + 1, None, _strip_eol(b[j1 + k])))
+
+
+def _changed_line(a: str, b: str, base_line: int, head_line: int, alike: bool) -> LineDiff:
+    """A line paired with its new version; one that differs only in its line ending (the
+    last line, given a newline) reads as equal."""
+    ta, tb = _strip_eol(a), _strip_eol(b)
+    if ta == tb:
+        return LineDiff("equal", base_line, head_line, ta, tb)
+    return LineDiff("replace", base_line, head_line, ta, tb, _inline_of(a, b) if alike else None)
 
 
 def _inline_of(a: str, b: str) -> list[InlineOp] | None:
