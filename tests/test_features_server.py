@@ -143,3 +143,20 @@ async def test_routes_need_authentication(jp_fetch: Any, published: Path) -> Non
     with pytest.raises(HTTPClientError) as caught:
         await jp_fetch("mlops", "api", "features", "views", headers={"Authorization": ""})
     assert caught.value.code == 403
+
+
+@pytest.mark.usefixtures("tracking_reset")
+async def test_the_detail_lists_the_runs_that_used_the_view(
+        jp_fetch: Any, published: Path) -> None:
+    import jupyter_mlops as mlops
+
+    entities = generate(3, rows=120, entity_rows=100).entities
+    with mlops.start_run(run_name="uses-orders", cwd=str(published)) as run:
+        features.get("orders:amount", entities, timestamp="event_timestamp", cwd=published)
+    view = (await _get(jp_fetch, "views", "orders", path="proj"))["view"]
+    assert [(r["run_id"], r["run_name"], r["status"]) for r in view["runs"]] == [
+        (run.run_id, "uses-orders", "FINISHED")]
+    assert view["runs"][0]["experiment_id"] == run.experiment_id
+    assert pd.Timestamp(view["runs"][0]["started_at"]).tzinfo is not None
+    sessions = (await _get(jp_fetch, "views", "sessions", path="proj"))["view"]
+    assert sessions["runs"] == []

@@ -58,7 +58,6 @@ class FeastStore:
             raise BackendUnavailableError("the feast backend needs Feast: pip install "
                                           "'jupyter-mlops[feast]'") from None
         self.store = FeatureStore(repo_path=str(self.repo))
-        self._files: dict[str, tuple[int | None, datetime | None]] = {}
 
     @property
     def where(self) -> str:
