@@ -118,7 +118,7 @@ def test_cli_diff_is_plain_when_piped(project: Path, changed: Path, cli: CLI) ->
     assert "\x1b[" not in out
     assert out.splitlines()[0].startswith("train.ipynb: HEAD (")
     assert " - rate = 0.1" in out and " + rate = 0.05" in out
-    assert "@@ cell moved 5 → 1: markdown [notes]" in out
+    assert "@@ cell moved 5 → 1: markdown [notes]\n   ## Notes\n   Nothing yet." in out
     assert "@@ cell 6 removed: code [done]" in out
 
 

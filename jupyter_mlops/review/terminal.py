@@ -86,6 +86,8 @@ def render_diff(result: NotebookDiff, *, color: bool = False) -> str:
         out.append(_paint(f"@@ {_where(cell)}: {cell.cell_type}{ident}{extra}", _CYAN, color))
         if cell.status in ("added", "removed") or cell.source_changed:
             out.extend(_cell_lines(cell, color))
+        elif cell.status == "moved":  # which cell: its first lines
+            out.extend(_paint(f"   {line.head_text}", _DIM, color) for line in cell.lines[:2])
     if not result.changed_cells():
         out.append("no changes")
     return "\n".join(out)
