@@ -20,6 +20,9 @@ export interface ITrackedTask {
   error?: string;
 }
 
+/** Finished tasks kept in the panel (until dismissed). */
+const KEEP_FINISHED = 3;
+
 /** Milliseconds between two looks at a running task. */
 const TASK_POLL_MS = 600;
 
@@ -198,7 +201,10 @@ export class DeployModel implements IDisposable {
         finished_at: null
       }
     };
-    this._tasks = [tracked, ...this._tasks];
+    // the newest first; of the finished ones only the last few stay (the panel is small)
+    const finished = this._tasks.filter(t => t.task.state !== 'running');
+    const dropped = new Set(finished.slice(KEEP_FINISHED - 1));
+    this._tasks = [tracked, ...this._tasks.filter(t => !dropped.has(t))];
     this._emit();
     const update = (task: IDeployTask): void => {
       tracked.task = task;
