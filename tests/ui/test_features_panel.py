@@ -343,7 +343,9 @@ def test_a_server_error_is_said_and_each_project_shows_its_own_views(
     project = features_root / "churn"
     project.mkdir()
     (project / "mlops.toml").write_text('[features]\nbackend = "embedded"\n')
-    (project / "explore.ipynb").write_text(json.dumps(_notebook(["%load_ext jupyter_mlops"])))
+    explore = _notebook(["%load_ext jupyter_mlops"])
+    explore["cells"].append({"cell_type": "markdown", "metadata": {}, "source": ""})
+    (project / "explore.ipynb").write_text(json.dumps(explore))
     frame = pd.DataFrame({"account_id": [1, 2],
                           "event_timestamp": pd.to_datetime(["2026-01-01", "2026-01-02"],
                                                             utc=True),
@@ -363,7 +365,7 @@ def test_a_server_error_is_said_and_each_project_shows_its_own_views(
 
         # the sub-project's notebook in front: the panel lists that project's views, the
         # first eight and a button for the rest
-        _open_notebook(page, lab, "churn/explore.ipynb")
+        notebook = _open_notebook(page, lab, "churn/explore.ipynb")
         panel = _open_features_panel(page)
         results = panel.locator(".jp-mlops-features-result")
         expect(results).to_have_count(8, timeout=30_000)
@@ -371,6 +373,18 @@ def test_a_server_error_is_said_and_each_project_shows_its_own_views(
         panel.locator(".jp-mlops-features-more", has_text="Show 2 more").click()
         expect(results).to_have_count(10)
         expect(results.first).to_have_attribute("data-view", "churn_signal_9")
+
+        # an empty Markdown cell that is active becomes the code cell
+        _cell(notebook, 1).click()
+        expect(_cell(notebook, 1)).to_have_class(re.compile(r"\bjp-mod-active\b"))
+        results.first.locator(".jp-mlops-features-open").click()
+        detail = page.locator('.jp-mlops-features-detail[data-view="churn_signal_9"]')
+        detail.locator(".jp-mlops-features-insert-button").click()
+        expect(detail.locator(".jp-mlops-features-insert-outcome")).to_contain_text(
+            "Inserted into cell 2 of explore.ipynb")
+        expect(notebook.locator(".jp-Notebook-cell")).to_have_count(2)
+        expect(_cell(notebook, 1)).to_have_class(re.compile(r"\bjp-CodeCell\b"))
+        assert _cell_text(notebook, 1).startswith("%mlops features get churn_signal_9:* ")
     finally:
         stop_lab(lab)
 

@@ -36,7 +36,9 @@ export async function insertIntoNotebook(
   let index: number;
   if (reuse) {
     if (active.model.type !== 'code') {
-      // an empty Markdown or raw cell becomes the code cell
+      // an empty Markdown or raw cell becomes the code cell (that one only, not the
+      // rest of a selection)
+      notebook.deselectAll();
       NotebookActions.changeCellType(notebook, 'code');
     }
     index = notebook.activeCellIndex;

@@ -4,6 +4,7 @@ import * as React from 'react';
 
 import { InlineCode } from '../../components/InlineCode';
 import { searchViews } from '../api';
+import { tagPairs } from '../format';
 import { IViewQuery, IViewSummary, IViewsReply } from '../tokens';
 import { ErrorNote, describeError } from './ErrorNote';
 import { ViewCard } from './ViewCard';
@@ -95,11 +96,7 @@ export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
 
   const all = catalog.kind === 'ok' ? catalog.reply.views : [];
   const owners = unique(all.map(view => view.owner ?? '').filter(Boolean));
-  const tags = unique(
-    all.flatMap(view =>
-      Object.entries(view.tags).map(([key, value]) => `${key}=${value}`)
-    )
-  );
+  const tags = unique(all.flatMap(view => tagPairs(view.tags)));
   // a filter chosen in another project may name nothing here
   if (catalog.kind === 'ok' && owner && !owners.includes(owner)) {
     owners.push(owner);
