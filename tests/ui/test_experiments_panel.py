@@ -39,6 +39,9 @@ def tracked_cell(name: str, lr: float, losses: list[float], model: bool = False)
 CELLS = ["%load_ext jupyter_mlops", ECHO_MODEL,
          tracked_cell("small", 0.1, [1.0, 0.6, 0.4]),
          tracked_cell("large", 0.3, [0.9, 0.3, 0.1], model=True)]
+#: the same comparison inline, as the magic shows it
+COMPARE_CELLS = ["ids = list(mlops.runs(notebook=True)['run_id'])",
+                 "%mlops compare {ids[0]} {ids[1]}"]
 
 
 def notebook_json(cells: list[str]) -> dict[str, Any]:
@@ -58,7 +61,7 @@ def experiments_root(tmp_path: Path) -> Path:
     root = tmp_path / "root"
     (root / "exp").mkdir(parents=True)
     (root / "mlops.toml").write_text('[tracking]\nexperiment = "ui-runs"\n')
-    (root / "exp" / "train.ipynb").write_text(json.dumps(notebook_json(CELLS)))
+    (root / "exp" / "train.ipynb").write_text(json.dumps(notebook_json(CELLS + COMPARE_CELLS)))
     (root / "exp" / "other.ipynb").write_text(json.dumps(notebook_json(["1 + 1"])))
     return root
 
@@ -179,8 +182,20 @@ def test_tracked_cells_show_up_in_the_panel_and_two_runs_compare(
     expect(table.locator('td[data-param="lr"]').first).to_have_text("0.1")
     screenshot(page, "experiments-table")
 
+    # %mlops compare in the notebook: the differences table, then the chart
+    page.locator(".lm-TabBar-tab", has_text="train.ipynb").click()
+    for index in range(len(CELLS), len(CELLS) + len(COMPARE_CELLS)):
+        run_cell(page, notebook, index)
+    inline = notebook.locator(".jp-Notebook-cell").nth(len(CELLS) + 1)
+    expect(inline.locator('.mlops-compare tr[data-param="lr"]')).to_have_attribute(
+        "data-differs", "true")
+    expect(inline.locator(".jp-RenderedVegaCommon5 canvas, .jp-RenderedVegaCommon5 svg"
+                          ).first).to_be_visible(timeout=30_000)
+    inline.scroll_into_view_if_needed()
+    screenshot(page, "experiments-compare-magic", inline)
 
-def test_the_other_notebook_has_no_runs_but_the_experiment_has(
+
+def test_another_notebook_has_no_runs_and_the_experiment_shows_a_live_run_end(
         page: Any, experiments_lab: Lab, experiments_root: Path) -> None:
     # runs recorded by another process (a job, another kernel) for exp/train.ipynb
     import subprocess
@@ -188,23 +203,37 @@ def test_the_other_notebook_has_no_runs_but_the_experiment_has(
 
     from tests.conftest import _child_env
 
-    script = ("import jupyter_mlops as mlops\n"
+    # the run stays RUNNING until the test drops the file "go"
+    script = ("import pathlib, time\n"
+              "import jupyter_mlops as mlops\n"
               "mlops.start_run(run_name='from-a-job', notebook='train.ipynb')\n"
               "mlops.log(loss=0.5)\n"
+              "mlops.flush()\n"
+              "while not pathlib.Path('go').exists():\n"
+              "    time.sleep(0.2)\n"
               "mlops.end_run()\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=experiments_root / "exp",
-                          env=_child_env(), capture_output=True, text=True, timeout=180,
-                          check=False)
-    assert done.returncode == 0, done.stderr
-    open_notebook(page, experiments_lab, "exp/other.ipynb")
-    panel = open_experiments(page)
-    expect(panel.locator('[data-kind="empty"]')).to_contain_text("No runs of this notebook",
-                                                         timeout=60_000)
-    panel.locator('[data-scope="experiment"]').click()
-    runs = panel.locator(".jp-mlops-experiments-run")
-    expect(runs).to_have_count(1)
-    expect(runs.first).to_contain_text("from-a-job")
-    expect(panel.locator(".jp-mlops-experiments-caption")).to_contain_text("ui-runs")
+    job = subprocess.Popen([sys.executable, "-c", script], cwd=experiments_root / "exp",
+                           env=_child_env(), stderr=subprocess.PIPE, text=True)
+    try:
+        open_notebook(page, experiments_lab, "exp/other.ipynb")
+        panel = open_experiments(page)
+        expect(panel.locator('[data-kind="empty"]')).to_contain_text(
+            "No runs of this notebook", timeout=60_000)
+        panel.locator('[data-scope="experiment"]').click()
+        runs = panel.locator(".jp-mlops-experiments-run")
+        expect(runs).to_have_count(1, timeout=120_000)
+        expect(runs.first).to_contain_text("from-a-job")
+        expect(runs.first).to_have_attribute("data-status", "RUNNING")
+        caption = panel.locator(".jp-mlops-experiments-caption")
+        expect(caption).to_contain_text("ui-runs")
+        expect(caption).to_contain_text("a run is active")
+        (experiments_root / "exp" / "go").touch()
+        assert job.wait(120) == 0, job.stderr.read() if job.stderr else ""
+        # nobody clicks anything: the panel polls while a run is active
+        expect(runs.first).to_have_attribute("data-status", "FINISHED", timeout=30_000)
+        expect(caption).not_to_contain_text("a run is active")
+    finally:
+        job.kill()
 
 
 def test_an_unreachable_tracking_server_is_said_in_the_panel(
