@@ -276,3 +276,10 @@ def test_a_reply_stamped_before_its_thread_still_belongs_to_it(project: Path,
     review.store.write({"kind": "reply", "thread": thread.id, "author": "Bob",
                         "text": "behind", "at": "2000-01-01T00:00:00.000000Z"})
     assert [c.text for c in review.threads[0].comments] == ["first", "behind"]
+
+
+def test_a_remote_review_path_is_refused(project: Path, repo: Git) -> None:
+    nb = committed(project, repo)
+    (project / "mlops.toml").write_text('[review]\npath = "s3://bucket/reviews"\n')
+    with pytest.raises(UserInputError, match="set it to a local folder"):
+        open_review(nb)

@@ -105,6 +105,10 @@ class Review:
         except ValueError:
             self.relpath = self.file.name
         self.path = display_path or str(path)
+        if "://" in str(config["review.path"]):
+            raise UserInputError(f"review.path is {config['review.path']}: reviews are files "
+                                 "in the repository, so set it to a local folder (default "
+                                 ".mlops/reviews)")
         self.store = EventStore(config.path("review.path") / notebook_key(self.relpath))
         self._state_dir, self._review_root = config.state_dir, config.path("review.path")
         self.repo: GitRepo | None = find_repo(self.file.parent)
