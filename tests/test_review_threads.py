@@ -283,3 +283,15 @@ def test_a_remote_review_path_is_refused(project: Path, repo: Git) -> None:
     (project / "mlops.toml").write_text('[review]\npath = "s3://bucket/reviews"\n')
     with pytest.raises(UserInputError, match="set it to a local folder"):
         open_review(nb)
+
+
+def test_a_commenters_state_follows_their_latest_comment(project: Path, repo: Git) -> None:
+    nb = committed(project, repo)
+    review = open_review(nb, "HEAD~0", "HEAD", author="Dan")
+    review.comment("params", "first look")
+    edit(nb, lambda cells: cells.append(code("later = 1", id="later")))
+    repo("commit", "-q", "-am", "more")
+    second = repo("rev-parse", "HEAD").strip()
+    open_review(nb, "HEAD~0", "HEAD", author="Dan").comment("later", "and this?")
+    (dan,) = open_review(nb, "HEAD~0", "HEAD").reviewers()
+    assert (dan.user, dan.state, dan.commit) == ("Dan", "commented", second)

@@ -75,6 +75,9 @@ class Reviewer:
         return {"user": self.user, "state": self.state, "commit": self.commit, "at": self.at}
 
 
+_NOBODY = Reviewer("", "commented", None, "")
+
+
 def git_user(folder: Path) -> str | None:
     try:
         done = subprocess.run(["git", "-C", str(folder), "config", "user.name"],
@@ -188,6 +191,8 @@ class Review:
         raise NotFoundError(f"no thread '{thread_id}' in the review of {self.relpath}")
 
     def reviewers(self, events: list[dict[str, Any]] | None = None) -> list[Reviewer]:
+        """Each reviewer's latest verdict (and the commit it was given on), else their latest
+        comment's."""
         found: dict[str, Reviewer] = {}
         for event in events if events is not None else self.events():
             user = str(event.get("author", ""))
@@ -195,7 +200,7 @@ class Review:
             if kind in DECISIONS:
                 found[user] = Reviewer(user, STATE_OF[kind], event.get("head_commit"),
                                        event["at"])
-            elif kind in ("comment", "reply") and user not in found:
+            elif kind in ("comment", "reply") and found.get(user, _NOBODY).state == "commented":
                 found[user] = Reviewer(user, "commented", event.get("head_commit"), event["at"])
         return sorted(found.values(), key=lambda r: r.at)
 
