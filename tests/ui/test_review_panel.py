@@ -148,6 +148,12 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     expect(thread).to_contain_text("Why ten times smaller?")
     expect(thread.locator(".jp-mlops-review-threadAnchor")).to_have_text("line 1")
     expect(editor).to_have_count(0)
+    # a shift-click extends a comment to a range of lines
+    cell.locator('.jp-mlops-review-lineButton[data-line="1"]').click()
+    cell.locator('.jp-mlops-review-lineButton[data-line="2"]').click(modifiers=["Shift"])
+    expect(editor).to_contain_text("lines 1–2")
+    editor.get_by_role("button", name="Cancel").click()
+    expect(editor).to_have_count(0)
 
     # approve, with a message
     verdict = view.locator(".jp-mlops-review-verdict")
@@ -193,6 +199,21 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     expect(thread).to_have_attribute("data-outdated", "true")
     expect(thread.locator('.jp-mlops-review-badge[data-kind="outdated"]')).to_be_visible()
     expect(thread).to_contain_text("Why ten times smaller?")
+
+    # committed since my approval: the approval no longer covers the head, and the view
+    # offers the changes since the commit I approved
+    approved_on = run_git(review_lab.root, "rev-parse", "HEAD").strip()
+    run_git(review_lab.root, "add", NOTEBOOK)
+    run_git(review_lab.root, "commit", "-q", "-m", "rate 0.02")
+    view.locator(".jp-mlops-review-refresh").click()
+    verdict = view.locator(".jp-mlops-review-verdict")
+    expect(verdict.locator(".jp-mlops-review-state")).to_have_text("Open")
+    expect(verdict.locator('.jp-mlops-review-commit[data-older="true"]')
+           ).to_have_text(approved_on[:7])
+    verdict.locator(".jp-mlops-review-since").click()
+    expect(view.locator(".jp-mlops-review-refInput").first).to_have_value(approved_on)
+    expect(view.locator(".jp-mlops-review-labels")).to_contain_text(approved_on[:7])
+    expect(cell.locator('[data-side="base"]').first).to_have_text("rate = 0.1")
 
 
 def test_a_500_cell_diff_renders_as_it_scrolls(page: Any, review_lab: Lab) -> None:
@@ -286,3 +307,12 @@ def test_suggest_apply_and_request_changes_from_the_notebooks_command(
     expect(verdict.locator('.jp-mlops-review-reviewer[data-state="changes_requested"]')
            ).to_contain_text("Ada Reviewer")
     screenshot(page, "review-changes-requested")
+
+    # a comment on the image itself
+    cell.locator('.jp-mlops-review-outputComment[data-output="0"]').click()
+    editor = cell.locator(".jp-mlops-review-editor")
+    expect(editor).to_contain_text("output 1")
+    editor.locator(".jp-mlops-review-editorText").fill("Legend is missing")
+    editor.locator('button[type="submit"]').click()
+    on_output = cell.locator(".jp-mlops-review-thread", has_text="Legend is missing")
+    expect(on_output.locator(".jp-mlops-review-threadAnchor")).to_have_text("output 1")

@@ -93,6 +93,8 @@ export function createReviewPanel(context: IPanelContext): Widget | null {
     trans
   });
   void changes.refresh();
+  // fetch the diff view's code in the background once the application is up
+  void app.restored.then(() => opener.loadView()).catch(() => undefined);
   return panel;
 }
 
@@ -105,8 +107,18 @@ class DiffViewOpener {
 
   async open(path: string, base: Revision, head: Revision): Promise<void> {
     const { app, trans } = this._context;
-    // the diff view and its components load when the first one opens
-    const { ReviewDiffWidget } = await import('./view');
+    let ReviewDiffWidget: typeof import('./view').ReviewDiffWidget;
+    try {
+      ({ ReviewDiffWidget } = await this.loadView());
+    } catch (error) {
+      Notification.error(
+        trans.__(
+          'The diff view could not be loaded (%1): reload the page; the extension may have been updated since it was opened.',
+          error instanceof Error ? error.message : String(error)
+        )
+      );
+      return;
+    }
     const key = ReviewDiffWidget.key(path, base, head);
     const existing = [...this._views].find(view => view.key === key);
     if (existing) {
@@ -155,6 +167,20 @@ class DiffViewOpener {
     );
   }
 
+  /**
+   * The diff view's module: loaded apart from the sidebar, on first use or once the
+   * application has started (whichever comes first).
+   */
+  loadView(): Promise<typeof import('./view')> {
+    if (!this._view) {
+      this._view = import('./view').catch(error => {
+        this._view = null; // try again next time
+        throw error;
+      });
+    }
+    return this._view;
+  }
+
   private async _rendermime(): Promise<IRenderMimeRegistry> {
     if (this._context.rendermime) {
       return this._context.rendermime;
@@ -167,4 +193,5 @@ class DiffViewOpener {
   }
 
   private readonly _views = new Set<ReviewDiffWidget>();
+  private _view: Promise<typeof import('./view')> | null = null;
 }

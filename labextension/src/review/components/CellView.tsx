@@ -37,11 +37,25 @@ export const CellView = React.memo(CellViewImpl);
 
 function CellViewImpl(props: ICellViewProps): JSX.Element {
   const { cell, mode, threads, actions, rendermime, trans } = props;
-  // the line a new comment goes on; 0: the whole cell; null: no editor open
-  const [editing, setEditing] = React.useState<number | null>(null);
+  // what a new comment goes on (the whole cell: {}); null: no editor open
+  const [editing, setEditing] = React.useState<IDraftAnchor | null>(null);
   const [showSource, setShowSource] = React.useState(false);
   const commentable = cell.cell_id !== null && cell.status !== 'removed';
-  const onComment = commentable ? (line: number) => setEditing(line) : null;
+  // a click on a line starts a comment there; a shift-click extends it to a range
+  const onComment = commentable
+    ? (line: number, extend: boolean) =>
+        setEditing(
+          extend && editing?.line !== undefined
+            ? {
+                line: Math.min(editing.line, line),
+                end_line: Math.max(editing.end_line ?? editing.line, line)
+              }
+            : { line }
+        )
+    : null;
+  const onCommentOutput = commentable
+    ? (output: number) => setEditing({ output })
+    : null;
   const threadLines = React.useMemo(() => linesWithThreads(threads), [threads]);
   const markdown = cell.cell_type === 'markdown';
 
@@ -93,7 +107,7 @@ function CellViewImpl(props: ICellViewProps): JSX.Element {
                 ? trans.__('This cell is gone from the newer revision.')
                 : trans.__('This cell has no id (nbformat before 4.5).')
           }
-          onClick={() => setEditing(0)}
+          onClick={() => setEditing({})}
         >
           {trans.__('Comment')}
         </button>
@@ -114,7 +128,12 @@ function CellViewImpl(props: ICellViewProps): JSX.Element {
           trans={trans}
         />
       )}
-      <OutputsDiff cell={cell} rendermime={rendermime} trans={trans} />
+      <OutputsDiff
+        cell={cell}
+        rendermime={rendermime}
+        onComment={onCommentOutput}
+        trans={trans}
+      />
       {(threads.length > 0 || editing !== null) && (
         <div className="jp-mlops-review-threads">
           {threads.map(thread => (
@@ -130,17 +149,11 @@ function CellViewImpl(props: ICellViewProps): JSX.Element {
           ))}
           {editing !== null && cell.cell_id !== null && (
             <CommentEditor
-              anchor={
-                editing > 0
-                  ? trans.__('line %1', editing)
-                  : trans.__('the cell')
-              }
+              anchor={draftLabel(editing, trans)}
               source={cell.head_source}
               onSubmit={(text, suggestion) =>
                 actions.comment(
-                  editing > 0
-                    ? { cell_id: cell.cell_id!, line: editing }
-                    : { cell_id: cell.cell_id! },
+                  { cell_id: cell.cell_id!, ...editing },
                   text,
                   suggestion
                 )
@@ -204,6 +217,21 @@ function markdownBundle(source: string | null): IMimeBundle | null {
   return source === null
     ? null
     : { data: { 'text/markdown': source }, metadata: {} };
+}
+
+/** Where a comment being written goes: lines of the head source, an output, or the cell. */
+type IDraftAnchor = Omit<ICommentAnchor, 'cell_id'>;
+
+function draftLabel(anchor: IDraftAnchor, trans: TranslationBundle): string {
+  if (anchor.line !== undefined) {
+    return anchor.end_line !== undefined && anchor.end_line !== anchor.line
+      ? trans.__('lines %1–%2', anchor.line, anchor.end_line)
+      : trans.__('line %1', anchor.line);
+  }
+  if (anchor.output !== undefined) {
+    return trans.__('output %1', anchor.output + 1);
+  }
+  return trans.__('the cell');
 }
 
 function linesWithThreads(threads: IThread[]): Set<number> {

@@ -84,8 +84,10 @@ export function DiffView(props: IDiffViewProps): JSX.Element {
         )}
         <VerdictBar
           review={review}
-          headCommit={diff?.head.commit ?? null}
           onVerdict={(verdict, text) => model.verdict(verdict, text)}
+          onSinceMyReview={commit =>
+            void model.setRevisions(commit, model.head)
+          }
           trans={trans}
         />
         {model.reviewError && (

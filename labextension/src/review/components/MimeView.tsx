@@ -82,7 +82,7 @@ export function MimeView(props: IMimeViewProps): JSX.Element {
   const host = React.useRef<HTMLDivElement>(null);
   const [missing, setMissing] = React.useState(false);
 
-  React.useEffect(() => {
+  React.useLayoutEffect(() => {
     const node = host.current;
     const mimeType = rendermime.preferredMimeType(bundle.data, 'ensure');
     if (!node || !mimeType) {
@@ -102,7 +102,12 @@ export function MimeView(props: IMimeViewProps): JSX.Element {
     });
     return () => {
       if (renderer.isAttached) {
-        Widget.detach(renderer);
+        if (renderer.node.isConnected) {
+          Widget.detach(renderer);
+        } else {
+          // React removed the host first (the whole view went away): nothing to detach
+          renderer.clearFlag(Widget.Flag.IsAttached);
+        }
       }
       renderer.dispose();
     };

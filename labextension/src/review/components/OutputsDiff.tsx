@@ -8,6 +8,8 @@ import { MimeView, outputBundle, outputImage } from './MimeView';
 export interface IOutputsDiffProps {
   cell: ICellDiff;
   rendermime: IRenderMimeRegistry;
+  /** Comment on an output of the head; null when the cell cannot take comments. */
+  onComment: ((output: number) => void) | null;
   trans: TranslationBundle;
 }
 
@@ -16,7 +18,7 @@ export interface IOutputsDiffProps {
  * head side by side, output by output, and images also as a swipe.
  */
 export function OutputsDiff(props: IOutputsDiffProps): JSX.Element | null {
-  const { cell, rendermime, trans } = props;
+  const { cell, rendermime, onComment, trans } = props;
   const base = cell.base_outputs ?? [];
   const head = cell.head_outputs ?? [];
   if (!cell.outputs_changed) {
@@ -27,12 +29,16 @@ export function OutputsDiff(props: IOutputsDiffProps): JSX.Element | null {
     return (
       <div className="jp-mlops-review-outputs" data-changed="false">
         {outputs.map((output, i) => (
-          <OutputView
-            key={i}
-            output={output}
-            rendermime={rendermime}
-            trans={trans}
-          />
+          <div key={i} className="jp-mlops-review-output">
+            <OutputView output={output} rendermime={rendermime} trans={trans} />
+            {cell.status !== 'removed' && (
+              <OutputCommentButton
+                index={i}
+                onComment={onComment}
+                trans={trans}
+              />
+            )}
+          </div>
         ))}
       </div>
     );
@@ -49,6 +55,13 @@ export function OutputsDiff(props: IOutputsDiffProps): JSX.Element | null {
           key={i}
           base={beforeImage}
           head={afterImage}
+          comment={
+            <OutputCommentButton
+              index={i}
+              onComment={onComment}
+              trans={trans}
+            />
+          }
           trans={trans}
         />
       );
@@ -65,7 +78,18 @@ export function OutputsDiff(props: IOutputsDiffProps): JSX.Element | null {
         </div>
         <div className="jp-mlops-review-outputSide" data-side="head">
           {after ? (
-            <OutputView output={after} rendermime={rendermime} trans={trans} />
+            <div className="jp-mlops-review-output">
+              <OutputView
+                output={after}
+                rendermime={rendermime}
+                trans={trans}
+              />
+              <OutputCommentButton
+                index={i}
+                onComment={onComment}
+                trans={trans}
+              />
+            </div>
           ) : (
             <span className="jp-mlops-review-none">{trans.__('(none)')}</span>
           )}
@@ -103,10 +127,35 @@ function OutputView(props: {
   );
 }
 
+/** A small button that starts a comment on one output of the head. */
+function OutputCommentButton(props: {
+  index: number;
+  onComment: ((output: number) => void) | null;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { index, onComment, trans } = props;
+  if (!onComment) {
+    return null;
+  }
+  return (
+    <button
+      type="button"
+      className="jp-mlops-review-button jp-mlops-review-outputComment"
+      data-output={index}
+      title={trans.__('Comment on output %1', index + 1)}
+      onClick={() => onComment(index)}
+    >
+      {trans.__('Comment')}
+    </button>
+  );
+}
+
 /** Two images: side by side, or one over the other with a slider revealing the base. */
 export function ImageCompare(props: {
   base: string;
   head: string;
+  /** A control shown beside the mode switch. */
+  comment?: React.ReactNode;
   trans: TranslationBundle;
 }): JSX.Element {
   const { base, head, trans } = props;
@@ -133,6 +182,8 @@ export function ImageCompare(props: {
           />
           {trans.__('Swipe')}
         </label>
+        <span className="jp-mlops-review-spacer" />
+        {props.comment}
       </div>
       {mode === 'side-by-side' ? (
         <div className="jp-mlops-review-outputPair">

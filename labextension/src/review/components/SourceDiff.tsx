@@ -11,8 +11,8 @@ export interface ISourceDiffProps {
   mode: DiffMode;
   /** Head lines that carry a thread. */
   threadLines: ReadonlySet<number>;
-  /** Comment on a head line; null when the cell cannot take comments. */
-  onComment: ((line: number) => void) | null;
+  /** Comment on a head line (extend: add it to the range begun); null: no comments. */
+  onComment: ((line: number, extend: boolean) => void) | null;
   trans: TranslationBundle;
 }
 
@@ -142,8 +142,11 @@ function HeadGutter(props: IRowProps): JSX.Element {
         type="button"
         className="jp-mlops-review-lineButton"
         data-line={number}
-        title={trans.__('Comment on line %1', number)}
-        onClick={() => onComment(number)}
+        title={trans.__(
+          'Comment on line %1 (shift-click another line for a range)',
+          number
+        )}
+        onClick={event => onComment(number, event.shiftKey)}
       >
         {number}
       </button>

@@ -6,12 +6,12 @@ import { formatTime } from './Threads';
 
 export interface IVerdictBarProps {
   review: IReview | null;
-  /** The commit the diff's head resolved to (null for the working copy). */
-  headCommit: string | null;
   onVerdict: (
     verdict: 'approve' | 'request-changes',
     text: string
   ) => Promise<boolean>;
+  /** Compare from the commit I last reviewed. */
+  onSinceMyReview: (commit: string) => void;
   trans: TranslationBundle;
 }
 
@@ -31,6 +31,11 @@ export function VerdictBar(props: IVerdictBarProps): JSX.Element {
     }
   };
   const state = review?.state ?? 'open';
+  const mine = review?.reviewers.find(reviewer => reviewer.user === review.me);
+  const since =
+    mine?.commit && review?.head_commit && mine.commit !== review.head_commit
+      ? mine.commit
+      : null;
   return (
     <div className="jp-mlops-review-verdict" data-state={state}>
       <div className="jp-mlops-review-verdictState">
@@ -47,7 +52,7 @@ export function VerdictBar(props: IVerdictBarProps): JSX.Element {
             key={reviewer.user}
             reviewer={reviewer}
             me={review?.me ?? null}
-            headCommit={props.headCommit}
+            headCommit={review?.head_commit ?? null}
             trans={trans}
           />
         ))}
@@ -57,6 +62,19 @@ export function VerdictBar(props: IVerdictBarProps): JSX.Element {
           </li>
         )}
       </ul>
+      {since && (
+        <button
+          type="button"
+          className="jp-mlops-review-button jp-mlops-review-since"
+          title={trans.__(
+            'Compare from the commit you last reviewed (%1) to the head',
+            since
+          )}
+          onClick={() => props.onSinceMyReview(since)}
+        >
+          {trans.__('Changes since your review (%1)', since.slice(0, 7))}
+        </button>
+      )}
       <form
         className="jp-mlops-review-verdictForm"
         onSubmit={event => {
