@@ -205,12 +205,19 @@ def online(name: str | Sequence[str], keys: Any, *, features: Sequence[str] | No
     if any(ref.version is not None for ref in refs):
         raise UserInputError("the online table holds the latest version of each view: leave "
                              "out @VERSION")
-    frames = [store.online(ref.view, keys, ref.features) for ref in refs]
-    out = frames[0]
-    for frame in frames[1:]:
-        extra = [c for c in frame.columns if c not in out.columns]
-        out = out.join(frame[extra]) if extra else out
-    return out
+    import pandas as pd
+
+    columns: dict[str, Any] = {}
+    columns_of = getattr(store, "online_columns", None)
+    for ref in refs:
+        if columns_of is not None:  # the embedded store: typed arrays, one frame at the end
+            found: Any = columns_of(ref.view, keys, ref.features)
+        else:
+            frame = store.online(ref.view, keys, ref.features)
+            found = {c: frame[c].array for c in frame.columns}
+        for column, values in found.items():
+            columns.setdefault(column, values)
+    return pd.DataFrame(columns, copy=False)
 
 
 def describe_store(config: Config) -> tuple[bool, str]:

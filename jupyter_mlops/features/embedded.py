@@ -321,6 +321,15 @@ class EmbeddedStore:
         rows = key_rows(keys, list(view.entities))
         return OnlineTable(self.online_path).lookup(view, rows, chosen)
 
+    def online_columns(self, name: str, keys: Any, features: Sequence[str] | None = None
+                       ) -> dict[str, Any]:
+        """``online`` as typed columns, for putting several views side by side."""
+        view = self.view(name)
+        chosen = check_features(view, FeatureRef(name, None, tuple(features)
+                                                 if features else None))
+        rows = key_rows(keys, list(view.entities))
+        return OnlineTable(self.online_path).columns(view, rows, chosen)
+
     # ----------------------------------------------------------------------- statistics
 
     def stats(self, name: str, version: int | None = None) -> ViewStats:

@@ -98,6 +98,11 @@ class OnlineTable:
                ) -> pd.DataFrame:
         import pandas as pd
 
+        return pd.DataFrame(self.columns(view, rows, features), copy=False)
+
+    def columns(self, view: FeatureView, rows: list[tuple[Any, ...]], features: list[str]
+                ) -> dict[str, Any]:
+        """The key and feature columns of the lookup as typed arrays, in the rows' order."""
         keys = list(view.entities)
         found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         wanted = list(dict.fromkeys(rows))
@@ -137,11 +142,11 @@ class OnlineTable:
 
             block = np.array(looked, dtype="float64").reshape(len(rows), len(features))
             data.update({f: block[:, i] for i, f in enumerate(features)})
-            return pd.DataFrame(data, copy=False)
+            return data
         values = list(zip(*looked, strict=True)) if looked else [()] * len(features)
         for feature, column in zip(features, values, strict=True):
             data[feature] = _typed(list(column), types[feature])
-        return pd.DataFrame(data)
+        return data
 
 
 def _typed(values: list[Any], kind: str) -> Any:
