@@ -212,3 +212,12 @@ async def test_every_route_needs_authentication(jp_fetch: Any, jp_base_url: str,
         with pytest.raises(HTTPClientError) as caught:
             await AsyncHTTPClient().fetch(url)
         assert caught.value.code == 403, path
+
+
+async def test_a_password_in_the_tracking_uri_never_reaches_the_browser(
+        jp_fetch: Any, jp_root_dir: Path, free_port: int) -> None:
+    url = f"http://alice:s3cret-token@127.0.0.1:{free_port}"
+    (jp_root_dir / "mlops.toml").write_text(f'[tracking]\nuri = "{url}"\n')
+    code, message = await _error(jp_fetch("mlops", "api", "runs"))
+    assert code == 503 and "s3cret-token" not in message
+    assert f"alice:***@127.0.0.1:{free_port}" in message
