@@ -84,6 +84,12 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Models]:
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
         mlflow.set_registry_uri(None)  # type: ignore[arg-type]
         os.environ.update(saved)
+    # a version that cannot load: its pickle cut short
+    broken = root / "models" / "broken"
+    mlflow.sklearn.save_model(fitted[0], str(broken), input_example=X[:2],
+                              pip_requirements=["scikit-learn"])
+    for pickled in broken.glob("model.*"):
+        pickled.write_bytes(pickled.read_bytes()[:40])
     yield Models(root, run_ids[0], fitted[0], fitted[1])
 
 
@@ -224,7 +230,10 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
 
     # deploy the tracked run by its model URI; progress lines arrive while it starts
     task = deploy_from_form(panel, f"runs:/{models.run_v1}/model", "ui-churn")
-    expect(task.locator(".jp-mlops-deploy-progress li").first).to_contain_text("resolving")
+    expect(task).to_have_attribute("data-state", "running")
+    progress = task.locator(".jp-mlops-deploy-progress li")
+    expect(progress.first).to_contain_text("resolving")
+    expect(progress.first).to_be_visible()  # live, while the model loads
     expect(task).to_have_attribute("data-state", "done", timeout=DEPLOY_TIMEOUT)
     expect(task.locator(".jp-mlops-deploy-progress")).to_contain_text(
         "starting the serving process on http://127.0.0.1:")
@@ -278,11 +287,24 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
     expect(view).to_contain_text("fetched at")
     screenshot(page, "deploy-logs")
 
-    # a second version rolls out under the same name and takes the traffic
+    # a broken new version fails with the reason, and version 1 keeps serving
+    task = deploy_from_form(panel, "models/broken", "ui-churn")
+    expect(task).to_have_attribute("data-state", "failed", timeout=DEPLOY_TIMEOUT)
+    expect(task.locator(".jp-mlops-deploy-task-error")).to_contain_text(
+        "version 1 keeps serving")
+    expect(card.locator('[data-field="rollout"]')).to_contain_text(
+        "version 2 did not become healthy", timeout=30_000)
+    expect(card.locator('[data-field="model"]')).to_contain_text("(version 1)")
+    assert_close(invocations(deployed.url), models.expected(models.v1))
+    task.scroll_into_view_if_needed()
+    screenshot(page, "deploy-broken-version", page.locator("#mlops-sidebar"))
+
+    # a second model version rolls out under the same name and takes the traffic
     task = deploy_from_form(panel, "models:/ui-model/2", "ui-churn")
     expect(task).to_have_attribute("data-state", "done", timeout=DEPLOY_TIMEOUT)
     expect(card.locator('[data-field="model"]')).to_contain_text("ui-model v2")
-    expect(card.locator('[data-field="model"]')).to_contain_text("(version 2)")
+    expect(card.locator('[data-field="model"]')).to_contain_text("(version 3)")
+    expect(card.locator('[data-field="rollout"]')).to_have_count(0)
     assert_close(invocations(deployed.url), models.expected(models.v2))
     assert_close(try_it(card), models.expected(models.v2))
 
@@ -329,7 +351,8 @@ def test_a_model_that_does_not_exist_fails_with_one_line(page: Any, deploy_lab: 
     expect(error).to_contain_text("no-such-model")
     assert "Traceback" not in error.inner_text()
     expect(panel.locator('[data-deployment="ui-missing"]')).to_have_count(0)
-    screenshot(page, "deploy-failed-and-form", panel)
+    task.scroll_into_view_if_needed()
+    screenshot(page, "deploy-failed-and-form", page.locator("#mlops-sidebar"))
     task.get_by_role("button", name="Dismiss").click()
     expect(panel.locator(".jp-mlops-deploy-task")).to_have_count(0)
 

@@ -64,6 +64,27 @@ export function latencyText(deployment: IDeployment): string | null {
   return parts.join(' · ');
 }
 
+/**
+ * A rollout under way ("v2: health check") or the reason the last one failed (the
+ * version before it keeps serving); null when the last one went well.
+ */
+export function rolloutText(deployment: IDeployment): string | null {
+  const rollout = deployment.details?.rollout;
+  if (!rollout || rollout.ok === true) {
+    return null;
+  }
+  if (rollout.ok === false) {
+    return rollout.message ?? rollout.phase;
+  }
+  const what =
+    rollout.kind === 'rollback'
+      ? 'rollback'
+      : rollout.version !== null
+        ? `v${rollout.version}`
+        : 'rollout';
+  return `${what}: ${rollout.phase}`;
+}
+
 /** Whether a rollback has anything to return to (an earlier version or a canary). */
 export function canRollBack(deployment: IDeployment): boolean {
   return (

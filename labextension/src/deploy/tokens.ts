@@ -83,6 +83,19 @@ export interface IDeployment {
   device: string | null;
   warmup_ms: number | null;
   updated_at: number;
+  details?: {
+    /** The last rollout or rollback of a local deployment, as its front saw it. */
+    rollout?: IRollout | null;
+  };
+}
+
+/** A local deployment's last rollout (`ok` null while it runs). */
+export interface IRollout {
+  version: number | null;
+  phase: string;
+  ok: boolean | null;
+  message?: string | null;
+  kind?: 'deploy' | 'rollback';
 }
 
 /** A target, and whether this server can deploy to it (and why not). */

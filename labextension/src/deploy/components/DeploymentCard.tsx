@@ -8,6 +8,7 @@ import {
   exampleInput,
   latencyText,
   modelLabel,
+  rolloutText,
   shortUrl,
   statusState,
   trafficText
@@ -36,6 +37,7 @@ export function DeploymentCard(props: IDeploymentCardProps): JSX.Element {
   const traffic = trafficText(d);
   const latency = latencyText(d);
   const rollback = canRollBack(d);
+  const rollout = rolloutText(d);
   const live = d.status === 'serving' || d.status === 'restarting';
   return (
     <div
@@ -92,6 +94,23 @@ export function DeploymentCard(props: IDeploymentCardProps): JSX.Element {
               <a href={d.url} target="_blank" rel="noreferrer">
                 {shortUrl(d.url)}
               </a>
+            </dd>
+          </>
+        )}
+        {rollout && (
+          <>
+            <dt>
+              {d.details?.rollout?.ok === false
+                ? trans.__('Last rollout')
+                : trans.__('Rollout')}
+            </dt>
+            <dd
+              data-field="rollout"
+              data-state={
+                d.details?.rollout?.ok === false ? 'error' : 'warning'
+              }
+            >
+              {rollout}
             </dd>
           </>
         )}
