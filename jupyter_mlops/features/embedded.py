@@ -250,7 +250,8 @@ class EmbeddedStore:
                    ) -> pd.DataFrame:
         """Point-in-time join: for each entity row, per view, the latest feature row with
         event time ≤ the row's time and within the view's TTL (ties: the later created
-        timestamp, then the later publish); every row kept, in order, nulls where none."""
+        timestamp, then the later publish, then the later row); every row kept, in order,
+        nulls where none."""
         entity_df = frames.require_frame(entity_df, "the entity frame")
         resolved = self.resolve(refs)
         if timestamp not in entity_df.columns:
