@@ -91,6 +91,12 @@ def open_review_panel(page: Any, lab: Lab) -> Any:
     return show_review_panel(page)
 
 
+def tab(page: Any, label: str) -> Any:
+    """The main area's tab labelled exactly ``label``."""
+    return page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab").filter(
+        has=page.locator(".lm-TabBar-tabLabel", has_text=re.compile(f"^{re.escape(label)}$")))
+
+
 def diff_view(page: Any, path: str) -> Any:
     view = page.locator(f'.jp-mlops-review-widget[data-path="{path}"]')
     expect(view).to_be_visible()
@@ -110,8 +116,7 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
 
     changed.click()
     view = diff_view(page, NOTEBOOK)
-    expect(page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
-           ).to_contain_text(f"Review: {NOTEBOOK}")
+    expect(tab(page, f"Review: {NOTEBOOK}")).to_have_class(re.compile("lm-mod-current"))
     summary = view.locator(".jp-mlops-review-summary")
     expect(summary.locator('[data-summary="modified"] strong')).to_have_text("1")
     expect(summary.locator('[data-summary="outputs_changed"] strong')).to_have_text("1")
@@ -254,7 +259,11 @@ def test_suggest_apply_and_request_changes_from_the_notebooks_command(
         pass
     else:
         dialog.locator(".jp-mod-accept").click()
-    page.locator(".jp-NotebookPanel .jp-Notebook").click()
+    # an unsaved edit in the open notebook, which applying a suggestion must not discard
+    page.locator(".jp-NotebookPanel .jp-CodeCell .cm-content").first.click()
+    page.keyboard.press("End")
+    page.keyboard.type("  # mine")
+    page.keyboard.press("Escape")
     page.keyboard.press("Control+Shift+C")
     page.locator(".lm-CommandPalette-input").fill("Review notebook changes")
     page.locator(".lm-CommandPalette-item", has_text="Review notebook changes").first.click()
@@ -294,6 +303,13 @@ def test_suggest_apply_and_request_changes_from_the_notebooks_command(
     assert "".join(plot["source"]) == 'color = "red"\nshow(color)'
     # the diff is fetched again: the source no longer differs from HEAD
     expect(cell.locator('[data-op="insert"]')).to_have_count(0)
+    # the open notebook kept the unsaved edit; reloading it from disk shows the suggestion
+    page.get_by_role("button", name="Reload from disk").click()
+    tab(page, PLOT).click()
+    code_cell = page.locator(".jp-NotebookPanel .jp-CodeCell .cm-content").first
+    expect(code_cell).to_contain_text('color = "red"')
+    expect(code_cell).not_to_contain_text("# mine")
+    tab(page, f"Review: {PLOT}").click()
 
     # resolve the thread, and request changes with a reason
     thread.get_by_role("button", name="Resolve").click()

@@ -145,7 +145,7 @@ class DiffViewOpener {
 
   /**
    * An open notebook without unsaved edits reloads to show the applied suggestion; one
-   * with unsaved edits keeps them, and the user is told how to see the file instead.
+   * with unsaved edits keeps them, and the user is offered to reload it.
    */
   private _showApplied(path: string): void {
     const { docManager, trans } = this._context;
@@ -160,10 +160,21 @@ class DiffViewOpener {
     }
     Notification.warning(
       trans.__(
-        'The suggestion was written to %1, whose open editor has unsaved changes: reload it from disk (File ▸ Reload Notebook from Disk) to see the suggestion, or save to keep your version.',
+        'The suggestion was written to %1, but its editor has unsaved changes.',
         path
       ),
-      { autoClose: false }
+      {
+        autoClose: false,
+        actions: [
+          {
+            label: trans.__('Reload from disk'),
+            caption: trans.__(
+              'Show the file with the suggestion; your unsaved changes are lost'
+            ),
+            callback: () => void context.revert()
+          }
+        ]
+      }
     );
   }
 
