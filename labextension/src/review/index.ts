@@ -129,7 +129,7 @@ class DiffViewOpener {
       path,
       base,
       head,
-      rendermime: await this._rendermime(),
+      rendermime: await this._rendermime(path),
       trans,
       onReviewChanged: this._onReviewChanged,
       onWorkingCopyChanged: changed => {
@@ -192,14 +192,20 @@ class DiffViewOpener {
     return this._view;
   }
 
-  private async _rendermime(): Promise<IRenderMimeRegistry> {
-    if (this._context.rendermime) {
-      return this._context.rendermime;
-    }
+  /** A rendermime whose relative links and images resolve next to the notebook. */
+  private async _rendermime(path: string): Promise<IRenderMimeRegistry> {
     const { RenderMimeRegistry, standardRendererFactories } =
       await import('@jupyterlab/rendermime');
+    const resolver = new RenderMimeRegistry.UrlResolver({
+      path,
+      contents: this._context.app.serviceManager.contents
+    });
+    if (this._context.rendermime) {
+      return this._context.rendermime.clone({ resolver });
+    }
     return new RenderMimeRegistry({
-      initialFactories: standardRendererFactories
+      initialFactories: standardRendererFactories,
+      resolver
     });
   }
 
