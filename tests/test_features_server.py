@@ -160,3 +160,20 @@ async def test_the_detail_lists_the_runs_that_used_the_view(
     assert pd.Timestamp(view["runs"][0]["started_at"]).tzinfo is not None
     sessions = (await _get(jp_fetch, "views", "sessions", path="proj"))["view"]
     assert sessions["runs"] == []
+
+
+async def test_a_feast_backend_without_feast_here_says_how_to_get_it(
+        jp_fetch: Any, jp_root_dir: Path) -> None:
+    from importlib.util import find_spec
+
+    if find_spec("feast") is not None:
+        pytest.skip("Feast is importable in this environment")
+    repo = jp_root_dir / "repo"
+    repo.mkdir()
+    (repo / "feature_store.yaml").write_text("project: p\nregistry: r.db\nprovider: local\n")
+    (jp_root_dir / "mlops.toml").write_text(f'[features]\nbackend = "feast"\nrepo = "{repo}"\n')
+    code, message = await _error(jp_fetch, "views")
+    assert code == 503 and "pip install 'jupyter-mlops[feast]'" in message
+    (jp_root_dir / "mlops.toml").write_text('[features]\nbackend = "feast"\n')
+    code, message = await _error(jp_fetch, "views")
+    assert code == 400 and "features.repo is not set" in message
