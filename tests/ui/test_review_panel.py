@@ -160,6 +160,28 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     editor.get_by_role("button", name="Cancel").click()
     expect(editor).to_have_count(0)
 
+    # a reply in the thread
+    thread.locator(".jp-mlops-review-replyText").fill("The loss diverged at 0.1")
+    thread.get_by_role("button", name="Reply").click()
+    expect(thread.locator(".jp-mlops-review-comment")).to_have_count(2)
+    expect(thread).to_contain_text("The loss diverged at 0.1")
+
+    # outputs left out of the comparison: fetched again, only the source differs
+    view.locator('[data-filter="outputs"] input').uncheck()
+    expect(summary.locator('[data-summary="outputs_changed"] strong')).to_have_text("0")
+    expect(cell.locator('.jp-mlops-review-outputs[data-changed="true"]')).to_have_count(0)
+    expect(cell).to_have_attribute("data-status", "modified")
+    view.locator('[data-filter="outputs"] input').check()
+    expect(summary.locator('[data-summary="outputs_changed"] strong')).to_have_text("1")
+
+    # against the index (nothing staged): no change; back to the working copy
+    head = view.locator('[data-picker="Head"] select')
+    head.select_option("INDEX")
+    expect(view).to_have_attribute("data-head", "INDEX")
+    expect(summary.locator('[data-summary="modified"] strong')).to_have_text("0")
+    head.select_option("WORKING")
+    expect(summary.locator('[data-summary="modified"] strong')).to_have_text("1")
+
     # approve, with a message
     verdict = view.locator(".jp-mlops-review-verdict")
     verdict.locator(".jp-mlops-review-verdictText").fill("Fine once the rate is explained")
