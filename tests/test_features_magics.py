@@ -61,7 +61,7 @@ def test_publish_search_show_get_and_online_from_the_notebook(
     detail = run(shell, "%mlops features show orders --stats")
     bundle = shown(shell, detail)
     assert "order value in EUR" in bundle["text/html"] and "distinct" in bundle["text/html"]
-    assert "ttl: 86400 s" in bundle["text/plain"]
+    assert "ttl: 1d" in bundle["text/plain"]
 
     summary = run(shell, "%mlops features get orders:amount orders:segment "
                          "--entities entity_df --timestamp event_timestamp --into training")

@@ -46,6 +46,16 @@ def from_us(us: int | None) -> datetime | None:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=int(us))
 
 
+def duration(seconds: float | None) -> str:
+    """``30d``, ``12h``, ``90s``: a TTL as a person writes it (``none`` for no TTL)."""
+    if not seconds:
+        return "none"
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 def parse_ttl(ttl: Any) -> float | None:
     """A TTL as seconds: a number, a ``timedelta`` or text like ``90s``, ``30m``, ``12h``,
     ``7d``, ``2w``; None or 0 for none."""
@@ -211,7 +221,7 @@ class FeatureView:
                 "runs": [r.to_dict() for r in self.runs or []], "snippet": self.snippet}
 
     def __repr__(self) -> str:
-        ttl = f"{self.ttl_seconds:g} s" if self.ttl_seconds else "none"
+        ttl = duration(self.ttl_seconds)
         lines = [f"feature view {self.name} v{self.version} ({self.backend})",
                  f"  {self.description}" if self.description else "",
                  f"  entities: {', '.join(self.entities)} · timestamp: {self.timestamp}"
@@ -245,7 +255,7 @@ class FeatureView:
                 f"<code>{escape(r.run_name or r.run_id)}</code> ({escape(r.status)})"
                 for r in self.runs) + "</div>"
         tags = ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "-"
-        ttl = f"{self.ttl_seconds:g} s" if self.ttl_seconds else "none"
+        ttl = duration(self.ttl_seconds)
         return (f'<div class="mlops-feature-view" data-view="{escape(self.name)}">'
                 f"<div><b>{escape(self.name)}</b> v{self.version} "
                 f'<span style="opacity:.6">({escape(self.backend)})</span></div>'
