@@ -404,3 +404,16 @@ def test_the_deploy_model_command_reveals_the_panel_and_resolves_with_the_deploy
     expect(panel.locator('[data-deployment="ui-command"]')).to_have_count(0)
     open_document(page, "notes.txt")
     expect(panel.locator('[data-deployment="ui-command"]')).to_be_visible(timeout=30_000)
+
+    # without a model (a menu or the palette) the command asks for one; cancel deploys nothing
+    page.evaluate("""() => {
+        window.mlopsAsked = window.jupyterapp.commands.execute('mlops:deploy-model', {});
+    }""")
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Model URI")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert page.evaluate("async () => await window.mlopsAsked") is None
+    from jupyter_mlops.deploy import deployments
+
+    assert [d.name for d in deployments(check=False, cwd=models.root)] == ["ui-command"]
+    assert not (other / ".mlops" / "deployments").exists()
