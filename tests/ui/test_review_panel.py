@@ -203,6 +203,8 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     # a reload forgets everything the page held: the panel and the view read it back
     page.reload()
     panel = show_review_panel(page)
+    # the diff view was open: the page's layout brings it back
+    expect(page.locator(f'.jp-mlops-review-widget[data-path="{NOTEBOOK}"]')).to_have_count(1)
     review = panel.locator(f'[data-list="reviews"] [data-path="{NOTEBOOK}"]')
     expect(review).to_have_attribute("data-state", "approved", timeout=30_000)
     expect(review).to_contain_text("1 thread, 1 open")

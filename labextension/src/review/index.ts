@@ -1,4 +1,9 @@
-import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { ILayoutRestorer } from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  Notification,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
@@ -19,6 +24,18 @@ export function createReviewPanel(context: IPanelContext): Widget | null {
   const { app, trans, notebooks } = context;
   const changes = new ChangesModel(context.status, notebooks);
   const opener = new DiffViewOpener(context, () => void changes.refresh());
+  // open diff views come back after a reload, with the revisions they compared
+  void app.resolveOptionalService(ILayoutRestorer).then(restorer =>
+    restorer?.restore(opener.tracker, {
+      command: ReviewCommandIDs.openReview,
+      args: view => ({
+        path: view.model.path,
+        base: view.model.base,
+        head: view.model.head
+      }),
+      name: view => view.key
+    })
+  );
 
   app.commands.addCommand(ReviewCommandIDs.openReview, {
     label: args =>
@@ -120,7 +137,7 @@ class DiffViewOpener {
       return;
     }
     const key = ReviewDiffWidget.key(path, base, head);
-    const existing = [...this._views].find(view => view.key === key);
+    const existing = this.tracker.find(view => view.key === key);
     if (existing) {
       app.shell.activateById(existing.id);
       return;
@@ -137,8 +154,8 @@ class DiffViewOpener {
         this._onReviewChanged();
       }
     });
-    this._views.add(view);
-    view.disposed.connect(() => this._views.delete(view));
+    view.model.revisionsChanged.connect(() => void this.tracker.save(view));
+    void this.tracker.add(view);
     app.shell.add(view, 'main');
     app.shell.activateById(view.id);
   }
@@ -209,6 +226,9 @@ class DiffViewOpener {
     });
   }
 
-  private readonly _views = new Set<ReviewDiffWidget>();
+  /** The open diff views (the layout restorer reopens them after a reload). */
+  readonly tracker = new WidgetTracker<ReviewDiffWidget>({
+    namespace: 'mlops-review'
+  });
   private _view: Promise<typeof import('./view')> | null = null;
 }
