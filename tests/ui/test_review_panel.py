@@ -181,6 +181,16 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     expect(summary.locator('[data-summary="modified"] strong')).to_have_text("0")
     head.select_option("WORKING")
     expect(summary.locator('[data-summary="modified"] strong')).to_have_text("1")
+    # a ref typed in that git does not know: the server's one line, then back to HEAD
+    base = view.locator('[data-picker="Base"]')
+    base.locator("select").select_option("__other__")
+    base.locator(".jp-mlops-review-refInput").fill("no-such-ref")
+    base.locator(".jp-mlops-review-refInput").press("Enter")
+    expect(view.locator(".jp-mlops-review-error")).to_contain_text(
+        "unknown git revision 'no-such-ref'")
+    base.locator("select").select_option("HEAD")
+    expect(view.locator(".jp-mlops-review-error")).to_have_count(0)
+    expect(summary.locator('[data-summary="modified"] strong')).to_have_text("1")
 
     # approve, with a message
     verdict = view.locator(".jp-mlops-review-verdict")
