@@ -12,6 +12,8 @@ export type Revision = string;
 export const HEAD: Revision = 'HEAD';
 export const INDEX: Revision = 'INDEX';
 export const WORKING: Revision = 'WORKING';
+/** Outside git: the notebook's last checkpoint (what HEAD means there). */
+export const CHECKPOINT: Revision = 'CHECKPOINT';
 
 /** A notebook's state in the working tree. */
 export type ChangeStatus =

@@ -1,12 +1,20 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { HEAD, IDiffFilters, INDEX, Revision, WORKING } from '../tokens';
+import {
+  CHECKPOINT,
+  HEAD,
+  IDiffFilters,
+  INDEX,
+  Revision,
+  WORKING
+} from '../tokens';
 import { DiffMode } from './SourceDiff';
 
 const OTHER = '__other__';
+const PRESETS: readonly Revision[] = [HEAD, INDEX, WORKING, CHECKPOINT];
 
-/** Pick a revision: HEAD, INDEX, WORKING, or a ref typed in. */
+/** Pick a revision: HEAD, INDEX, WORKING, CHECKPOINT, or a ref typed in. */
 export function RevisionPicker(props: {
   label: string;
   value: Revision;
@@ -14,11 +22,11 @@ export function RevisionPicker(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { label, value, trans } = props;
-  const preset = [HEAD, INDEX, WORKING].includes(value);
+  const preset = PRESETS.includes(value);
   const [typing, setTyping] = React.useState(!preset);
   const [text, setText] = React.useState(preset ? '' : value);
   React.useEffect(() => {
-    const isPreset = [HEAD, INDEX, WORKING].includes(value);
+    const isPreset = PRESETS.includes(value);
     setTyping(!isPreset);
     setText(isPreset ? '' : value);
   }, [value]);
@@ -45,6 +53,9 @@ export function RevisionPicker(props: {
         <option value={HEAD}>{trans.__('HEAD (last commit)')}</option>
         <option value={INDEX}>{trans.__('INDEX (staged)')}</option>
         <option value={WORKING}>{trans.__('WORKING (working copy)')}</option>
+        <option value={CHECKPOINT}>
+          {trans.__('CHECKPOINT (last saved checkpoint)')}
+        </option>
         <option value={OTHER}>{trans.__('a ref or commit…')}</option>
       </select>
       {typing && (
