@@ -366,3 +366,15 @@ def test_suggest_apply_and_request_changes_from_the_notebooks_command(
     editor.locator('button[type="submit"]').click()
     on_output = cell.locator(".jp-mlops-review-thread", has_text="Legend is missing")
     expect(on_output.locator(".jp-mlops-review-threadAnchor")).to_have_text("output 1")
+
+
+def test_outside_git_the_panel_says_so_and_a_notebook_without_checkpoint_is_explained(
+        page: Any, lab: Lab) -> None:
+    panel = open_review_panel(page, lab)  # conftest's lab: demo.ipynb, no git repository
+    expect(panel.locator(".jp-mlops-review-note")).to_contain_text("Not a git repository")
+    demo = panel.locator('[data-list="changes"] [data-path="demo.ipynb"]')
+    expect(demo).to_have_attribute("data-status", "untracked")
+    demo.click()
+    view = page.locator('.jp-mlops-review-widget[data-path="demo.ipynb"]')
+    expect(view.locator(".jp-mlops-review-error")).to_contain_text("has no checkpoint")
+    expect(view.locator(".jp-mlops-review-cell")).to_have_count(0)
