@@ -271,6 +271,21 @@ def test_a_500_cell_diff_renders_as_it_scrolls(page: Any, review_lab: Lab) -> No
     last = view.locator(f'.jp-mlops-review-cell[data-head-index="{BIG_CELLS - 1}"]')
     expect(last).to_have_count(0)
     content = view.locator(".jp-mlops-review-content")
+
+    def scrolled() -> float:
+        return float(content.evaluate("node => node.scrollTop"))
+
+    # next / previous change: by the buttons, and by n / p on the keyboard
+    view.locator('[data-jump="next"]').click()
+    view.locator('[data-jump="next"]').click()
+    after_two = scrolled()
+    assert after_two > 0
+    view.locator(".jp-mlops-review-view").focus()
+    page.keyboard.press("n")  # the handler scrolls at once
+    assert scrolled() > after_two
+    page.keyboard.press("p")
+    page.keyboard.press("p")
+    assert scrolled() < after_two
     for _ in range(20):
         content.evaluate("node => { node.scrollTop = node.scrollHeight; }")
         if last.count() > 0:

@@ -57,7 +57,27 @@ export function DiffView(props: IDiffViewProps): JSX.Element {
   );
 
   return (
-    <div className="jp-mlops-review-view" data-mode={mode}>
+    <div
+      className="jp-mlops-review-view"
+      data-mode={mode}
+      tabIndex={-1}
+      onKeyDown={event => {
+        // n / p: the next or previous changed cell (not while typing)
+        const target = event.target as HTMLElement;
+        if (
+          event.ctrlKey ||
+          event.metaKey ||
+          event.altKey ||
+          ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName)
+        ) {
+          return;
+        }
+        if (event.key === 'n' || event.key === 'p') {
+          event.preventDefault();
+          jumpToChange(props.scrollRoot, event.key === 'n' ? 1 : -1);
+        }
+      }}
+    >
       <div className="jp-mlops-review-top">
         <DiffControls
           base={model.base}
@@ -75,6 +95,7 @@ export function DiffView(props: IDiffViewProps): JSX.Element {
         />
         {diff && (
           <Summary
+            onJump={direction => jumpToChange(props.scrollRoot, direction)}
             summary={diff.summary}
             base={diff.base.label}
             head={diff.head.label}
@@ -148,22 +169,32 @@ export function DiffView(props: IDiffViewProps): JSX.Element {
                     )}
                   </button>
                 ) : (
-                  <LazyBlock
+                  <div
                     key={cellKey(diff.cells[item.index], item.index)}
-                    eager={item.position < EAGER_CELLS}
-                    estimatedHeight={estimateHeight(diff.cells[item.index])}
+                    className="jp-mlops-review-row"
+                    data-changed={
+                      diff.cells[item.index].status !== 'unchanged' ||
+                      diff.cells[item.index].outputs_changed
+                        ? 'true'
+                        : undefined
+                    }
                   >
-                    {() => (
-                      <CellView
-                        cell={diff.cells[item.index]}
-                        mode={mode}
-                        threads={placed.byCell.get(item.index) ?? NO_THREADS}
-                        actions={actions}
-                        rendermime={rendermime}
-                        trans={trans}
-                      />
-                    )}
-                  </LazyBlock>
+                    <LazyBlock
+                      eager={item.position < EAGER_CELLS}
+                      estimatedHeight={estimateHeight(diff.cells[item.index])}
+                    >
+                      {() => (
+                        <CellView
+                          cell={diff.cells[item.index]}
+                          mode={mode}
+                          threads={placed.byCell.get(item.index) ?? NO_THREADS}
+                          actions={actions}
+                          rendermime={rendermime}
+                          trans={trans}
+                        />
+                      )}
+                    </LazyBlock>
+                  </div>
                 )
             )}
           </div>
@@ -173,7 +204,29 @@ export function DiffView(props: IDiffViewProps): JSX.Element {
   );
 }
 
+/**
+ * Scroll to the next (1) or previous (-1) changed cell below or above the top of the
+ * view; placeholders of cells not rendered yet stand in for them.
+ */
+export function jumpToChange(root: HTMLElement, direction: 1 | -1): void {
+  const rows = Array.from(
+    root.querySelectorAll<HTMLElement>('.jp-mlops-review-row[data-changed]')
+  );
+  const top = root.getBoundingClientRect().top;
+  const header = root.querySelector('.jp-mlops-review-top');
+  const line = top + (header ? header.getBoundingClientRect().height : 0) + 2;
+  const offsets = rows.map(row => row.getBoundingClientRect().top - line);
+  const index =
+    direction === 1
+      ? offsets.findIndex(offset => offset > 1)
+      : offsets.map(offset => offset < -1).lastIndexOf(true);
+  if (index >= 0) {
+    root.scrollTop += offsets[index];
+  }
+}
+
 function Summary(props: {
+  onJump: (direction: 1 | -1) => void;
   summary: IDiffSummary;
   base: string;
   head: string;
@@ -204,6 +257,26 @@ function Summary(props: {
           <strong>{summary[key]}</strong> {label}
         </span>
       ))}
+      <span className="jp-mlops-review-jump">
+        <button
+          type="button"
+          className="jp-mlops-review-button"
+          data-jump="previous"
+          title={trans.__('The previous changed cell (p)')}
+          onClick={() => props.onJump(-1)}
+        >
+          {trans.__('↑ Previous change')}
+        </button>
+        <button
+          type="button"
+          className="jp-mlops-review-button"
+          data-jump="next"
+          title={trans.__('The next changed cell (n)')}
+          onClick={() => props.onJump(1)}
+        >
+          {trans.__('↓ Next change')}
+        </button>
+      </span>
       <span className="jp-mlops-review-elapsed">
         {trans.__('in %1 ms', Math.round(props.elapsedMs))}
       </span>
