@@ -19,6 +19,8 @@ from jupyter_mlops import features
 from jupyter_mlops.config import Config, load_config
 from jupyter_mlops.errors import NotFoundError, UserInputError
 from jupyter_mlops.features import FeatureWarning
+from jupyter_mlops.features.api import open_store
+from jupyter_mlops.features.model import parse_refs
 from tests.features_fixtures import ORDERS_TTL, at, brute_force, generate, same_values
 
 ORDER_FEATURES = ["amount", "order_count", "segment"]
@@ -46,14 +48,26 @@ def publish_generated(config: Config, seed: int = 7):  # type: ignore[no-untyped
 
 # --------------------------------------------------------------------------- point in time
 
+JOINS = ["sorted", "duckdb"]  # the hand-written join and DuckDB's ASOF JOIN
 
+
+def get_by(join: str, wanted: str | list[str], entities: pd.DataFrame, timestamp: str,
+           config: Config) -> pd.DataFrame:
+    """``features.get`` through one join of the embedded store."""
+    store = open_store(config)
+    return store.historical(parse_refs(wanted), entities, timestamp,  # type: ignore[call-arg]
+                            join=join)
+
+
+@pytest.mark.parametrize("join", JOINS)
 @pytest.mark.parametrize("seed", [7, 11])
-def test_training_frame_matches_the_brute_force_reference(config: Config, seed: int) -> None:
+def test_training_frame_matches_the_brute_force_reference(config: Config, seed: int,
+                                                          join: str) -> None:
     data = publish_generated(config, seed)
     entities = data.entities.set_index(pd.Index(range(1000, 1000 + len(data.entities))))
 
-    frame = features.get(["orders:*", "sessions:minutes", "sessions:active"], entities,
-                         timestamp="event_timestamp", config=config)
+    frame = get_by(join, ["orders:*", "sessions:minutes", "sessions:active"], entities,
+                   "event_timestamp", config)
 
     # every entity row, in the caller's order and index, with its own columns unchanged
     assert list(frame.index) == list(entities.index)
@@ -72,7 +86,8 @@ def test_training_frame_matches_the_brute_force_reference(config: Config, seed: 
     assert frame["minutes"].isna().sum() > 20  # android devices never had a session
 
 
-def test_ttl_edge_ties_and_late_rows_on_a_small_case(config: Config) -> None:
+@pytest.mark.parametrize("join", JOINS)
+def test_ttl_edge_ties_and_late_rows_on_a_small_case(config: Config, join: str) -> None:
     first = pd.DataFrame({
         "k": [1, 1, 1, 2],
         "ts": [at(0), at(100), at(100), at(50)],
@@ -88,7 +103,7 @@ def test_ttl_edge_ties_and_late_rows_on_a_small_case(config: Config) -> None:
     entities = pd.DataFrame({"k": [1, 1, 1, 1, 1, 2, 3],
                              "t": [at(0), at(29), at(60), at(100), at(161), at(110), at(5)]})
 
-    got = features.get("small:v", entities, timestamp="t", config=config)["v"].tolist()
+    got = get_by(join, "small:v", entities, "t", config)["v"].tolist()
 
     # t=0: the row at 0; t=29: still it; t=60: the late row at 30 (created later, event
     # later); t=100: tie at 100 with created 105 twice -> the later publish (5.0);
@@ -96,6 +111,56 @@ def test_ttl_edge_ties_and_late_rows_on_a_small_case(config: Config) -> None:
     # k=3: no history
     assert got[:4] == [1.0, 1.0, 6.0, 5.0]
     assert np.isnan(got[4]) and got[5] == 4.0 and np.isnan(got[6])
+
+
+def test_both_joins_give_the_same_frame_with_its_types(config: Config) -> None:
+    data = publish_generated(config)
+    stamped = pd.DataFrame({"k": [1, 2, 2], "ts": [at(0), at(10), at(20)],
+                            "seen": [at(1), at(2), at(3)], "flag": [True, False, True],
+                            "label": ["a", "b", "c"], "n": [1, 2, 3], "x": [0.5, None, 2.5]})
+    features.publish(stamped, "kinds", entities="k", timestamp="ts", ttl=15, config=config)
+    asked = [("orders:*", data.entities, "event_timestamp"),
+             ("sessions:*", data.entities.iloc[::-1], "event_timestamp"),
+             ("sessions:*", data.entities.iloc[:0], "event_timestamp")]
+    for times in ([at(5), at(11), at(40)], [at(-1), at(30), at(20)], [at(25)] * 3):
+        # every value found, some missing, none found: the column types follow
+        asked.append(("kinds:*", pd.DataFrame({"k": [1, 2, 2], "t": times}), "t"))
+    asked.append(("kinds:*", pd.DataFrame({"k": [3], "t": [at(5)]}), "t"))
+    for wanted, entities, timestamp in asked:
+        sorted_frame = get_by("sorted", wanted, entities, timestamp, config)
+        duck_frame = get_by("duckdb", wanted, entities, timestamp, config)
+        pd.testing.assert_frame_equal(sorted_frame, duck_frame)
+    # features.get picks the sorted join where it covers the view, DuckDB elsewhere
+    floats = pd.DataFrame({"k": [1.0], "t": [at(5)]})  # a float key: DuckDB's job
+    assert features.get("kinds:n", floats, timestamp="t", config=config)["n"].tolist() == [1]
+    with pytest.raises(UserInputError, match="sorted join does not cover"):
+        get_by("sorted", "kinds:n", floats, "t", config)
+
+
+LATE_PUBLISHER = """
+import pandas as pd
+from jupyter_mlops import features
+frame = pd.DataFrame({"k": [1], "ts": pd.to_datetime([50], unit="s", utc=True), "x": [9.0]})
+features.publish(frame, "cached", entities="k", timestamp="ts")
+"""
+
+
+def test_a_publish_from_another_process_is_seen_by_the_sorted_join(
+        project: Path, config: Config, child_env: Callable[..., dict[str, str]]) -> None:
+    first = pd.DataFrame({"k": [1], "ts": pd.to_datetime([10], unit="s", utc=True),
+                          "x": [1.0]})
+    features.publish(first, "cached", entities="k", timestamp="ts", config=config)
+    entities = pd.DataFrame({"k": [1, 1], "t": pd.to_datetime([20, 60], unit="s", utc=True)})
+    assert get_by("sorted", "cached:x", entities, "t", config)["x"].tolist() == [1.0, 1.0]
+
+    done = subprocess.run([sys.executable, "-c", LATE_PUBLISHER], cwd=project,
+                          env=child_env(), capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+
+    assert get_by("sorted", "cached:x", entities, "t", config)["x"].tolist() == [1.0, 9.0]
+    assert features.get("cached:x", entities, timestamp="t", config=config)["x"].tolist() == [
+        1.0, 9.0]
 
 
 def test_a_changed_schema_is_a_new_version_and_versions_can_be_pinned(config: Config) -> None:

@@ -246,12 +246,17 @@ class EmbeddedStore:
         return resolved
 
     def historical(self, refs: Sequence[FeatureRef], entity_df: pd.DataFrame, timestamp: str,
-                   *, full_names: bool = False, progress: Progress | None = None
-                   ) -> pd.DataFrame:
+                   *, full_names: bool = False, progress: Progress | None = None,
+                   join: str = "auto") -> pd.DataFrame:
         """Point-in-time join: for each entity row, per view, the latest feature row with
         event time ≤ the row's time and within the view's TTL (ties: the later created
         timestamp, then the later publish, then the later row); every row kept, in order,
-        nulls where none."""
+        nulls where none.
+
+        ``join``: ``"sorted"`` (the hand-written join of ``sorted_join``), ``"duckdb"`` (ASOF
+        JOINs), or ``"auto"``: sorted where it covers the view's types, else DuckDB."""
+        if join not in ("auto", "sorted", "duckdb"):
+            raise UserInputError(f"join must be auto, sorted or duckdb, not {join!r}")
         entity_df = frames.require_frame(entity_df, "the entity frame")
         resolved = self.resolve(refs)
         if timestamp not in entity_df.columns:
@@ -269,19 +274,75 @@ class EmbeddedStore:
                 if key not in needed:
                     needed.append(key)
         ents = pd.DataFrame({k: entity_df[k].to_numpy() for k in needed})
-        ents["__ts"] = frames.epoch_us(ts)
-        ents["__row"] = np.arange(len(ents), dtype="int64")
-        con = connect()
-        con.register("ents", ents)
-        selects, joins = ["e.__row"], []
+        at_us = np.asarray(frames.epoch_us(ts), dtype="int64")
         entries = self._entries()
-        for i, (view, features) in enumerate(resolved):
-            item = self._version(entries[view.name], view.version)
+        items = [self._version(entries[view.name], view.version) for view, _f in resolved]
+        for view, _features in resolved:
+            _check_key_types(view, ents)
+        found: dict[str, Any] | None = None
+        if join != "duckdb":
+            found = self._sorted_join(resolved, items, ents, at_us, names, progress)
+            if found is None and join == "sorted":
+                raise UserInputError("the sorted join does not cover these views' key or "
+                                     "feature types: use join='auto'")
+        if found is None:
+            found = self._duckdb_join(resolved, items, ents, at_us, names, progress)
+        out = entity_df.copy()
+        for column, values in found.items():
+            out[column] = values
+        return out
+
+    def _sorted_join(self, resolved: list[tuple[FeatureView, list[str]]],
+                     items: list[dict[str, Any]], ents: pd.DataFrame, at_us: Any,
+                     names: dict[tuple[str, str], str], progress: Progress | None
+                     ) -> dict[str, Any] | None:
+        """The features by the sorted join; None where it does not cover a view."""
+        from . import sorted_join
+
+        plans = []
+        for (view, features), item in zip(resolved, items, strict=True):
+            types = {f.name: f.type for f in view.schema}
+            keys = list(view.entities)
+            if not sorted_join.covers(types, keys, features):
+                return None
+            values = sorted_join.entity_keys(ents, keys, types)
+            if values is None:
+                return None
+            plans.append((view, features, item, values))
+        found: dict[str, Any] = {}
+        for view, features, item, values in plans:
             paths = self._paths(item)
             if progress:
                 progress(f"{view.name} v{view.version}: {view.rows:,} rows in {len(paths)} "
                          f"part{'s' if len(paths) != 1 else ''}")
-            _check_key_types(view, ents)
+            rows = sorted_join.sorted_version(self.where, view.name, int(view.version), paths,
+                                              list(view.entities), bool(item["ties"]))
+            if rows is None:
+                return None
+            ttl = view.ttl_seconds
+            where, hit = rows.match(values, at_us, int(ttl * 1_000_000) if ttl else None)
+            for feature in features:
+                found[names[(view.name, feature)]] = rows.column(feature, where, hit)
+        return found
+
+    def _duckdb_join(self, resolved: list[tuple[FeatureView, list[str]]],
+                     items: list[dict[str, Any]], ents: pd.DataFrame, at_us: Any,
+                     names: dict[tuple[str, str], str], progress: Progress | None
+                     ) -> dict[str, Any]:
+        """The features by DuckDB ASOF JOINs, one per view."""
+        import numpy as np
+
+        ents = ents.copy()
+        ents["__ts"] = at_us
+        ents["__row"] = np.arange(len(ents), dtype="int64")
+        con = connect()
+        con.register("ents", ents)
+        selects, joins = ["e.__row"], []
+        for i, ((view, features), item) in enumerate(zip(resolved, items, strict=True)):
+            paths = self._paths(item)
+            if progress:
+                progress(f"{view.name} v{view.version}: {view.rows:,} rows in {len(paths)} "
+                         f"part{'s' if len(paths) != 1 else ''}")
             cols = ", ".join(quote(c) for c in [*view.entities, *features])
             source = (f"SELECT {cols}, {EVENT_US} AS __ev FROM read_parquet("
                       f"{sql_list(paths)})")
@@ -304,12 +365,9 @@ class EmbeddedStore:
         if progress:
             progress(f"joining {len(ents):,} entity rows with {len(resolved)} view"
                      f"{'s' if len(resolved) != 1 else ''}")
-        found = con.execute(sql).df()
+        frame = con.execute(sql).df()
         con.close()
-        out = entity_df.copy()
-        for column in found.columns[1:]:
-            out[column] = found[column].array
-        return out
+        return {column: frame[column].array for column in frame.columns[1:]}
 
     # ----------------------------------------------------------------------- online
 
