@@ -87,6 +87,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       docManager,
       rendermime
     });
+    if (palette && app.commands.hasCommand('mlops:deploy-model')) {
+      palette.addItem({
+        command: 'mlops:deploy-model',
+        category: COMMAND_CATEGORY
+      });
+    }
     const sidebar = new MLOpsSidebar({
       model,
       panels,

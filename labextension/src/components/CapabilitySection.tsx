@@ -64,14 +64,44 @@ export function CapabilitySection(props: ICapabilitySectionProps): JSX.Element {
         </div>
       )}
       {capability && capability.checks.length > 0 && (
-        <ul className="jp-mlops-checks">
-          {capability.checks.map(check => (
-            <CheckRow key={check.name} check={check} trans={trans} />
-          ))}
-        </ul>
+        <CheckList checks={capability.checks} trans={trans} />
       )}
     </div>
   );
+}
+
+/**
+ * The measured checks: folded into one line while they all pass (the panel below
+ * needs the room), unfolded as soon as one warns or fails.
+ */
+function CheckList(props: {
+  checks: ICheck[];
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { checks, trans } = props;
+  const failing = checks.filter(check => checkLevel(check) !== 'ok').length;
+  const label =
+    failing === 0
+      ? trans._n('%1 check passed', '%1 checks passed', checks.length)
+      : trans.__('%1 of %2 checks need a look', failing, checks.length);
+  return (
+    <details
+      className="jp-mlops-checks-fold"
+      data-failing={failing}
+      open={failing > 0 || undefined}
+    >
+      <summary className="jp-mlops-checks-summary">{label}</summary>
+      <ul className="jp-mlops-checks">
+        {checks.map(check => (
+          <CheckRow key={check.name} check={check} trans={trans} />
+        ))}
+      </ul>
+    </details>
+  );
+}
+
+function checkLevel(check: ICheck): CapabilityState {
+  return check.level ?? (check.ok ? 'ok' : 'error');
 }
 
 function CheckRow(props: {
@@ -79,7 +109,7 @@ function CheckRow(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { check, trans } = props;
-  const level: CapabilityState = check.level ?? (check.ok ? 'ok' : 'error');
+  const level = checkLevel(check);
   return (
     <li className="jp-mlops-check" data-level={level}>
       <span
