@@ -7,7 +7,10 @@ over a year; one view with a created timestamp and a 30-day TTL) and 200,000 ent
 
 Historical retrieval of all 20 features for the 200,000 entity rows by
 
-  * ours (``mlops.features.get``, the embedded store: Parquet parts + DuckDB ASOF JOINs),
+  * ours (``mlops.features.get``, the embedded store: Parquet parts + the hand-written sorted
+    join of ``features/sorted_join.py``), cold (first call after the publish: the parts are
+    read and sorted) and warm (a repeated call, from the in-process cache),
+  * ours through its DuckDB path (ASOF JOINs, what the store used before),
   * Feast 0.67 with its DuckDB offline store (``feast[duckdb]``),
   * Feast 0.67 with its default offline store (``file``, on dask),
   * a hand-written DuckDB ASOF JOIN over the same Parquet files (the floor),
@@ -216,8 +219,18 @@ def main() -> int:
     columns = [f"o{i}" for i in range(FEATURES_PER_VIEW)] + \
         [f"a{i}" for i in range(FEATURES_PER_VIEW)]
 
+    from jupyter_mlops.config import load_config
+    from jupyter_mlops.features.api import open_store
+    from jupyter_mlops.features.model import parse_refs
+
+    store = open_store(load_config(project))
+
     def ours_once() -> pd.DataFrame:
         return features.get(wanted, entities, timestamp="event_timestamp", cwd=project)
+
+    def ours_duckdb() -> pd.DataFrame:
+        return store.historical(parse_refs(wanted), entities,  # type: ignore[call-arg]
+                                "event_timestamp", join="duckdb")
 
     def timed(fn, repeat: int = 3):  # type: ignore[no-untyped-def]
         best, result = float("inf"), None
@@ -227,7 +240,11 @@ def main() -> int:
             best = min(best, time.perf_counter() - t0)
         return best, result
 
-    ours_s, ours = timed(ours_once)
+    t0 = time.perf_counter()
+    ours = ours_once()  # the first call after the publish: reads and sorts the parts
+    ours_s = time.perf_counter() - t0
+    warm_s, _warm = timed(ours_once)
+    duck_s, duck = timed(ours_duckdb)
     floor_s, floor = timed(lambda: floor_query(work / "orders.parquet",
                                                work / "activity.parquet", entities))
     rng = np.random.default_rng(1)
@@ -268,7 +285,9 @@ def main() -> int:
         differ = compare(ours, frame, columns, sample) if frame is not None else "-"
         lines.append(f"  {name:<34}{seconds:>9.3f}{rows:>10,}{total - rows:>9,}{differ!s:>9}")
 
-    line("ours (embedded, DuckDB ASOF)", ours_s, ours, len(ours))
+    line("ours, sorted join, cold", ours_s, ours, len(ours))
+    line("ours, sorted join, warm (cached)", warm_s, _warm, len(_warm))
+    line("ours, DuckDB ASOF path", duck_s, duck, len(duck))
     line("hand-written DuckDB ASOF (floor)", floor_s, floor, len(floor))
     ratios = {"floor": ours_s / floor_s}
     for key, name in (("duckdb", "Feast 0.67 + DuckDB offline store"),
@@ -281,6 +300,17 @@ def main() -> int:
             ratios["feast_duckdb" if key == "duckdb" else "feast_default"] = \
                 float(info["seconds"]) / ours_s
     lines.append("  * of 2,000 sampled rows, those returned whose 20 values differ from ours")
+    identical = _warm.equals(ours) and duck.equals(ours)
+    lines.append(f"  the sorted join (cold and warm) and the DuckDB path give "
+                 f"{'identical' if identical else 'DIFFERENT'} frames")
+    lines.append(f"  why hand-written: DuckDB's ASOF JOIN is the bottleneck: the hand-written "
+                 f"ASOF JOIN alone takes {floor_s:.3f} s and our DuckDB path {duck_s:.3f} s"
+                 + (f", only {float(feast['duckdb']['seconds']) / duck_s:.1f}x faster than "  # type: ignore[index]
+                    "Feast+DuckDB" if "duckdb" in feast else "")
+                 + f"; the sorted join takes {ours_s:.3f} s cold, {warm_s:.3f} s warm")
+    lines.append("  targets are judged on the cold call (a fresh process or the first "
+                 "retrieval after a publish); 'floor' compares it with the hand-written "
+                 "DuckDB ASOF JOIN")
     lines += ["", "online lookup, 100 entities x 20 features (p50):",
               f"  ours (SQLite online table)         {online_ms:8.3f} ms   (best "
               f"{min(laps) * 1000:.3f} ms)"]
