@@ -57,11 +57,26 @@ def client(config: Config) -> MlflowClient:
     with _clients_lock:
         found = _clients.get(uri)
         if found is None:
+            _quiet_mlflow_imports()
             from mlflow import MlflowClient
 
             found = MlflowClient(tracking_uri=uri, registry_uri=uri)
             _clients[uri] = found
     return found
+
+
+def _quiet_mlflow_imports() -> None:
+    """What MLflow prints on its own that a notebook user cannot act on: tqdm's "IProgress
+    not found" (a kernel without ipywidgets) and the INFO lines of creating and migrating an
+    embedded store's tables. Warnings and errors still come through."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    for name in ("mlflow.store.db.utils", "alembic.runtime.migration", "alembic"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
 
 
 def _slug(name: str) -> str:
