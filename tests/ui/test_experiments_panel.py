@@ -250,3 +250,115 @@ def test_an_unreachable_tracking_server_is_said_in_the_panel(
         screenshot(page, "experiments-unreachable", panel)
     finally:
         stop_lab(lab)
+
+
+DEPLOY_TIMEOUT = 240_000  # ms: a model process starting on a busy 2-core machine
+ROWS = [{"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 0.0}, {"a": -1.5, "b": 4.0}]
+
+
+def log_sklearn_run(root: Path) -> tuple[str, Any]:
+    """A run of the root's experiment with a fitted scikit-learn model, logged from here into
+    ``<root>/.mlops/mlflow.db`` (where the server resolves this root's store)."""
+    import os
+
+    import mlflow
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    from jupyter_mlops.config import load_config
+    from jupyter_mlops.tracking.store import ensure_experiment, tracking_uri
+
+    saved = {k: os.environ.pop(k) for k in list(os.environ)
+             if k.startswith(("MLOPS_", "MLFLOW_", "AWS_"))}
+    config = load_config(root)
+    uri = tracking_uri(config)
+    assert uri == f"sqlite:///{root / '.mlops' / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.set_experiment(experiment_id=ensure_experiment(config, "ui-runs"))
+        X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 2.0]})
+        fitted = LinearRegression().fit(X, 2.0 * X["a"] - X["b"] + 0.5)
+        with mlflow.start_run(run_name="to-deploy") as run:
+            mlflow.log_param("alpha", 1)
+            mlflow.sklearn.log_model(fitted, name="model", input_example=X[:2],
+                                     pip_requirements=["scikit-learn"])
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        os.environ.update(saved)
+    return run.info.run_id, fitted
+
+
+def invocations(url: str, rows: list[dict[str, float]] = ROWS) -> list[float]:
+    """MLflow's scoring protocol over plain HTTP, as any client would send it."""
+    import urllib.request
+
+    body = json.dumps({"dataframe_split": {"columns": list(rows[0]),
+                                           "data": [list(r.values()) for r in rows]}})
+    request = urllib.request.Request(f"{url}/invocations", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return [float(p) for p in json.loads(response.read())["predictions"]]
+
+
+@pytest.mark.timeout(900)
+def test_deploy_button_on_a_run_deploys_its_model_and_the_endpoint_answers(
+        page: Any, experiments_lab: Lab, experiments_root: Path) -> None:
+    import pandas as pd
+
+    from jupyter_mlops.deploy import deployments, undeploy
+
+    run_id, fitted = log_sklearn_run(experiments_root)
+    try:
+        open_notebook(page, experiments_lab, "exp/other.ipynb")
+        panel = open_experiments(page)
+        panel.locator('[data-scope="experiment"]').click()
+        run = panel.locator(f'.jp-mlops-experiments-run[data-run-id="{run_id}"]')
+        expect(run).to_have_count(1, timeout=60_000)
+        expect(run).to_contain_text("to-deploy")
+        run.locator(".jp-mlops-experiments-run-name").click()
+        # logged through MLflow's own API: the row names the logged model by its id
+        model = run.locator(".jp-mlops-experiments-model")
+        expect(model).to_have_count(1)
+        uri = model.get_attribute("data-model-uri") or ""
+        assert uri.startswith("models:/m-"), uri
+        button = model.locator('[data-action="deploy"]')
+        expect(button).to_be_enabled()
+        button.click()
+
+        # one click: the Deploy panel shows the deploy's progress, then the deployment
+        deploy_panel = page.locator("#mlops-panel-deploy")
+        expect(deploy_panel).to_be_visible()
+        task = deploy_panel.locator(".jp-mlops-deploy-task").first
+        expect(task).to_contain_text(f"Deploying {uri}")
+        expect(task).to_have_attribute("data-state", "running")  # a model process starts
+        expect(task.locator(".jp-mlops-deploy-progress li").first).to_contain_text(
+            "resolving")
+        expect(task).to_have_attribute("data-state", "done", timeout=DEPLOY_TIMEOUT)
+        found = deployments(check=False, cwd=experiments_root)
+        assert len(found) == 1, [d.name for d in found]
+        deployed = found[0]
+        assert deployed.status == "serving" and deployed.url
+        expect(task.locator(".jp-mlops-deploy-result a")).to_have_attribute(
+            "href", deployed.url)
+        card = deploy_panel.locator(f'[data-deployment="{deployed.name}"]')
+        expect(card).to_have_attribute("data-status", "serving", timeout=30_000)
+        expect(card.locator('[data-field="health"]')).to_have_text("ok")
+        # the run's own row says where its model went
+        state = run.locator(".jp-mlops-experiments-deploy-state")
+        expect(state).to_have_attribute("data-state", "done")
+        expect(state).to_contain_text(deployed.name)
+        card.scroll_into_view_if_needed()
+        screenshot(page, "experiments-deploy", deploy_panel)
+
+        # the endpoint answers with the model's own predictions
+        expected = [float(v) for v in fitted.predict(pd.DataFrame(ROWS))]
+        shown = invocations(deployed.url)
+        assert len(shown) == len(expected)
+        for got, want in zip(shown, expected, strict=True):
+            assert abs(got - want) <= 1e-5 * max(1.0, abs(want)), (shown, expected)
+    finally:
+        for deployment in deployments(check=False, cwd=experiments_root):
+            try:
+                undeploy(deployment.name, cwd=experiments_root)
+            except Exception as exc:  # pragma: no cover - reported, not hidden
+                print(f"could not undeploy {deployment.name}: {exc}")
