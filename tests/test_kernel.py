@@ -181,13 +181,14 @@ def test_cli_only_verbs_are_unknown_to_the_magic(shell: InteractiveShell) -> Non
 
 
 def test_a_verb_not_built_yet_is_a_usage_error_naming_its_issue(
-        shell: InteractiveShell) -> None:
-    planned = [v for v in verbs_for("magic") if not v.built]
-    if not planned:
-        pytest.skip("every verb is built")
-    verb = planned[0]
-    with pytest.raises(UsageError, match=rf"'{verb.name}' is not built yet.*issue #{verb.issue}"):
-        run(shell, f"%mlops {verb.name}")
+        shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every real verb is built now: declare one as the next capability would
+    from jupyter_mlops import commands
+
+    planned = commands._planned("forecast", "forecast a metric", "forecast", 99)
+    monkeypatch.setattr(commands, "VERBS", (*commands.VERBS, planned))
+    with pytest.raises(UsageError, match=r"'forecast' is not built yet.*issue #99"):
+        run(shell, "%mlops forecast")
 
 
 # --------------------------------------------------------------------------- %mlops status
