@@ -253,8 +253,6 @@ def test_search_open_a_view_and_insert_its_code_into_the_notebook(
     screenshot(page, "features-inserted")
 
     # run the notebook's cells: the inserted line gives the point-in-time training frame
-    if not _features_magic_built():
-        pytest.skip("%mlops features get is not registered yet (jupyter_mlops.commands)")
     for index in range(6):
         _run_cell(page, notebook, index)
     output = _cell(notebook, 4).locator(".jp-OutputArea-output")
@@ -387,9 +385,3 @@ def test_a_server_error_is_said_and_each_project_shows_its_own_views(
         assert _cell_text(notebook, 1).startswith("%mlops features get churn_signal_9:* ")
     finally:
         stop_lab(lab)
-
-
-def _features_magic_built() -> bool:
-    from jupyter_mlops.commands import VERBS
-
-    return any(verb.name == "features" and verb.run is not None for verb in VERBS)
