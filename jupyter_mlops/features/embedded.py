@@ -257,23 +257,11 @@ class EmbeddedStore:
         JOINs), or ``"auto"``: sorted where it covers the view's types, else DuckDB."""
         if join not in ("auto", "sorted", "duckdb"):
             raise UserInputError(f"join must be auto, sorted or duckdb, not {join!r}")
+        import numpy as np
+
         entity_df = frames.require_frame(entity_df, "the entity frame")
         resolved = self.resolve(refs)
-        if timestamp not in entity_df.columns:
-            raise frames.missing_column(entity_df, timestamp, "timestamp")
-        ts = frames.utc_timestamps(entity_df[timestamp], timestamp, "timestamp")
-        names = output_names(resolved, list(map(str, entity_df.columns)), full_names)
-        import numpy as np
-        import pandas as pd
-
-        needed: list[str] = []
-        for view, _features in resolved:
-            for key in view.entities:
-                if key not in entity_df.columns:
-                    raise frames.missing_column(entity_df, key, f"entity ('{view.name}')")
-                if key not in needed:
-                    needed.append(key)
-        ents = pd.DataFrame({k: entity_df[k].to_numpy() for k in needed})
+        ts, names, ents = entity_keys(entity_df, resolved, timestamp, full_names)
         at_us = np.asarray(frames.epoch_us(ts), dtype="int64")
         entries = self._entries()
         items = [self._version(entries[view.name], view.version) for view, _f in resolved]
@@ -563,6 +551,28 @@ def check_features(view: FeatureView, ref: FeatureRef) -> list[str]:
                                 f"'{feature}'{suggest(feature, view.features)}; its features: "
                                 + ", ".join(view.features[:12]))
     return list(ref.features)
+
+
+def entity_keys(entity_df: pd.DataFrame, resolved: Sequence[tuple[FeatureView, list[str]]],
+                timestamp: str, full_names: bool
+                ) -> tuple[pd.Series, dict[tuple[str, str], str], pd.DataFrame]:
+    """What every store checks of an entity frame before a retrieval: its timestamp column
+    (as UTC), the column each feature lands in, and the entity key columns the views need
+    (one frame of them, in the caller's row order). Missing columns are one-line errors."""
+    import pandas as pd
+
+    if timestamp not in entity_df.columns:
+        raise frames.missing_column(entity_df, timestamp, "timestamp")
+    ts = frames.utc_timestamps(entity_df[timestamp], timestamp, "timestamp")
+    names = output_names(resolved, list(map(str, entity_df.columns)), full_names)
+    needed: list[str] = []
+    for view, _features in resolved:
+        for key in view.entities:
+            if key not in entity_df.columns:
+                raise frames.missing_column(entity_df, key, f"entity ('{view.name}')")
+            if key not in needed:
+                needed.append(key)
+    return ts, names, pd.DataFrame({k: entity_df[k].to_numpy() for k in needed})
 
 
 def output_names(resolved: Sequence[tuple[FeatureView, list[str]]], taken: list[str],

@@ -153,24 +153,11 @@ class FeastStore:
                    ) -> pd.DataFrame:
         import numpy as np
 
-        from .embedded import output_names
+        from .embedded import entity_keys
 
         entity_df = frames.require_frame(entity_df, "the entity frame")
         resolved = self.resolve(refs)
-        if timestamp not in entity_df.columns:
-            raise frames.missing_column(entity_df, timestamp, "timestamp")
-        ts = frames.utc_timestamps(entity_df[timestamp], timestamp, "timestamp")
-        names = output_names(resolved, list(map(str, entity_df.columns)), full_names)
-        needed: list[str] = []
-        for view, _features in resolved:
-            for key in view.entities:
-                if key not in entity_df.columns:
-                    raise frames.missing_column(entity_df, key, f"entity ('{view.name}')")
-                if key not in needed:
-                    needed.append(key)
-        import pandas as pd
-
-        ents = pd.DataFrame({k: entity_df[k].to_numpy() for k in needed})
+        ts, names, ents = entity_keys(entity_df, resolved, timestamp, full_names)
         ents["event_timestamp"] = ts.array
         ents[_ROW] = np.arange(len(ents), dtype="int64")
         wanted = [f"{view.name}:{f}" for view, features in resolved for f in features]
