@@ -30,7 +30,6 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tornado import web
@@ -158,32 +157,11 @@ def targets(config: Config) -> list[dict[str, Any]]:
 class DeployHandler(MLOpsHandler):
     """Shared parsing: the project folder and the JSON body."""
 
-    def folder(self) -> Path:
-        from ..paths import resolve_inside
-
-        folder = resolve_inside(self.mlops.root_dir, self.get_argument("path", ""))
-        return folder.parent if folder.is_file() else folder
-
-    def body(self) -> dict[str, Any]:
-        if not self.request.body:
-            return {}
-        try:
-            data = json.loads(self.request.body)
-        except ValueError as exc:
-            raise UserInputError(f"the request body is not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise UserInputError("the request body must be a JSON object")
-        return data
 
     def deployment_name(self, raw: str) -> str:
         from ..deploy.state import check_name
 
         return check_name(raw)
-
-    def reply(self, data: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
 
 
 class DeploymentsHandler(DeployHandler):

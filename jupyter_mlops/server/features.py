@@ -33,8 +33,6 @@ project's credentials.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from tornado import web
@@ -46,12 +44,6 @@ from .handlers import MLOpsHandler
 class FeaturesHandler(MLOpsHandler):
     """Shared parsing: the project folder, a version number, JSON replies."""
 
-    def folder(self) -> Path:
-        from ..paths import resolve_inside
-
-        folder = resolve_inside(self.mlops.root_dir, self.get_argument("path", ""))
-        return folder.parent if folder.is_file() else folder
-
     def version(self) -> int | None:
         raw = self.get_argument("version", "").strip()
         if not raw:
@@ -59,10 +51,6 @@ class FeaturesHandler(MLOpsHandler):
         if not raw.isdigit() or int(raw) < 1:
             raise UserInputError(f"version must be a whole number from 1, not {raw!r}")
         return int(raw)
-
-    def reply(self, data: Any) -> None:
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
 
 
 class ViewsHandler(FeaturesHandler):

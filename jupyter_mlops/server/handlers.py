@@ -7,13 +7,14 @@ import asyncio
 import json
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..errors import MLOpsError, NotFoundError
+from ..errors import MLOpsError, NotFoundError, UserInputError
 
 if TYPE_CHECKING:
     from .app import MLOpsApp
@@ -32,6 +33,31 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
     async def in_executor(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking core work off the server's event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    def folder(self) -> Path:
+        """The project folder a request is about: ``?path=`` (a folder, or a file meaning its
+        folder) inside the server root, default the root; outside it is a 403."""
+        from ..paths import resolve_inside
+
+        folder = resolve_inside(self.mlops.root_dir, self.get_argument("path", ""))
+        return folder.parent if folder.is_file() else folder
+
+    def body(self) -> dict[str, Any]:
+        """The request's JSON object ({} when there is no body)."""
+        if not self.request.body:
+            return {}
+        try:
+            data = json.loads(self.request.body)
+        except ValueError as exc:
+            raise UserInputError(f"the request body is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise UserInputError("the request body must be a JSON object")
+        return data
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "application/json")
@@ -70,13 +96,10 @@ class StatusHandler(MLOpsHandler):
 
     @web.authenticated
     async def get(self) -> None:
-        from ..paths import resolve_inside
         from ..status import collect_status
 
         app = self.mlops
-        folder = resolve_inside(app.root_dir, self.get_argument("path", ""))
-        if folder.is_file():
-            folder = folder.parent
+        folder = self.folder()
         report = await self.in_executor(
             lambda: collect_status(folder, default_timeout=app.status_timeout)
         )

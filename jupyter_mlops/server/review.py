@@ -28,7 +28,6 @@ is written is the server's current user, or git's ``user.name`` for an anonymous
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,15 +102,6 @@ class ReviewBase(MLOpsHandler):
             return None
         return str(name)
 
-    def body(self) -> dict[str, Any]:
-        try:
-            data = self.get_json_body()
-        except web.HTTPError:
-            raise UserInputError("the body must be a JSON object") from None
-        if not isinstance(data, dict):
-            raise UserInputError("the body must be a JSON object")
-        return data
-
     def review(self, path: Any, base: Any, head: Any) -> Review:
         from ..review import Review
 
@@ -122,11 +112,6 @@ class ReviewBase(MLOpsHandler):
 
     def review_from_body(self, body: dict[str, Any]) -> Review:
         return self.review(body.get("path"), body.get("base"), body.get("head"))
-
-    def reply(self, data: dict[str, Any], status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
 
 
 def changes_json(root: str, folder_rel: str, author: str | None) -> dict[str, Any]:

@@ -36,7 +36,6 @@ after ``QUERY_TIMEOUT`` seconds. Passwords in the tracking URI are masked in eve
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -58,13 +57,10 @@ class TrackingHandler(MLOpsHandler):
     """Shared parsing: the project folder, the config, bounded calls, JSON replies."""
 
     def folder(self, near: Path | None = None) -> Path:
-        from ..paths import resolve_inside
-
-        raw = self.get_argument("path", "")
-        if not raw and near is not None:
+        """``?path=``'s folder; without it, the folder of ``near`` (the notebook asked about)."""
+        if not self.get_argument("path", "") and near is not None:
             return near.parent
-        folder = resolve_inside(self.mlops.root_dir, raw)
-        return folder.parent if folder.is_file() else folder
+        return super().folder()
 
     def notebook(self) -> Path | None:
         from ..paths import resolve_inside
@@ -91,16 +87,6 @@ class TrackingHandler(MLOpsHandler):
 
         return await self.in_executor(load_config, folder)
 
-    def body(self) -> dict[str, Any]:
-        if not self.request.body:
-            return {}
-        try:
-            data = json.loads(self.request.body)
-        except ValueError as exc:
-            raise UserInputError(f"the request body is not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise UserInputError("the request body must be a JSON object")
-        return data
 
     def whole(self, name: str, default: int, least: int, most: int) -> int:
         raw = self.get_argument(name, str(default))
@@ -111,11 +97,6 @@ class TrackingHandler(MLOpsHandler):
         if not least <= value <= most:
             raise UserInputError(f"{name} must be between {least} and {most}, not {value}")
         return value
-
-    def reply(self, data: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
 
 
 class RunsHandler(TrackingHandler):
