@@ -149,6 +149,12 @@ def test_prefect_3_runs_the_exported_flow(project: Path, tmp_path: Path) -> None
     python = _engine("prefect")
     nb = write_notebook(project / "chain.ipynb", EXPORTED)
     flow_file = from_notebook(nb).export("prefect", tmp_path / "flows", "0 3 * * *").files[0]
+    source = flow_file.read_text()
+    # Prefect reads its settings once, on import: the longer start-up allowance for its temporary
+    # server (the first start creates its database; 20 s was too short on a loaded CI machine)
+    # must come before it
+    assert (source.index("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+            < source.index("from prefect import"))
     env = _env(tmp_path, PREFECT_HOME=str(tmp_path / "prefect-home"),
                PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
                MLOPS_PIPELINE_ARTIFACTS=str(project / ".mlops" / "pipelines"))

@@ -207,7 +207,12 @@ def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:
                    "`python THIS_FILE serve`."),
            "from __future__ import annotations\n\n",
            "import os\nimport sys\nfrom typing import Any\n\n",
-           "from prefect import flow, task\nfrom prefect.cache_policies import NO_CACHE\n\n",
+           "# `python THIS_FILE` without PREFECT_API_URL starts Prefect's temporary server, whose\n"
+           "# first start creates its database: on a busy machine that takes longer than\n"
+           "# Prefect's 20 s default (set before prefect is imported, which reads it once)\n",
+           "os.environ.setdefault('PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS', '180')\n\n",
+           "from prefect import flow, task  # noqa: E402\n"
+           "from prefect.cache_policies import NO_CACHE  # noqa: E402\n\n",
            "# where step outputs and the cache live (boto3's credential chain for s3://)\n",
            f"ARTIFACTS = os.environ.get('MLOPS_PIPELINE_ARTIFACTS', {_artifacts(pipeline)!r})\n",
            f"ENDPOINT_URL = os.environ.get('AWS_ENDPOINT_URL', {pipeline.endpoint_url!r})\n",
