@@ -124,7 +124,9 @@ async def test_a_hanging_tracking_server_neither_hangs_status_nor_blocks_the_ser
     assert not status.done()
     body = await _json(await status)
     elapsed = time.monotonic() - began
-    assert 1.5 < elapsed < 6
+    # bounded by the 2 s check timeout (a hang would run into the client's 20 s one); the upper
+    # bound is loose because CI machines are loaded
+    assert 1.5 < elapsed < 15
     experiments = body["capabilities"][1]
     assert experiments["state"] == "error"
     assert "timed out" in experiments["summary"]
