@@ -51,6 +51,11 @@ def check(report: StatusReport, cap_id: str, name: str):  # type: ignore[no-unty
     return next(c for c in capability(report, cap_id).checks if c.name == name)
 
 
+# seconds allowed beyond a check's timeout: loose, because CI machines are loaded; what the
+# bounds tell apart is a timeout honoured (1-3 s) from one ignored (30 s or a hang)
+SLACK = 8
+
+
 def timed_status(*args, **kwargs) -> tuple[StatusReport, float]:  # type: ignore[no-untyped-def]
     began = time.monotonic()
     report = collect_status(*args, **kwargs)
@@ -245,14 +250,14 @@ def test_unreachable_tracking_server_fails_fast_and_says_so(
     assert f"tracking server {closed_port_url} is unreachable" in tracking.message
     assert "MLOPS_TRACKING_URI" in tracking.message  # says what to do
     assert "timed out" not in tracking.message  # refused at once, not waited out
-    assert elapsed < 3 + 2
+    assert elapsed < 3 + SLACK
 
 
 def test_hanging_tracking_server_is_cut_off_at_the_timeout(
         project: Path, blackhole_url: str) -> None:
     report, elapsed = timed_status(project, {"MLOPS_TRACKING_URI": blackhole_url}, timeout=1)
 
-    assert elapsed < 1 + 2
+    assert elapsed < 1 + SLACK
     tracking = check(report, "experiments", "tracking store")
     assert tracking.level == "error"
     assert "timed out" in tracking.message
@@ -272,7 +277,7 @@ def test_status_timeout_setting_bounds_the_checks(project: Path, blackhole_url: 
     # the server's own default (here 30 s) yields to the user's setting
     report, elapsed = timed_status(project, {}, default_timeout=30)
 
-    assert elapsed < 1 + 2
+    assert elapsed < 1 + SLACK
     assert "timed out" in check(report, "experiments", "tracking store").message
 
 
@@ -281,7 +286,7 @@ def test_server_default_timeout_applies_when_the_user_sets_none(
     report, elapsed = timed_status(project, {"MLOPS_TRACKING_URI": blackhole_url},
                                    default_timeout=1)
 
-    assert elapsed < 1 + 2
+    assert elapsed < 1 + SLACK
     assert "timed out" in check(report, "experiments", "tracking store").message
 
 
@@ -450,7 +455,7 @@ def test_a_hanging_driver_does_not_hang_status(
 
     report, elapsed = timed_status(project, {}, timeout=1)
 
-    assert elapsed < 1 + 2
+    assert elapsed < 1 + SLACK
     gpu = check(report, "deploy", "GPU")
     assert gpu.level == "error"
     assert "timed out" in gpu.message.lower()
