@@ -163,6 +163,64 @@ def test_a_publish_from_another_process_is_seen_by_the_sorted_join(
         1.0, 9.0]
 
 
+def _copies(project: Path, view: str) -> list[Path]:
+    return sorted((project / ".mlops" / "features" / ".sorted" / view).glob("v*/*/rows.arrow"))
+
+
+def test_a_new_process_answers_from_the_sorted_copy_that_publish_wrote(
+        project: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_mlops.features import sorted_join
+
+    data = publish_generated(config)
+    assert len(_copies(project, "orders")) == 1  # one copy per version, of every part
+    want = features.get(["orders:*", "sessions:*"], data.entities, timestamp="event_timestamp",
+                        config=config)
+
+    # a new process: nothing in memory, and sorting the parts would fail
+    sorted_join.clear_cache()
+
+    def no_sorting(*_args: object) -> None:
+        raise AssertionError("the parts were read and sorted again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sorted_join.SortedVersion, "build", no_sorting)
+        again = features.get(["orders:*", "sessions:*"], data.entities,
+                             timestamp="event_timestamp", config=config)
+    pd.testing.assert_frame_equal(again, want)
+
+    # a publish adds a part: the copy is replaced by one holding it too
+    before = _copies(project, "orders")
+    late = data.orders[0].head(3).assign(amount=[1e6, 2e6, 3e6])
+    late["event_timestamp"] = late["event_timestamp"] + pd.Timedelta(seconds=1)
+    features.publish(late, "orders", entities="customer_id", timestamp="event_timestamp",
+                     created_timestamp="created", ttl=ORDERS_TTL.to_pytimedelta(), config=config)
+    after = _copies(project, "orders")
+    assert len(after) == 1 and after != before
+    sorted_join.clear_cache()
+    frame = get_by("sorted", "orders:amount", data.entities, "event_timestamp", config)
+    reference = get_by("duckdb", "orders:amount", data.entities, "event_timestamp", config)
+    pd.testing.assert_series_equal(frame["amount"], reference["amount"])
+
+
+def test_a_damaged_sorted_copy_is_made_again(project: Path, config: Config) -> None:
+    from jupyter_mlops.features import sorted_join
+
+    data = publish_generated(config)
+    want = get_by("duckdb", "orders:*", data.entities, "event_timestamp", config)
+    (copy,) = _copies(project, "orders")
+    copy.write_bytes(copy.read_bytes()[:1000])  # cut short, as by a full disk
+    sorted_join.clear_cache()
+
+    frame = get_by("sorted", "orders:*", data.entities, "event_timestamp", config)
+
+    pd.testing.assert_frame_equal(frame, want)
+    (copy,) = _copies(project, "orders")  # written whole again
+    assert sorted_join.SortedVersion.load(copy.parent) is not None
+    sorted_join.clear_cache()
+    pd.testing.assert_frame_equal(
+        get_by("sorted", "orders:*", data.entities, "event_timestamp", config), want)
+
+
 def test_a_changed_schema_is_a_new_version_and_versions_can_be_pinned(config: Config) -> None:
     old = pd.DataFrame({"k": [1], "ts": [at(0)], "a": [1.0]})
     features.publish(old, "grow", entities="k", timestamp="ts", config=config)

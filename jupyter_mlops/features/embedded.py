@@ -8,11 +8,16 @@ Layout under ``features.path``::
     views/NAME/vN/part-SEQ-ID.parquet  one part per publish, never rewritten
     online.db                          SQLite: one table per view version (local stores;
                                        an S3 store keeps it under .mlops/features-cache/)
+    .sorted/NAME/vN/STAMP/             each version's rows sorted for the point-in-time
+                                       join (sorted_join.py), written at publish; a cache
+    .stats/NAME.json                   statistics, computed on first request; a cache
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 import time
 import uuid
@@ -63,11 +68,13 @@ class EmbeddedStore:
 
     backend = "embedded"
 
-    def __init__(self, storage: Storage, online_path: Path, stats_dir: Path) -> None:
+    def __init__(self, storage: Storage, online_path: Path, stats_dir: Path,
+                 sorted_dir: Path | None = None) -> None:
         self.storage = storage
         self.registry = Registry(storage)
         self.online_path = online_path
         self.stats_dir = stats_dir
+        self.sorted_dir = sorted_dir
 
     @classmethod
     def from_config(cls, config: Config) -> EmbeddedStore:
@@ -76,9 +83,9 @@ class EmbeddedStore:
             cache = config.state_dir / "features-cache"
             storage: Storage = S3Storage(where, cache, str(config["aws.endpoint_url"] or ""),
                                          str(config["aws.region"] or ""))
-            return cls(storage, cache / "online.db", cache / "stats")
+            return cls(storage, cache / "online.db", cache / "stats", cache / "sorted")
         root = Path(where)
-        return cls(LocalStorage(root), root / "online.db", root / ".stats")
+        return cls(LocalStorage(root), root / "online.db", root / ".stats", root / ".sorted")
 
     @property
     def where(self) -> str:
@@ -178,7 +185,24 @@ class EmbeddedStore:
                                    "try again")
         if progress:
             progress(f"{name}: published as version {version}")
-        return self.view(name)
+        view = self.view(name)
+        self._sort_ahead(view)
+        return view
+
+    def _sort_ahead(self, view: FeatureView) -> None:
+        """Sort the version's rows for retrieval now, so that the first ``get`` in any process
+        maps them instead of reading and sorting every part (best effort: a cache)."""
+        from . import sorted_join
+
+        types = {f.name: f.type for f in view.schema}
+        if self.sorted_dir is None or not sorted_join.covers(types, list(view.entities), []):
+            return
+        item = self._version(self._entry(view.name), view.version)
+        with contextlib.suppress(OSError, MemoryError):  # the first get says what is wrong
+            sorted_join.sorted_version(self.where, view.name, int(view.version),
+                                       [p["key"] for p in item["parts"]],
+                                       lambda: self._paths(item), list(view.entities),
+                                       bool(item["ties"]), self.sorted_dir)
 
     def _publish_once(self, spec: _Spec, name: str, description: str,
                       tags: dict[str, str] | None, owner: str | None,
@@ -275,10 +299,11 @@ class EmbeddedStore:
                                      "feature types: use join='auto'")
         if found is None:
             found = self._duckdb_join(resolved, items, ents, at_us, names, progress)
-        out = entity_df.copy()
-        for column, values in found.items():
-            out[column] = values
-        return out
+        import pandas as pd
+
+        # one concat, not a column at a time (each insert copies the frame's blocks)
+        return pd.concat([entity_df, pd.DataFrame(found, index=entity_df.index, copy=False)],
+                         axis=1)
 
     def _sorted_join(self, resolved: list[tuple[FeatureView, list[str]]],
                      items: list[dict[str, Any]], ents: pd.DataFrame, at_us: Any,
@@ -297,20 +322,39 @@ class EmbeddedStore:
             if values is None:
                 return None
             plans.append((view, features, item, values))
-        found: dict[str, Any] = {}
-        for view, features, item, values in plans:
-            paths = self._paths(item)
+
+        def one(plan: tuple[FeatureView, list[str], dict[str, Any], list[Any]]
+                ) -> dict[str, Any] | None:
+            view, features, item, values = plan
             if progress:
-                progress(f"{view.name} v{view.version}: {view.rows:,} rows in {len(paths)} "
-                         f"part{'s' if len(paths) != 1 else ''}")
-            rows = sorted_join.sorted_version(self.where, view.name, int(view.version), paths,
-                                              list(view.entities), bool(item["ties"]))
+                parts = len(item["parts"])
+                progress(f"{view.name} v{view.version}: {view.rows:,} rows in {parts} "
+                         f"part{'s' if parts != 1 else ''}")
+            rows = sorted_join.sorted_version(
+                self.where, view.name, int(view.version), [p["key"] for p in item["parts"]],
+                lambda: self._paths(item), list(view.entities), bool(item["ties"]),
+                self.sorted_dir)
             if rows is None:
                 return None
             ttl = view.ttl_seconds
             where, hit = rows.match(values, at_us, int(ttl * 1_000_000) if ttl else None)
-            for feature in features:
-                found[names[(view.name, feature)]] = rows.column(feature, where, hit)
+            return {names[(view.name, f)]: values
+                    for f, values in rows.columns(features, where, hit).items()}
+
+        # views in parallel: numpy's sorts, searches and gathers release the GIL
+        workers = min(len(plans), os.cpu_count() or 1)
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers, thread_name_prefix="mlops-join") as pool:
+                results = list(pool.map(one, plans))
+        else:
+            results = [one(plan) for plan in plans]
+        found: dict[str, Any] = {}
+        for result in results:
+            if result is None:
+                return None
+            found.update(result)
         return found
 
     def _duckdb_join(self, resolved: list[tuple[FeatureView, list[str]]],

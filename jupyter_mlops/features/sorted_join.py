@@ -11,9 +11,14 @@ inclusive; nulls where nothing matches) and the same column types; what it does 
 
 from __future__ import annotations
 
-import os
+import hashlib
+import json
+import shutil
 import threading
+import uuid
 from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .model import CREATED_US, EVENT_US, SEQ
@@ -27,6 +32,8 @@ LIMIT = 2**62  # the combined (key, time) code must stay below this (int64)
 KEEP = 8  # view versions kept sorted in memory
 FEATURE_TYPES = ("double", "int64", "bool", "string", "timestamp[us, tz=UTC]")
 KEY_TYPES = ("int64", "string")
+FORMAT = 1  # of the sorted copies on disk
+CODE = "__mlops_code"
 
 _cache: OrderedDict[tuple[str, str, int], tuple[tuple[Any, ...], SortedVersion]] = \
     OrderedDict()
@@ -64,21 +71,33 @@ def entity_keys(ents: pd.DataFrame, keys: list[str], types: dict[str, str]
     return found
 
 
-def sorted_version(where: str, name: str, version: int, parts: list[str], keys: list[str],
-                   ties: bool) -> SortedVersion | None:
-    """The version's rows sorted, from the cache while its parts are the same files (a
-    publish, from this process or another, adds a part and so makes it again); None when
-    its keys and times do not fit the combined code."""
-    stamp = tuple((p, *_file_stamp(p)) for p in parts)
+def sorted_version(where: str, name: str, version: int, part_keys: list[str],
+                   paths: Callable[[], list[str]], keys: list[str], ties: bool,
+                   folder: Path | None = None) -> SortedVersion | None:
+    """The version's rows sorted: from memory, else from the sorted copy under ``folder``
+    (written at publish, or by the first retrieval after it), else built from the parts
+    (``paths()`` gives them; on S3 it downloads them) and written there. A version's parts
+    are never rewritten and each publish adds one, so the list of part keys says which rows
+    a copy holds. None when its keys and times do not fit the combined code."""
+    stamp = (tuple(part_keys), ties, tuple(keys))
     slot = (where, name, version)
     with _cache_lock:
         cached = _cache.get(slot)
         if cached is not None and cached[0] == stamp:
             _cache.move_to_end(slot)
             return cached[1]
-    built = SortedVersion.build(parts, keys, ties)
+    built = None
+    home = _home(folder, name, version, stamp) if folder is not None else None
+    if home is not None:
+        built = SortedVersion.load(home)
+        if built is None and home.exists():  # damaged (a full disk, a killed writer)
+            shutil.rmtree(home, ignore_errors=True)
     if built is None:
-        return None
+        built = SortedVersion.build(paths(), keys, ties)
+        if built is None:
+            return None
+        if home is not None:
+            built.save(home)
     with _cache_lock:
         _cache[slot] = (stamp, built)
         _cache.move_to_end(slot)
@@ -88,23 +107,23 @@ def sorted_version(where: str, name: str, version: int, parts: list[str], keys: 
 
 
 def clear_cache() -> None:
+    """Forget the versions held in memory (the sorted copies on disk stay)."""
     with _cache_lock:
         _cache.clear()
 
 
-def _file_stamp(path: str) -> tuple[int, int]:
-    found = os.stat(path)
-    return found.st_mtime_ns, found.st_size
+def _home(folder: Path, name: str, version: int, stamp: tuple[Any, ...]) -> Path:
+    digest = hashlib.sha256(json.dumps([FORMAT, *stamp]).encode()).hexdigest()[:20]
+    return folder / name / f"v{version}" / digest
 
 
 class SortedVersion:
-    """One version's rows: the sorted combined codes ``key * span + time`` (time relative to
-    the oldest row, or its rank among the distinct event times when that would not fit),
-    the sorted event times, and where each sorted row is in ``table``."""
+    """One version's rows sorted by the combined code ``key * span + time`` (time relative
+    to the oldest row, or its rank among the distinct event times when that would not fit):
+    ``table`` in that order, its codes and event times, and the entity keys' values."""
 
     def __init__(self, table: pa.Table, indexes: list[pd.Index], span: int, tmin: int,
-                 times: np.ndarray | None, codes: np.ndarray, event: np.ndarray,
-                 order: np.ndarray) -> None:
+                 times: np.ndarray | None, codes: np.ndarray, event: np.ndarray) -> None:
         self.table = table
         self.indexes = indexes
         self.span = span
@@ -112,7 +131,6 @@ class SortedVersion:
         self.times = times
         self.codes = codes
         self.event = event
-        self.order = order
         self._columns: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         self._lock = threading.Lock()
 
@@ -156,11 +174,69 @@ class SortedVersion:
             order = np.lexsort((table.column(SEQ).to_numpy(), created, codes))
         else:
             order = np.argsort(codes, kind="stable")
-        return cls(table, indexes, span, tmin, times, codes[order], event[order], order)
+        return cls(table.take(order), indexes, span, tmin, times, codes[order], event[order])
+
+    def save(self, home: Path) -> None:
+        """Write the sorted copy (Arrow IPC, uncompressed, so a later process maps it
+        instead of reading and sorting the parts) and remove older copies of the version.
+        Best effort: the copy is a cache, and a failure only means the next process sorts."""
+        import pyarrow as pa
+
+        tmp = home.with_name(f".{home.name}.{uuid.uuid4().hex[:8]}")
+        try:
+            tmp.mkdir(parents=True)
+            _write_ipc(tmp / "rows.arrow", self.table.append_column(
+                CODE, pa.array(self.codes, pa.int64())))
+            for i, index in enumerate(self.indexes):
+                _write_ipc(tmp / f"key{i}.arrow",
+                           pa.table({"value": pa.array(index.to_numpy())}))
+            if self.times is not None:
+                _write_ipc(tmp / "times.arrow", pa.table({"value": pa.array(self.times)}))
+            (tmp / "meta.json").write_text(json.dumps(
+                {"format": FORMAT, "span": self.span, "tmin": self.tmin,
+                 "keys": len(self.indexes), "times": self.times is not None}))
+            try:
+                tmp.rename(home)
+            except OSError:  # another process wrote it first: the same rows
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            for other in home.parent.iterdir():
+                if other != home and not other.name.startswith("."):
+                    shutil.rmtree(other, ignore_errors=True)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, home: Path) -> SortedVersion | None:
+        """The sorted copy at ``home``, memory-mapped; None when there is none (or it is
+        unreadable: it is then built again)."""
+        import pandas as pd
+
+        try:
+            meta = json.loads((home / "meta.json").read_text())
+            if meta.get("format") != FORMAT:
+                return None
+            table = _read_ipc(home / "rows.arrow")
+            codes = table.column(CODE).to_numpy()
+            table = table.drop_columns([CODE])
+            indexes = [pd.Index(_read_ipc(home / f"key{i}.arrow").column("value")
+                                .to_numpy(zero_copy_only=False))
+                       for i in range(int(meta["keys"]))]
+            times = _read_ipc(home / "times.arrow").column("value").to_numpy() \
+                if meta["times"] else None
+        except (OSError, ValueError, KeyError):
+            return None
+        import pyarrow as pa
+
+        try:
+            event = table.column(EVENT_US).to_numpy()
+        except (KeyError, pa.ArrowInvalid):
+            return None
+        return cls(table, indexes, int(meta["span"]), int(meta["tmin"]), times, codes, event)
 
     def match(self, keys: list[Any], at_us: np.ndarray, ttl_us: int | None
               ) -> tuple[np.ndarray, np.ndarray]:
-        """(row of ``table``, found) for each entity: the last sorted row of its key with
+        """(row of the sorted ``table``, found) for each entity: the last sorted row of its key with
         event time <= its time and, with a TTL, >= its time - TTL."""
         import numpy as np
 
@@ -177,13 +253,17 @@ class SortedVersion:
         found = (code >= 0) & (relative >= 0)
         start = code * self.span
         query = np.where(found, start + np.minimum(relative, self.span - 1), 0)
-        position = np.searchsorted(self.codes, query, side="right") - 1
+        # searched in sorted order: each search starts near the last one, which keeps the
+        # sorted codes in the CPU cache (about 3x faster than searching in the caller's order)
+        order = np.argsort(query)
+        position = np.empty(len(query), dtype="int64")
+        position[order] = np.searchsorted(self.codes, query[order], side="right") - 1
         found &= position >= 0
         position = np.maximum(position, 0)
         found &= self.codes[position] >= start  # the row found has the entity's key
         if ttl_us:
             found &= self.event[position] >= at_us - ttl_us
-        return self.order[position], found
+        return position, found
 
     def _column(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         """A feature column as numpy values (nulls filled) and its null mask (None: none)."""
@@ -208,33 +288,57 @@ class SortedVersion:
                 found = self._columns[name] = (values, mask)
             return found
 
-    def column(self, name: str, rows: np.ndarray, found: np.ndarray) -> Any:
-        """Feature ``name`` at ``rows``, null where not ``found``, typed as the DuckDB path
-        types it (float64 with NaN; int64 and bool, or Int64 and boolean with nulls;
+    def columns(self, names: list[str], rows: np.ndarray, found: np.ndarray
+                ) -> dict[str, Any]:
+        """Features ``names`` at ``rows``, null where not ``found``, typed as the DuckDB path
+        types them (float64 with NaN; int64 and bool, or Int64 and boolean with nulls;
         datetime64[us, UTC] with NaT; str, or objects when every value is null)."""
+        import numpy as np
+
+        lost = ~found
+        where_lost = np.flatnonzero(lost)  # once per view: assigning by index is the fast way
+        return {name: self._one(name, rows, lost, where_lost) for name in names}
+
+    def _one(self, name: str, rows: np.ndarray, lost: np.ndarray, where_lost: np.ndarray
+             ) -> Any:
         import numpy as np
         import pandas as pd
         import pyarrow as pa
 
         kind = self.table.schema.field(name).type
         values, mask = self._column(name)
-        missing = ~found if mask is None else (~found | mask[rows])
+        if mask is None:
+            missing, where = lost, where_lost
+        else:
+            missing = lost | mask[rows]
+            where = np.flatnonzero(missing)
         if pa.types.is_string(kind):
             taken = self.table.column(name).take(pa.array(rows, mask=missing))
             if taken.null_count == len(taken):
                 return np.full(len(taken), None, dtype=object)
             return pd.StringDtype("pyarrow", na_value=np.nan).__from_arrow__(taken)
         out = values[rows]
-        nulls = bool(missing.any())
         if pa.types.is_floating(kind):
-            if nulls:
-                out[missing] = np.nan
+            out[where] = np.nan
             return out
         if pa.types.is_timestamp(kind):
-            out[missing] = np.iinfo("int64").min  # NaT
+            out[where] = np.iinfo("int64").min  # NaT
             return pd.DatetimeIndex(out.view("datetime64[us]")).tz_localize("UTC").array
-        if not nulls:
+        if not len(where):
             return out
         if pa.types.is_boolean(kind):
             return pd.arrays.BooleanArray(out, missing)
         return pd.arrays.IntegerArray(out, missing)
+
+
+def _write_ipc(path: Path, table: pa.Table) -> None:
+    import pyarrow as pa
+
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _read_ipc(path: Path) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
