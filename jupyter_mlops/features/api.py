@@ -4,6 +4,7 @@ project's configuration names (the embedded store, or a Feast repository)."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -181,9 +182,10 @@ def get(features: str | Sequence[str], entity_df: pd.DataFrame, *, timestamp: st
     refs = parse_refs(features)
     frame = store.historical(refs, entity_df, timestamp, full_names=full_names,
                              progress=progress)
-    from ..tracking.lifecycle import active_run
-
-    if active_run() is not None:
+    # a run can only be active once the tracking module is loaded: not importing it here
+    # keeps it (and its imports) out of the first retrieval's time
+    lifecycle = sys.modules.get("jupyter_mlops.tracking.lifecycle")
+    if lifecycle is not None and lifecycle.active_run() is not None:
         from .lineage import record
 
         record(store.resolve(refs), entity_df, timestamp, store.where)
