@@ -93,8 +93,15 @@ def normal_type(kind: pa.DataType) -> pa.DataType:
 
 def to_arrow(df: pd.DataFrame) -> pa.Table:
     """The frame as an Arrow table of normalised types (no index)."""
+    import pandas as pd
     import pyarrow as pa
 
+    zoned = [c for c in df.columns if isinstance(df[c].dtype, pd.DatetimeTZDtype)]
+    if zoned:  # given to Arrow as arrays: its pandas shim reads Series.values (deprecated)
+        df = df.assign(**{str(c): pd.arrays.ArrowExtensionArray(pa.array(
+            df[c].dt.tz_convert(None).to_numpy(),  # UTC instants
+            type=pa.timestamp(df[c].dtype.unit, tz=str(df[c].dtype.tz)), from_pandas=True))
+            for c in zoned})
     try:
         table = pa.Table.from_pandas(df, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
