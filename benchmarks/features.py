@@ -8,8 +8,10 @@ over a year; one view with a created timestamp and a 30-day TTL) and 200,000 ent
 Historical retrieval of all 20 features for the 200,000 entity rows by
 
   * ours (``mlops.features.get``, the embedded store: Parquet parts + the hand-written sorted
-    join of ``features/sorted_join.py``), cold (first call after the publish: the parts are
-    read and sorted) and warm (a repeated call, from the in-process cache),
+    join of ``features/sorted_join.py``), cold (the first call in a fresh Python process that
+    has imported pandas and jupyter_mlops, as a kernel has after ``%load_ext``: it maps the
+    sorted copy that publish wrote; the median of 3 such processes) and warm (a repeated call
+    in one process, from its in-memory cache),
   * ours through its DuckDB path (ASOF JOINs, what the store used before),
   * Feast 0.67 with its DuckDB offline store (``feast[duckdb]``),
   * Feast 0.67 with its default offline store (``file``, on dask),
@@ -109,6 +111,42 @@ def floor_query(orders: Path, activity: Path, entities: pd.DataFrame) -> pd.Data
         f"e.event_timestamp >= a.event_timestamp ORDER BY e.__row").df()
     con.close()
     return frame
+
+
+COLD_SCRIPT = r'''
+import sys, time
+import pandas as pd
+from jupyter_mlops import features
+project, entities_file, out = sys.argv[1:4]
+entities = pd.read_parquet(entities_file)
+began = time.perf_counter()
+frame = features.get(["orders:*", "activity:*"], entities, timestamp="event_timestamp",
+                     cwd=project)
+seconds = time.perf_counter() - began
+if out != "-":
+    frame.to_parquet(out)
+print(seconds)
+'''
+
+
+def ours_cold(project: Path, work: Path, runs: int = 3) -> tuple[float, pd.DataFrame]:
+    """The median first retrieval over ``runs`` fresh processes, and the frame it gave.
+    Bytecode is cached as in an installed package (this machine's environment turns that
+    off, which would time the compiler)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    subprocess.run([sys.executable, "-c", "import jupyter_mlops.features.embedded, "
+                    "jupyter_mlops.features.sorted_join"], env=env, check=True)  # the .pyc
+    laps = []
+    for i in range(runs):
+        out = str(work / "ours_cold.parquet") if i == 0 else "-"
+        done = subprocess.run([sys.executable, "-c", COLD_SCRIPT, str(project),
+                               str(work / "entities.parquet"), out], env=env,
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError("the cold retrieval failed:\n" + done.stderr[-3000:])
+        laps.append(float(done.stdout.strip().splitlines()[-1]))
+    return statistics.median(laps), pd.read_parquet(work / "ours_cold.parquet")
 
 
 FEAST_SCRIPT = r'''
@@ -240,9 +278,7 @@ def main() -> int:
             best = min(best, time.perf_counter() - t0)
         return best, result
 
-    t0 = time.perf_counter()
-    ours = ours_once()  # the first call after the publish: reads and sorts the parts
-    ours_s = time.perf_counter() - t0
+    ours_s, ours = ours_cold(project, work)  # fresh processes: the sorted copies on disk
     warm_s, _warm = timed(ours_once)
     duck_s, duck = timed(ours_duckdb)
     floor_s, floor = timed(lambda: floor_query(work / "orders.parquet",
@@ -279,13 +315,13 @@ def main() -> int:
              f"{load[2]:.1f} (1/5/15 min) at the end: timings on a busy machine are inflated",
              f"published 2 views in {publish_s:.2f} s (embedded store)", "",
              f"historical retrieval, {total:,} entity rows x 20 features:",
-             f"  {'engine':<34}{'seconds':>9}{'rows':>10}{'dropped':>9}{'differ*':>9}"]
+             f"  {'engine':<38}{'seconds':>9}{'rows':>10}{'dropped':>9}{'differ*':>9}"]
 
     def line(name: str, seconds: float, frame: pd.DataFrame | None, rows: int) -> None:
         differ = compare(ours, frame, columns, sample) if frame is not None else "-"
-        lines.append(f"  {name:<34}{seconds:>9.3f}{rows:>10,}{total - rows:>9,}{differ!s:>9}")
+        lines.append(f"  {name:<38}{seconds:>9.3f}{rows:>10,}{total - rows:>9,}{differ!s:>9}")
 
-    line("ours, sorted join, cold", ours_s, ours, len(ours))
+    line("ours, sorted join, cold (new process)", ours_s, ours, len(ours))
     line("ours, sorted join, warm (cached)", warm_s, _warm, len(_warm))
     line("ours, DuckDB ASOF path", duck_s, duck, len(duck))
     line("hand-written DuckDB ASOF (floor)", floor_s, floor, len(floor))
@@ -308,9 +344,8 @@ def main() -> int:
                  + (f", only {float(feast['duckdb']['seconds']) / duck_s:.1f}x faster than "  # type: ignore[index]
                     "Feast+DuckDB" if "duckdb" in feast else "")
                  + f"; the sorted join takes {ours_s:.3f} s cold, {warm_s:.3f} s warm")
-    lines.append("  targets are judged on the cold call (a fresh process or the first "
-                 "retrieval after a publish); 'floor' compares it with the hand-written "
-                 "DuckDB ASOF JOIN")
+    lines.append("  targets are judged on the cold call (the first retrieval in a new process); "
+                 "'floor' compares it with the hand-written DuckDB ASOF JOIN")
     lines += ["", "online lookup, 100 entities x 20 features (p50):",
               f"  ours (SQLite online table)         {online_ms:8.3f} ms   (best "
               f"{min(laps) * 1000:.3f} ms)"]
