@@ -48,9 +48,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_lab(root: Path, tmp: Path, config: dict[str, Any] | None = None) -> Lab:
+def start_lab(root: Path, tmp: Path, config: dict[str, Any] | None = None,
+              settings: dict[str, Any] | None = None) -> Lab:
     """Start `jupyter lab` on loopback with a token and unauthenticated access disallowed;
-    ``config`` goes to the user's jupyter_server_config.json."""
+    ``config`` goes to the user's jupyter_server_config.json, ``settings`` are the
+    user's settings of this extension (``jupyter-mlops:plugin``)."""
     port, token = _free_port(), "mlops-ui-test-token"
     config_dir = tmp / "jupyter-config"
     config_dir.mkdir(exist_ok=True)
@@ -60,6 +62,10 @@ def start_lab(root: Path, tmp: Path, config: dict[str, Any] | None = None) -> La
     news = tmp / "lab-settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True, exist_ok=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    if settings is not None:
+        ours = tmp / "lab-settings" / "jupyter-mlops"
+        ours.mkdir(parents=True, exist_ok=True)
+        (ours / "plugin.jupyterlab-settings").write_text(json.dumps(settings))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
     env.update(JUPYTER_CONFIG_DIR=str(config_dir),
                JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"),

@@ -95,9 +95,11 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Models]:
 
 @pytest.fixture(scope="module")
 def deploy_lab(models: Models, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    # window.jupyterapp, so the test can call the command as another panel would
+    # window.jupyterapp, so the test can call the command as another panel would; the
+    # list refreshes every 5 s (the setting all panels follow), not the default 30 s
     running = start_lab(models.root, tmp_path_factory.mktemp("deploy-lab"),
-                        config={"LabApp": {"expose_app_in_browser": True}})
+                        config={"LabApp": {"expose_app_in_browser": True}},
+                        settings={"refreshInterval": 5})
     yield running
     stop_lab(running)
 

@@ -18,9 +18,16 @@ export { DEPLOY_MODEL_COMMAND, IDeployModelArgs } from './tokens';
 export function createDeployPanel(context: IPanelContext): Widget | null {
   const { app, status, trans } = context;
   const model = new DeployModel();
-  model.folder = status.folder;
-  status.changed.connect(() => {
+  const follow = (): void => {
     model.folder = status.folder;
+    model.refreshInterval = status.refreshInterval;
+  };
+  follow();
+  status.changed.connect(follow);
+  status.refreshRequested.connect(() => {
+    if (model.active) {
+      void model.refresh();
+    }
   });
   const logs = new LogsViews(
     (view: MainAreaWidget) => app.shell.add(view, 'main'),

@@ -1,6 +1,7 @@
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { PanelPoll } from '../panels/poll';
 import { deployAPI } from './api';
 import {
   IDeployment,
@@ -26,15 +27,41 @@ const KEEP_FINISHED = 3;
 /** Milliseconds between two looks at a running task. */
 const TASK_POLL_MS = 600;
 
+/** Seconds between two refreshes of the list while a deploy is running. */
+const BUSY_POLL_S = 2;
+
 /**
  * The deployments of one project (the folder of the document in use) and the
- * deploys started from this page. Polls `GET deployments` every `interval`
- * seconds while `active` (the panel is visible), and each running task until it ends.
+ * deploys started from this page. Polls `GET deployments` every `refreshInterval`
+ * seconds while `active` (the panel and the browser tab are visible), every few
+ * seconds while a deploy is running, and each running task until it ends.
  */
 export class DeployModel implements IDisposable {
   constructor(options: DeployModel.IOptions = {}) {
     this._api = options.api ?? deployAPI;
-    this._interval = options.interval ?? 5;
+    this._poll = new PanelPoll<IDeploymentsReply>({
+      name: 'jupyter-mlops:deployments',
+      interval: options.interval ?? 30,
+      fastInterval: BUSY_POLL_S,
+      fast: () => this._tasks.some(t => t.task.state === 'running'),
+      fetch: () => {
+        // only the newest fetch is handed on: its folder is this one
+        this._fetched = this._folder;
+        return this._api.list(this._fetched);
+      },
+      onResult: reply => {
+        if (this._fetched === this._folder) {
+          this._reply = reply;
+          this._failure = null;
+        }
+      },
+      onError: error => {
+        if (this._fetched === this._folder) {
+          this._failure = describe(error);
+        }
+      },
+      onLoading: () => this._emit()
+    });
   }
 
   /** Emitted whenever anything shown from this model changes. */
@@ -54,9 +81,7 @@ export class DeployModel implements IDisposable {
     this._reply = null;
     this._failure = null;
     this._emit();
-    if (this._active) {
-      void this.refresh();
-    }
+    this._poll.invalidate();
   }
 
   /** The last answer of `GET deployments` for this folder; null before one. */
@@ -70,7 +95,7 @@ export class DeployModel implements IDisposable {
   }
 
   get isLoading(): boolean {
-    return this._pending !== null;
+    return this._poll.isLoading;
   }
 
   /** Deploys and rollbacks started here, newest first (running and finished). */
@@ -78,20 +103,23 @@ export class DeployModel implements IDisposable {
     return this._tasks;
   }
 
-  /** Whether the panel is visible: polling runs only then. */
+  /** Whether the panel is visible: polling runs only then (and while the tab is). */
   get active(): boolean {
-    return this._active;
+    return this._poll.active;
   }
   set active(value: boolean) {
-    if (value === this._active) {
-      return;
-    }
-    this._active = value;
-    if (value) {
-      void this.refresh();
-    } else {
-      this._clearTimer();
-    }
+    this._poll.active = value;
+  }
+
+  /**
+   * Seconds between two refreshes of the list while no deploy is running (the
+   * sidebar's refresh interval setting); 0: only on refresh.
+   */
+  get refreshInterval(): number {
+    return this._poll.interval;
+  }
+  set refreshInterval(value: number) {
+    this._poll.interval = value;
   }
 
   get isDisposed(): boolean {
@@ -100,34 +128,7 @@ export class DeployModel implements IDisposable {
 
   /** Fetch the deployments and targets now (once more after one in flight). */
   refresh(): Promise<void> {
-    if (this._pending) {
-      this._again = true;
-      return this._pending;
-    }
-    this._clearTimer();
-    this._pending = (async () => {
-      do {
-        this._again = false;
-        const folder = this._folder;
-        try {
-          const reply = await this._api.list(folder);
-          if (folder === this._folder) {
-            this._reply = reply;
-            this._failure = null;
-          }
-        } catch (error) {
-          if (folder === this._folder) {
-            this._failure = describe(error);
-          }
-        }
-      } while (this._again && !this._isDisposed);
-    })().finally(() => {
-      this._pending = null;
-      this._emit();
-      this._schedule();
-    });
-    this._emit();
-    return this._pending;
+    return this._poll.refresh();
   }
 
   /**
@@ -174,7 +175,7 @@ export class DeployModel implements IDisposable {
       return;
     }
     this._isDisposed = true;
-    this._clearTimer();
+    this._poll.dispose();
     Signal.clearData(this);
   }
 
@@ -206,6 +207,7 @@ export class DeployModel implements IDisposable {
     const dropped = new Set(finished.slice(KEEP_FINISHED - 1));
     this._tasks = [tracked, ...this._tasks.filter(t => !dropped.has(t))];
     this._emit();
+    this._poll.reschedule(); // the list follows the deploy more closely
     const update = (task: IDeployTask): void => {
       tracked.task = task;
       this._tasks = [...this._tasks]; // a new array: React sees the change
@@ -234,33 +236,13 @@ export class DeployModel implements IDisposable {
     }
     if (folder === this._folder) {
       void this.refresh();
+    } else {
+      this._poll.reschedule();
     }
     if (tracked.task.state === 'done' && tracked.task.deployment) {
       return tracked.task.deployment;
     }
     throw new Error(tracked.task.error ?? 'the deploy stopped');
-  }
-
-  private _schedule(): void {
-    this._clearTimer();
-    if (this._isDisposed || !this._active || this._interval <= 0) {
-      return;
-    }
-    this._timer = window.setTimeout(() => {
-      this._timer = null;
-      if (document.visibilityState === 'hidden') {
-        this._schedule();
-      } else {
-        void this.refresh();
-      }
-    }, this._interval * 1000);
-  }
-
-  private _clearTimer(): void {
-    if (this._timer !== null) {
-      window.clearTimeout(this._timer);
-      this._timer = null;
-    }
   }
 
   private _emit(): void {
@@ -270,16 +252,13 @@ export class DeployModel implements IDisposable {
   }
 
   private readonly _api: typeof deployAPI;
-  private readonly _interval: number;
+  private readonly _poll: PanelPoll<IDeploymentsReply>;
+  private _fetched = '';
   private readonly _changed = new Signal<this, void>(this);
   private _folder = '';
   private _reply: IDeploymentsReply | null = null;
   private _failure: string | null = null;
   private _tasks: ITrackedTask[] = [];
-  private _pending: Promise<void> | null = null;
-  private _again = false;
-  private _active = false;
-  private _timer: number | null = null;
   private _isDisposed = false;
 }
 
@@ -287,7 +266,7 @@ export namespace DeployModel {
   export interface IOptions {
     /** The server routes (a stand-in in unit tests). */
     api?: typeof deployAPI;
-    /** Seconds between two refreshes of the list while active. */
+    /** Seconds between two refreshes of the list while active (30 by default). */
     interval?: number;
   }
 }

@@ -23,6 +23,7 @@ export function createExperimentsPanel(context: IPanelContext): Widget | null {
   });
   const follow = (): void => {
     model.folder = status.folder;
+    model.refreshInterval = status.refreshInterval;
     // the notebook the user is in (the tracker keeps the last one while another
     // widget, such as a compare view, has the focus)
     model.notebook = notebooks?.currentWidget?.context.path ?? null;
@@ -35,6 +36,12 @@ export function createExperimentsPanel(context: IPanelContext): Widget | null {
     model,
     rendermime: context.rendermime,
     trans
+  });
+  // the sidebar's refresh button refreshes the runs too
+  status.refreshRequested.connect(() => {
+    if (panel.list.active) {
+      void panel.list.refresh();
+    }
   });
   // a cell that just ran may have tracked a run: list it without waiting for the poll
   NotebookActions.executed.connect((_, { notebook }) => {

@@ -2,12 +2,12 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { RequestError } from '../handler';
+import { PanelPoll } from '../panels/poll';
 import { fetchDeployTask, fetchRuns, startDeploy } from './api';
 import { IRunsPage, RunsScope, SortOrder } from './tokens';
 
-/** Seconds between refreshes while a listed run is RUNNING, and otherwise. */
+/** Seconds between refreshes while a listed run is RUNNING. */
 export const ACTIVE_POLL_S = 3;
-export const IDLE_POLL_S = 20;
 
 /** The text of any failure, for people. */
 export function describe(error: unknown): string {
@@ -31,6 +31,25 @@ export interface IDeployState {
 export class ExperimentsModel implements IDisposable {
   constructor(options: ExperimentsModel.IOptions = {}) {
     this._deployCommand = options.deployCommand ?? null;
+  }
+
+  /**
+   * Seconds between refreshes of the listings while no listed run is RUNNING (the
+   * sidebar's refresh interval setting); 0: only on refresh.
+   */
+  get refreshInterval(): number {
+    return this._refreshInterval;
+  }
+  set refreshInterval(value: number) {
+    if (value !== this._refreshInterval) {
+      this._refreshInterval = value;
+      this._intervalChanged.emit();
+    }
+  }
+
+  /** Emitted when `refreshInterval` changes. */
+  get intervalChanged(): ISignal<this, void> {
+    return this._intervalChanged;
   }
 
   /** Emitted when folder, notebook or scope change: listings fetch again. */
@@ -199,6 +218,8 @@ export class ExperimentsModel implements IDisposable {
 
   private readonly _deployCommand: ExperimentsModel.DeployCommand | null;
   private readonly _contextChanged = new Signal<this, void>(this);
+  private readonly _intervalChanged = new Signal<this, void>(this);
+  private _refreshInterval = 30;
   private readonly _changed = new Signal<this, void>(this);
   private _folder = '';
   private _notebook: string | null = null;
@@ -223,7 +244,7 @@ export namespace ExperimentsModel {
 /**
  * One listing of runs (the sidebar's newest few, or a page of the table): its query,
  * the last answer, and polling while shown: every few seconds while a listed run is
- * RUNNING, now and then otherwise.
+ * RUNNING, every `model.refreshInterval` seconds otherwise.
  */
 export class RunsList implements IDisposable {
   constructor(
@@ -231,7 +252,26 @@ export class RunsList implements IDisposable {
     options: { limit: number }
   ) {
     this._limit = options.limit;
+    this._poll = new PanelPoll<IRunsPage | null>({
+      name: 'jupyter-mlops:runs',
+      interval: model.refreshInterval,
+      fastInterval: ACTIVE_POLL_S,
+      fast: () => this._page?.active ?? false,
+      fetch: () => this._load(),
+      onResult: page => {
+        this._page = page;
+        this._failure = null;
+      },
+      onError: error => {
+        this._failure =
+          error instanceof RequestError
+            ? error
+            : new RequestError(0, describe(error));
+      },
+      onLoading: () => this._emit()
+    });
     model.contextChanged.connect(this._onContext, this);
+    model.intervalChanged.connect(this._onInterval, this);
   }
 
   get changed(): ISignal<this, void> {
@@ -247,7 +287,7 @@ export class RunsList implements IDisposable {
   }
 
   get isLoading(): boolean {
-    return this._pending !== null;
+    return this._poll.isLoading;
   }
 
   get offset(): number {
@@ -283,40 +323,17 @@ export class RunsList implements IDisposable {
     void this.refresh();
   }
 
+  /** Whether the listing is shown: it polls only then (and while the tab is visible). */
   get active(): boolean {
-    return this._active;
+    return this._poll.active;
   }
   set active(value: boolean) {
-    if (value === this._active) {
-      return;
-    }
-    this._active = value;
-    if (value) {
-      void this.refresh();
-    } else {
-      this._clearTimer();
-    }
+    this._poll.active = value;
   }
 
   /** Fetch now (once more after a request in flight). */
   refresh(): Promise<void> {
-    if (this._pending) {
-      this._again = true;
-      return this._pending;
-    }
-    this._clearTimer();
-    this._pending = (async () => {
-      do {
-        this._again = false;
-        await this._load();
-      } while (this._again && !this._isDisposed);
-    })().finally(() => {
-      this._pending = null;
-      this._emit();
-      this._schedule();
-    });
-    this._emit();
-    return this._pending;
+    return this._poll.refresh();
   }
 
   get isDisposed(): boolean {
@@ -328,66 +345,36 @@ export class RunsList implements IDisposable {
       return;
     }
     this._isDisposed = true;
-    this._clearTimer();
+    this._poll.dispose();
     this.model.contextChanged.disconnect(this._onContext, this);
+    this.model.intervalChanged.disconnect(this._onInterval, this);
     Signal.clearData(this);
   }
 
-  private async _load(): Promise<void> {
+  private async _load(): Promise<IRunsPage | null> {
     const model = this.model;
     if (model.needsNotebook) {
-      this._page = null;
-      this._failure = null;
-      return;
+      return null;
     }
-    try {
-      this._page = await fetchRuns({
-        folder: model.projectFolder,
-        notebook: model.notebookFilter,
-        offset: this._offset,
-        limit: this._limit,
-        sort: this._sort,
-        order: this._order
-      });
-      this._failure = null;
-    } catch (error) {
-      this._failure =
-        error instanceof RequestError
-          ? error
-          : new RequestError(0, describe(error));
-    }
+    return fetchRuns({
+      folder: model.projectFolder,
+      notebook: model.notebookFilter,
+      offset: this._offset,
+      limit: this._limit,
+      sort: this._sort,
+      order: this._order
+    });
   }
 
-  private _schedule(): void {
-    this._clearTimer();
-    if (this._isDisposed || !this._active) {
-      return;
-    }
-    const seconds = this._page?.active ? ACTIVE_POLL_S : IDLE_POLL_S;
-    this._timer = window.setTimeout(() => {
-      this._timer = null;
-      if (document.visibilityState === 'hidden') {
-        this._schedule();
-      } else {
-        void this.refresh();
-      }
-    }, seconds * 1000);
-  }
-
-  private _clearTimer(): void {
-    if (this._timer !== null) {
-      window.clearTimeout(this._timer);
-      this._timer = null;
-    }
+  private _onInterval(): void {
+    this._poll.interval = this.model.refreshInterval;
   }
 
   private _onContext(): void {
     this._offset = 0;
     this._page = null; // it describes another notebook or project
     this._emit();
-    if (this._active) {
-      void this.refresh();
-    }
+    this._poll.invalidate();
   }
 
   private _emit(): void {
@@ -399,14 +386,11 @@ export class RunsList implements IDisposable {
   private readonly _changed = new Signal<this, void>(this);
   private _page: IRunsPage | null = null;
   private _failure: RequestError | null = null;
-  private _pending: Promise<void> | null = null;
-  private _again = false;
+  private readonly _poll: PanelPoll<IRunsPage | null>;
   private _offset = 0;
   private readonly _limit: number;
   private _sort = 'start_time';
   private _order: SortOrder = 'desc';
-  private _active = false;
-  private _timer: number | null = null;
   private _isDisposed = false;
 }
 

@@ -2,6 +2,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { requestAPI, RequestError } from '../handler';
+import { PanelPoll } from '../panels/poll';
 import {
   CapabilityId,
   ICapabilityStatus,
@@ -13,17 +14,40 @@ import { findProblems } from './problems';
 
 /**
  * The live status of the server's project: fetches `GET /mlops/api/status`, and
- * polls it every `refreshInterval` seconds while `active` (the sidebar is visible).
+ * polls it every `refreshInterval` seconds while `active` (the sidebar is visible
+ * and the browser tab too), backing off while the server does not answer.
  */
 export class StatusModel implements IDisposable {
   constructor(options: StatusModel.IOptions) {
     this._frontendVersion = options.frontendVersion;
-    this._fetch =
+    const fetch =
       options.fetchStatus ??
       ((folder: string) =>
         requestAPI<IStatusReply>(
           folder ? `status?path=${encodeURIComponent(folder)}` : 'status'
         ));
+    this._poll = new PanelPoll<IStatusReply>({
+      name: 'jupyter-mlops:status',
+      interval: 30,
+      fetch: () => fetch(this._folder),
+      onResult: reply => {
+        this._reply = reply;
+        this._failure = null;
+        this._lastUpdated = new Date();
+        this._emit();
+      },
+      onError: error => {
+        this._failure =
+          error instanceof RequestError
+            ? error
+            : new RequestError(
+                0,
+                error instanceof Error ? error.message : String(error)
+              );
+        this._emit();
+      },
+      onLoading: () => this._emit()
+    });
   }
 
   /**
@@ -39,17 +63,21 @@ export class StatusModel implements IDisposable {
       return;
     }
     this._folder = value;
-    if (this._active) {
-      void this.refresh();
-    } else {
-      // what was fetched describes another project: fetch when next shown
-      this._lastAttempt = null;
-    }
+    // what was fetched describes another project
+    this._poll.invalidate();
   }
 
   /** Emitted whenever anything shown from this model changes. */
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  /**
+   * Emitted when someone asks for a refresh (the sidebar's refresh button): the
+   * panels fetch their listings again too.
+   */
+  get refreshRequested(): ISignal<this, void> {
+    return this._refreshRequested;
   }
 
   /** The last successful answer, kept (as stale) when a later request fails. */
@@ -64,7 +92,7 @@ export class StatusModel implements IDisposable {
 
   /** Whether a request is in flight. */
   get isLoading(): boolean {
-    return this._pending !== null;
+    return this._poll.isLoading;
   }
 
   /** When the last successful answer arrived. */
@@ -81,15 +109,18 @@ export class StatusModel implements IDisposable {
     return findProblems(this._reply, this._failure, this._frontendVersion);
   }
 
-  /** Seconds between automatic refreshes while active; 0 turns polling off. */
+  /**
+   * Seconds between automatic refreshes while active; 0 turns polling off. The
+   * other panels follow it too (`changed` is emitted when it changes).
+   */
   get refreshInterval(): number {
-    return this._interval;
+    return this._poll.interval;
   }
   set refreshInterval(seconds: number) {
-    const value = Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
-    if (value !== this._interval) {
-      this._interval = value;
-      this._schedule();
+    const before = this._poll.interval;
+    this._poll.interval = seconds;
+    if (this._poll.interval !== before) {
+      this._emit();
     }
   }
 
@@ -98,18 +129,10 @@ export class StatusModel implements IDisposable {
    * nothing was fetched yet or the last answer is older than the interval.
    */
   get active(): boolean {
-    return this._active;
+    return this._poll.active;
   }
   set active(value: boolean) {
-    if (value === this._active) {
-      return;
-    }
-    this._active = value;
-    if (value && this._isDue()) {
-      void this.refresh();
-    } else {
-      this._schedule();
-    }
+    this._poll.active = value;
   }
 
   get isDisposed(): boolean {
@@ -132,27 +155,15 @@ export class StatusModel implements IDisposable {
 
   /**
    * Fetch the status now. A call while a request is in flight fetches once more
-   * after it (the answer may predate what the caller changed); the promise then
-   * settles after that second request.
+   * (the answer may predate what the caller changed); the promise settles once the
+   * newest answer is in.
    */
   refresh(): Promise<void> {
-    if (this._pending) {
-      this._again = true;
-      return this._pending;
+    const done = this._poll.refresh();
+    if (!this._isDisposed) {
+      this._refreshRequested.emit();
     }
-    this._clearTimer();
-    this._pending = (async () => {
-      do {
-        this._again = false;
-        await this._load();
-      } while (this._again && !this._isDisposed);
-    })().finally(() => {
-      this._pending = null;
-      this._emit();
-      this._schedule();
-    });
-    this._emit();
-    return this._pending;
+    return done;
   }
 
   dispose(): void {
@@ -160,71 +171,8 @@ export class StatusModel implements IDisposable {
       return;
     }
     this._isDisposed = true;
-    this._clearTimer();
+    this._poll.dispose();
     Signal.clearData(this);
-  }
-
-  private async _load(): Promise<void> {
-    try {
-      this._reply = await this._fetch(this._folder);
-      this._failure = null;
-      this._lastUpdated = new Date();
-    } catch (error) {
-      this._failure =
-        error instanceof RequestError
-          ? error
-          : new RequestError(
-              0,
-              error instanceof Error ? error.message : String(error)
-            );
-    }
-    this._lastAttempt = Date.now();
-    this._emit();
-  }
-
-  private _isDue(): boolean {
-    if (this._lastAttempt === null) {
-      return true;
-    }
-    return (
-      this._interval > 0 &&
-      Date.now() - this._lastAttempt >= this._interval * 1000
-    );
-  }
-
-  /** Plan the next automatic refresh, if one is wanted. */
-  private _schedule(): void {
-    this._clearTimer();
-    if (
-      this._isDisposed ||
-      !this._active ||
-      this._interval <= 0 ||
-      this._pending
-    ) {
-      return;
-    }
-    const since =
-      this._lastAttempt === null ? Infinity : Date.now() - this._lastAttempt;
-    const tick = (): void => {
-      if (document.visibilityState === 'hidden') {
-        // the browser tab is in the background: look again one interval later
-        this._timer = window.setTimeout(tick, this._interval * 1000);
-        return;
-      }
-      this._timer = null;
-      void this.refresh();
-    };
-    this._timer = window.setTimeout(
-      tick,
-      Math.max(0, this._interval * 1000 - since)
-    );
-  }
-
-  private _clearTimer(): void {
-    if (this._timer !== null) {
-      window.clearTimeout(this._timer);
-      this._timer = null;
-    }
   }
 
   private _emit(): void {
@@ -234,18 +182,13 @@ export class StatusModel implements IDisposable {
   }
 
   private readonly _frontendVersion: string;
-  private readonly _fetch: (folder: string) => Promise<IStatusReply>;
+  private readonly _poll: PanelPoll<IStatusReply>;
   private _folder = '';
   private readonly _changed = new Signal<this, void>(this);
+  private readonly _refreshRequested = new Signal<this, void>(this);
   private _reply: IStatusReply | null = null;
   private _failure: RequestError | null = null;
   private _lastUpdated: Date | null = null;
-  private _lastAttempt: number | null = null;
-  private _pending: Promise<void> | null = null;
-  private _again = false;
-  private _interval = 30;
-  private _active = false;
-  private _timer: number | null = null;
   private _isDisposed = false;
 }
 
