@@ -293,14 +293,68 @@ def _absolute(value: str, base: Path) -> str:
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
+_ENV_NAMES = ("MLOPS_CONFIG", *dict.fromkeys(n for s in SETTINGS for n in s.env_names))
+_MEMO: dict[tuple[Any, ...], Config] = {}
+_MEMO_SIZE = 32
+
+
+def _fingerprint(here: str, explicit: str | None) -> tuple[Any, ...]:
+    """What the resolution may have read from disk, found again cheaply: per folder from
+    ``here`` up, whether ``.git`` is there and the config files' bytes (up to the first
+    mlops.toml)."""
+    seen: list[Any] = []
+    if explicit:
+        candidates = [os.path.expanduser(explicit)]
+    else:
+        candidates = []
+        folder = here
+        while True:
+            candidates += [os.path.join(folder, CONFIG_FILE), os.path.join(folder, PYPROJECT)]
+            seen.append(os.path.exists(os.path.join(folder, ".git")))
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+    for candidate in candidates:
+        try:
+            with open(candidate, "rb") as handle:
+                data = handle.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            continue
+        except OSError:
+            data = None
+        seen.append((candidate, data))
+        if candidate.endswith(CONFIG_FILE):  # the search stops there (a pyproject.toml
+            break  # without [tool.mlops] does not stop it: the files above are read too)
+    return tuple(seen)
+
+
 def load_config(start: str | os.PathLike[str] | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
     """Resolve the configuration for the folder ``start`` (default: the working folder).
 
     Raises ConfigError, with a one-line message naming the file, line and key, when a file or
-    variable is broken.
+    variable is broken. A repeated call for the same folder, variables and files answers from
+    memory (the files are read again to tell; the online lookup calls this each time).
     """
     env = os.environ if environ is None else environ
+    where = os.path.realpath(os.path.expanduser(os.fspath(start if start is not None
+                                                          else os.getcwd())))
+    if os.path.isfile(where):
+        where = os.path.dirname(where)
+    key = (where, tuple(env.get(n) for n in _ENV_NAMES),
+           _fingerprint(where, env.get("MLOPS_CONFIG")))
+    found = _MEMO.get(key)
+    if found is not None:
+        return found
+    config = _load_config(start, env)
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[key] = config
+    return config
+
+
+def _load_config(start: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Config:
     here = Path(start if start is not None else os.getcwd()).expanduser().resolve()
     if here.is_file():
         here = here.parent

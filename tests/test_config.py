@@ -416,3 +416,23 @@ def test_tool_mlops_that_is_not_a_table_is_a_config_error(project: Path, tmp_pat
     elsewhere.mkdir()
     message = config_error(elsewhere, {"MLOPS_CONFIG": str(pyproject)})
     assert message == f"{pyproject}:4: [tool.mlops] must be a table"
+
+
+def test_a_repeated_load_sees_every_change_of_files_and_variables(tmp_path: Path) -> None:
+    # load_config answers repeated calls from memory: each change must still be seen
+    project = tmp_path / "proj"
+    sub = project / "notebooks"
+    sub.mkdir(parents=True)
+    write(project / "mlops.toml", '[status]\ntimeout = 1\n')
+    assert load_config(sub, {})["status.timeout"] == 1.0
+    write(project / "mlops.toml", '[status]\ntimeout = 2\n')  # same size, same instant
+    assert load_config(sub, {})["status.timeout"] == 2.0
+    assert load_config(sub, {"MLOPS_STATUS_TIMEOUT": "5"})["status.timeout"] == 5.0
+    write(sub / "mlops.toml", '[status]\ntimeout = 3\n')  # a nearer file appears
+    assert load_config(sub, {})["status.timeout"] == 3.0
+    (sub / "mlops.toml").unlink()
+    (project / "mlops.toml").unlink()
+    (project / ".git").mkdir()  # no file: the git root is the project root
+    assert load_config(sub, {}).project_root == project.resolve()
+    write(project / "pyproject.toml", '[tool.mlops.status]\ntimeout = 4\n')
+    assert load_config(sub, {})["status.timeout"] == 4.0
