@@ -123,7 +123,13 @@ def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab
     form = active.locator("form.jp-mlops-pipeline-form")
     form.locator('input[name="name"]').fill("report")
     form.locator('input[name="retries"]').fill("1")
-    form.get_by_role("button", name="Save step").click()
+    save = form.get_by_role("button", name="Save step")
+    form.locator('input[name="memory"]').fill("2 gigs")  # checked as marks.py checks it
+    expect(form.locator(".jp-mlops-pipeline-problem")).to_contain_text("512Mi, 4Gi")
+    expect(save).to_be_disabled()
+    form.locator('input[name="memory"]').fill("2Gi")
+    form.locator('input[name="cpu"]').fill("500m")
+    save.click()
     expect(panel.locator(".jp-mlops-pipeline-node")).to_have_count(4)
     expect(edge(panel, "train", "report")).to_contain_text("mean, half")
     expect(edge(panel, "spread", "report")).to_contain_text("top")
@@ -131,6 +137,9 @@ def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab
     expect(node(panel, "report")).to_contain_text("retries 1")
     expect(active).to_contain_text("Cell 7 starts step report")
     screenshot(page, "pipeline-dag", panel.locator(".jp-mlops-pipeline-graph"))
+    node(panel, "report").click()
+    expect(detail).to_have_attribute("data-step", "report")
+    expect(detail).to_contain_text("500m CPU, 2Gi, 1 retry")
 
     # run it from the panel: the notebook is saved first, and every step ends done
     run = start_run(panel)
@@ -140,7 +149,8 @@ def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab
         expect(node(panel, step)).to_have_attribute("data-state", "done")
     expect(run).to_have_attribute("data-state", "done")
     saved = json.loads((lab.root / "work" / "flow.ipynb").read_text())
-    assert saved["cells"][6]["metadata"]["mlops"] == {"step": {"name": "report", "retries": 1}}
+    assert saved["cells"][6]["metadata"]["mlops"] == {
+        "step": {"name": "report", "cpu": "500m", "memory": "2Gi", "retries": 1}}
     report = run.locator('.jp-mlops-pipeline-step[data-step="report"]')
     report.locator("summary").click()
     expect(report.locator(".jp-mlops-pipeline-log")).to_contain_text(SUMMARY)

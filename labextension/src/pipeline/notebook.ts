@@ -102,7 +102,6 @@ export function writeMark(cell: Cell, mark: IStepMark | null): void {
   const model = cell.model;
   const current = (model.getMetadata('mlops') ?? {}) as Record<string, unknown>;
   const rest = { ...current };
-  const previous = readMark(cell).metadata;
   delete rest.step;
   if (mark === null) {
     if (Object.keys(rest).length === 0) {
@@ -119,11 +118,11 @@ export function writeMark(cell: Cell, mark: IStepMark | null): void {
   if (mark.gpu) {
     step.gpu = mark.gpu;
   }
-  if (previous?.cpu) {
-    step.cpu = previous.cpu;
+  if (mark.cpu) {
+    step.cpu = mark.cpu;
   }
-  if (previous?.memory) {
-    step.memory = previous.memory;
+  if (mark.memory) {
+    step.memory = mark.memory;
   }
   if (mark.retries) {
     step.retries = mark.retries;

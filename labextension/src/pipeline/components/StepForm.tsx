@@ -16,14 +16,21 @@ export interface IStepFormProps {
 }
 
 /**
- * The "set step" form for the active cell: name, after, GPUs, retries, no-cache. What it
- * saves goes to the cell's `mlops.step` metadata (see `pipeline/marks.py`).
+ * The "set step" form for the active cell: name, after, GPUs, CPUs, memory, retries,
+ * no-cache. What it saves goes to the cell's `mlops.step` metadata (see
+ * `pipeline/marks.py`, whose checks CPU and MEMORY repeat).
  */
+/** As `CPU` and `MEMORY` in `pipeline/marks.py`. */
+const CPU = /^(\d+(\.\d+)?|\d+m)$/;
+const MEMORY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T|k)?$/;
+
 export function StepForm(props: IStepFormProps): JSX.Element {
   const { initial, trans } = props;
   const [name, setName] = React.useState(initial?.name ?? '');
   const [after, setAfter] = React.useState((initial?.after ?? []).join(', '));
   const [gpu, setGpu] = React.useState(String(initial?.gpu ?? 0));
+  const [cpu, setCpu] = React.useState(initial?.cpu ?? '');
+  const [memory, setMemory] = React.useState(initial?.memory ?? '');
   const [retries, setRetries] = React.useState(String(initial?.retries ?? 0));
   const [noCache, setNoCache] = React.useState(initial?.cache === false);
 
@@ -42,6 +49,10 @@ export function StepForm(props: IStepFormProps): JSX.Element {
     problem = trans.__('A step cannot run after itself.');
   } else if (!/^\d+$/.test(gpu) || !/^\d+$/.test(retries)) {
     problem = trans.__('GPUs and retries are whole numbers ≥ 0.');
+  } else if (cpu.trim() && !CPU.test(cpu.trim())) {
+    problem = trans.__('CPUs as a number (2, 0.5) or millicores (500m).');
+  } else if (memory.trim() && !MEMORY.test(memory.trim())) {
+    problem = trans.__('Memory as a size such as 512Mi, 4Gi or 2G.');
   }
 
   const save = (event: React.FormEvent): void => {
@@ -49,13 +60,20 @@ export function StepForm(props: IStepFormProps): JSX.Element {
     if (problem) {
       return;
     }
-    props.onSave({
+    const mark: IStepMark = {
       name,
       after: afterNames,
       gpu: Number(gpu),
       retries: Number(retries),
       cache: !noCache
-    });
+    };
+    if (cpu.trim()) {
+      mark.cpu = cpu.trim();
+    }
+    if (memory.trim()) {
+      mark.memory = memory.trim();
+    }
+    props.onSave(mark);
   };
 
   const others = props.steps.filter(s => s !== name);
@@ -101,6 +119,28 @@ export function StepForm(props: IStepFormProps): JSX.Element {
             min={0}
             value={gpu}
             onChange={e => setGpu(e.target.value)}
+          />
+        </label>
+        <label>
+          <span>{trans.__('CPUs')}</span>
+          <input
+            className="jp-mod-styled"
+            name="cpu"
+            value={cpu}
+            placeholder="2, 500m"
+            title={trans.__('CPUs the step needs on the engine (exports)')}
+            onChange={e => setCpu(e.target.value)}
+          />
+        </label>
+        <label>
+          <span>{trans.__('Memory')}</span>
+          <input
+            className="jp-mod-styled"
+            name="memory"
+            value={memory}
+            placeholder="4Gi"
+            title={trans.__('Memory the step needs on the engine (exports)')}
+            onChange={e => setMemory(e.target.value)}
           />
         </label>
         <label>
