@@ -127,7 +127,7 @@ export function StepForm(props: IStepFormProps): JSX.Element {
             className="jp-mod-styled"
             name="cpu"
             value={cpu}
-            placeholder="2, 500m"
+            placeholder={trans.__('2, 500m')}
             title={trans.__('CPUs the step needs on the engine (exports)')}
             onChange={e => setCpu(e.target.value)}
           />
@@ -138,7 +138,7 @@ export function StepForm(props: IStepFormProps): JSX.Element {
             className="jp-mod-styled"
             name="memory"
             value={memory}
-            placeholder="4Gi"
+            placeholder={trans.__('4Gi')}
             title={trans.__('Memory the step needs on the engine (exports)')}
             onChange={e => setMemory(e.target.value)}
           />
