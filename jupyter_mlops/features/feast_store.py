@@ -206,7 +206,18 @@ class FeastStore:
 
         return compute_stats(name, 1, [(f.name, f.type) for f in view.schema], [str(path)])
 
-    def publish(self, df: pd.DataFrame, name: str, **_kwargs: Any) -> FeatureView:
-        raise UserInputError("publishing into a Feast repository is not done from here: add "
-                             "the view to the repository's definitions and run 'feast apply' "
-                             "and 'feast materialize'")
+    def publish(self, df: pd.DataFrame, name: str, *, entities: str | Sequence[str],
+                timestamp: str, created_timestamp: str | None = None, description: str = "",
+                tags: dict[str, str] | None = None, owner: str | None = None, ttl: Any = None,
+                field_descriptions: dict[str, str] | None = None,
+                progress: Progress | None = None) -> FeatureView:
+        """Append ``df`` to Feast view ``name``: its rows in ``data/NAME.parquet``, its
+        definitions in ``mlops_features/NAME.py`` (commit them: ``feast apply`` keeps what
+        the repository's files define), applied and materialized (see ``feast_publish``)."""
+        from .feast_publish import publish_to_feast
+
+        publish_to_feast(self.store, self.repo, df, name, entities=entities,
+                         timestamp=timestamp, created_timestamp=created_timestamp,
+                         description=description, tags=tags, owner=owner, ttl=ttl,
+                         field_descriptions=field_descriptions, progress=progress)
+        return self.view(name)
