@@ -280,3 +280,51 @@ def test_the_cli_lists_runs_and_registers_in_a_process_that_did_not_track(
     done = cli("register", run_id, "--alias", "champion", cwd=project)
     assert done.returncode == 0, done.stderr
     assert "models:/scorer@champion" in done.stdout
+
+
+def test_models_logged_through_mlflows_own_api_are_named_as_logged(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model logged with ``mlflow.<flavor>.log_model`` (not ``mlops.log_model``) shows by
+    the name it was logged under in every listing, and registers under it."""
+    import mlflow
+    import mlflow.pyfunc
+
+    from jupyter_mlops.config import load_config
+    from jupyter_mlops.tracking.query import compare_runs, run_detail, search
+
+    class Model(mlflow.pyfunc.PythonModel):
+        def predict(self, context: Any, model_input: Any) -> Any:
+            return model_input
+
+    other = tracked(None, "plain", 0.2, [0.9])
+    run = mlops.start_run(run_name="both")
+    mlops.log_model(Model(), "scorer")
+    own = mlflow.pyfunc.log_model(name="mlflow-scorer", python_model=Model())
+    mlops.end_run()
+    own_uri = f"models:/{own.model_id}"
+    assert own.model_id.startswith("m-")
+
+    config = load_config(project)
+    (row, _) = search(config).runs
+    assert row.run_id == run.run_id
+    assert [(m["name"], m["uri"]) for m in row.models][1] == ("mlflow-scorer", own_uri)
+    assert row.models[0]["name"] == "scorer"
+    detail = run_detail(config, run.run_id)
+    assert [m["name"] for m in detail["models"]] == ["scorer", "mlflow-scorer"]
+    compared = compare_runs(config, [run.run_id, other])
+    assert [m["name"] for m in compared.runs[0].models] == ["scorer", "mlflow-scorer"]
+
+    # registered without a name: the name it was logged under
+    registration = mlops.register(run.run_id, model="mlflow-scorer")
+    assert (registration.name, registration.version) == ("mlflow-scorer", "1")
+
+    # a store that cannot search logged models: the id still names it, nothing fails
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise MlflowException("logged models are not supported by this server")
+
+    monkeypatch.setattr(MlflowClient, "search_logged_models", refuse)
+    (row, _) = search(config).runs
+    assert row.models[1] == {"name": own.model_id, "uri": own_uri, "flavor": ""}

@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 #: the newest runs a listing looks at (sorting and paging happen over these)
 MAX_RUNS = 1000
+LOGGED_MODELS_PER_SEARCH = 100  # model ids in one search's filter
 #: points per metric history sent for a chart (longer histories are thinned evenly)
 MAX_POINTS = 2000
 PROBE_TIMEOUT = 2.0
@@ -144,37 +145,84 @@ def _json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def models_of(run: Run) -> list[dict[str, str]]:
-    """The run's logged models: what ``log_model`` recorded (name, uri, flavor), then any
-    model logged through MLflow's own API (``models:/<model id>``)."""
-    found: list[dict[str, str]] = []
+def _tagged_models(run: Run) -> list[dict[str, str]]:
+    """What ``mlops.log_model`` recorded on the run (name, uri, flavor)."""
     raw = run.data.tags.get(MODELS_TAG)
-    if raw:
-        try:
-            listed = json.loads(raw)
-        except ValueError:
-            listed = []
-        found = [{"name": str(m.get("name", "")), "uri": str(m.get("uri", "")),
-                  "flavor": str(m.get("flavor", ""))}
-                 for m in listed if isinstance(m, dict) and m.get("uri")]
-    known = {m["uri"] for m in found}
+    if not raw:
+        return []
+    try:
+        listed = json.loads(raw)
+    except ValueError:
+        return []
+    if not isinstance(listed, list):
+        return []
+    return [{"name": str(m.get("name", "")), "uri": str(m.get("uri", "")),
+             "flavor": str(m.get("flavor", ""))}
+            for m in listed if isinstance(m, dict) and m.get("uri")]
+
+
+def _output_model_ids(run: Run) -> list[str]:
     outputs = getattr(getattr(run, "outputs", None), "model_outputs", None) or []
-    for output in outputs:
-        uri = f"models:/{output.model_id}"
+    return [str(o.model_id) for o in outputs if getattr(o, "model_id", None)]
+
+
+def logged_model_names(mlflow_client: MlflowClient, runs: Sequence[Run]) -> dict[str, str]:
+    """The names of the models these runs logged through MLflow's own API (not
+    ``mlops.log_model``), by model id: one search of the logged models for them all. A
+    store that cannot say leaves them out (they show by id)."""
+    from mlflow.exceptions import MlflowException
+
+    wanted: dict[str, str] = {}  # model id -> experiment id
+    for run in runs:
+        tagged = {m["uri"] for m in _tagged_models(run)}
+        for model_id in _output_model_ids(run):
+            if f"models:/{model_id}" not in tagged and _literal(model_id) is not None:
+                wanted[model_id] = str(run.info.experiment_id)
+    names: dict[str, str] = {}
+    ids = sorted(wanted)
+    for start in range(0, len(ids), LOGGED_MODELS_PER_SEARCH):
+        chunk = ids[start:start + LOGGED_MODELS_PER_SEARCH]
+        quoted = ", ".join(f"'{i}'" for i in chunk)
+        experiments = sorted({wanted[i] for i in chunk})
+        token = None
+        try:
+            while True:
+                page = mlflow_client.search_logged_models(
+                    experiments, filter_string=f"model_id IN ({quoted})",
+                    max_results=len(chunk), page_token=token)
+                names.update({m.model_id: m.name for m in page if m.name})
+                token = page.token
+                if not token:
+                    break
+        except (MlflowException, OSError):
+            continue  # an older server without logged models: the ids stay
+    return names
+
+
+def models_of(run: Run, names: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """The run's logged models: what ``log_model`` recorded (name, uri, flavor), then any
+    model logged through MLflow's own API (``models:/<model id>``), named by ``names``
+    (``logged_model_names``) where it knows the model, else by its id."""
+    found = _tagged_models(run)
+    known = {m["uri"] for m in found}
+    for model_id in _output_model_ids(run):
+        uri = f"models:/{model_id}"
         if uri not in known:
-            found.append({"name": output.model_id, "uri": uri, "flavor": ""})
+            found.append({"name": (names or {}).get(model_id, model_id), "uri": uri,
+                          "flavor": ""})
             known.add(uri)
     return found
 
 
-def row_of(run: Run, uri: str, experiments: dict[str, str] | None = None) -> RunRow:
+def row_of(run: Run, uri: str, experiments: dict[str, str] | None = None,
+           model_names: dict[str, str] | None = None) -> RunRow:
     info, data = run.info, run.data
     tags = data.tags
     return RunRow(
         run_id=info.run_id, run_name=info.run_name or tags.get("mlflow.runName"),
         status=str(info.status), experiment_id=str(info.experiment_id),
         start_time=info.start_time, end_time=info.end_time,
-        params=dict(data.params), metrics=dict(data.metrics), models=models_of(run),
+        params=dict(data.params), metrics=dict(data.metrics), models=models_of(run, model_names),
         notebook=tags.get("mlops.notebook.path") or tags.get("mlflow.source.name"),
         user=tags.get("mlflow.user") or info.user_id or None,
         git_commit=tags.get("mlflow.source.git.commit"), error=tags.get("mlops.error"),
@@ -223,7 +271,8 @@ def run_detail(config: Config, run_id: str) -> dict[str, Any]:
     mlflow_client = reachable_client(config)
     run = _get_run(mlflow_client, config, run_id)
     uri = tracking_uri(config)
-    row = row_of(run, uri, _experiment_names(mlflow_client, [str(run.info.experiment_id)]))
+    row = row_of(run, uri, _experiment_names(mlflow_client, [str(run.info.experiment_id)]),
+                 logged_model_names(mlflow_client, [run]))
     detail = row.to_dict()
     detail["tags"] = shown_tags(dict(run.data.tags))
     detail["artifacts"] = artifacts(config, run_id)
@@ -334,11 +383,16 @@ def search(config: Config, *, experiment: str | None = None, notebook: str | Pat
         truncated = bool(page.token)
         if notebook_text is not None and literal is None:  # filtered here instead
             runs = [r for r in runs if r.data.tags.get("mlops.notebook.path") == notebook_text]
-    rows = [row_of(r, uri, names) for r in runs]
-    rows = sort_rows(rows, sort, descending)
+    rows = sort_rows([row_of(r, uri, names) for r in runs], sort, descending)
     param_keys = sorted({k for r in rows for k in r.params})
     metric_keys = sorted({k for r in rows for k in r.metrics})
-    return RunsPage(rows[offset:offset + limit], len(rows), offset, limit, sort, descending,
+    shown = rows[offset:offset + limit]
+    # the names of models logged through MLflow's API: looked up for this page only
+    by_id = {r.info.run_id: r for r in runs}
+    model_names = logged_model_names(mlflow_client, [by_id[r.run_id] for r in shown])
+    if model_names:
+        shown = [replace(r, models=models_of(by_id[r.run_id], model_names)) for r in shown]
+    return RunsPage(shown, len(rows), offset, limit, sort, descending,
                     truncated, shown_experiment, str(notebook) if notebook else None, uri,
                     param_keys, metric_keys)
 
@@ -514,7 +568,8 @@ def compare_runs(config: Config, run_ids: Sequence[str]) -> Comparison:
     uri = tracking_uri(config)
     found = [_get_run(mlflow_client, config, run_id) for run_id in ids]
     names = _experiment_names(mlflow_client, [str(r.info.experiment_id) for r in found])
-    rows = [row_of(r, uri, names) for r in found]
+    model_names = logged_model_names(mlflow_client, found)
+    rows = [row_of(r, uri, names, model_names) for r in found]
     params = []
     for key in sorted({k for r in rows for k in r.params}):
         values = {r.run_id: r.params.get(key) for r in rows}
@@ -561,7 +616,7 @@ def register_run(config: Config, run_id: str, name: str | None = None,
 
     mlflow_client = reachable_client(config)
     run = _get_run(mlflow_client, config, run_id)
-    logged = models_of(run)
+    logged = models_of(run, logged_model_names(mlflow_client, [run]))
     if not logged:
         raise UserInputError(f"run {run_id} logged no model: log one with "
                              "mlops.log_model(model, name) inside the run")
