@@ -201,6 +201,47 @@ def test_reviews_under_a_folder(project: Path, repo: Git) -> None:
     assert [r.relpath for r in reviews_under(project / "sub")] == ["sub/eval.ipynb"]
 
 
+def test_threads_follow_a_renamed_or_moved_notebook(project: Path, repo: Git) -> None:
+    nb = committed(project, repo)
+    review = open_review(nb)
+    thread = review.comment("params", "why 0.05?", line=1)
+    review.reply(thread.id, "smaller steps converge")
+    kept = {f: f.read_bytes() for f in event_files(project)}
+
+    # renamed in JupyterLab's file browser: a plain rename, nothing staged; listed once, under
+    # its new name, before anyone comments there
+    moved = nb.rename(project / "baseline.ipynb")
+    assert [r.relpath for r in reviews_under(project)] == ["baseline.ipynb"]
+    renamed = open_review(moved, author="Bob")
+    (found,) = renamed.threads
+    assert (found.id, found.cell_id, found.line, found.outdated) == (thread.id, "params", 1,
+                                                                     False)
+    assert [c.text for c in found.comments] == ["why 0.05?", "smaller steps converge"]
+    renamed.reply(thread.id, "ok")
+    renamed.resolve(thread.id)
+    assert open_review(moved).thread(thread.id).status == "resolved"
+    # no event file was moved or rewritten: Bob's went under the new name
+    assert set(kept) < set(event_files(project))
+    assert all(f.read_bytes() == data for f, data in kept.items())
+    assert [r.relpath for r in reviews_under(project)] == ["baseline.ipynb"]
+
+    # moved into a folder with git and committed: followed again
+    (project / "exp").mkdir()
+    repo("add", "-A")
+    repo("mv", "baseline.ipynb", "exp/baseline.ipynb")
+    repo("commit", "-q", "-m", "move")
+    again = open_review(project / "exp" / "baseline.ipynb")
+    assert again.thread(thread.id).status == "resolved"
+    assert len(again.thread(thread.id).comments) == 3
+    again.comment("params", "and the epochs?", line=2)
+    assert [r.relpath for r in reviews_under(project)] == ["exp/baseline.ipynb"]
+
+    # a copy made while the notebook is there does not take its threads
+    copy = project / "exp" / "copy.ipynb"
+    copy.write_bytes((project / "exp" / "baseline.ipynb").read_bytes())
+    assert open_review(copy).threads == []
+
+
 WRITER = textwrap.dedent("""
     import sys
     from jupyter_mlops.review import open_review

@@ -8,6 +8,7 @@ changes; ``approved`` when a reviewer approved the current head commit; else ``o
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import subprocess
@@ -20,7 +21,7 @@ from ..errors import NotFoundError, UserInputError
 from .anchors import locate, make_anchor
 from .diffs import INDEX, WORKING, _notebook_path, diff, read_side
 from .engine import cell_ids
-from .git import GitRepo, find_repo
+from .git import GitError, GitRepo, find_repo
 from .model import NotebookDiff
 from .notebook import load_notebook
 from .store import EventStore, ensure_state_gitignore, notebook_key, review_folders
@@ -116,11 +117,67 @@ class Review:
         self._state_dir, self._review_root = config.state_dir, config.path("review.path")
         self.repo: GitRepo | None = find_repo(self.file.parent)
         self.me = author or default_author(self.file.parent)
+        self._earlier: list[EventStore] | None = None
 
     # ----------------------------------------------------------------- reading
 
     def events(self) -> list[dict[str, Any]]:
-        return self.store.read()
+        """This notebook's events, with those it got under earlier names (``earlier``)."""
+        events = self.store.read()
+        for store in self.earlier():
+            events += store.read()
+        events.sort(key=lambda e: (e["at"], e["id"]))
+        return events
+
+    def earlier(self) -> list[EventStore]:
+        """The reviews of this notebook under names it had before a rename or a move (in
+        JupyterLab's file browser, with ``git mv`` or by hand): review folders whose notebook
+        is gone and whose threads are on cells this notebook has, by cell id. They are read
+        where they are (a rename moves no review file, so no one's commit conflicts); new
+        events go to this name's folder and name the folders followed (``follows``), which
+        settles them: a copy of the notebook made after that does not take them too (one made
+        before anyone wrote under the new name does). Cells without ids (notebooks before
+        nbformat 4.5) are not matched: their stand-in ids come from the source, which copies
+        share."""
+        if self._earlier is None:
+            orphans: list[tuple[Path, set[str], set[str], set[str]]] = []
+            mine: set[str] = set()  # folders this name's events say it follows
+            taken: set[str] = set()  # and those that other notebooks' events claim
+            for folder in review_folders(self._review_root):
+                events = EventStore(folder).read()
+                follows = {str(f) for e in events for f in e.get("follows") or []}
+                if folder == self.store.folder:
+                    mine = follows
+                    continue
+                names = {str(e.get("notebook") or "") for e in events} - {""}
+                if not names or any((self.project_root / n).exists() for n in names):
+                    taken |= follows
+                    continue
+                anchored = {str(e["anchor"].get("cell_id")) for e in events
+                            if e["kind"] == "comment" and isinstance(e.get("anchor"), dict)}
+                opened = {e["id"] for e in events if e["kind"] == "comment"}
+                answered = {str(e["thread"]) for e in events if e.get("thread")}
+                orphans.append((folder, {i for i in anchored if i and not i.startswith("src-")},
+                                opened, answered))
+            chosen = [f for f, _an, _o, _a in orphans if f.name in mine]
+            orphans = [o for o in orphans if o[0].name not in mine | taken]
+            if any(anchored for _f, anchored, _o, _a in orphans):
+                try:
+                    ids = set(cell_ids(self.head_cells()))
+                except (UserInputError, NotFoundError):
+                    ids = set()
+                threads = {t for f, _an, opened, _a in orphans if f in chosen for t in opened}
+                for folder, anchored, opened, _answered in orphans:
+                    if anchored & ids:
+                        chosen.append(folder)
+                        threads |= opened
+                # folders holding only replies and verdicts on those threads (made under a
+                # name in between) come along
+                for folder, anchored, _opened, answered in orphans:
+                    if folder not in chosen and not anchored and answered & threads:
+                        chosen.append(folder)
+            self._earlier = [EventStore(folder) for folder in chosen]
+        return self._earlier
 
     def head_commit(self) -> str | None:
         """The commit the head revision stands on (the working copy and index: HEAD)."""
@@ -246,6 +303,9 @@ class Review:
 
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         ensure_state_gitignore(self._state_dir, self._review_root)
+        earlier = [store.folder.name for store in self.earlier()]
+        if earlier:  # the claim: a copy made later does not take these threads too
+            fields["follows"] = earlier
         return self.store.write({"kind": kind, "author": fields.pop("author", None) or self.me,
                                  "notebook": self.relpath, "base": self.base,
                                  "head": self.head, "head_commit": self.head_commit(),
@@ -367,7 +427,40 @@ def reviews_under(folder: str | os.PathLike[str], *, author: str | None = None
         found.append(Review(notebook, str(last.get("base") or "HEAD"),
                             str(last.get("head") or WORKING), author=author,
                             display_path=notebook.relative_to(where).as_posix()))
-    return found
+    found += _renamed(found, where, author)
+    # a renamed notebook's earlier review is listed once, under its new name
+    adopted = {s.folder for r in found if r.file.exists() for s in r.earlier()}
+    return [r for r in found if r.store.folder not in adopted]
+
+
+def _renamed(found: list[Review], where: Path, author: str | None) -> list[Review]:
+    """Reviews of renamed notebooks with no event under their new name yet: the new name is
+    looked for beside the old one (a rename in the file browser) and among the notebooks git
+    sees as new or renamed (a move)."""
+    gone = [r for r in found if not r.file.exists()]
+    if not gone:
+        return []
+    candidates: set[Path] = set()
+    for review in gone:
+        if review.file.parent.is_dir():
+            candidates.update(review.file.parent.glob("*.ipynb"))
+    repo = find_repo(where)
+    if repo is not None:
+        with contextlib.suppress(GitError):
+            for entry in repo.status(repo.relative(where)):
+                if entry.status in ("untracked", "added", "renamed"):
+                    candidates.add(repo.root / entry.path)
+    listed = {r.file for r in found}
+    more = []
+    for candidate in sorted(p.resolve() for p in candidates):
+        if candidate in listed or not candidate.is_file() or (
+                where != candidate.parent and where not in candidate.parents):
+            continue
+        review = Review(candidate, "HEAD", WORKING, author=author,
+                        display_path=candidate.relative_to(where).as_posix())
+        if review.earlier():
+            more.append(review)
+    return more
 
 
 def review_counts(store: Path) -> tuple[int, int]:
