@@ -1,6 +1,8 @@
 """The same verbs over an existing Feast repository (``[features] backend = "feast"``):
 Feast's registry for search and show, ``get_historical_features`` for training frames and
-``get_online_features`` for the online lookup. ``feast`` is imported on first use (4-6 s).
+``get_online_features`` for the online lookup, and ``publish`` through ``feast_publish`` (the
+rows, a reviewable definitions module, ``apply`` and ``materialize``). ``feast`` is imported
+on first use (4-6 s).
 
 Feast's offline stores return rows in their own order, and its default (dask) store drops
 entity rows whose features fell outside the TTL: the adapter puts every row back, in the
