@@ -156,7 +156,9 @@ def _plan(feast: Any, repo: Path, name: str, table: pa.Table, keys: list[str],
     data = repo / DATA / f"{name}.parquet"
     ours = _holds(definitions, name)
     views = {fv.name: fv for fv in feast.list_feature_views()}
-    others = [fv.name for fv in [*views.values(), *feast.list_on_demand_feature_views()]
+    everything = [*views.values(), *feast.list_on_demand_feature_views(),
+                  *feast.list_stream_feature_views()]
+    others = [fv.name for fv in everything
               if fv.name != name and fv.name.lower() == name.lower()]
     if others:
         raise UserInputError(f"the Feast repository has a view '{others[0]}': Feast names are "
@@ -199,14 +201,18 @@ def _plan(feast: Any, repo: Path, name: str, table: pa.Table, keys: list[str],
         keys=[_key(feast, repo, k, types[k]) for k in keys], timestamp=timestamp,
         created=created,
         features=features,
-        description=description or (before.description if before is not None else ""),
+        # what the publisher said replaces what was said before; what they left out stays
+        description=description or getattr(before, "description", "") or "",
         tags=({str(k): str(v) for k, v in tags.items()} if tags is not None
-              else dict(before.tags or {}) if before is not None else {}),
-        owner=owner or (before.owner if before is not None else "") or "",
-        ttl_seconds=ttl_seconds if ttl_seconds is not None
-        else (before.ttl.total_seconds() or None) if before is not None and before.ttl
-        else None,
+              else dict(getattr(before, "tags", None) or {})),
+        owner=owner or getattr(before, "owner", "") or "",
+        ttl_seconds=ttl_seconds if ttl_seconds is not None else _ttl_of(before),
         before=before, before_source=before_source)
+
+
+def _ttl_of(view: Any) -> float | None:
+    ttl = getattr(view, "ttl", None)
+    return (ttl.total_seconds() or None) if ttl else None
 
 
 def _holds(definitions: Path, name: str) -> bool:
