@@ -262,7 +262,8 @@ for label, call in (
         ("missing timestamp", lambda: features.publish(
             orders[0], "orders", entities="customer_id", timestamp="event_time",
             cwd=project)),
-        ("bad name", lambda: publish_orders(orders[0], "no spaces"))):
+        ("bad name", lambda: publish_orders(orders[0], "no spaces")),
+        ("ttl", lambda: publish_orders(orders[0], "orders_30h", ttl="30h"))):
     try:
         call()
         errors[label] = None
@@ -475,6 +476,7 @@ def test_publishing_into_a_real_feast_repository_gives_the_embedded_answers_and_
     assert "INT64 keys but column 'customer_id' is string" in errors["key type"]
     assert "did you mean 'event_timestamp'?" in errors["missing timestamp"]
     assert "is not valid" in errors["bad name"]
+    assert "TTL of 30h mixes days and seconds" in errors["ttl"]
     assert answer["unchanged"] is True
     # Feast failing after apply began: one line, files and registry put back
     assert len(answer["failures"]) == 2, answer["failures"]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendUnavailableError, UserInputError
 from . import frames
-from .model import check_name, parse_ttl
+from .model import check_name, duration, parse_ttl
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -133,6 +133,11 @@ def publish_to_feast(feast: Any, repo: Path, df: pd.DataFrame, name: str, *,
     keys = frames.column_list(entities, "entity")
     spec = _Spec(df, keys, timestamp, created_timestamp, field_descriptions)
     ttl_seconds = parse_ttl(ttl)
+    if (ttl_seconds and ttl_seconds > 86400 and ttl_seconds % 86400
+            and getattr(feast.config.offline_store, "type", "") == "duckdb"):
+        raise UserInputError(f"a TTL of {duration(ttl_seconds)} mixes days and seconds, which "
+                             "Feast's DuckDB offline store cannot query: use whole days or "
+                             "under a day")
     if tags is not None and not isinstance(tags, dict):
         raise UserInputError("tags must be a dict of text to text")
     table = spec.table.select([c["name"] for c in spec.columns])
@@ -352,16 +357,19 @@ def definitions_source(plan: _Plan) -> str:
               f"data = Path(__file__).resolve().parent.parent / {DATA!r}", ""]
     refs = []
     for key in plan.keys:
-        entity = (f"Entity(name={key.entity!r}, join_keys=[{key.column!r}], "
-                  f"value_type=ValueType.{key.value_type}")
-        extra = "".join(f", {arg}={value!r}" for arg, value in (
-            ("description", key.description), ("tags", key.tags), ("owner", key.owner))
-            if value)
+        args = [f"name={key.entity!r}", f"join_keys=[{key.column!r}]",
+                f"value_type=ValueType.{key.value_type}"]
         if key.inline:  # the team's code defines it: refer to it by name, define nothing
-            refs.append(f"{entity})")
+            refs.append(f"Entity({', '.join(args)})")
             continue
+        args += [f"{arg}={value!r}" for arg, value in (
+            ("description", key.description), ("tags", key.tags), ("owner", key.owner))
+            if value]
         var = f"{module_name(key.entity)}_entity"
-        lines += [f"{var} = {entity}{extra})", ""]
+        line = f"{var} = Entity({', '.join(args)})"
+        if len(line) > 99:  # one argument a line
+            line = f"{var} = Entity(\n" + "".join(f"    {a},\n" for a in args) + ")"
+        lines += [line, ""]
         refs.append(var)
     lines += [f"{ident}_source = FileSource(", f"    name={plan.source_name!r},",
               f"    path=str(data / {plan.data.name!r}),",
