@@ -172,8 +172,13 @@ def test_attachments_compared_unless_filtered() -> None:
     base, head = (loaded(nb) for nb in attachment_pair())
     cells, summary, _ops, _ms = diff_notebooks(base, head)
     assert summary.modified == 1 and cells[0].metadata_changed
-    _c, hidden, _o, _m = diff_notebooks(base, head, DiffFilters(attachments=False))
+    # both sides' images travel with the diff, so the view renders attachment: links
+    assert cells[0].base_attachments == base["cells"][0]["attachments"]
+    assert cells[0].head_attachments == head["cells"][0]["attachments"]
+    assert cells[0].base_attachments != cells[0].head_attachments
+    hidden_cells, hidden, _o, _m = diff_notebooks(base, head, DiffFilters(attachments=False))
     assert not hidden.changed
+    assert hidden_cells[0].head_attachments == {}
 
 
 def test_duplicate_cells_and_a_rewritten_stretch_align_in_order() -> None:

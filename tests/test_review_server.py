@@ -81,7 +81,8 @@ async def test_diff_against_head_in_the_contracts_shape(jp_fetch: Any, root: Pat
     cell = next(c for c in body["cells"] if c["status"] == "modified")
     assert set(cell) == {"status", "cell_id", "cell_type", "base_index", "head_index",
                          "base_source", "head_source", "lines", "outputs_changed",
-                         "base_outputs", "head_outputs", "metadata_changed"}
+                         "base_outputs", "head_outputs", "metadata_changed",
+                         "base_attachments", "head_attachments"}
     changed = [ln for ln in cell["lines"] if ln["op"] != "equal"]
     assert changed[0]["base_line"] == 1 and changed[0]["inline"][0]["op"] == "equal"
     assert cell["head_outputs"][0]["text"] == "0.15000000000000002\n"

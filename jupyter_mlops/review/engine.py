@@ -366,6 +366,12 @@ def display_id(cell: dict[str, Any], seen: dict[str, int]) -> str:
     return base if count == 1 else f"{base}-{count}"
 
 
+def _attachments(cell: dict[str, Any]) -> dict[str, Any]:
+    found = cell.get("attachments")
+    return {str(k): v for k, v in found.items() if isinstance(v, dict)} \
+        if isinstance(found, dict) else {}
+
+
 def cell_ids(cells: list[dict[str, Any]]) -> list[str]:
     seen: dict[str, int] = {}
     return [display_id(c, seen) for c in cells]
@@ -453,6 +459,13 @@ def diff_notebooks(base_nb: dict[str, Any], head_nb: dict[str, Any],
     flush_adds(add_key)
     place_removed_until(len(base))
     _emit_removals(removals, cell_ops)
+    if filters.attachments:
+        for cd in cells:
+            if cd.cell_type == "markdown":
+                if cd.base_index is not None:
+                    cd.base_attachments = _attachments(base[cd.base_index])
+                if cd.head_index is not None:
+                    cd.head_attachments = _attachments(head[cd.head_index])
 
     nb_ops: list[Op] = []
     if cell_ops:

@@ -67,6 +67,9 @@ class CellDiff:
     base_outputs: list[dict[str, Any]] = field(default_factory=list)
     head_outputs: list[dict[str, Any]] = field(default_factory=list)
     metadata_changed: bool = False
+    # a markdown cell's attachments (name -> mime bundle), for rendering ``attachment:`` links
+    base_attachments: dict[str, Any] = field(default_factory=dict)
+    head_attachments: dict[str, Any] = field(default_factory=dict)
 
     @property
     def source_changed(self) -> bool:
@@ -169,4 +172,6 @@ def _cell_dict(cell: CellDiff) -> dict[str, Any]:
         "base_outputs": cell.base_outputs,
         "head_outputs": cell.head_outputs,
         "metadata_changed": cell.metadata_changed,
+        "base_attachments": cell.base_attachments,
+        "head_attachments": cell.head_attachments,
     }

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from ..review_fixtures import NB, code, image, markdown, notebook, png, run_git, stream, write
 from .conftest import Lab, screenshot, start_lab, stop_lab
+from .helpers import open_lab, show_panel
 
 pytestmark = pytest.mark.ui
 
@@ -40,7 +41,8 @@ def _big(offset: int) -> NB:
 
 def _plot(color: str, rgb: tuple[int, int, int]) -> NB:
     return notebook([
-        markdown("# Colours", id="title"),
+        markdown("# Colours\n\n![swatch](attachment:swatch.png)", id="title",
+                 attachments={"swatch.png": {"image/png": png(8, 8, rgb)}}),
         code(f'color = "{color}"\nshow(color)', id="plot",
              outputs=[image(png(160, 90, rgb))]),
     ])
@@ -70,25 +72,9 @@ def review_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     stop_lab(lab)
 
 
-def show_review_panel(page: Any) -> Any:
-    """The Review panel, once the page has restored its layout (which may have the MLOps
-    sidebar open already: clicking its tab then would close it)."""
-    page.locator("#jp-main-dock-panel").wait_for()
-    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
-    if not page.locator("#mlops-sidebar").is_visible():
-        page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
-    panel = page.locator('[data-mlops-panel="review"]')
-    expect(panel).to_be_visible()
-    # the sections above grow when the status arrives: click only once the layout is still
-    for section in page.locator("#mlops-sidebar [data-mlops-section]").all():
-        expect(section).to_have_attribute("data-state", re.compile("^(ok|warning|error)$"),
-                                          timeout=30_000)
-    return panel
-
-
 def open_review_panel(page: Any, lab: Lab) -> Any:
-    page.goto(lab.page_url())
-    return show_review_panel(page)
+    open_lab(page, lab)
+    return show_panel(page, "review", settled=True)
 
 
 def tab(page: Any, label: str) -> Any:
@@ -212,7 +198,7 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
 
     # a reload forgets everything the page held: the panel and the view read it back
     page.reload()
-    panel = show_review_panel(page)
+    panel = show_panel(page, "review", settled=True)
     # the diff view was open: the page's layout brings it back
     expect(page.locator(f'.jp-mlops-review-widget[data-path="{NOTEBOOK}"]')).to_have_count(1)
     review = panel.locator(f'[data-list="reviews"] [data-path="{NOTEBOOK}"]')
@@ -318,6 +304,17 @@ def test_suggest_apply_and_request_changes_from_the_notebooks_command(
     page.locator(".lm-CommandPalette-item", has_text="Review notebook changes").first.click()
     view = diff_view(page, PLOT)
     cell = view.locator('.jp-mlops-review-cell[data-cell-id="plot"]')
+
+    # the title's attached image, changed, renders on each side as in the notebook
+    title = view.locator('.jp-mlops-review-cell[data-cell-id="title"]')
+    sources = []
+    for side in ("base", "head"):
+        swatch = title.locator(f'.jp-mlops-review-markdown [data-side="{side}"] img')
+        expect(swatch).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+        page.wait_for_function("img => img.complete && img.naturalWidth === 8",
+                               arg=swatch.element_handle(), timeout=10_000)
+        sources.append(swatch.get_attribute("src"))
+    assert sources[0] != sources[1]
 
     # the image before and after, side by side, then as a swipe revealing the older one
     images = cell.locator(".jp-mlops-review-images")

@@ -109,6 +109,9 @@ export interface ICellDiff {
   base_outputs: INotebookOutput[];
   head_outputs: INotebookOutput[];
   metadata_changed: boolean;
+  /** A markdown cell's attachments on each side (name → mime bundle). */
+  base_attachments: Record<string, Record<string, unknown>>;
+  head_attachments: Record<string, Record<string, unknown>>;
 }
 
 /** One side of a diff: the revision asked for, the commit it resolved to, a label. */

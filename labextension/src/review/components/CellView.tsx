@@ -1,3 +1,5 @@
+import { AttachmentsModel, AttachmentsResolver } from '@jupyterlab/attachments';
+import * as nbformat from '@jupyterlab/nbformat';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
@@ -175,7 +177,9 @@ function RenderedMarkdown(props: {
   rendermime: IRenderMimeRegistry;
   trans: TranslationBundle;
 }): JSX.Element {
-  const { cell, mode, rendermime, trans } = props;
+  const { cell, mode, trans } = props;
+  const baseMime = useAttachments(props.rendermime, cell.base_attachments);
+  const headMime = useAttachments(props.rendermime, cell.head_attachments);
   const base = React.useMemo(
     () => markdownBundle(cell.base_source),
     [cell.base_source]
@@ -190,10 +194,10 @@ function RenderedMarkdown(props: {
     return (
       <div className="jp-mlops-review-markdown jp-mlops-review-outputPair">
         <div className="jp-mlops-review-outputSide" data-side="base">
-          <MimeView rendermime={rendermime} bundle={base} fallback="" />
+          <MimeView rendermime={baseMime} bundle={base} fallback="" />
         </div>
         <div className="jp-mlops-review-outputSide" data-side="head">
-          <MimeView rendermime={rendermime} bundle={head} fallback="" />
+          <MimeView rendermime={headMime} bundle={head} fallback="" />
         </div>
       </div>
     );
@@ -205,11 +209,47 @@ function RenderedMarkdown(props: {
       data-side={head ? 'head' : 'base'}
     >
       {shown ? (
-        <MimeView rendermime={rendermime} bundle={shown} fallback="" />
+        <MimeView
+          rendermime={head ? headMime : baseMime}
+          bundle={shown}
+          fallback=""
+        />
       ) : (
         <span className="jp-mlops-review-none">{trans.__('(empty)')}</span>
       )}
     </div>
+  );
+}
+
+/**
+ * The rendermime a markdown cell's side renders with: with its attachments, JupyterLab's
+ * own resolver, so `attachment:NAME` links show the cell's images as in the notebook.
+ */
+function useAttachments(
+  rendermime: IRenderMimeRegistry,
+  attachments: ICellDiff['base_attachments'] | undefined
+): IRenderMimeRegistry {
+  const model = React.useMemo(
+    () =>
+      attachments && Object.keys(attachments).length > 0
+        ? new AttachmentsModel({
+            values: attachments as unknown as nbformat.IAttachments
+          })
+        : null,
+    [attachments]
+  );
+  React.useEffect(() => () => model?.dispose(), [model]);
+  return React.useMemo(
+    () =>
+      model
+        ? rendermime.clone({
+            resolver: new AttachmentsResolver({
+              parent: rendermime.resolver ?? undefined,
+              model
+            })
+          })
+        : rendermime,
+    [rendermime, model]
   );
 }
 
