@@ -156,3 +156,75 @@ async def test_deployments_of_a_folder_outside_the_root_are_refused(jp_fetch: An
     code, message = await _error(jp_fetch("mlops", "api", "deployments",
                                           params={"path": "../.."}))
     assert code == 403 and "outside the server root" in message
+
+
+async def _finished(jp_fetch: Any, task_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while True:
+        task: dict[str, Any] = (await _json(await jp_fetch(
+            "mlops", "api", "deployments", "tasks", task_id)))["task"]
+        if task["state"] != "running":
+            return task
+        assert time.monotonic() < deadline, task
+        await asyncio.sleep(0.1)
+
+
+async def test_a_kserve_dry_run_returns_the_yaml_and_applies_nothing(
+        jp_fetch: Any, jp_root_dir: Path, model_folder: str) -> None:
+    """No kubeconfig here: the dry run is what the KServe target offers, and it needs none."""
+    body = await _json(await jp_fetch("mlops", "api", "deployments"))
+    (kserve,) = [t for t in body["targets"] if t["id"] == "kserve"]
+    assert kserve["dry_run"] is True
+    started = await _json(await jp_fetch(
+        "mlops", "api", "deployments", method="POST",
+        body=json.dumps({"model": model_folder, "target": "kserve", "name": "api-dry",
+                         "dry_run": True})))
+    assert started["task"]["dry_run"] is True and started["task"]["label"].endswith(
+        "models/churn-v1")
+    task = await _finished(jp_fetch, started["task"]["id"])
+    assert task["state"] == "done", task
+    deployment = task["deployment"]
+    assert deployment["status"] == "dry-run" and deployment["target"] == "kserve"
+    yaml = deployment["details"]["yaml"]
+    assert "kind: InferenceService" in yaml and "name: api-dry" in yaml
+    assert "is local to this machine" in deployment["message"]  # a cluster cannot read it
+    # nothing was deployed: the list stays empty
+    listed = await _json(await jp_fetch("mlops", "api", "deployments"))
+    assert listed["deployments"] == []
+
+
+async def test_the_task_list_shows_a_projects_deploys_to_every_client(
+        jp_fetch: Any, jp_root_dir: Path, model_folder: str) -> None:
+    """Another tab (or the CLI's user in another browser) sees the deploys started here;
+    another project (its own mlops.toml) does not."""
+    (jp_root_dir / "mlops.toml").write_text('[deploy]\ntarget = "local"\n')
+    started = await _json(await jp_fetch(
+        "mlops", "api", "deployments", method="POST",
+        body=json.dumps({"model": model_folder, "target": "kserve", "name": "api-listed",
+                         "dry_run": True})))
+    task_id = started["task"]["id"]
+    listed = (await _json(await jp_fetch("mlops", "api", "deployments", "tasks")))["tasks"]
+    assert [t["id"] for t in listed] == [task_id]
+    assert listed[0]["kind"] == "deploy" and listed[0]["label"] == started["task"]["label"]
+    # a subfolder without its own configuration is the same project (the one above)
+    (jp_root_dir / "notebooks").mkdir()
+    same = await _json(await jp_fetch("mlops", "api", "deployments", "tasks",
+                                      params={"path": "notebooks"}))
+    assert [t["id"] for t in same["tasks"]] == [task_id]
+    other = jp_root_dir / "other"
+    other.mkdir()
+    (other / "mlops.toml").write_text('[deploy]\ntarget = "local"\n')
+    elsewhere = await _json(await jp_fetch("mlops", "api", "deployments", "tasks",
+                                           params={"path": "other"}))
+    assert elsewhere["tasks"] == []
+    done = await _finished(jp_fetch, task_id)
+    assert done["state"] == "done", done
+    running = await _json(await jp_fetch("mlops", "api", "deployments", "tasks",
+                                         params={"state": "running"}))
+    assert running["tasks"] == []
+    finished = await _json(await jp_fetch("mlops", "api", "deployments", "tasks",
+                                          params={"state": "done"}))
+    assert [t["id"] for t in finished["tasks"]] == [task_id]
+    code, message = await _error(jp_fetch("mlops", "api", "deployments", "tasks",
+                                          params={"state": "sleeping"}))
+    assert code == 400 and "unknown state 'sleeping'" in message

@@ -14,6 +14,8 @@ project whose configuration and ``.mlops/deployments`` are meant, as for ``statu
     DELETE deployments/NAME              undeploy -> {deployment} (its last state)
     POST   deployments/NAME/predict  {data: records | {columns, data} | an MLflow payload}
                                      -> {columns, data}: the predictions (split orient)
+    GET    deployments/tasks?state=running  {tasks: [task]}: this project's recent deploys
+                                          and rollbacks, newest first (from any client)
     POST   deployments/NAME/rollback     -> 202 {task}
     GET    deployments/NAME/logs?lines=N -> {name, sections: {title: [line]}}
 
@@ -52,6 +54,9 @@ class DeployTask:
     id: str
     kind: str
     name: str | None
+    label: str = ""  # what was asked: the model (deploy) or the deployment's name (rollback)
+    dry_run: bool = False
+    project: str = ""  # the deployments folder of the project (not in replies)
     state: str = "running"  # running, done, failed
     progress: list[dict[str, Any]] = field(default_factory=list)
     deployment: dict[str, Any] | None = None
@@ -65,7 +70,8 @@ class DeployTask:
                               "message": message})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "name": self.name, "state": self.state,
+        return {"id": self.id, "kind": self.kind, "name": self.name, "label": self.label,
+                "dry_run": self.dry_run, "state": self.state,
                 "progress": list(self.progress), "deployment": self.deployment,
                 "error": self.error, "status_code": self.status_code,
                 "started_at": self.started_at, "finished_at": self.finished_at}
@@ -82,8 +88,10 @@ class DeployTasks:
         self.lock = threading.Lock()
 
     def start(self, kind: str, name: str | None,
-              work: Callable[[Callable[[str], None]], Deployment]) -> DeployTask:
-        task = DeployTask(uuid.uuid4().hex[:12], kind, name)
+              work: Callable[[Callable[[str], None]], Deployment], *, label: str,
+              project: str, dry_run: bool = False) -> DeployTask:
+        task = DeployTask(uuid.uuid4().hex[:12], kind, name, label=label, dry_run=dry_run,
+                          project=project)
         with self.lock:
             self.tasks[task.id] = task
             for old in list(self.tasks)[:-KEEP_TASKS]:
@@ -105,6 +113,12 @@ class DeployTasks:
 
         self.pool.submit(run)
         return task
+
+    def of_project(self, project: str, state: str | None = None) -> list[DeployTask]:
+        """The kept tasks of one project (its deployments folder), newest first."""
+        with self.lock:
+            found = [t for t in self.tasks.values() if t.project == project]
+        return [t for t in reversed(found) if state is None or t.state == state]
 
     def get(self, task_id: str) -> DeployTask:
         with self.lock:
@@ -142,7 +156,8 @@ def targets(config: Config) -> list[dict[str, Any]]:
     return [
         {"id": "local", "available": True,
          "detail": gpu.message if gpu.level == "ok" else "CPU (no GPU visible)"},
-        {"id": "kserve", "available": kserve_ok,
+        # a dry run writes the InferenceService YAML: it needs no cluster
+        {"id": "kserve", "available": kserve_ok, "dry_run": True,
          "detail": "kubeconfig found" if kserve_ok else (
              "dry run only: no kubeconfig" if find_spec("kubernetes") is not None or
              not has_kubeconfig() else "pip install 'jupyter-mlops[kserve]'")},
@@ -162,6 +177,14 @@ class DeployHandler(MLOpsHandler):
         from ..deploy.state import check_name
 
         return check_name(raw)
+
+    @staticmethod
+    def project(config: Config) -> str:
+        """Which project a task belongs to: its deployments folder (folders that resolve
+        the same configuration share it)."""
+        from ..deploy.core import store_for
+
+        return str(store_for(config).root)
 
 
 class DeploymentsHandler(DeployHandler):
@@ -208,8 +231,23 @@ class DeploymentsHandler(DeployHandler):
         def work(progress: Callable[[str], None]) -> Deployment:
             return deploy(model, progress=progress, config=config, **options)
 
-        task = tasks_for(self.mlops).start("deploy", name, work)
+        task = tasks_for(self.mlops).start("deploy", name, work, label=model,
+                                           project=self.project(config),
+                                           dry_run=bool(options.get("dry_run")))
         self.reply({"task": task.to_dict()}, 202)
+
+
+class TasksHandler(DeployHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        from ..config import load_config
+
+        state = self.get_argument("state", None)
+        if state not in (None, "running", "done", "failed"):
+            raise UserInputError(f"unknown state '{state}': use running, done or failed")
+        config = await self.in_executor(load_config, self.folder())
+        found = tasks_for(self.mlops).of_project(self.project(config), state)
+        self.reply({"tasks": [t.to_dict() for t in found]})
 
 
 class TaskHandler(DeployHandler):
@@ -274,7 +312,8 @@ class RollbackHandler(DeployHandler):
         def work(progress: Callable[[str], None]) -> Deployment:
             return rollback(name, progress=progress, config=config)
 
-        task = tasks_for(self.mlops).start("rollback", name, work)
+        task = tasks_for(self.mlops).start("rollback", name, work, label=name,
+                                           project=self.project(config))
         self.reply({"task": task.to_dict()}, 202)
 
 
@@ -294,6 +333,7 @@ class LogsHandler(DeployHandler):
 
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("deployments", DeploymentsHandler),
+    ("deployments/tasks", TasksHandler),
     ("deployments/tasks/(.*)", TaskHandler),
     ("deployments/(.*)/predict", PredictHandler),
     ("deployments/(.*)/rollback", RollbackHandler),

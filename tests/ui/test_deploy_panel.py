@@ -36,6 +36,7 @@ class Models:
     run_v1: str
     v1: Any  # the fitted estimators, to compare the endpoint's answers with
     v2: Any
+    gate: Path  # models/gated loads only once this file exists
 
     def expected(self, model: Any, rows: list[dict[str, float]] = ROWS) -> list[float]:
         import pandas as pd
@@ -90,7 +91,40 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Models]:
                               pip_requirements=["scikit-learn"])
     for pickled in broken.glob("model.*"):
         pickled.write_bytes(pickled.read_bytes()[:40])
-    yield Models(root, run_ids[0], fitted[0], fitted[1])
+    # a model that loads only when the test says so: its deploy runs as long as needed
+    gate = root.parent / "gate-open"
+    code = root.parent / "gated_model.py"
+    code.write_text(GATED_MODEL.format(gate=str(gate)))
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    # a signature, no input example: saving does not load the model (that would wait)
+    mlflow.pyfunc.save_model(str(root / "models" / "gated"), python_model=str(code),
+                             signature=ModelSignature(inputs=Schema([ColSpec("double", "a")])),
+                             pip_requirements=["mlflow"])
+    yield Models(root, run_ids[0], fitted[0], fitted[1], gate)
+
+
+GATED_MODEL = """
+import os
+import time
+
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class Gated(PythonModel):
+    def load_context(self, context):
+        deadline = time.monotonic() + 300
+        while not os.path.exists({gate!r}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def predict(self, context, model_input):
+        return model_input
+
+
+mlflow.models.set_model(Gated())
+"""
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +190,14 @@ def deploy_from_form(panel: Any, model: str, name: str, canary: int | None = Non
     return task
 
 
-def open_document(page: Any, path: str) -> None:
-    page.evaluate("""async path => {
-        await window.jupyterapp.commands.execute('docmanager:open', {path});
-    }""", path)
+def start_deploy_over_rest(lab: Lab, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST deployments`` as another client would (the token, no browser)."""
+    request = urllib.request.Request(
+        f"{lab.url}mlops/api/deployments", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"token {lab.token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        task: dict[str, Any] = json.loads(response.read())["task"]
+    return task
 
 
 def invocations(url: str, rows: list[dict[str, float]] = ROWS) -> list[float]:
@@ -172,6 +210,12 @@ def invocations(url: str, rows: list[dict[str, float]] = ROWS) -> list[float]:
         predictions = json.loads(response.read())["predictions"]
     return [float(p) if not isinstance(p, dict) else float(next(iter(p.values())))
             for p in predictions]
+
+
+def open_document(page: Any, path: str) -> None:
+    page.evaluate("""async path => {
+        await window.jupyterapp.commands.execute('docmanager:open', {path});
+    }""", path)
 
 
 def try_it(card: Any, rows: list[dict[str, float]] = ROWS) -> list[float]:
@@ -419,3 +463,81 @@ def test_the_deploy_model_command_reveals_the_panel_and_resolves_with_the_deploy
 
     assert [d.name for d in deployments(check=False, cwd=models.root)] == ["ui-command"]
     assert not (other / ".mlops" / "deployments").exists()
+
+
+def test_a_kserve_dry_run_shows_the_yaml_and_applies_nothing(
+        page: Any, deploy_lab: Lab, models: Models) -> None:
+    from jupyter_mlops.deploy import deployments
+
+    panel = open_deploy_panel(page, deploy_lab, "deploy-dry-run")
+    form = panel.locator(".jp-mlops-deploy-form")
+    expect(form.locator('input[name="dry_run"]')).to_have_count(0)  # local: no dry run
+    # no kubeconfig on this machine: KServe can still be chosen, for a dry run only
+    form.locator('select[name="target"]').select_option("kserve")
+    dry_run = form.locator('input[name="dry_run"]')
+    expect(dry_run).to_be_checked()
+    expect(dry_run).to_be_disabled()
+    expect(form).to_contain_text("no cluster here")
+    form.locator('input[name="model"]').fill("models:/ui-model/1")
+    form.locator('input[name="name"]').fill("ui-dry")
+    form.get_by_role("button", name="Dry run").click()
+
+    task = panel.locator(".jp-mlops-deploy-task").first
+    expect(task).to_contain_text("Dry run of models:/ui-model/1")
+    expect(task).to_have_attribute("data-state", "done", timeout=60_000)
+    yaml_box = task.locator("textarea.jp-mlops-deploy-yaml")
+    expect(yaml_box).to_have_attribute("readonly", "")
+    shown = yaml_box.input_value()
+    assert "kind: InferenceService" in shown and "name: ui-dry" in shown, shown
+    assert "storageUri:" in shown
+    expect(task).to_contain_text("nothing was applied")
+    # the tracking store is this machine's: the YAML says what a cluster could not read
+    expect(task.locator(".jp-mlops-deploy-note")).to_contain_text("local to this machine")
+    written = models.root / ".mlops" / "deployments" / "manifests" / "ui-dry.yaml"
+    assert written.read_text() == shown
+    # copyable: the button puts the YAML on the clipboard
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    task.get_by_role("button", name="Copy the YAML").click()
+    expect(task.locator(".jp-mlops-deploy-copy")).to_contain_text("Copied")
+    assert page.evaluate("async () => await navigator.clipboard.readText()") == shown
+    task.scroll_into_view_if_needed()
+    screenshot(page, "deploy-kserve-dry-run", page.locator("#mlops-sidebar"))
+    # nothing was deployed
+    expect(panel.locator('[data-deployment="ui-dry"]')).to_have_count(0)
+    assert [d.name for d in deployments(check=False, cwd=models.root)] == []
+
+
+def test_deploys_started_elsewhere_show_while_they_run(
+        page: Any, browser: Any, deploy_lab: Lab, models: Models) -> None:
+    """A deploy another client started (here over REST) shows in a panel that was open, and
+    in one loaded while it runs, and both follow it to the end."""
+    models.gate.unlink(missing_ok=True)
+    panel = open_deploy_panel(page, deploy_lab, "deploy-elsewhere")
+    task = start_deploy_over_rest(deploy_lab, {"model": "models/gated", "name": "ui-gated"})
+    try:
+        card = panel.locator(f'.jp-mlops-deploy-task[data-task-id="{task["id"]}"]')
+        expect(card).to_have_attribute("data-state", "running", timeout=30_000)
+        expect(card).to_have_attribute("data-origin", "elsewhere")
+        expect(card).to_contain_text(f"Deploying {task['label']}")
+        expect(card.locator(".jp-mlops-deploy-tag")).to_have_text("elsewhere")
+        # another browser, loaded while the deploy runs, shows it at once
+        other_context = browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            other = other_context.new_page()
+            other_panel = open_deploy_panel(other, deploy_lab, "deploy-elsewhere-2")
+            other_card = other_panel.locator(
+                f'.jp-mlops-deploy-task[data-task-id="{task["id"]}"]')
+            expect(other_card).to_have_attribute("data-state", "running")
+            other_card.scroll_into_view_if_needed()
+            screenshot(other, "deploy-started-elsewhere", other.locator("#mlops-sidebar"))
+            models.gate.touch()  # the model loads: the deploy ends
+            expect(other_card).to_have_attribute("data-state", "done", timeout=DEPLOY_TIMEOUT)
+            expect(other_panel.locator('[data-deployment="ui-gated"]')).to_have_attribute(
+                "data-status", "serving", timeout=30_000)
+        finally:
+            other_context.close()
+        expect(card).to_have_attribute("data-state", "done", timeout=DEPLOY_TIMEOUT)
+        expect(panel.locator('[data-deployment="ui-gated"]')).to_have_attribute(
+            "data-status", "serving", timeout=30_000)
+    finally:
+        models.gate.touch()

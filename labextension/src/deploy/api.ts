@@ -41,6 +41,17 @@ export const deployAPI = {
     return reply.task;
   },
 
+  /** The project's recent deploys and rollbacks, newest first (any client's). */
+  async tasks(
+    folder: string,
+    state?: IDeployTask['state']
+  ): Promise<IDeployTask[]> {
+    const reply = await requestAPI<{ tasks: IDeployTask[] }>(
+      endpoint(['tasks'], folder, state ? { state } : {})
+    );
+    return reply.tasks;
+  },
+
   async task(id: string): Promise<IDeployTask> {
     const reply = await requestAPI<{ task: IDeployTask }>(
       endpoint(['tasks', id], '')

@@ -19,6 +19,16 @@ export interface ITrackedTask {
   task: IDeployTask;
   /** The request failed before the server made a task (its message). */
   error?: string;
+  /** A dry run: the server returns what it would apply and applies nothing. */
+  dryRun?: boolean;
+  /** Started in another tab or browser: the server's task list showed it. */
+  elsewhere?: boolean;
+}
+
+/** One look at the project: its deployments, and its deploys running on the server. */
+interface IListing {
+  reply: IDeploymentsReply;
+  running: IDeployTask[];
 }
 
 /** Finished tasks kept in the panel (until dismissed). */
@@ -32,27 +42,33 @@ const BUSY_POLL_S = 2;
 
 /**
  * The deployments of one project (the folder of the document in use) and the
- * deploys started from this page. Polls `GET deployments` every `refreshInterval`
+ * deploys running on the server (from this page or elsewhere). Polls `GET deployments` every `refreshInterval`
  * seconds while `active` (the panel and the browser tab are visible), every few
  * seconds while a deploy is running, and each running task until it ends.
  */
 export class DeployModel implements IDisposable {
   constructor(options: DeployModel.IOptions = {}) {
     this._api = options.api ?? deployAPI;
-    this._poll = new PanelPoll<IDeploymentsReply>({
+    this._poll = new PanelPoll<IListing>({
       name: 'jupyter-mlops:deployments',
       interval: options.interval ?? 30,
       fastInterval: BUSY_POLL_S,
       fast: () => this._tasks.some(t => t.task.state === 'running'),
-      fetch: () => {
+      fetch: async () => {
         // only the newest fetch is handed on: its folder is this one
-        this._fetched = this._folder;
-        return this._api.list(this._fetched);
+        const folder = (this._fetched = this._folder);
+        const [reply, running] = await Promise.all([
+          this._api.list(folder),
+          // deploys started elsewhere; without them the panel still works
+          this._api.tasks(folder, 'running').catch(() => [])
+        ]);
+        return { reply, running };
       },
-      onResult: reply => {
+      onResult: ({ reply, running }) => {
         if (this._fetched === this._folder) {
           this._reply = reply;
           this._failure = null;
+          this._adopt(this._fetched, running);
         }
       },
       onError: error => {
@@ -137,8 +153,12 @@ export class DeployModel implements IDisposable {
    */
   deploy(request: IDeployRequest, folder?: string): Promise<IDeployment> {
     const where = folder ?? this._folder;
-    return this._follow(where, 'deploy', request.model, () =>
-      this._api.start(where, request)
+    return this._follow(
+      where,
+      'deploy',
+      request.model,
+      () => this._api.start(where, request),
+      request.dry_run === true
     );
   }
 
@@ -184,11 +204,13 @@ export class DeployModel implements IDisposable {
     folder: string,
     kind: IDeployTask['kind'],
     label: string,
-    start: () => Promise<IDeployTask>
+    start: () => Promise<IDeployTask>,
+    dryRun = false
   ): Promise<IDeployment> {
     const tracked: ITrackedTask = {
       folder,
       label,
+      dryRun,
       task: {
         id: '',
         kind,
@@ -202,47 +224,91 @@ export class DeployModel implements IDisposable {
         finished_at: null
       }
     };
-    // the newest first; of the finished ones only the last few stay (the panel is small)
+    this._show(tracked);
+    try {
+      this._update(tracked, await start());
+    } catch (error) {
+      tracked.error = describe(error);
+      this._update(tracked, {
+        ...tracked.task,
+        state: 'failed',
+        error: tracked.error
+      });
+      throw new Error(tracked.error);
+    }
+    await this._watch(tracked);
+    if (tracked.task.state === 'done' && tracked.task.deployment) {
+      return tracked.task.deployment;
+    }
+    throw new Error(tracked.task.error ?? 'the deploy stopped');
+  }
+
+  /**
+   * Show the deploys of this project that run on the server but were not started
+   * here (another tab, another browser), and follow them too.
+   */
+  private _adopt(folder: string, running: IDeployTask[]): void {
+    if (folder !== this._folder || this._tasks.some(t => t.task.id === '')) {
+      return; // another project's; or a start from here has no id yet: next time
+    }
+    const known = new Set(this._tasks.map(t => t.task.id));
+    // the server lists the newest first; shown in that order, newest on top
+    for (const task of [...running].reverse()) {
+      if (task.state !== 'running' || known.has(task.id)) {
+        continue;
+      }
+      const tracked: ITrackedTask = {
+        folder,
+        label: task.label || task.name || task.id,
+        dryRun: task.dry_run === true,
+        elsewhere: true,
+        task
+      };
+      this._show(tracked);
+      void this._watch(tracked);
+    }
+  }
+
+  /** Put a task on top of the list; of the finished ones only the last few stay. */
+  private _show(tracked: ITrackedTask): void {
     const finished = this._tasks.filter(t => t.task.state !== 'running');
     const dropped = new Set(finished.slice(KEEP_FINISHED - 1));
     this._tasks = [tracked, ...this._tasks.filter(t => !dropped.has(t))];
     this._emit();
     this._poll.reschedule(); // the list follows the deploy more closely
-    const update = (task: IDeployTask): void => {
-      tracked.task = task;
-      this._tasks = [...this._tasks]; // a new array: React sees the change
-      this._emit();
-    };
-    try {
-      update(await start());
-    } catch (error) {
-      tracked.error = describe(error);
-      update({ ...tracked.task, state: 'failed', error: tracked.error });
-      throw new Error(tracked.error);
-    }
+  }
+
+  private _update(tracked: ITrackedTask, task: IDeployTask): void {
+    tracked.task = task;
+    this._tasks = [...this._tasks]; // a new array: React sees the change
+    this._emit();
+  }
+
+  /** Poll a running task until it ends; then the list of deployments again. */
+  private async _watch(tracked: ITrackedTask): Promise<void> {
     let misses = 0;
     while (tracked.task.state === 'running' && !this._isDisposed) {
       await sleep(TASK_POLL_MS);
       try {
-        update(await this._api.task(tracked.task.id));
+        this._update(tracked, await this._api.task(tracked.task.id));
         misses = 0;
       } catch (error) {
         // a blip (the server busy, a proxy) is not the end of the deploy
         if (++misses >= 10) {
           tracked.error = `lost track of the deploy: ${describe(error)}`;
-          update({ ...tracked.task, state: 'failed', error: tracked.error });
+          this._update(tracked, {
+            ...tracked.task,
+            state: 'failed',
+            error: tracked.error
+          });
         }
       }
     }
-    if (folder === this._folder) {
+    if (tracked.folder === this._folder) {
       void this.refresh();
     } else {
       this._poll.reschedule();
     }
-    if (tracked.task.state === 'done' && tracked.task.deployment) {
-      return tracked.task.deployment;
-    }
-    throw new Error(tracked.task.error ?? 'the deploy stopped');
   }
 
   private _emit(): void {
@@ -252,7 +318,7 @@ export class DeployModel implements IDisposable {
   }
 
   private readonly _api: typeof deployAPI;
-  private readonly _poll: PanelPoll<IDeploymentsReply>;
+  private readonly _poll: PanelPoll<IListing>;
   private _fetched = '';
   private readonly _changed = new Signal<this, void>(this);
   private _folder = '';

@@ -24,6 +24,8 @@ export interface IDeployRequest {
   name?: string;
   gpu?: string;
   canary?: number;
+  /** KServe only: write the InferenceService YAML and return it, apply nothing. */
+  dry_run?: boolean;
 }
 
 /** An MLflow signature column or tensor. */
@@ -86,6 +88,10 @@ export interface IDeployment {
   details?: {
     /** The last rollout or rollback of a local deployment, as its front saw it. */
     rollout?: IRollout | null;
+    /** A KServe dry run: the InferenceService YAML, and where it was written. */
+    yaml?: string;
+    manifest?: string;
+    namespace?: string;
   };
 }
 
@@ -103,6 +109,8 @@ export interface IDeployTarget {
   id: string;
   available: boolean;
   detail: string;
+  /** Whether a dry run works here even when `available` is false (KServe). */
+  dry_run?: boolean;
 }
 
 /** `GET deployments` */
@@ -123,6 +131,9 @@ export interface IDeployTask {
   id: string;
   kind: 'deploy' | 'rollback';
   name: string | null;
+  /** What was asked: the model (deploy) or the deployment's name (rollback). */
+  label?: string;
+  dry_run?: boolean;
   state: 'running' | 'done' | 'failed';
   progress: IProgressLine[];
   deployment: IDeployment | null;

@@ -12,8 +12,10 @@ export interface IDeployFormProps {
 }
 
 /**
- * "Deploy a model": a model URI, the target, a name, the GPU and a canary share.
- * The deploy itself runs on the server; its progress shows above the form.
+ * "Deploy a model": a model URI, the target, a name, the GPU and a canary share;
+ * for KServe, a dry run (the InferenceService YAML, nothing applied), which is all
+ * KServe offers where the server has no cluster. The deploy itself runs on the
+ * server; its progress shows above the form.
  */
 export function DeployForm(props: IDeployFormProps): JSX.Element {
   const { targets, defaultTarget, onDeploy, trans } = props;
@@ -22,8 +24,14 @@ export function DeployForm(props: IDeployFormProps): JSX.Element {
   const [name, setName] = React.useState('');
   const [gpu, setGpu] = React.useState('');
   const [canary, setCanary] = React.useState('');
+  const [dryRunAsked, setDryRun] = React.useState(false);
   const [problem, setProblem] = React.useState<string | null>(null);
   const chosen = target || defaultTarget;
+  const chosenTarget = targets.find(t => t.id === chosen);
+  // a dry run is offered where the target knows one; the only choice without a cluster
+  const canDryRun = chosenTarget?.dry_run === true;
+  const dryRunOnly = canDryRun && !chosenTarget?.available;
+  const dryRun = canDryRun && (dryRunAsked || dryRunOnly);
 
   const submit = (event: React.FormEvent): void => {
     event.preventDefault();
@@ -37,6 +45,9 @@ export function DeployForm(props: IDeployFormProps): JSX.Element {
       return;
     }
     const request: IDeployRequest = { model: uri, target: chosen };
+    if (dryRun) {
+      request.dry_run = true;
+    }
     if (name.trim()) {
       request.name = name.trim();
     }
@@ -79,7 +90,7 @@ export function DeployForm(props: IDeployFormProps): JSX.Element {
             options={targets.map(t => ({
               value: t.id,
               label: t.available ? t.id : `${t.id} (${t.detail})`,
-              disabled: !t.available
+              disabled: !t.available && t.dry_run !== true
             }))}
           />
         </label>
@@ -125,6 +136,27 @@ export function DeployForm(props: IDeployFormProps): JSX.Element {
           />
         </label>
       </div>
+      {canDryRun && (
+        <label
+          className="jp-mlops-deploy-dry-run"
+          title={trans.__(
+            'Show the InferenceService YAML the server makes; nothing is applied'
+          )}
+        >
+          <input
+            type="checkbox"
+            name="dry_run"
+            checked={dryRun}
+            disabled={dryRunOnly}
+            onChange={event => setDryRun(event.target.checked)}
+          />
+          <span>
+            {dryRunOnly
+              ? trans.__('Dry run (no cluster here: YAML only)')
+              : trans.__('Dry run (YAML only, apply nothing)')}
+          </span>
+        </label>
+      )}
       {problem && (
         <div className="jp-mlops-deploy-error" role="alert">
           {problem}
@@ -132,7 +164,7 @@ export function DeployForm(props: IDeployFormProps): JSX.Element {
       )}
       <div className="jp-mlops-deploy-actions">
         <Button type="submit" small>
-          {trans.__('Deploy')}
+          {dryRun ? trans.__('Dry run') : trans.__('Deploy')}
         </Button>
       </div>
     </form>

@@ -1,10 +1,12 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { Button, closeIcon } from '@jupyterlab/ui-components';
+import { Clipboard } from '@jupyterlab/apputils';
+import { Button, closeIcon, copyIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { formatMs } from '../../components/format';
 import { shortUrl } from '../format';
 import { ITrackedTask } from '../model';
+import { IDeployment } from '../tokens';
 
 export interface ITaskCardProps {
   tracked: ITrackedTask;
@@ -14,7 +16,8 @@ export interface ITaskCardProps {
 
 /**
  * A deploy or rollback started from this page: its progress lines as they come,
- * then the deployment's URL, device and warm-up latency, or the one-line reason it failed.
+ * then the deployment's URL, device and warm-up latency (or, for a dry run, the YAML
+ * the server made), or the one-line reason it failed.
  */
 export function TaskCard(props: ITaskCardProps): JSX.Element {
   const { tracked, onDismiss, trans } = props;
@@ -30,7 +33,9 @@ export function TaskCard(props: ITaskCardProps): JSX.Element {
   const title =
     task.kind === 'rollback'
       ? trans.__('Rolling back %1', tracked.label)
-      : trans.__('Deploying %1', tracked.label);
+      : tracked.dryRun
+        ? trans.__('Dry run of %1', tracked.label)
+        : trans.__('Deploying %1', tracked.label);
   const deployment = task.deployment;
   const progress = (
     <ol className="jp-mlops-deploy-progress" ref={listRef}>
@@ -49,6 +54,7 @@ export function TaskCard(props: ITaskCardProps): JSX.Element {
       className="jp-mlops-deploy-task"
       data-state={task.state}
       data-task-id={task.id}
+      data-origin={tracked.elsewhere ? 'elsewhere' : 'here'}
     >
       <div className="jp-mlops-deploy-task-header">
         <span
@@ -64,6 +70,14 @@ export function TaskCard(props: ITaskCardProps): JSX.Element {
         <span className="jp-mlops-deploy-task-title" title={tracked.label}>
           {title}
         </span>
+        {tracked.elsewhere && (
+          <span
+            className="jp-mlops-deploy-tag"
+            title={trans.__('Started in another tab or browser')}
+          >
+            {trans.__('elsewhere')}
+          </span>
+        )}
         {task.state !== 'running' && (
           <Button
             minimal
@@ -101,29 +115,89 @@ export function TaskCard(props: ITaskCardProps): JSX.Element {
           {task.error}
         </div>
       )}
-      {task.state === 'done' && deployment && (
-        <dl className="jp-mlops-deploy-facts jp-mlops-deploy-result">
-          <dt>{trans.__('Name')}</dt>
-          <dd>{deployment.name}</dd>
-          {deployment.url && (
-            <>
-              <dt>{trans.__('URL')}</dt>
-              <dd>
-                <a href={deployment.url} target="_blank" rel="noreferrer">
-                  {shortUrl(deployment.url)}
-                </a>
-              </dd>
-            </>
+      {task.state === 'done' &&
+        deployment?.status === 'dry-run' &&
+        deployment.details?.yaml !== undefined && (
+          <DryRunResult deployment={deployment} trans={trans} />
+        )}
+      {task.state === 'done' &&
+        deployment?.status !== 'dry-run' &&
+        deployment && (
+          <dl className="jp-mlops-deploy-facts jp-mlops-deploy-result">
+            <dt>{trans.__('Name')}</dt>
+            <dd>{deployment.name}</dd>
+            {deployment.url && (
+              <>
+                <dt>{trans.__('URL')}</dt>
+                <dd>
+                  <a href={deployment.url} target="_blank" rel="noreferrer">
+                    {shortUrl(deployment.url)}
+                  </a>
+                </dd>
+              </>
+            )}
+            <dt>{trans.__('Device')}</dt>
+            <dd data-field="device">{deployment.device ?? '-'}</dd>
+            {deployment.warmup_ms !== null && (
+              <>
+                <dt>{trans.__('Warm-up')}</dt>
+                <dd>{formatMs(deployment.warmup_ms)}</dd>
+              </>
+            )}
+          </dl>
+        )}
+    </div>
+  );
+}
+
+/** What a dry run made: the YAML (read-only, with a copy button), where it was written. */
+function DryRunResult(props: {
+  deployment: IDeployment;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { deployment, trans } = props;
+  const yaml = deployment.details?.yaml ?? '';
+  const [copied, setCopied] = React.useState(false);
+  return (
+    <div className="jp-mlops-deploy-dry-run-result">
+      <div className="jp-mlops-deploy-dry-run-header">
+        <span>
+          {trans.__(
+            'InferenceService %1 (namespace %2): nothing was applied.',
+            deployment.name,
+            deployment.details?.namespace ?? 'default'
           )}
-          <dt>{trans.__('Device')}</dt>
-          <dd data-field="device">{deployment.device ?? '-'}</dd>
-          {deployment.warmup_ms !== null && (
-            <>
-              <dt>{trans.__('Warm-up')}</dt>
-              <dd>{formatMs(deployment.warmup_ms)}</dd>
-            </>
-          )}
-        </dl>
+        </span>
+        <Button
+          minimal
+          small
+          className="jp-mlops-deploy-copy"
+          title={trans.__('Copy the YAML')}
+          aria-label={trans.__('Copy the YAML')}
+          onClick={() => {
+            Clipboard.copyToSystem(yaml);
+            setCopied(true);
+          }}
+        >
+          <copyIcon.react tag="span" />
+          <span>{copied ? trans.__('Copied') : trans.__('Copy')}</span>
+        </Button>
+      </div>
+      {deployment.message && (
+        <div className="jp-mlops-deploy-note">{deployment.message}</div>
+      )}
+      <textarea
+        className="jp-mlops-deploy-yaml"
+        readOnly
+        spellCheck={false}
+        rows={Math.min(18, yaml.split('\n').length)}
+        value={yaml}
+        aria-label={trans.__('InferenceService YAML')}
+      />
+      {deployment.details?.manifest && (
+        <div className="jp-mlops-deploy-muted" data-field="manifest">
+          {trans.__('Also written to %1', deployment.details.manifest)}
+        </div>
       )}
     </div>
   );
