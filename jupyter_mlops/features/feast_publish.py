@@ -379,7 +379,7 @@ def definitions_source(plan: _Plan) -> str:
     lines += [")", "", f"{ident}_view = FeatureView(", f"    name={plan.name!r},",
               "    entities=[", *(f"        {ref}," for ref in refs), "    ],"]
     if plan.ttl_seconds:
-        lines.append(f"    ttl=timedelta(seconds={plan.ttl_seconds:g}),")
+        lines.append(f"    ttl=timedelta({_ttl_args(plan.ttl_seconds)}),")
     lines.append("    schema=[")
     for column, kind, description in plan.features:
         said = f", description={description!r}" if description else ""
@@ -526,3 +526,11 @@ def _undo_registry(feast: Any, plan: _Plan, objects: list[Any]) -> str | None:
         return None
     except Exception as exc:
         return _first_line(exc)
+
+
+def _ttl_args(seconds: float) -> str:
+    """``timedelta``'s arguments as a person writes them: ``days=30``, ``hours=6``."""
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{unit}={int(seconds // size)}"
+    return f"seconds={int(seconds)}" if float(seconds).is_integer() else f"seconds={seconds!r}"
