@@ -165,7 +165,7 @@ class EmbeddedStore:
         check_name(name)
         df = frames.require_frame(df, "the data to publish")
         keys = frames.column_list(entities, "entity")
-        spec = _Spec(df, keys, timestamp, created_timestamp, field_descriptions)
+        spec = PublishSpec(df, keys, timestamp, created_timestamp, field_descriptions)
         ttl_seconds = parse_ttl(ttl)
         table = spec.table
         if progress:
@@ -204,7 +204,7 @@ class EmbeddedStore:
                                        lambda: self._paths(item), list(view.entities),
                                        bool(item["ties"]), self.sorted_dir)
 
-    def _publish_once(self, spec: _Spec, name: str, description: str,
+    def _publish_once(self, spec: PublishSpec, name: str, description: str,
                       tags: dict[str, str] | None, owner: str | None,
                       ttl_seconds: float | None, field_descriptions: dict[str, str] | None
                       ) -> int:
@@ -448,8 +448,9 @@ class EmbeddedStore:
 # --------------------------------------------------------------------------- publish helpers
 
 
-class _Spec:
-    """The frame to publish, checked, as an Arrow table with the store's hidden columns."""
+class PublishSpec:
+    """The frame to publish, checked, as an Arrow table with the store's hidden columns
+    (the Feast adapter checks its frames with it too)."""
 
     def __init__(self, df: pd.DataFrame, keys: list[str], timestamp: str,
                  created: str | None, descriptions: dict[str, str] | None) -> None:
@@ -507,7 +508,7 @@ class _Spec:
                         if f.name not in HIDDEN]
 
 
-def _choose_version(entry: dict[str, Any] | None, spec: _Spec) -> int:
+def _choose_version(entry: dict[str, Any] | None, spec: PublishSpec) -> int:
     """The version ``spec`` goes to: the latest when its columns are the same, else a new
     one; a different key, timestamp or column type is an error (the store is unchanged)."""
     if entry is None:

@@ -125,13 +125,13 @@ def publish_to_feast(feast: Any, repo: Path, df: pd.DataFrame, name: str, *,
                      progress: Progress | None = None) -> None:
     """Append ``df`` to Feast view ``name`` of the repository at ``repo`` (``feast``: its
     ``FeatureStore``), creating the view, its entities and source on first publish."""
-    from .embedded import _Spec
+    from .embedded import PublishSpec
     from .storage import file_lock
 
     check_name(name)
     df = frames.require_frame(df, "the data to publish")
     keys = frames.column_list(entities, "entity")
-    spec = _Spec(df, keys, timestamp, created_timestamp, field_descriptions)
+    spec = PublishSpec(df, keys, timestamp, created_timestamp, field_descriptions)
     ttl_seconds = parse_ttl(ttl)
     if (ttl_seconds and ttl_seconds > 86400 and ttl_seconds % 86400
             and getattr(feast.config.offline_store, "type", "") == "duckdb"):
