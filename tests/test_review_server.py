@@ -165,6 +165,25 @@ async def test_comment_reply_resolve_approve_and_read_back(jp_fetch: Any, root: 
     assert len(list((root / ".mlops" / "reviews").rglob("*.json"))) == 4
 
 
+async def test_a_comment_on_the_base_side_of_a_removed_cell(jp_fetch: Any, root: Path) -> None:
+    nb = "work/train.ipynb"  # edited_pair removes the cell 'done'
+    thread = (await _post(jp_fetch, "review", "comments", body={
+        "path": nb, "cell_id": "done", "text": "keep a last message?", "line": 1,
+        "side": "base"}))["thread"]
+    assert (thread["side"], thread["cell_id"], thread["line"], thread["outdated"]) == (
+        "base", "done", 1, False)
+    again = (await _get(jp_fetch, "review", path=nb))["review"]
+    assert [(t["id"], t["side"]) for t in again["threads"]] == [(thread["id"], "base")]
+    code, message = await _error(jp_fetch("mlops", "api", "review", "comments", method="POST",
+                                          body=json.dumps({"path": nb, "cell_id": "done",
+                                                           "text": "x", "side": "left"})))
+    assert code == 400 and "'side' is" in message
+    code, message = await _error(jp_fetch("mlops", "api", "review", "comments", method="POST",
+                                          body=json.dumps({"path": nb, "cell_id": "done",
+                                                           "text": "x"})))
+    assert code == 400 and "no cell 'done' in the head revision" in message
+
+
 async def test_a_suggestion_is_applied_to_the_working_copy(jp_fetch: Any, root: Path) -> None:
     nb = "work/train.ipynb"
     thread = (await _post(jp_fetch, "review", "comments", body={

@@ -242,6 +242,43 @@ def test_threads_follow_a_renamed_or_moved_notebook(project: Path, repo: Git) ->
     assert open_review(copy).threads == []
 
 
+def test_deleted_lines_and_a_removed_cell_take_comments_on_the_base_side(
+        project: Path, repo: Git) -> None:
+    nb = committed(project, repo)
+    # the working copy drops the 'epochs' line of params and the whole 'done' cell
+    edit(nb, lambda cells: (cells[2].update(source="rate = 0.1\nprint(rate * 3)\n"),
+                            cells.pop(6)))
+    review = open_review(nb)
+
+    dropped = review.comment("params", "why inline the 3?", line=2, side="base")
+    assert (dropped.side, dropped.cell_id, dropped.line, dropped.outdated) == (
+        "base", "params", 2, False)
+    gone = review.comment("done", "keep a last message?", side="base")
+    assert (gone.side, gone.cell_id, gone.line, gone.head_index) == ("base", "done", None, None)
+    # numbered as in the base: line 3 exists there and not in the head
+    assert review.comment("params", "this print changed", line=3, side="base").line == 3
+
+    again = {t.id: t for t in open_review(nb, author="Bob").threads}
+    assert again[dropped.id].side == "base" and again[dropped.id].line == 2
+    assert again[gone.id].cell_id == "done" and not again[gone.id].outdated
+    assert json.loads(json.dumps(again[gone.id].to_dict()))["side"] == "base"
+
+    with pytest.raises(UserInputError, match="comment on the base side without one"):
+        review.comment("params", "x", line=2, side="base", suggestion="epochs = 3\n")
+    with pytest.raises(UserInputError, match="base revision"):
+        review.comment("report", "not in the base", side="base")
+    with pytest.raises(UserInputError, match="lines 9-9 are not in cell 'params'"):
+        review.comment("params", "x", line=9, side="base")
+    with pytest.raises(UserInputError, match="side is 'head' or 'base'"):
+        review.comment("params", "x", side="left")
+
+    # compared with another base, the lines are found again there (committed, the deletion is
+    # the base itself, and the thread stays on the lines it was written on)
+    repo("commit", "-q", "-am", "drop epochs")
+    later = {t.id: t for t in open_review(nb, "HEAD~1", "HEAD").threads}
+    assert later[dropped.id].line == 2 and not later[dropped.id].outdated
+
+
 WRITER = textwrap.dedent("""
     import sys
     from jupyter_mlops.review import open_review

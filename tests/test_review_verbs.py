@@ -203,6 +203,11 @@ def test_cli_review_comment_approve_show_and_list(project: Path, changed: Path,
 
     done = cli("review", "comment", "train.ipynb", "nope", "x", cwd=project)
     assert done.returncode == 1 and "no cell 'nope'" in done.stderr
+    # the removed cell 'done' takes a comment on the base side
+    done = cli("review", "comment", "train.ipynb", "done", "keep it?", "--side", "base",
+               cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "cell done (base) (open)" in done.stdout
 
 
 def test_magic_review_and_the_python_api(shell: InteractiveShell, changed: Path) -> None:

@@ -27,14 +27,15 @@ class Location:
 
 
 def make_anchor(cells: list[dict[str, Any]], cell_id: str, line: int | None,
-                end_line: int | None, output: int | None) -> dict[str, Any]:
+                end_line: int | None, output: int | None, *,
+                revision: str = "head revision") -> dict[str, Any]:
     """The anchor of a new comment on the cell ``cell_id`` of ``cells`` (checked)."""
     from ..errors import UserInputError
 
     ids = cell_ids(cells)
     if cell_id not in ids:
-        raise UserInputError(f"no cell '{cell_id}' in the notebook under review: comment on a "
-                             "cell of its head revision")
+        raise UserInputError(f"no cell '{cell_id}' in the {revision} of the notebook under "
+                             f"review: comment on a cell it has")
     index = ids.index(cell_id)
     cell = cells[index]
     source = _source(cell)

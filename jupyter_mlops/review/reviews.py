@@ -57,11 +57,14 @@ class Thread:
     outdated: bool = False
     head_index: int | None = None
     comments: list[Comment] = field(default_factory=list)
+    # "head": lines of the newer revision; "base": lines (or a cell) only the older one has,
+    # e.g. deleted lines, numbered as there
+    side: str = "head"
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "cell_id": self.cell_id, "line": self.line,
                 "end_line": self.end_line, "output": self.output, "status": self.status,
-                "outdated": self.outdated, "head_index": self.head_index,
+                "outdated": self.outdated, "head_index": self.head_index, "side": self.side,
                 "comments": [c.to_dict() for c in self.comments]}
 
 
@@ -195,6 +198,20 @@ class Review:
             side.data, f"'{self.file.name}' ({side.revision.label})").get("cells", [])
         return cells
 
+    def base_cells(self) -> list[dict[str, Any]]:
+        """The cells of the base revision (where base-side comments are anchored)."""
+        side = read_side(self.repo, self.file, self.base)
+        if side.data is None and self.repo is not None and side.revision.commit:
+            relpath = self.repo.relative(self.file)
+            old = self.repo.renamed_from(side.revision.commit, relpath, cached=False)
+            if old is not None:  # renamed since: the base is under its old name
+                side = read_side(self.repo, self.repo.root / old, self.base, old)
+        if side.data is None:
+            return []
+        cells: list[dict[str, Any]] = load_notebook(
+            side.data, f"'{self.file.name}' ({side.revision.label})").get("cells", [])
+        return cells
+
     def _threads(self, events: list[dict[str, Any]], cells: list[dict[str, Any]] | None
                  ) -> list[Thread]:
         threads: dict[str, Thread] = {}
@@ -204,10 +221,12 @@ class Review:
             kind = event["kind"]
             if kind == "comment" and isinstance(event.get("anchor"), dict):
                 anchor = event["anchor"]
+                base_side = anchor.get("side") == "base"
                 threads[event["id"]] = Thread(
                     event["id"], anchor, anchor.get("cell_id"), anchor.get("line"),
                     anchor.get("end_line"), anchor.get("output"),
-                    head_index=anchor.get("cell_index"))
+                    head_index=None if base_side else anchor.get("cell_index"),
+                    side="base" if base_side else "head")
             if kind in ("comment", "reply"):
                 comments[event["id"]] = Comment(event["id"], str(event.get("author", "")),
                                                 str(event.get("text", "")), event["at"],
@@ -229,7 +248,17 @@ class Review:
                 comments[event["comment"]].applied = True
         if cells is not None:
             ids = cell_ids(cells)
+            base: tuple[list[dict[str, Any]], list[str]] | None = None
             for thread in threads.values():
+                if thread.side == "base":  # found again in the base revision asked for now
+                    if base is None:
+                        base_cells = self.base_cells()
+                        base = (base_cells, cell_ids(base_cells))
+                    where = locate(thread.anchor, *base)
+                    thread.cell_id, thread.line, thread.end_line = (
+                        where.cell_id, where.line, where.end_line)
+                    thread.outdated = where.outdated
+                    continue
                 where = locate(thread.anchor, cells, ids)
                 thread.cell_id, thread.head_index = where.cell_id, where.head_index
                 thread.line, thread.end_line = where.line, where.end_line
@@ -313,10 +342,21 @@ class Review:
 
     def comment(self, cell_id: str, text: str, line: int | None = None,
                 end_line: int | None = None, *, output: int | None = None,
-                suggestion: str | None = None) -> Thread:
-        """Start a thread on a cell of the head revision (a line range or an output of it)."""
+                suggestion: str | None = None, side: str = "head") -> Thread:
+        """Start a thread on a cell of the head revision (a line range or an output of it),
+        or with ``side="base"`` on what only the base revision has: deleted lines (numbered
+        as in the base), a removed cell or output."""
         text = _text(text, allow_empty=suggestion is not None)
-        anchor = make_anchor(self.head_cells(), cell_id, line, end_line, output)
+        if side not in ("head", "base"):
+            raise UserInputError(f"side is 'head' or 'base', not {side!r}")
+        if side == "base":
+            if suggestion is not None:
+                raise UserInputError("a suggestion replaces lines of the newer revision: "
+                                     "comment on the base side without one")
+            anchor = {**make_anchor(self.base_cells(), cell_id, line, end_line, output,
+                                    revision="base revision"), "side": "base"}
+        else:
+            anchor = make_anchor(self.head_cells(), cell_id, line, end_line, output)
         if suggestion is not None and not isinstance(suggestion, str):
             raise UserInputError("a suggestion is the new source text of the cell or lines")
         event = self._event("comment", anchor=anchor, text=text, suggestion=suggestion)

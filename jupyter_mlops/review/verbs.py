@@ -121,6 +121,9 @@ def configure_review(parser: argparse.ArgumentParser) -> None:
     comment.add_argument("text", metavar="TEXT", help="the comment")
     comment.add_argument("--line", type=int, default=None, help="first line (from 1)")
     comment.add_argument("--end-line", type=int, default=None, help="last line")
+    comment.add_argument("--side", choices=("head", "base"), default="head",
+                         help="base: on what only the base revision has, deleted lines "
+                              "(numbered as there) or a removed cell")
     comment.add_argument("--suggest", default=None, metavar="SOURCE",
                          help="suggest this source for the cell (or the lines)")
     reply = sub.add_parser("reply", help="answer in a thread")
@@ -156,6 +159,8 @@ def _thread_text(thread: dict[str, Any]) -> str:
     if thread.get("line"):
         end = thread.get("end_line")
         where += f" line {thread['line']}" + (f"-{end}" if end and end != thread["line"] else "")
+    if thread.get("side") == "base":
+        where += " (base)"
     flags = [thread["status"]] + (["outdated"] if thread["outdated"] else [])
     out = [f"[{thread['id']}] {where} ({', '.join(flags)})"]
     for c in thread["comments"]:
@@ -190,7 +195,8 @@ def run_review(args: argparse.Namespace, ctx: Context) -> Any:
     if args.action in ("comment", "reply", "resolve"):
         if args.action == "comment":
             thread = review.comment(args.cell_id, args.text, args.line, args.end_line,
-                                    suggestion=args.suggest)
+                                    suggestion=args.suggest,
+                                    side=args.side)
         elif args.action == "reply":
             thread = review.reply(args.thread, args.text)
         else:

@@ -13,7 +13,7 @@ notebook naming the conflicting revisions).
           elapsed_ms}            (&format=nbdime: {diff: [nbdime diff ops], summary})
     GET  review?path=NB&base=&head=          -> {review: ReviewSummary + {me, threads}}
     POST review/comments {path, base?, head?, cell_id, text, line?, end_line?, output?,
-                          suggestion?}                              -> {thread}
+                          suggestion?, side?}                       -> {thread}
     POST review/threads/ID/replies {path, base?, head?, text}       -> {thread}
     POST review/threads/ID/resolve {path, base?, head?, resolved}   -> {thread}
     POST review/threads/ID/apply   {path, base?, head?, comment_id} -> {thread}
@@ -186,7 +186,8 @@ class ReviewHandler(ReviewBase):
 
 
 class CommentsHandler(ReviewBase):
-    """POST {path, base?, head?, cell_id, text, line?, end_line?, output?, suggestion?}"""
+    """POST {path, base?, head?, cell_id, text, line?, end_line?, output?, suggestion?, side?}
+    (side "base": deleted lines, a removed cell or output, numbered as in the base)"""
 
     @web.authenticated
     async def post(self) -> None:
@@ -200,8 +201,12 @@ class CommentsHandler(ReviewBase):
         line, end_line, output = _line(body, "line"), _line(body, "end_line"), _line(
             body, "output")
         text = body.get("text", "")
+        side = body.get("side", "head")
+        if side not in ("head", "base"):
+            raise UserInputError("'side' is \"head\" (the newer revision's lines) or \"base\" "
+                                 "(lines only the older one has)")
         thread = await self.in_executor(lambda: self.review_from_body(body).comment(
-            cell_id, text, line, end_line, output=output, suggestion=suggestion))
+            cell_id, text, line, end_line, output=output, suggestion=suggestion, side=side))
         self.reply({"thread": thread.to_dict()}, 201)
 
 
