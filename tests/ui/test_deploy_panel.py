@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from .conftest import Lab, screenshot, start_lab, stop_lab
+from .helpers import invocations, open_lab, show_panel
 
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(900)]
 
@@ -154,26 +154,15 @@ def undeploy_everything(models: Models) -> Iterator[None]:
 # ------------------------------------------------------------------------------ helpers
 
 
-def open_lab(page: Any, lab: Lab, workspace: str) -> None:
+def open_workspace(page: Any, lab: Lab, workspace: str) -> None:
     """A fresh workspace per test: what an earlier test left open is not restored."""
-    page.goto(lab.page_url(f"lab/workspaces/{workspace}"))
-    page.locator("#jp-main-dock-panel").wait_for()
+    open_lab(page, lab, f"lab/workspaces/{workspace}")
     page.locator(".jp-LauncherCard").first.wait_for(timeout=60_000)
-    tab = page.locator('.jp-SideBar [data-id="mlops-sidebar"]')
-    try:
-        tab.wait_for(timeout=20_000)
-    except PlaywrightTimeout:
-        # the labextension's folder is rebuilt by other work on this machine; a page
-        # loaded in the middle of a rebuild misses it: load it once more
-        page.reload()
-        tab.wait_for(timeout=60_000)
 
 
 def open_deploy_panel(page: Any, lab: Lab, workspace: str) -> Any:
-    open_lab(page, lab, workspace)
-    page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
-    panel = page.locator("#mlops-panel-deploy")
-    expect(panel).to_be_visible()
+    open_workspace(page, lab, workspace)
+    panel = show_panel(page, "deploy")
     expect(panel.locator(".jp-mlops-deploy-targets")).to_be_visible(timeout=30_000)
     return panel
 
@@ -198,18 +187,6 @@ def start_deploy_over_rest(lab: Lab, body: dict[str, Any]) -> dict[str, Any]:
     with urllib.request.urlopen(request, timeout=60) as response:
         task: dict[str, Any] = json.loads(response.read())["task"]
     return task
-
-
-def invocations(url: str, rows: list[dict[str, float]] = ROWS) -> list[float]:
-    """MLflow's scoring protocol over plain HTTP, as any client would send it."""
-    body = json.dumps({"dataframe_split": {"columns": list(rows[0]),
-                                           "data": [list(r.values()) for r in rows]}})
-    request = urllib.request.Request(f"{url}/invocations", data=body.encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        predictions = json.loads(response.read())["predictions"]
-    return [float(p) if not isinstance(p, dict) else float(next(iter(p.values())))
-            for p in predictions]
 
 
 def open_document(page: Any, path: str) -> None:
@@ -305,7 +282,7 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
     assert example == [{"a": 0, "b": 0}]
     assert_close(try_it(card), models.expected(models.v1))
     # and the endpoint itself answers MLflow's protocol with the same predictions
-    assert_close(invocations(deployed.url), models.expected(models.v1))
+    assert_close(invocations(deployed.url, ROWS), models.expected(models.v1))
     # what is not JSON is said before anything is sent; what the model refuses, by the server
     box = card.locator(".jp-mlops-deploy-tryit-input")
     box.fill('[{"a": 1')
@@ -341,7 +318,7 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
     expect(card.locator('[data-field="rollout"]')).to_contain_text(
         "version 2 did not become healthy", timeout=30_000)
     expect(card.locator('[data-field="model"]')).to_contain_text("(version 1)")
-    assert_close(invocations(deployed.url), models.expected(models.v1))
+    assert_close(invocations(deployed.url, ROWS), models.expected(models.v1))
     task.scroll_into_view_if_needed()
     screenshot(page, "deploy-broken-version", page.locator("#mlops-sidebar"))
 
@@ -351,7 +328,7 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
     expect(card.locator('[data-field="model"]')).to_contain_text("ui-model v2")
     expect(card.locator('[data-field="model"]')).to_contain_text("(version 3)")
     expect(card.locator('[data-field="rollout"]')).to_have_count(0)
-    assert_close(invocations(deployed.url), models.expected(models.v2))
+    assert_close(invocations(deployed.url, ROWS), models.expected(models.v2))
     assert_close(try_it(card), models.expected(models.v2))
 
     # roll back: version 1 serves again
@@ -362,7 +339,7 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
     expect(task).to_contain_text("Rolling back ui-churn")
     expect(task).to_have_attribute("data-state", "done", timeout=DEPLOY_TIMEOUT)
     expect(card.locator('[data-field="model"]')).to_contain_text("(version 1)")
-    assert_close(invocations(deployed.url), models.expected(models.v1))
+    assert_close(invocations(deployed.url, ROWS), models.expected(models.v1))
 
     # a canary: the next version takes a quarter of the traffic, the card shows the split
     task = deploy_from_form(panel, "models:/ui-model/2", "ui-churn", canary=25)
@@ -405,7 +382,7 @@ def test_a_model_that_does_not_exist_fails_with_one_line(page: Any, deploy_lab: 
 
 def test_the_deploy_model_command_reveals_the_panel_and_resolves_with_the_deployment(
         page: Any, deploy_lab: Lab, models: Models) -> None:
-    open_lab(page, deploy_lab, "deploy-command")
+    open_workspace(page, deploy_lab, "deploy-command")
     expect(page.locator("#mlops-sidebar")).to_be_hidden()
     # what the Experiments panel's Deploy button does
     deployment = page.evaluate(
@@ -413,7 +390,7 @@ def test_the_deploy_model_command_reveals_the_panel_and_resolves_with_the_deploy
                {model: 'models:/ui-model/1', name: 'ui-command', folder: ''})""")
     assert deployment["name"] == "ui-command" and deployment["status"] == "serving"
     assert deployment["health"] == "ok" and deployment["device"] in ("cpu", "cuda:0")
-    assert_close(invocations(deployment["url"]), models.expected(models.v1))
+    assert_close(invocations(deployment["url"], ROWS), models.expected(models.v1))
     # the sidebar came up with the Deploy panel showing how it went
     panel = page.locator("#mlops-panel-deploy")
     expect(panel).to_be_visible()

@@ -4,17 +4,15 @@ registering a run's model from the panel, and an unreachable tracking server sai
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from .conftest import Lab, screenshot, start_lab, stop_lab
+from .helpers import invocations, notebook_text, open_notebook, run_cell, show_panel
 
 pytestmark = pytest.mark.ui
 
@@ -44,16 +42,6 @@ COMPARE_CELLS = ["ids = list(mlops.runs(notebook=True)['run_id'])",
                  "%mlops compare {ids[0]} {ids[1]}"]
 
 
-def notebook_json(cells: list[str]) -> dict[str, Any]:
-    return {
-        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
-                   "outputs": [], "source": source} for source in cells],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                    "name": "python3"},
-                     "language_info": {"name": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}
-
-
 @pytest.fixture
 def experiments_root(tmp_path: Path) -> Path:
     """A project (its own mlops.toml, so the kernel and the server resolve one store) with
@@ -61,8 +49,8 @@ def experiments_root(tmp_path: Path) -> Path:
     root = tmp_path / "root"
     (root / "exp").mkdir(parents=True)
     (root / "mlops.toml").write_text('[tracking]\nexperiment = "ui-runs"\n')
-    (root / "exp" / "train.ipynb").write_text(json.dumps(notebook_json(CELLS + COMPARE_CELLS)))
-    (root / "exp" / "other.ipynb").write_text(json.dumps(notebook_json(["1 + 1"])))
+    (root / "exp" / "train.ipynb").write_text(notebook_text(CELLS + COMPARE_CELLS))
+    (root / "exp" / "other.ipynb").write_text(notebook_text(["1 + 1"]))
     return root
 
 
@@ -73,42 +61,10 @@ def experiments_lab(experiments_root: Path, tmp_path: Path) -> Iterator[Lab]:
     stop_lab(running)
 
 
-def open_notebook(page: Any, lab: Lab, path: str) -> Any:
-    page.goto(lab.page_url(f"lab/tree/{path}"))
-    notebook = page.locator(".jp-NotebookPanel")
-    notebook.wait_for(timeout=60_000)
-    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    try:
-        dialog.wait_for(timeout=5_000)
-    except PlaywrightTimeout:  # no dialog: the kernel started by itself
-        pass
-    else:
-        dialog.locator(".jp-mod-accept").click()
-    expect(page.locator(".jp-Notebook-ExecutionIndicator, .jp-Toolbar-kernelStatus").first
-           ).to_be_visible()
-    return notebook
-
-
-def open_experiments(page: Any) -> Any:
-    page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
-    panel = page.locator('#mlops-sidebar [data-mlops-panel="experiments"]')
-    expect(panel).to_be_visible()
-    return panel
-
-
-def run_cell(page: Any, notebook: Any, index: int) -> None:
-    """Select the cell (command mode) and run it with Shift+Enter, as a person would."""
-    cell = notebook.locator(".jp-Notebook-cell").nth(index)
-    cell.locator(".jp-InputPrompt").click()
-    page.keyboard.press("Shift+Enter")
-    expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"),
-                                                         timeout=120_000)
-
-
 def test_tracked_cells_show_up_in_the_panel_and_two_runs_compare(
         page: Any, experiments_lab: Lab) -> None:
     notebook = open_notebook(page, experiments_lab, "exp/train.ipynb")
-    panel = open_experiments(page)
+    panel = show_panel(page, "experiments")
     expect(panel.locator('[data-kind="empty"]')).to_contain_text("No runs of this notebook",
                                                          timeout=60_000)
 
@@ -216,7 +172,7 @@ def test_another_notebook_has_no_runs_and_the_experiment_shows_a_live_run_end(
                            env=_child_env(), stderr=subprocess.PIPE, text=True)
     try:
         open_notebook(page, experiments_lab, "exp/other.ipynb")
-        panel = open_experiments(page)
+        panel = show_panel(page, "experiments")
         expect(panel.locator('[data-kind="empty"]')).to_contain_text(
             "No runs of this notebook", timeout=60_000)
         panel.locator('[data-scope="experiment"]').click()
@@ -242,7 +198,7 @@ def test_an_unreachable_tracking_server_is_said_in_the_panel(
     lab = start_lab(experiments_root, tmp_path)
     try:
         open_notebook(page, lab, "exp/other.ipynb")
-        panel = open_experiments(page)
+        panel = show_panel(page, "experiments")
         error = panel.locator(".jp-mlops-experiments-error")
         expect(error).to_contain_text(f"tracking server {closed_port_url} is unreachable",
                                       timeout=30_000)
@@ -288,18 +244,6 @@ def log_sklearn_run(root: Path) -> tuple[str, Any]:
     return run.info.run_id, fitted
 
 
-def invocations(url: str, rows: list[dict[str, float]] = ROWS) -> list[float]:
-    """MLflow's scoring protocol over plain HTTP, as any client would send it."""
-    import urllib.request
-
-    body = json.dumps({"dataframe_split": {"columns": list(rows[0]),
-                                           "data": [list(r.values()) for r in rows]}})
-    request = urllib.request.Request(f"{url}/invocations", data=body.encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return [float(p) for p in json.loads(response.read())["predictions"]]
-
-
 @pytest.mark.timeout(900)
 def test_deploy_button_on_a_run_deploys_its_model_and_the_endpoint_answers(
         page: Any, experiments_lab: Lab, experiments_root: Path) -> None:
@@ -310,15 +254,16 @@ def test_deploy_button_on_a_run_deploys_its_model_and_the_endpoint_answers(
     run_id, fitted = log_sklearn_run(experiments_root)
     try:
         open_notebook(page, experiments_lab, "exp/other.ipynb")
-        panel = open_experiments(page)
+        panel = show_panel(page, "experiments")
         panel.locator('[data-scope="experiment"]').click()
         run = panel.locator(f'.jp-mlops-experiments-run[data-run-id="{run_id}"]')
         expect(run).to_have_count(1, timeout=60_000)
         expect(run).to_contain_text("to-deploy")
         run.locator(".jp-mlops-experiments-run-name").click()
-        # logged through MLflow's own API: the row names the logged model by its id
+        # logged through MLflow's own API: named as it was logged, its URI by the model's id
         model = run.locator(".jp-mlops-experiments-model")
         expect(model).to_have_count(1)
+        expect(model.locator(".jp-mlops-experiments-model-name")).to_have_text("model")
         uri = model.get_attribute("data-model-uri") or ""
         assert uri.startswith("models:/m-"), uri
         button = model.locator('[data-action="deploy"]')
@@ -352,7 +297,7 @@ def test_deploy_button_on_a_run_deploys_its_model_and_the_endpoint_answers(
 
         # the endpoint answers with the model's own predictions
         expected = [float(v) for v in fitted.predict(pd.DataFrame(ROWS))]
-        shown = invocations(deployed.url)
+        shown = invocations(deployed.url, ROWS)
         assert len(shown) == len(expected)
         for got, want in zip(shown, expected, strict=True):
             assert abs(got - want) <= 1e-5 * max(1.0, abs(want)), (shown, expected)

@@ -4,7 +4,6 @@ inserted into the notebook and run there to get the training frame."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 from collections.abc import Iterator
@@ -12,14 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from .conftest import Lab, screenshot, start_lab, stop_lab
+from .helpers import cell, cell_text, notebook_json, open_lab, open_notebook, run_cell, show_panel
 
 pytestmark = pytest.mark.ui
-#: the lock under which the labextension is rebuilt (into one shared output folder)
-BUILD_LOCK = Path("/tmp/mlops-labext.lock")
 
 #: the entity frame, and what a point-in-time join of `customer_spend` gives for it:
 #: customer 1 on Jan 5 sees Jan 1's 10.0 (Jan 7's 20.0 is later), customer 2 sees Jan 2's
@@ -35,16 +32,6 @@ TRACKED_CELL = """%%mlops track --run-name panel-run
 import jupyter_mlops as mlops
 tracked = mlops.features.get("customer_spend:*", entity_df, timestamp="event_timestamp")"""
 EXPECTED_OUTPUT = "spend: [10.0, 5.0, nan] rows: 3"
-
-
-def _notebook(cells: list[str]) -> dict[str, Any]:
-    return {
-        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
-                   "outputs": [], "source": source} for source in cells],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                    "name": "python3"},
-                     "language_info": {"name": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}
 
 
 def _publish_two_views(root: Path) -> None:
@@ -99,7 +86,7 @@ def features_root(tmp_path: Path) -> Path:
     root.mkdir()
     # the project's own config file: the server, the kernel and this test resolve one store
     (root / "mlops.toml").write_text('[features]\nbackend = "embedded"\n')
-    (root / "train.ipynb").write_text(json.dumps(_notebook(
+    (root / "train.ipynb").write_text(json.dumps(notebook_json(
         ["%load_ext jupyter_mlops", ENTITY_CELL, "", CHECK_CELL, TRACKED_CELL])))
     return root
 
@@ -112,67 +99,13 @@ def features_lab(features_root: Path, tmp_path: Path) -> Iterator[Lab]:
     stop_lab(running)
 
 
-def _load(page: Any, lab: Lab, path: str = "lab") -> None:
-    """Load JupyterLab with its extensions. Other engineers' rebuilds of the shared
-    labextension folder replace the bundle a loading page asks for, so the load holds the
-    build lock (shared) until the MLOps sidebar's tab is there."""
-    with BUILD_LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH)
-        try:
-            page.goto(lab.page_url(path))
-            page.locator('.jp-SideBar [data-id="mlops-sidebar"]').wait_for(timeout=60_000)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _open_notebook(page: Any, lab: Lab, name: str) -> Any:
-    _load(page, lab, f"lab/tree/{name}")
-    notebook = page.locator(".jp-NotebookPanel")
-    notebook.wait_for(timeout=60_000)
-    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    try:
-        dialog.wait_for(timeout=5_000)
-    except PlaywrightTimeout:  # no dialog: the kernel started by itself
-        pass
-    else:
-        dialog.locator(".jp-mod-accept").click()
-    expect(page.locator(".jp-Notebook-ExecutionIndicator, .jp-Toolbar-kernelStatus").first
-           ).to_be_visible()
-    return notebook
-
-
-def _open_features_panel(page: Any) -> Any:
-    page.locator("#jp-main-dock-panel").wait_for()
-    if not page.locator("#mlops-sidebar").is_visible():  # a restored layout may show it
-        page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
-    panel = page.locator('#mlops-sidebar [data-mlops-panel="features"]')
-    expect(panel).to_be_visible()
-    return panel
-
-
-def _cell(notebook: Any, index: int) -> Any:
-    return notebook.locator(".jp-Notebook-cell").nth(index)
-
-
-def _cell_text(notebook: Any, index: int) -> str:
-    return str(_cell(notebook, index).locator(".cm-content").inner_text())
-
-
-def _run_cell(page: Any, notebook: Any, index: int) -> None:
-    """Select the cell (command mode) and run it with Shift+Enter, as a person would."""
-    _cell(notebook, index).locator(".jp-InputPrompt").click()
-    page.keyboard.press("Shift+Enter")
-    expect(_cell(notebook, index).locator(".jp-InputPrompt")).to_have_text(
-        re.compile(r"\[\d+\]"), timeout=60_000)
-
-
 def test_search_open_a_view_and_insert_its_code_into_the_notebook(
         page: Any, features_lab: Lab) -> None:
     from jupyter_mlops import features
 
     snippet = features.show("customer_spend", runs=False, cwd=features_lab.root).snippet
-    notebook = _open_notebook(page, features_lab, "train.ipynb")
-    panel = _open_features_panel(page)
+    notebook = open_notebook(page, features_lab, "train.ipynb")
+    panel = show_panel(page, "features")
 
     # both views are listed, newest publish first, with owner, tags and freshness
     results = panel.locator(".jp-mlops-features-result")
@@ -231,14 +164,14 @@ def test_search_open_a_view_and_insert_its_code_into_the_notebook(
 
     # make the empty third cell the active one, then Insert code: it goes into that cell,
     # which is left in edit mode with the focus
-    _cell(notebook, 2).locator(".jp-InputPrompt").click()
-    expect(_cell(notebook, 2)).to_have_class(re.compile(r"\bjp-mod-active\b"))
+    cell(notebook, 2).locator(".jp-InputPrompt").click()
+    expect(cell(notebook, 2)).to_have_class(re.compile(r"\bjp-mod-active\b"))
     cells_before = notebook.locator(".jp-Notebook-cell").count()
     expect(detail.locator(".jp-mlops-features-insert-target")).to_have_text("into train.ipynb")
     detail.locator(".jp-mlops-features-insert-button").click()
     expect(detail.locator(".jp-mlops-features-insert-outcome")).to_contain_text(
         "Inserted into cell 3 of train.ipynb")
-    assert _cell_text(notebook, 2) == snippet
+    assert cell_text(notebook, 2) == snippet
     assert notebook.locator(".jp-Notebook-cell").count() == cells_before
     expect(notebook.locator(".jp-Notebook")).to_have_class(re.compile(r"\bjp-mod-editMode\b"))
     assert page.evaluate(
@@ -247,15 +180,15 @@ def test_search_open_a_view_and_insert_its_code_into_the_notebook(
     # Insert again: the active cell is no longer empty, so a new cell below gets the code
     detail.locator(".jp-mlops-features-insert-button").click()
     expect(notebook.locator(".jp-Notebook-cell")).to_have_count(cells_before + 1)
-    assert _cell_text(notebook, 3) == snippet
-    assert _cell_text(notebook, 4) == CHECK_CELL
-    expect(_cell(notebook, 3)).to_have_class(re.compile(r"\bjp-mod-active\b"))
+    assert cell_text(notebook, 3) == snippet
+    assert cell_text(notebook, 4) == CHECK_CELL
+    expect(cell(notebook, 3)).to_have_class(re.compile(r"\bjp-mod-active\b"))
     screenshot(page, "features-inserted")
 
     # run the notebook's cells: the inserted line gives the point-in-time training frame
     for index in range(6):
-        _run_cell(page, notebook, index)
-    output = _cell(notebook, 4).locator(".jp-OutputArea-output")
+        run_cell(page, notebook, index, timeout=60_000)
+    output = cell(notebook, 4).locator(".jp-OutputArea-output")
     expect(output).to_contain_text(EXPECTED_OUTPUT, timeout=60_000)
     expect(notebook.locator(".jp-OutputArea-output[data-mime-type*='error']")).to_have_count(0)
     screenshot(page, "features-training-frame", notebook)
@@ -275,9 +208,9 @@ def test_empty_store_says_how_to_publish_and_insert_needs_a_notebook(
         page: Any, features_root: Path, tmp_path: Path) -> None:
     lab = start_lab(features_root, tmp_path)
     try:
-        _load(page, lab)
+        open_lab(page, lab)
         page.locator(".jp-LauncherCard").first.wait_for(timeout=60_000)
-        panel = _open_features_panel(page)
+        panel = show_panel(page, "features")
         empty = panel.locator('.jp-mlops-features-note[data-kind="empty-store"]')
         expect(empty).to_contain_text(
             "publish one with %mlops features publish df --name … --entities … --timestamp …")
@@ -341,7 +274,7 @@ def test_a_server_error_is_said_and_each_project_shows_its_own_views(
     project = features_root / "churn"
     project.mkdir()
     (project / "mlops.toml").write_text('[features]\nbackend = "embedded"\n')
-    explore = _notebook(["%load_ext jupyter_mlops"])
+    explore = notebook_json(["%load_ext jupyter_mlops"])
     explore["cells"].append({"cell_type": "markdown", "metadata": {}, "source": ""})
     (project / "explore.ipynb").write_text(json.dumps(explore))
     frame = pd.DataFrame({"account_id": [1, 2],
@@ -353,9 +286,9 @@ def test_a_server_error_is_said_and_each_project_shows_its_own_views(
                          timestamp="event_timestamp", description="Churn signal", cwd=project)
     lab = start_lab(features_root, tmp_path)
     try:
-        _load(page, lab)
+        open_lab(page, lab)
         page.locator(".jp-LauncherCard").first.wait_for(timeout=60_000)
-        panel = _open_features_panel(page)
+        panel = show_panel(page, "features")
         error = panel.locator(".jp-mlops-features-error")
         expect(error).to_contain_text("features.repo is not set")
         expect(panel.locator(".jp-mlops-features-result")).to_have_count(0)
@@ -363,8 +296,8 @@ def test_a_server_error_is_said_and_each_project_shows_its_own_views(
 
         # the sub-project's notebook in front: the panel lists that project's views, the
         # first eight and a button for the rest
-        notebook = _open_notebook(page, lab, "churn/explore.ipynb")
-        panel = _open_features_panel(page)
+        notebook = open_notebook(page, lab, "churn/explore.ipynb")
+        panel = show_panel(page, "features")
         results = panel.locator(".jp-mlops-features-result")
         expect(results).to_have_count(8, timeout=30_000)
         expect(error).to_have_count(0)
@@ -373,15 +306,15 @@ def test_a_server_error_is_said_and_each_project_shows_its_own_views(
         expect(results.first).to_have_attribute("data-view", "churn_signal_9")
 
         # an empty Markdown cell that is active becomes the code cell
-        _cell(notebook, 1).click()
-        expect(_cell(notebook, 1)).to_have_class(re.compile(r"\bjp-mod-active\b"))
+        cell(notebook, 1).click()
+        expect(cell(notebook, 1)).to_have_class(re.compile(r"\bjp-mod-active\b"))
         results.first.locator(".jp-mlops-features-open").click()
         detail = page.locator('.jp-mlops-features-detail[data-view="churn_signal_9"]')
         detail.locator(".jp-mlops-features-insert-button").click()
         expect(detail.locator(".jp-mlops-features-insert-outcome")).to_contain_text(
             "Inserted into cell 2 of explore.ipynb")
         expect(notebook.locator(".jp-Notebook-cell")).to_have_count(2)
-        expect(_cell(notebook, 1)).to_have_class(re.compile(r"\bjp-CodeCell\b"))
-        assert _cell_text(notebook, 1).startswith("%mlops features get churn_signal_9:* ")
+        expect(cell(notebook, 1)).to_have_class(re.compile(r"\bjp-CodeCell\b"))
+        assert cell_text(notebook, 1).startswith("%mlops features get churn_signal_9:* ")
     finally:
         stop_lab(lab)

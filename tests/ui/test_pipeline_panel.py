@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from ..pipeline_notebooks import write_notebook
 from .conftest import Lab, screenshot
+from .helpers import open_notebook, show_panel
 
 pytestmark = pytest.mark.ui
 
@@ -54,27 +54,6 @@ def lab_root(tmp_path: Path) -> Path:
     return root
 
 
-def open_notebook(page: Any, lab: Lab, path: str) -> Any:
-    page.goto(lab.page_url(f"lab/tree/{path}"))
-    notebook = page.locator(".jp-NotebookPanel")
-    notebook.wait_for(timeout=60_000)
-    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    try:
-        dialog.wait_for(timeout=3_000)
-    except PlaywrightTimeout:  # the notebook's own kernel started by itself
-        pass
-    else:
-        dialog.locator(".jp-mod-accept").click()
-    return notebook
-
-
-def open_panel(page: Any) -> Any:
-    page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
-    panel = page.locator('#mlops-panel-pipeline[data-mlops-panel="pipeline"]')
-    expect(panel).to_be_visible()
-    return panel
-
-
 def node(panel: Any, step: str) -> Any:
     return panel.locator(f'.jp-mlops-pipeline-node[data-step="{step}"]')
 
@@ -93,7 +72,7 @@ def start_run(panel: Any) -> Any:
 
 def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab) -> None:
     notebook = open_notebook(page, lab, "work/flow.ipynb")
-    panel = open_panel(page)
+    panel = show_panel(page, "pipeline")
 
     # the DAG of the open notebook: its steps and the values passed between them
     expect(panel.locator(".jp-mlops-pipeline-node")).to_have_count(3)
@@ -203,7 +182,7 @@ def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab
 def test_a_failed_step_names_its_cell_and_line_and_the_fix_resumes_there(
         page: Any, lab: Lab) -> None:
     notebook = open_notebook(page, lab, "broken.ipynb")
-    panel = open_panel(page)
+    panel = show_panel(page, "pipeline")
     expect(panel.locator(".jp-mlops-pipeline-node")).to_have_count(2)
     run = start_run_without_parameters(panel)
     failed = run.locator('.jp-mlops-pipeline-step[data-step="divide"]')
@@ -241,13 +220,13 @@ def test_a_failed_step_names_its_cell_and_line_and_the_fix_resumes_there(
 
 def test_switching_notebooks_and_stopping_a_run(page: Any, lab: Lab) -> None:
     open_notebook(page, lab, "broken.ipynb")
-    panel = open_panel(page)
+    panel = show_panel(page, "pipeline")
     expect(node(panel, "divide")).to_have_count(1)
     # the panel follows the notebook in use: open another one from the file browser
     page.locator('.jp-SideBar [data-id="filebrowser"]').click()
     page.locator(".jp-DirListing-item", has_text="slow.ipynb").dblclick()
     expect(page.locator(".lm-TabBar-tab.jp-mod-current", has_text="slow.ipynb")).to_have_count(1)
-    panel = open_panel(page)
+    panel = show_panel(page, "pipeline")
     expect(panel.locator(".jp-mlops-pipeline-title")).to_have_text("slow.ipynb")
     expect(node(panel, "wait")).to_have_count(1)
     # a warning names its cell and line; its link selects that cell
