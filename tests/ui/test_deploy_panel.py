@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import expect
@@ -518,3 +519,45 @@ def test_deploys_started_elsewhere_show_while_they_run(
             "data-status", "serving", timeout=30_000)
     finally:
         models.gate.touch()
+
+
+def put_settings(lab: Lab, settings: dict[str, Any]) -> None:
+    """The user's settings of this extension, as the Settings editor saves them."""
+    body = json.dumps({"raw": json.dumps(settings)}).encode()
+    request = urllib.request.Request(
+        f"{lab.url}lab/api/settings/jupyter-mlops:plugin", data=body, method="PUT",
+        headers={"Authorization": f"token {lab.token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+def test_the_list_refreshes_at_the_interval_setting_and_on_the_refresh_button(
+        page: Any, deploy_lab: Lab) -> None:
+    """The page's clock is Playwright's: time jumps ahead without waiting for it."""
+    lists: list[str] = []
+
+    def is_list(request: Any) -> bool:
+        return bool(request.method == "GET" and
+                    urlparse(request.url).path.endswith("/mlops/api/deployments"))
+
+    page.on("request", lambda request: lists.append(request.url) if is_list(request) else None)
+    put_settings(deploy_lab, {"refreshInterval": 7})
+    try:
+        page.clock.install()
+        open_deploy_panel(page, deploy_lab, "deploy-interval")
+        # 7 s on: the list is fetched again
+        with page.expect_request(is_list):
+            page.clock.fast_forward("00:08")
+
+        # 0: never by itself, however long the panel stays open; the refresh button fetches
+        put_settings(deploy_lab, {"refreshInterval": 0})
+        page.reload()
+        panel = show_panel(page, "deploy")
+        expect(panel.locator(".jp-mlops-deploy-targets")).to_be_visible(timeout=30_000)
+        before = len(lists)
+        page.clock.fast_forward("10:00")
+        with page.expect_request(is_list) as refreshed:
+            page.locator('[data-command="mlops:refresh-status"]').first.click()
+        assert lists[before:] == [refreshed.value.url]
+    finally:
+        put_settings(deploy_lab, {"refreshInterval": 5})
