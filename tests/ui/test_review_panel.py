@@ -129,7 +129,7 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     expect(intro.locator("em")).to_have_text("learning rate")
 
     # comment on the changed line
-    cell.locator('.jp-mlops-review-lineButton[data-line="1"]').click()
+    cell.locator('.jp-mlops-review-lineButton[data-line-side="head"][data-line="1"]').click()
     editor = cell.locator(".jp-mlops-review-editor")
     expect(editor).to_contain_text("line 1")
     editor.locator("textarea").first.fill("Why ten times smaller?")
@@ -140,8 +140,9 @@ def test_comment_and_approve_a_changed_notebook_survive_a_reload(page: Any,
     expect(thread.locator(".jp-mlops-review-threadAnchor")).to_have_text("line 1")
     expect(editor).to_have_count(0)
     # a shift-click extends a comment to a range of lines
-    cell.locator('.jp-mlops-review-lineButton[data-line="1"]').click()
-    cell.locator('.jp-mlops-review-lineButton[data-line="2"]').click(modifiers=["Shift"])
+    cell.locator('.jp-mlops-review-lineButton[data-line-side="head"][data-line="1"]').click()
+    cell.locator('.jp-mlops-review-lineButton[data-line-side="head"][data-line="2"]').click(
+        modifiers=["Shift"])
     expect(editor).to_contain_text("lines 1–2")
     editor.get_by_role("button", name="Cancel").click()
     expect(editor).to_have_count(0)
@@ -378,6 +379,49 @@ def test_suggest_apply_and_request_changes_from_the_notebooks_command(
     editor.locator('button[type="submit"]').click()
     on_output = cell.locator(".jp-mlops-review-thread", has_text="Legend is missing")
     expect(on_output.locator(".jp-mlops-review-threadAnchor")).to_have_text("output 1")
+
+
+def test_a_removed_line_takes_a_comment_numbered_as_in_the_base(page: Any,
+                                                                review_lab: Lab) -> None:
+    name = "trimmed.ipynb"  # its own notebook: the other tests commit and edit theirs
+    write(review_lab.root / name, _analysis("0.1"))
+    run_git(review_lab.root, "add", name)
+    run_git(review_lab.root, "commit", "-q", "-m", "trimmed")
+    write(review_lab.root / name, _analysis("0.01"))
+    panel = open_review_panel(page, review_lab)
+    panel.locator(f'[data-list="changes"] [data-path="{name}"]').click()
+    view = diff_view(page, name)
+    cell = view.locator('.jp-mlops-review-cell[data-cell-id="rate"]')
+    # "rate = 0.1" is gone from the working copy: its base line number is a button
+    removed = cell.locator('.jp-mlops-review-lineButton[data-line-side="base"][data-line="1"]')
+    removed.click()
+    editor = cell.locator(".jp-mlops-review-editor")
+    expect(editor).to_contain_text("removed line 1")
+    # no suggestion on lines the newer revision does not have
+    expect(editor.get_by_label("Suggest a new source for the cell")).to_have_count(0)
+    editor.locator(".jp-mlops-review-editorText").fill("0.1 was the paper's value")
+    editor.locator('button[type="submit"]').click()
+    thread = cell.locator(".jp-mlops-review-thread", has_text="0.1 was the paper's value")
+    expect(thread.locator(".jp-mlops-review-threadAnchor")).to_have_text("removed line 1")
+    expect(removed.locator("xpath=..")).to_have_attribute("data-thread", "true")
+    # in the unified view the same line, marked with its thread
+    view.locator('.jp-mlops-review-segmented [data-mode="unified"]').click()
+    unified = cell.locator('.jp-mlops-review-source[data-mode="unified"]')
+    expect(unified.locator('.jp-mlops-review-lineButton[data-line-side="base"][data-line="1"]'
+                           ).locator("xpath=..")).to_have_attribute("data-thread", "true")
+    view.locator('.jp-mlops-review-segmented [data-mode="side-by-side"]').click()
+    # read back after a reload, still on the base side
+    page.reload()
+    show_panel(page, "review", settled=True)
+    view = diff_view(page, name)
+    cell = view.locator('.jp-mlops-review-cell[data-cell-id="rate"]')
+    thread = cell.locator(".jp-mlops-review-thread", has_text="0.1 was the paper's value")
+    expect(thread.locator(".jp-mlops-review-threadAnchor")).to_have_text("removed line 1")
+    saved = [json.loads(p.read_text())
+             for p in (review_lab.root / ".mlops" / "reviews").rglob("*.json")]
+    (event,) = [e for e in saved if e.get("text") == "0.1 was the paper's value"]
+    assert event["anchor"]["side"] == "base" and event["anchor"]["line"] == 1
+    screenshot(page, "review-removed-line-comment", cell)
 
 
 def test_outside_git_the_panel_says_so_and_a_notebook_without_checkpoint_is_explained(

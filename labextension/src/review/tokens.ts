@@ -178,8 +178,13 @@ export interface IThread {
   outdated: boolean;
   /** Where the anchored cell is now in the head notebook. */
   head_index: number | null;
+  /** head: lines of the newer revision; base: deleted lines (numbered as in the base) or a removed cell. */
+  side: CommentSide;
   comments: IComment[];
 }
+
+/** Which revision a comment's lines are numbered in. */
+export type CommentSide = 'head' | 'base';
 
 /** `GET review?path=NB&base=&head=` */
 export interface IReview extends Omit<IReviewSummary, 'threads'> {
@@ -202,6 +207,8 @@ export interface ICommentAnchor {
   line?: number;
   end_line?: number;
   output?: number;
+  /** base: deleted lines or a removed cell (default head). */
+  side?: CommentSide;
 }
 
 export namespace ReviewCommandIDs {

@@ -4,7 +4,13 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { ICellDiff, IComment, ICommentAnchor, IThread } from '../tokens';
+import {
+  CommentSide,
+  ICellDiff,
+  IComment,
+  ICommentAnchor,
+  IThread
+} from '../tokens';
 import { IMimeBundle, MimeView } from './MimeView';
 import { OutputsDiff } from './OutputsDiff';
 import { DiffMode, SourceDiff } from './SourceDiff';
@@ -42,23 +48,39 @@ function CellViewImpl(props: ICellViewProps): JSX.Element {
   // what a new comment goes on (the whole cell: {}); null: no editor open
   const [editing, setEditing] = React.useState<IDraftAnchor | null>(null);
   const [showSource, setShowSource] = React.useState(false);
-  const commentable = cell.cell_id !== null && cell.status !== 'removed';
-  // a click on a line starts a comment there; a shift-click extends it to a range
-  const onComment = commentable
-    ? (line: number, extend: boolean) =>
-        setEditing(
-          extend && editing?.line !== undefined
-            ? {
-                line: Math.min(editing.line, line),
-                end_line: Math.max(editing.end_line ?? editing.line, line)
-              }
-            : { line }
-        )
-    : null;
-  const onCommentOutput = commentable
-    ? (output: number) => setEditing({ output })
-    : null;
-  const threadLines = React.useMemo(() => linesWithThreads(threads), [threads]);
+  const removed = cell.status === 'removed';
+  const commentable = cell.cell_id !== null && !removed;
+  // a click on a line starts a comment there; a shift-click extends it to a range of the
+  // same side (head lines, or deleted lines numbered as in the base)
+  const lineComment =
+    (side: CommentSide) =>
+    (line: number, extend: boolean): void =>
+      setEditing(
+        extend &&
+          editing?.line !== undefined &&
+          (editing.side ?? 'head') === side
+          ? {
+              line: Math.min(editing.line, line),
+              end_line: Math.max(editing.end_line ?? editing.line, line),
+              side
+            }
+          : { line, side }
+      );
+  const onComment = commentable ? lineComment('head') : null;
+  const onCommentBase = cell.cell_id !== null ? lineComment('base') : null;
+  const onCommentOutput =
+    cell.cell_id !== null
+      ? (output: number) =>
+          setEditing({ output, side: removed ? 'base' : 'head' })
+      : null;
+  const threadLines = React.useMemo(
+    () => linesWithThreads(threads, 'head'),
+    [threads]
+  );
+  const baseThreadLines = React.useMemo(
+    () => linesWithThreads(threads, 'base'),
+    [threads]
+  );
   const markdown = cell.cell_type === 'markdown';
 
   return (
@@ -101,15 +123,17 @@ function CellViewImpl(props: ICellViewProps): JSX.Element {
         <button
           type="button"
           className="jp-mlops-review-button jp-mlops-review-commentCell"
-          disabled={!commentable}
+          disabled={cell.cell_id === null}
           title={
             commentable
               ? trans.__('Comment on this cell (or click a line number)')
-              : cell.status === 'removed'
-                ? trans.__('This cell is gone from the newer revision.')
+              : removed
+                ? trans.__(
+                    'Comment on this removed cell (or click a line number)'
+                  )
                 : trans.__('This cell has no id (nbformat before 4.5).')
           }
-          onClick={() => setEditing({})}
+          onClick={() => setEditing(removed ? { side: 'base' } : {})}
         >
           {trans.__('Comment')}
         </button>
@@ -126,7 +150,9 @@ function CellViewImpl(props: ICellViewProps): JSX.Element {
           cell={cell}
           mode={mode}
           threadLines={threadLines}
+          baseThreadLines={baseThreadLines}
           onComment={onComment}
+          onCommentBase={onCommentBase}
           trans={trans}
         />
       )}
@@ -152,7 +178,7 @@ function CellViewImpl(props: ICellViewProps): JSX.Element {
           {editing !== null && cell.cell_id !== null && (
             <CommentEditor
               anchor={draftLabel(editing, trans)}
-              source={cell.head_source}
+              source={editing.side === 'base' ? null : cell.head_source}
               onSubmit={(text, suggestion) =>
                 actions.comment(
                   { cell_id: cell.cell_id!, ...editing },
@@ -263,21 +289,47 @@ function markdownBundle(source: string | null): IMimeBundle | null {
 type IDraftAnchor = Omit<ICommentAnchor, 'cell_id'>;
 
 function draftLabel(anchor: IDraftAnchor, trans: TranslationBundle): string {
-  if (anchor.line !== undefined) {
-    return anchor.end_line !== undefined && anchor.end_line !== anchor.line
-      ? trans.__('lines %1–%2', anchor.line, anchor.end_line)
-      : trans.__('line %1', anchor.line);
-  }
-  if (anchor.output !== undefined) {
-    return trans.__('output %1', anchor.output + 1);
-  }
-  return trans.__('the cell');
+  return where(
+    anchor.line ?? null,
+    anchor.end_line ?? null,
+    anchor.output ?? null,
+    anchor.side ?? 'head',
+    trans
+  );
 }
 
-function linesWithThreads(threads: IThread[]): Set<number> {
+function where(
+  line: number | null,
+  endLine: number | null,
+  output: number | null,
+  side: CommentSide,
+  trans: TranslationBundle
+): string {
+  const base = side === 'base';
+  if (line !== null) {
+    if (endLine !== null && endLine !== line) {
+      return base
+        ? trans.__('removed lines %1–%2', line, endLine)
+        : trans.__('lines %1–%2', line, endLine);
+    }
+    return base ? trans.__('removed line %1', line) : trans.__('line %1', line);
+  }
+  if (output !== null) {
+    return base
+      ? trans.__('removed output %1', output + 1)
+      : trans.__('output %1', output + 1);
+  }
+  return base ? trans.__('the removed cell') : trans.__('the cell');
+}
+
+function linesWithThreads(threads: IThread[], side: CommentSide): Set<number> {
   const lines = new Set<number>();
   for (const thread of threads) {
-    if (thread.line !== null && !thread.outdated) {
+    if (
+      thread.line !== null &&
+      !thread.outdated &&
+      (thread.side ?? 'head') === side
+    ) {
       const end = Math.max(thread.end_line ?? thread.line, thread.line);
       for (let line = thread.line; line <= end; line++) {
         lines.add(line);
@@ -289,15 +341,13 @@ function linesWithThreads(threads: IThread[]): Set<number> {
 
 /** Where in its cell a thread is, in words. */
 export function anchorLabel(thread: IThread, trans: TranslationBundle): string {
-  if (thread.line !== null) {
-    return thread.end_line !== null && thread.end_line !== thread.line
-      ? trans.__('lines %1–%2', thread.line, thread.end_line)
-      : trans.__('line %1', thread.line);
-  }
-  if (thread.output !== null) {
-    return trans.__('output %1', thread.output + 1);
-  }
-  return trans.__('the cell');
+  return where(
+    thread.line,
+    thread.end_line,
+    thread.output,
+    thread.side ?? 'head',
+    trans
+  );
 }
 
 function position(cell: ICellDiff, trans: TranslationBundle): string {

@@ -11,8 +11,12 @@ export interface ISourceDiffProps {
   mode: DiffMode;
   /** Head lines that carry a thread. */
   threadLines: ReadonlySet<number>;
+  /** Base lines (deleted ones) that carry a thread. */
+  baseThreadLines: ReadonlySet<number>;
   /** Comment on a head line (extend: add it to the range begun); null: no comments. */
   onComment: ((line: number, extend: boolean) => void) | null;
+  /** Comment on a deleted line, numbered as in the base; null: no comments there. */
+  onCommentBase: ((line: number, extend: boolean) => void) | null;
   trans: TranslationBundle;
 }
 
@@ -66,9 +70,7 @@ function SideBySideRow(props: IRowProps): JSX.Element {
   const hasHead = line.op !== 'delete';
   return (
     <tr className="jp-mlops-review-line" data-op={line.op}>
-      <td className="jp-mlops-review-lineno">
-        {hasBase ? line.base_line : ''}
-      </td>
+      <BaseGutter {...props} />
       <td
         className="jp-mlops-review-code"
         data-side="base"
@@ -99,9 +101,11 @@ function UnifiedRow(props: IRowProps & { side: 'base' | 'head' }): JSX.Element {
       data-op={op}
       data-replace={line.op === 'replace' ? 'true' : undefined}
     >
-      <td className="jp-mlops-review-lineno">
-        {side === 'base' || op === 'equal' ? line.base_line : ''}
-      </td>
+      {side === 'base' || op === 'equal' ? (
+        <BaseGutter {...props} />
+      ) : (
+        <td className="jp-mlops-review-lineno" />
+      )}
       {side === 'head' ? (
         <HeadGutter {...props} />
       ) : (
@@ -112,6 +116,50 @@ function UnifiedRow(props: IRowProps & { side: 'base' | 'head' }): JSX.Element {
         <LineText line={line} side={side} />
       </td>
     </tr>
+  );
+}
+
+/**
+ * The base line's number; on a line the head no longer has (deleted, or the old half of a
+ * replaced one), a button that opens a comment on it, numbered as in the base.
+ */
+function BaseGutter(props: IRowProps): JSX.Element {
+  const { line, onCommentBase, baseThreadLines, trans } = props;
+  const number = line.op === 'insert' ? null : line.base_line;
+  if (number === null) {
+    return <td className="jp-mlops-review-lineno" />;
+  }
+  const hasThread = baseThreadLines.has(number);
+  const gone = line.op === 'delete' || line.op === 'replace';
+  if (!onCommentBase || !gone) {
+    return (
+      <td
+        className="jp-mlops-review-lineno"
+        data-thread={hasThread ? 'true' : undefined}
+      >
+        {number}
+      </td>
+    );
+  }
+  return (
+    <td
+      className="jp-mlops-review-lineno jp-mlops-mod-commentable"
+      data-thread={hasThread ? 'true' : undefined}
+    >
+      <button
+        type="button"
+        className="jp-mlops-review-lineButton"
+        data-line-side="base"
+        data-line={number}
+        title={trans.__(
+          'Comment on removed line %1 (shift-click another for a range)',
+          number
+        )}
+        onClick={event => onCommentBase(number, event.shiftKey)}
+      >
+        {number}
+      </button>
+    </td>
   );
 }
 
@@ -141,6 +189,7 @@ function HeadGutter(props: IRowProps): JSX.Element {
       <button
         type="button"
         className="jp-mlops-review-lineButton"
+        data-line-side="head"
         data-line={number}
         title={trans.__(
           'Comment on line %1 (shift-click another line for a range)',
