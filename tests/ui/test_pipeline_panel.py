@@ -44,6 +44,13 @@ SLOW = [
     "%%mlops step then\nitems.sort()\nfirst = items[0]",
 ]
 
+#: a -> b -> c, and c reads a's value too: the edge a -> c skips b's row
+SKIP = [
+    "%%mlops step a\nxs = [1, 2]",
+    "%%mlops step b\ny = sum(xs)",
+    "%%mlops step c\nz = (xs, y)",
+]
+
 
 @pytest.fixture
 def lab_root(tmp_path: Path) -> Path:
@@ -51,6 +58,7 @@ def lab_root(tmp_path: Path) -> Path:
     write_notebook(root / "work" / "flow.ipynb", FLOW)
     write_notebook(root / "broken.ipynb", BROKEN)
     write_notebook(root / "slow.ipynb", SLOW)
+    write_notebook(root / "skip.ipynb", SKIP)
     return root
 
 
@@ -60,6 +68,36 @@ def node(panel: Any, step: str) -> Any:
 
 def edge(panel: Any, source: str, target: str) -> Any:
     return panel.locator(f'.jp-mlops-pipeline-edge[data-from="{source}"][data-to="{target}"]')
+
+
+CROSSINGS = """svg => {
+  const boxes = [...svg.querySelectorAll('.jp-mlops-pipeline-node')].map(g => {
+    const r = g.querySelector('rect').getBBox();
+    const m = g.transform.baseVal.consolidate().matrix;
+    return {step: g.dataset.step, x: m.e + r.x, y: m.f + r.y, w: r.width, h: r.height};
+  });
+  const found = [];
+  for (const e of svg.querySelectorAll('.jp-mlops-pipeline-edge')) {
+    const path = e.querySelector('path');
+    const total = path.getTotalLength();
+    for (let i = 1; i < 100; i++) {
+      const p = path.getPointAtLength(total * i / 100);
+      for (const b of boxes) {
+        if (b.step !== e.dataset.from && b.step !== e.dataset.to &&
+            p.x > b.x && p.x < b.x + b.w && p.y > b.y && p.y < b.y + b.h) {
+          found.push(`${e.dataset.from}->${e.dataset.to} over ${b.step}`);
+        }
+      }
+    }
+  }
+  return [...new Set(found)];
+}"""
+
+
+def edges_crossing_boxes(panel: Any) -> list[str]:
+    """Edges of the drawn DAG whose path passes over a step box other than its ends."""
+    found: list[str] = panel.locator("svg.jp-mlops-pipeline-dag").evaluate(CROSSINGS)
+    return found
 
 
 def start_run(panel: Any) -> Any:
@@ -113,6 +151,8 @@ def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab
     expect(edge(panel, "train", "report")).to_contain_text("mean, half")
     expect(edge(panel, "spread", "report")).to_contain_text("top")
     expect(edge(panel, "train", "spread")).to_have_count(0)
+    # no edge runs across a box it does not join (train -> report skips spread's row)
+    assert edges_crossing_boxes(panel) == []
     expect(node(panel, "report")).to_contain_text("retries 1")
     expect(active).to_contain_text("Cell 7 starts step report")
     screenshot(page, "pipeline-dag", panel.locator(".jp-mlops-pipeline-graph"))
@@ -256,3 +296,16 @@ def start_run_without_parameters(panel: Any) -> Any:
     expect(form).to_contain_text("No parameters")
     form.get_by_role("button", name="Start run").click()
     return panel.locator(".jp-mlops-pipeline-run")
+
+
+def test_an_edge_that_skips_a_row_goes_around_its_boxes(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "skip.ipynb")
+    panel = show_panel(page, "pipeline")
+    expect(node(panel, "c")).to_have_count(1)
+    skipping = edge(panel, "a", "c")
+    expect(skipping).to_contain_text("xs")
+    expect(skipping).to_have_attribute("data-lane", "true")
+    expect(edge(panel, "a", "b")).not_to_have_attribute("data-lane", "true")
+    # drawn straight down, a -> c would cross b's box: it runs in a lane beside it
+    assert edges_crossing_boxes(panel) == []
+    screenshot(page, "pipeline-dag-lane", panel.locator(".jp-mlops-pipeline-graph"))

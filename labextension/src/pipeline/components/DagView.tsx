@@ -46,7 +46,26 @@ export function DagView(props: IDagViewProps): JSX.Element {
     return { x: corner.x * sx + PAD, y: corner.y * sy + PAD };
   };
   const corners = dag.steps.map(step => at(step.name));
-  const width = Math.max(...corners.map(c => c.x), 0) + w + PAD;
+  // an edge that skips rows goes around the boxes in between, in a lane beside them
+  const lanes = dag.edges.map(edge => {
+    const from = at(edge.from);
+    const to = at(edge.to);
+    return edgeLane(
+      from.x + w / 2,
+      from.y + h,
+      to.x + w / 2,
+      to.y,
+      corners,
+      w,
+      h
+    );
+  });
+  const width =
+    Math.max(
+      ...corners.map(c => c.x + w),
+      ...lanes.map(l => (l ? l.x + GAP_X : 0)),
+      0
+    ) + PAD;
   const height = Math.max(...corners.map(c => c.y), 0) + h + PAD;
 
   return (
@@ -85,10 +104,19 @@ export function DagView(props: IDagViewProps): JSX.Element {
         const x2 = to.x + w / 2;
         const y2 = to.y;
         const mid = (y1 + y2) / 2;
+        const lane = lanes[index];
         // beside its edge, at its own height in the gap below the edge's source
         const ly = y1 + 11 + LABEL_STEP * slots.slot[index];
-        const leftward = x2 < x1 - 1;
-        const lx = curveX(x1, y1, x2, y2, ly) + (leftward ? -5 : 5);
+        const leftward = (lane ? lane.x : x2) < x1 - 1;
+        const lx =
+          (lane
+            ? curveX(x1, y1, lane.x, lane.top, ly)
+            : curveX(x1, y1, x2, y2, ly)) + (leftward ? -5 : 5);
+        const d = lane
+          ? `M ${x1} ${y1} C ${x1} ${(y1 + lane.top) / 2}, ${lane.x} ${(y1 + lane.top) / 2}, ${lane.x} ${lane.top} ` +
+            `L ${lane.x} ${lane.bottom} ` +
+            `C ${lane.x} ${(lane.bottom + y2) / 2}, ${x2} ${(lane.bottom + y2) / 2}, ${x2} ${y2 - 2}`
+          : `M ${x1} ${y1} C ${x1} ${mid}, ${x2} ${mid}, ${x2} ${y2 - 2}`;
         const label = edge.after
           ? trans.__('after')
           : shorten(edge.names.join(', '), LABEL_CHARS);
@@ -99,6 +127,7 @@ export function DagView(props: IDagViewProps): JSX.Element {
             data-from={edge.from}
             data-to={edge.to}
             data-after={edge.after}
+            data-lane={lane ? 'true' : undefined}
           >
             <title>
               {edge.after
@@ -110,10 +139,7 @@ export function DagView(props: IDagViewProps): JSX.Element {
                     edge.names.join(', ')
                   )}
             </title>
-            <path
-              d={`M ${x1} ${y1} C ${x1} ${mid}, ${x2} ${mid}, ${x2} ${y2 - 2}`}
-              markerEnd="url(#jp-mlops-pipeline-arrow)"
-            />
+            <path d={d} markerEnd="url(#jp-mlops-pipeline-arrow)" />
             <text
               className="jp-mlops-pipeline-edge-label"
               x={lx}
@@ -160,6 +186,63 @@ export function DagView(props: IDagViewProps): JSX.Element {
       })}
     </svg>
   );
+}
+
+/**
+ * The lane of an edge from (x1, y1) down to (x2, y2) that would cross a box of a row in
+ * between: a vertical line in the gap beside those boxes (the side nearer the edge), from
+ * just above the first such row to just below the last; null when the way is clear.
+ */
+export function edgeLane(
+  x1: number,
+  y1: number,
+  x2: number,
+  y2: number,
+  corners: { x: number; y: number }[],
+  w: number,
+  h: number
+): { x: number; top: number; bottom: number } | null {
+  const between = corners.filter(c => c.y > y1 && c.y + h < y2);
+  if (between.length === 0) {
+    return null;
+  }
+  const margin = 4;
+  const blocks = (x: number): boolean =>
+    between.some(c => x > c.x - margin && x < c.x + w + margin);
+  // the straight course, sampled where it passes the rows in between
+  const crosses = between.some(c => {
+    const t = (c.y + h / 2 - y1) / (y2 - y1);
+    const x = x1 + (x2 - x1) * t;
+    return x > c.x - margin && x < c.x + w + margin;
+  });
+  if (!crosses) {
+    return null;
+  }
+  const start = (x1 + x2) / 2;
+  let right = start;
+  while (blocks(right)) {
+    right =
+      Math.max(
+        ...between
+          .filter(c => right > c.x - margin && right < c.x + w + margin)
+          .map(c => c.x + w)
+      ) +
+      GAP_X / 2;
+  }
+  let left = start;
+  while (blocks(left) && left > 0) {
+    left =
+      Math.min(
+        ...between
+          .filter(c => left > c.x - margin && left < c.x + w + margin)
+          .map(c => c.x)
+      ) -
+      GAP_X / 2;
+  }
+  const x = left > 0 && start - left < right - start ? left : right;
+  const top = Math.min(...between.map(c => c.y)) - margin;
+  const bottom = Math.max(...between.map(c => c.y + h)) + margin;
+  return { x, top, bottom };
 }
 
 /** Each edge's place among the labels in the gap below its source's row. */
