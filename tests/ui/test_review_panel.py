@@ -410,9 +410,11 @@ def test_a_removed_line_takes_a_comment_numbered_as_in_the_base(page: Any,
     expect(unified.locator('.jp-mlops-review-lineButton[data-line-side="base"][data-line="1"]'
                            ).locator("xpath=..")).to_have_attribute("data-thread", "true")
     view.locator('.jp-mlops-review-segmented [data-mode="side-by-side"]').click()
-    # read back after a reload, still on the base side
+    # read back after a reload, still on the base side (opened from the reviews list: the
+    # layout may have been saved before this tab opened)
     page.reload()
-    show_panel(page, "review", settled=True)
+    panel = show_panel(page, "review", settled=True)
+    panel.locator(f'[data-list="reviews"] [data-path="{name}"]').click(timeout=30_000)
     view = diff_view(page, name)
     cell = view.locator('.jp-mlops-review-cell[data-cell-id="rate"]')
     thread = cell.locator(".jp-mlops-review-thread", has_text="0.1 was the paper's value")
