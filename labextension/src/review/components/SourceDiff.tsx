@@ -129,37 +129,18 @@ function BaseGutter(props: IRowProps): JSX.Element {
   if (number === null) {
     return <td className="jp-mlops-review-lineno" />;
   }
-  const hasThread = baseThreadLines.has(number);
   const gone = line.op === 'delete' || line.op === 'replace';
-  if (!onCommentBase || !gone) {
-    return (
-      <td
-        className="jp-mlops-review-lineno"
-        data-thread={hasThread ? 'true' : undefined}
-      >
-        {number}
-      </td>
-    );
-  }
   return (
-    <td
-      className="jp-mlops-review-lineno jp-mlops-mod-commentable"
-      data-thread={hasThread ? 'true' : undefined}
-    >
-      <button
-        type="button"
-        className="jp-mlops-review-lineButton"
-        data-line-side="base"
-        data-line={number}
-        title={trans.__(
-          'Comment on removed line %1 (shift-click another for a range)',
-          number
-        )}
-        onClick={event => onCommentBase(number, event.shiftKey)}
-      >
-        {number}
-      </button>
-    </td>
+    <LineNumber
+      number={number}
+      side="base"
+      hasThread={baseThreadLines.has(number)}
+      onComment={gone ? onCommentBase : null}
+      title={trans.__(
+        'Comment on removed line %1 (shift-click another for a range)',
+        number
+      )}
+    />
   );
 }
 
@@ -170,13 +151,33 @@ function HeadGutter(props: IRowProps): JSX.Element {
   if (number === null) {
     return <td className="jp-mlops-review-lineno" />;
   }
-  const hasThread = threadLines.has(number);
+  return (
+    <LineNumber
+      number={number}
+      side="head"
+      hasThread={threadLines.has(number)}
+      onComment={onComment}
+      title={trans.__(
+        'Comment on line %1 (shift-click another line for a range)',
+        number
+      )}
+    />
+  );
+}
+
+/** A line number cell: a button that starts a comment there when `onComment` is given. */
+function LineNumber(props: {
+  number: number;
+  side: 'base' | 'head';
+  hasThread: boolean;
+  onComment: ((line: number, extend: boolean) => void) | null;
+  title: string;
+}): JSX.Element {
+  const { number, side, hasThread, onComment } = props;
+  const thread = hasThread ? 'true' : undefined;
   if (!onComment) {
     return (
-      <td
-        className="jp-mlops-review-lineno"
-        data-thread={hasThread ? 'true' : undefined}
-      >
+      <td className="jp-mlops-review-lineno" data-thread={thread}>
         {number}
       </td>
     );
@@ -184,17 +185,14 @@ function HeadGutter(props: IRowProps): JSX.Element {
   return (
     <td
       className="jp-mlops-review-lineno jp-mlops-mod-commentable"
-      data-thread={hasThread ? 'true' : undefined}
+      data-thread={thread}
     >
       <button
         type="button"
         className="jp-mlops-review-lineButton"
-        data-line-side="head"
+        data-line-side={side}
         data-line={number}
-        title={trans.__(
-          'Comment on line %1 (shift-click another line for a range)',
-          number
-        )}
+        title={props.title}
         onClick={event => onComment(number, event.shiftKey)}
       >
         {number}
