@@ -17,26 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, NoReturn
 
-from .errors import NotBuiltError, UserInputError
+from .errors import NotBuiltError
+from .verb import CommandParser, Context, HelpShown, UsageError
 
-
-class UsageError(UserInputError):
-    """Bad verb, flag or argument; the message ends with the usage line."""
-
-
-class HelpShown(Exception):
-    """``--help`` was asked for and has been printed: nothing more to do."""
-
-
-@dataclass
-class Context:
-    """Where a verb runs: the folder configuration is resolved from, and the adapter."""
-
-    cwd: str = field(default_factory=os.getcwd)
-    adapter: str = "cli"  # "cli" or "magic"
-    cell: str | None = None  # the body of a %%mlops cell
-    namespace: dict[str, Any] | None = None  # the user's namespace, for the magic
-    options: dict[str, Any] = field(default_factory=dict)  # the adapter's own settings
+__all__ = ["CommandParser", "Context", "HelpShown", "UsageError", "Verb", "parse", "run"]
 
 
 @dataclass(frozen=True)
@@ -53,26 +37,6 @@ class Verb:
     @property
     def built(self) -> bool:
         return self.run is not None
-
-
-class CommandParser(argparse.ArgumentParser):
-    """An ArgumentParser that raises instead of exiting, so a notebook never sees SystemExit."""
-
-    def __init__(self, *args: Any, help_file: IO[str] | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-        self._help_file = help_file
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message}; {self.format_usage().strip()} (see --help)")
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        if message:
-            raise UsageError(message.strip())
-        raise HelpShown()
-
-    def print_help(self, file: Any = None) -> None:
-        super().print_help(file or self._help_file or sys.stdout)
 
 
 # --------------------------------------------------------------------------- the verbs

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ..commands import Context, UsageError
+from ..verb import Context, UsageError
 from ..config import load_config
 from . import core
 from .state import TARGETS

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..commands import Context, UsageError
+from ..verb import Context, UsageError
 from ..config import load_config
 
 if TYPE_CHECKING:

@@ -109,7 +109,7 @@ def mark_from_args(args: argparse.Namespace, source: str = "magic") -> StepMark:
 
 def parse_step_line(line: str) -> StepMark:
     """``NAME --after a …`` (the text after ``%%mlops step``) as a StepMark."""
-    from ..commands import CommandParser
+    from ..verb import CommandParser
 
     parser = CommandParser(prog="%%mlops step", add_help=False)
     configure_step_parser(parser)

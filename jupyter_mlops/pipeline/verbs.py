@@ -14,7 +14,7 @@ from ..errors import UserInputError
 from .marks import configure_step_parser, mark_from_args
 
 if TYPE_CHECKING:
-    from ..commands import Context
+    from ..verb import Context
     from .model import Pipeline
     from .runner import StepEvent
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..commands import Context
+from ..verb import Context
 from ..errors import UserInputError
 
 

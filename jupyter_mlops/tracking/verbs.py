@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from ..commands import Context, UsageError
+from ..verb import Context, UsageError
 from ..errors import MLOpsError
 from . import lifecycle
 from .store import first_line
