@@ -20,7 +20,17 @@ from typing import IO, Any, NoReturn
 from .errors import NotBuiltError
 from .verb import CommandParser, Context, HelpShown, UsageError
 
-__all__ = ["CommandParser", "Context", "HelpShown", "UsageError", "Verb", "parse", "run"]
+#: The capabilities, in the order the sidebar and ``--help`` show them: each package exports
+#: ``CAPABILITY`` (its verbs) from its ``__init__``, ``health.CHECKS`` and ``routes.ROUTES``.
+CAPABILITY_PACKAGES: tuple[str, ...] = (
+    "jupyter_mlops.features",
+    "jupyter_mlops.tracking",
+    "jupyter_mlops.pipeline",
+    "jupyter_mlops.review",
+    "jupyter_mlops.deploy",
+)
+
+__all__ = ["CAPABILITY_PACKAGES", "CommandParser", "Context", "HelpShown", "UsageError", "Verb", "parse", "run"]
 
 
 @dataclass(frozen=True)
