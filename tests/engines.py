@@ -4,6 +4,7 @@ Each engine pins many packages of its own, so each gets its own venv under ``ENG
 (default ``/tmp/jupyter-mlops-engines``), never the project's ``.venv``. ``make engines`` builds
 them (in parallel) before the tests; a test that needs one calls ``engine_python(name)``, which
 builds it when missing and otherwise returns the reason it cannot, so the test skips with it.
+On CI (``CI=true``) ``make engines`` fails instead when a venv cannot be built.
 
     python tests/engines.py airflow prefect kfp     # build (or confirm) the three venvs
 """
@@ -96,8 +97,13 @@ def main(argv: list[str]) -> int:
         results = list(pool.map(lambda n: (n, *build(n, quiet=False)), names))
     failed = [(n, why) for n, python, why in results if python is None]
     for name, why in failed:
-        # not fatal for `make test`: the tests that need this engine skip with this reason
         print(f"{name}: {why}", file=sys.stderr)
+    if failed and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        # on CI an engine that cannot be built is a failure, never a quiet skip: CI must not
+        # pass with the Airflow, Prefect, kfp or Feast tests unrun
+        print(f"CI: {len(failed)} engine venv(s) could not be built; failing", file=sys.stderr)
+        return 1
+    # on a contributor's machine (offline, say) the tests that need it skip with this reason
     return 0
 
 
