@@ -1,14 +1,60 @@
-"""The server extension application: options, and one route table."""
+"""The server extension application: options, the background services it owns, and the one
+route table (``status``, each capability's ``ROUTES``, then a JSON 404 for the rest)."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import json
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
+from tornado import web
 from traitlets import Float
 
 from .._version import __version__
-from .handlers import API_PREFIX, ROUTES
+from ..commands import CAPABILITY_PACKAGES
+from ..deploy.tasks import DeployTasks
+from ..errors import NotFoundError
+from ..pipeline.background import PipelineRuns
+from .base import API_PREFIX, MLOpsHandler
+
+
+class StatusHandler(MLOpsHandler):
+    """GET [?path=FOLDER]: resolved configuration, version and measured health of every
+    backend, for the project around FOLDER (relative to the server root; default: the root),
+    which is where the open notebook's kernel resolves its configuration too."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        from ..status import collect_status
+
+        app = self.mlops
+        folder = self.folder()
+        report = await self.in_executor(
+            lambda: collect_status(folder, default_timeout=app.status_timeout)
+        )
+        self.finish(json.dumps(report.to_dict()))
+
+
+class UnknownEndpointHandler(MLOpsHandler):
+    """Any other path under /mlops/api: a JSON 404 (after authentication, like the rest)."""
+
+    @web.authenticated
+    def get(self, path: str) -> None:
+        raise NotFoundError(f"no such endpoint: /mlops/api/{path}")
+
+    post = put = patch = delete = get
+
+
+def route_table() -> list[tuple[str, type[MLOpsHandler]]]:
+    """Every route under ``/mlops/api/``: the status, each capability package's ``ROUTES``
+    (its ``routes`` module) in the order of ``CAPABILITY_PACKAGES``, the catch-all 404 last."""
+    routes: list[tuple[str, type[MLOpsHandler]]] = [("status", StatusHandler)]
+    for package in CAPABILITY_PACKAGES:
+        routes.extend(importlib.import_module(f"{package}.routes").ROUTES)
+    routes.append(("(.*)", UnknownEndpointHandler))
+    return routes
 
 
 class MLOpsApp(ExtensionApp):
@@ -25,11 +71,29 @@ class MLOpsApp(ExtensionApp):
         "as timed out (the status.timeout setting of mlops.toml overrides it when set there).",
     )
 
+    pipeline_runs: PipelineRuns
+    deploy_tasks: DeployTasks
+
+    def initialize_settings(self) -> None:
+        self.pipeline_runs = PipelineRuns()
+        self.deploy_tasks = DeployTasks()
+
     def initialize_handlers(self) -> None:
-        state: dict[str, Any] = {"app": self}
+        # every handler gets the same state; each takes the services it needs by keyword
+        state: dict[str, Any] = {"app": self, "pipeline_runs": self.pipeline_runs,
+                                 "deploy_tasks": self.deploy_tasks}
         self.handlers.extend(
-            (f"{API_PREFIX}/{route}", handler, state) for route, handler in ROUTES
+            (f"{API_PREFIX}/{route}", handler, state) for route, handler in route_table()
         )
+
+    async def stop_extension(self) -> None:
+        """Stop the pipeline runs this server started (recorded as cancelled) and the deploys
+        in flight (interrupted at their next step), so nothing of ours outlives the server."""
+        left = await asyncio.gather(asyncio.to_thread(self.pipeline_runs.close),
+                                    asyncio.to_thread(self.deploy_tasks.close))
+        for task in left[1]:
+            self.log.warning("jupyter_mlops: the %s of %s did not stop in time", task.kind,
+                             task.label)
 
     @property
     def root_dir(self) -> str:

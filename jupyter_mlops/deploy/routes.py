@@ -24,121 +24,20 @@ AWS and Kubernetes credentials stay in the server process: no reply carries them
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import threading
-import time
-import uuid
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tornado import web
 
-from ..errors import MLOpsError, NotFoundError, UserInputError
-from .handlers import MLOpsHandler
+from ..errors import NotFoundError, UserInputError
+from ..server.base import MLOpsHandler, injected
+from .tasks import TASK_STATES, DeployTasks
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..deploy.state import Deployment
-
-KEEP_TASKS = 50
-_POOL_SIZE = 4
-
-
-@dataclass
-class DeployTask:
-    """A deploy or rollback running in the server's deploy pool."""
-
-    id: str
-    kind: str
-    name: str | None
-    label: str = ""  # what was asked: the model (deploy) or the deployment's name (rollback)
-    dry_run: bool = False
-    project: str = ""  # the deployments folder of the project (not in replies)
-    state: str = "running"  # running, done, failed
-    progress: list[dict[str, Any]] = field(default_factory=list)
-    deployment: dict[str, Any] | None = None
-    error: str | None = None
-    status_code: int | None = None
-    started_at: float = field(default_factory=time.time)
-    finished_at: float | None = None
-
-    def report(self, message: str) -> None:
-        self.progress.append({"t": round(time.time() - self.started_at, 2),
-                              "message": message})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "name": self.name, "label": self.label,
-                "dry_run": self.dry_run, "state": self.state,
-                "progress": list(self.progress), "deployment": self.deployment,
-                "error": self.error, "status_code": self.status_code,
-                "started_at": self.started_at, "finished_at": self.finished_at}
-
-
-class DeployTasks:
-    """Deploy work of one server: a small thread pool (so long deploys never hold the
-    server's default executor) and the recent tasks, for polling."""
-
-    def __init__(self) -> None:
-        self.pool = concurrent.futures.ThreadPoolExecutor(_POOL_SIZE,
-                                                          thread_name_prefix="mlops-deploy")
-        self.tasks: dict[str, DeployTask] = {}
-        self.lock = threading.Lock()
-
-    def start(self, kind: str, name: str | None,
-              work: Callable[[Callable[[str], None]], Deployment], *, label: str,
-              project: str, dry_run: bool = False) -> DeployTask:
-        task = DeployTask(uuid.uuid4().hex[:12], kind, name, label=label, dry_run=dry_run,
-                          project=project)
-        with self.lock:
-            self.tasks[task.id] = task
-            for old in list(self.tasks)[:-KEEP_TASKS]:
-                if self.tasks[old].state != "running":
-                    del self.tasks[old]
-
-        def run() -> None:
-            try:
-                deployment = work(task.report)
-                task.deployment = deployment.to_dict()
-                task.name = deployment.name
-                task.state = "done"
-            except MLOpsError as exc:
-                task.error, task.status_code, task.state = str(exc), exc.http_status, "failed"
-            except Exception as exc:  # a bug of ours: said, not swallowed
-                task.error = f"{type(exc).__name__}: {exc}"
-                task.status_code, task.state = 500, "failed"
-            task.finished_at = time.time()
-
-        self.pool.submit(run)
-        return task
-
-    def of_project(self, project: str, state: str | None = None) -> list[DeployTask]:
-        """The kept tasks of one project (its deployments folder), newest first."""
-        with self.lock:
-            found = [t for t in self.tasks.values() if t.project == project]
-        return [t for t in reversed(found) if state is None or t.state == state]
-
-    def get(self, task_id: str) -> DeployTask:
-        with self.lock:
-            task = self.tasks.get(task_id)
-        if task is None:
-            raise NotFoundError(f"no deploy task '{task_id}' on this server (tasks are kept "
-                                "until the server restarts)")
-        return task
-
-
-_tasks: weakref.WeakKeyDictionary[Any, DeployTasks] = weakref.WeakKeyDictionary()
-_tasks_lock = threading.Lock()
-
-
-def tasks_for(app: Any) -> DeployTasks:
-    with _tasks_lock:
-        found = _tasks.get(app)
-        if found is None:
-            found = _tasks[app] = DeployTasks()
-        return found
+    from ..server.app import MLOpsApp
+    from .state import Deployment
 
 
 def targets(config: Config) -> list[dict[str, Any]]:
@@ -146,8 +45,8 @@ def targets(config: Config) -> list[dict[str, Any]]:
     when a deploy starts)."""
     from importlib.util import find_spec
 
-    from ..deploy.kserve import has_kubeconfig
-    from ..status import check_gpu
+    from ..checks import check_gpu
+    from .kserve import has_kubeconfig
 
     gpu = check_gpu(2.0)
     sagemaker_missing = [k for k in ("aws.sagemaker_role", "aws.sagemaker_image",
@@ -170,11 +69,14 @@ def targets(config: Config) -> list[dict[str, Any]]:
 
 
 class DeployHandler(MLOpsHandler):
-    """Shared parsing: the project folder and the JSON body."""
+    """Shared parsing (a deployment's name, its project) and the server's deploy tasks."""
 
+    def initialize(self, name: str, app: MLOpsApp, **services: object) -> None:
+        super().initialize(name, app, **services)
+        self.deploy_tasks = injected(services, "deploy_tasks", DeployTasks)
 
     def deployment_name(self, raw: str) -> str:
-        from ..deploy.state import check_name
+        from .state import check_name
 
         return check_name(raw)
 
@@ -182,7 +84,7 @@ class DeployHandler(MLOpsHandler):
     def project(config: Config) -> str:
         """Which project a task belongs to: its deployments folder (folders that resolve
         the same configuration share it)."""
-        from ..deploy.core import store_for
+        from .core import store_for
 
         return str(store_for(config).root)
 
@@ -191,7 +93,7 @@ class DeploymentsHandler(DeployHandler):
     @web.authenticated
     async def get(self) -> None:
         from ..config import load_config
-        from ..deploy import deployments
+        from . import deployments
 
         folder = self.folder()
 
@@ -206,7 +108,7 @@ class DeploymentsHandler(DeployHandler):
     @web.authenticated
     async def post(self) -> None:
         from ..config import load_config
-        from ..deploy import deploy
+        from . import deploy
 
         folder = self.folder()
         body = self.body()
@@ -231,9 +133,9 @@ class DeploymentsHandler(DeployHandler):
         def work(progress: Callable[[str], None]) -> Deployment:
             return deploy(model, progress=progress, config=config, **options)
 
-        task = tasks_for(self.mlops).start("deploy", name, work, label=model,
-                                           project=self.project(config),
-                                           dry_run=bool(options.get("dry_run")))
+        task = self.deploy_tasks.start("deploy", name, work, label=model,
+                                       project=self.project(config),
+                                       dry_run=bool(options.get("dry_run")))
         self.reply({"task": task.to_dict()}, 202)
 
 
@@ -243,23 +145,23 @@ class TasksHandler(DeployHandler):
         from ..config import load_config
 
         state = self.get_argument("state", None)
-        if state not in (None, "running", "done", "failed"):
+        if state is not None and state not in TASK_STATES:
             raise UserInputError(f"unknown state '{state}': use running, done or failed")
         config = await self.in_executor(load_config, self.folder())
-        found = tasks_for(self.mlops).of_project(self.project(config), state)
+        found = self.deploy_tasks.of_project(self.project(config), state)
         self.reply({"tasks": [t.to_dict() for t in found]})
 
 
 class TaskHandler(DeployHandler):
     @web.authenticated
     def get(self, task_id: str) -> None:
-        self.reply({"task": tasks_for(self.mlops).get(task_id).to_dict()})
+        self.reply({"task": self.deploy_tasks.get(task_id).to_dict()})
 
 
 class DeploymentHandler(DeployHandler):
     @web.authenticated
     async def get(self, raw: str) -> None:
-        from ..deploy import get_deployment
+        from . import get_deployment
 
         name, folder = self.deployment_name(raw), self.folder()
         found = await self.in_executor(lambda: get_deployment(name, cwd=folder))
@@ -267,7 +169,7 @@ class DeploymentHandler(DeployHandler):
 
     @web.authenticated
     async def delete(self, raw: str) -> None:
-        from ..deploy import undeploy
+        from . import undeploy
 
         name, folder = self.deployment_name(raw), self.folder()
         gone = await self.in_executor(lambda: undeploy(name, cwd=folder))
@@ -277,7 +179,7 @@ class DeploymentHandler(DeployHandler):
 class PredictHandler(DeployHandler):
     @web.authenticated
     async def post(self, raw: str) -> None:
-        from ..deploy import predict
+        from . import predict
 
         name, folder = self.deployment_name(raw), self.folder()
         body = self.body()
@@ -299,12 +201,11 @@ class PredictHandler(DeployHandler):
 class RollbackHandler(DeployHandler):
     @web.authenticated
     async def post(self, raw: str) -> None:
-        from ..deploy import rollback
-        from ..deploy.core import store_for
+        from ..config import load_config
+        from . import rollback
+        from .core import store_for
 
         name, folder = self.deployment_name(raw), self.folder()
-        from ..config import load_config
-
         config = await self.in_executor(load_config, folder)
         if not store_for(config).exists(name):
             raise NotFoundError(f"no deployment named '{name}'")
@@ -312,15 +213,15 @@ class RollbackHandler(DeployHandler):
         def work(progress: Callable[[str], None]) -> Deployment:
             return rollback(name, progress=progress, config=config)
 
-        task = tasks_for(self.mlops).start("rollback", name, work, label=name,
-                                           project=self.project(config))
+        task = self.deploy_tasks.start("rollback", name, work, label=name,
+                                       project=self.project(config))
         self.reply({"task": task.to_dict()}, 202)
 
 
 class LogsHandler(DeployHandler):
     @web.authenticated
     async def get(self, raw: str) -> None:
-        from ..deploy import logs
+        from . import logs
 
         name, folder = self.deployment_name(raw), self.folder()
         try:

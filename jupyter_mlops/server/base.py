@@ -1,5 +1,10 @@
-"""REST handlers. Each parses the request, calls one core function off the event loop and
-finishes with JSON; the base handler maps the core's exceptions to ``{"message": …}`` errors."""
+"""What every ``/mlops/api`` handler shares: state by injection, request parsing (the project
+folder, a notebook path, the JSON body), JSON replies, and the core's exceptions mapped to
+``{"message": …}`` errors in one place.
+
+Each capability's handlers live in ``jupyter_mlops/<capability>/routes.py`` and import only
+this module (and their own core); ``server/app.py`` collects their ``ROUTES``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..errors import MLOpsError, NotFoundError, UserInputError
+from ..errors import MLOpsError, UserInputError
+from ..paths import resolve_inside
 
 if TYPE_CHECKING:
     from .app import MLOpsApp
@@ -23,11 +29,47 @@ API_PREFIX = "mlops/api"
 T = TypeVar("T")
 
 
-class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
-    """Base of every /mlops/api handler: state by injection, errors as JSON in one place."""
+def notebook_inside(root: str | Path, relative: object, *, must_exist: bool = True) -> Path:
+    """A notebook path from a request (relative to the server root) resolved inside ``root``:
+    outside it is a 403, missing a 404 (unless ``must_exist`` is off: a deleted notebook
+    still has runs and a diff), anything but an ``.ipynb`` file a 400."""
+    if not isinstance(relative, str) or not relative:
+        raise UserInputError("name the notebook: path=folder/notebook.ipynb (relative to the "
+                             "server root)")
+    path = resolve_inside(root, relative, must_exist=must_exist)
+    if path.suffix != ".ipynb":
+        raise UserInputError(f"'{relative}' is not a notebook (.ipynb file)")
+    if path.is_dir():
+        raise UserInputError(f"'{relative}' is a folder, not a notebook")
+    return path
 
-    def initialize(self, name: str, app: MLOpsApp, **kwargs: Any) -> None:
-        super().initialize(name, **kwargs)
+
+def injected(services: dict[str, object], name: str, kind: type[T]) -> T:
+    """The service ``name`` the app handed a handler (see ``MLOpsApp.initialize_handlers``)."""
+    found = services.get(name)
+    if not isinstance(found, kind):
+        raise TypeError(f"the handler needs the app's {name} ({kind.__name__}), got {found!r}")
+    return found
+
+
+def relative_to_root(root: str | Path, path: str | Path) -> str:
+    """``path`` as the panels name it: relative to the server root (as given when outside)."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
+    """Base of every /mlops/api handler: state by injection, errors as JSON in one place.
+
+    The app hands every handler the same keyword arguments (``app`` and its background
+    services, e.g. ``pipeline_runs``); a capability's handler picks the ones it needs in its
+    own ``initialize`` with ``injected(services, name, type)``.
+    """
+
+    def initialize(self, name: str, app: MLOpsApp, **services: object) -> None:
+        super().initialize(name)
         self.mlops = app
 
     async def in_executor(self, fn: Callable[..., T], *args: Any) -> T:
@@ -37,10 +79,16 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
     def folder(self) -> Path:
         """The project folder a request is about: ``?path=`` (a folder, or a file meaning its
         folder) inside the server root, default the root; outside it is a 403."""
-        from ..paths import resolve_inside
-
         folder = resolve_inside(self.mlops.root_dir, self.get_argument("path", ""))
         return folder.parent if folder.is_file() else folder
+
+    def notebook(self, relative: object, *, must_exist: bool = True) -> Path:
+        """The notebook ``relative`` names (a request's ``path``), inside the server root."""
+        return notebook_inside(self.mlops.root_dir, relative, must_exist=must_exist)
+
+    def relative(self, path: str | Path) -> str:
+        """``path`` relative to the server root, as the panels name files."""
+        return relative_to_root(self.mlops.root_dir, path)
 
     def body(self) -> dict[str, Any]:
         """The request's JSON object ({} when there is no body)."""
@@ -87,48 +135,3 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
             self.send_error(e.http_status, exc_info=(type(e), e, e.__traceback__))
             return
         super()._handle_request_exception(e)
-
-
-class StatusHandler(MLOpsHandler):
-    """GET [?path=FOLDER]: resolved configuration, version and measured health of every
-    backend, for the project around FOLDER (relative to the server root; default: the root),
-    which is where the open notebook's kernel resolves its configuration too."""
-
-    @web.authenticated
-    async def get(self) -> None:
-        from ..status import collect_status
-
-        app = self.mlops
-        folder = self.folder()
-        report = await self.in_executor(
-            lambda: collect_status(folder, default_timeout=app.status_timeout)
-        )
-        self.finish(json.dumps(report.to_dict()))
-
-
-class UnknownEndpointHandler(MLOpsHandler):
-    """Any other path under /mlops/api: a JSON 404 (after authentication, like the rest)."""
-
-    @web.authenticated
-    def get(self, path: str) -> None:
-        raise NotFoundError(f"no such endpoint: /mlops/api/{path}")
-
-    post = put = patch = delete = get
-
-
-# capability routes (their modules import MLOpsHandler from above)
-from .deploy import ROUTES as DEPLOY_ROUTES  # noqa: E402
-from .features import ROUTES as FEATURES_ROUTES  # noqa: E402
-from .pipeline import ROUTES as PIPELINE_ROUTES  # noqa: E402
-from .review import ROUTES as REVIEW_ROUTES  # noqa: E402
-from .tracking import ROUTES as TRACKING_ROUTES  # noqa: E402
-
-ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
-    ("status", StatusHandler),
-    *FEATURES_ROUTES,
-    *PIPELINE_ROUTES,
-    *REVIEW_ROUTES,
-    *DEPLOY_ROUTES,
-    *TRACKING_ROUTES,
-    ("(.*)", UnknownEndpointHandler),  # keep last
-]

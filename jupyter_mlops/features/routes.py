@@ -38,7 +38,7 @@ from typing import Any
 from tornado import web
 
 from ..errors import UserInputError
-from .handlers import MLOpsHandler
+from ..server.base import MLOpsHandler
 
 
 class FeaturesHandler(MLOpsHandler):
@@ -56,7 +56,7 @@ class FeaturesHandler(MLOpsHandler):
 class ViewsHandler(FeaturesHandler):
     @web.authenticated
     async def get(self) -> None:
-        from ..features.api import search_views
+        from .api import search_views
 
         folder = self.folder()
         query = self.get_argument("q", "")
@@ -79,7 +79,7 @@ class ViewsHandler(FeaturesHandler):
 class ViewHandler(FeaturesHandler):
     @web.authenticated
     async def get(self, name: str) -> None:
-        from ..features.api import show
+        from .api import show
 
         folder, version = self.folder(), self.version()
         view = await self.in_executor(lambda: show(name, version, cwd=folder))
@@ -89,7 +89,7 @@ class ViewHandler(FeaturesHandler):
 class StatsHandler(FeaturesHandler):
     @web.authenticated
     async def get(self, name: str) -> None:
-        from ..features.api import stats
+        from .api import stats
 
         folder, version = self.folder(), self.version()
         found = await self.in_executor(lambda: stats(name, version, cwd=folder))

@@ -28,16 +28,15 @@ is written is the server's current user, or git's ``user.name`` for an anonymous
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tornado import web
 
 from ..errors import UserInputError
-from .handlers import MLOpsHandler
+from ..server.base import MLOpsHandler, relative_to_root
 
 if TYPE_CHECKING:
-    from ..review import Review
+    from . import Review
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -52,27 +51,6 @@ def _flag(handler: MLOpsHandler, name: str, default: bool) -> bool:
     if raw.lower() in _FALSE:
         return False
     raise UserInputError(f"'{name}' is 1 or 0, not {raw!r}")
-
-
-def _relative(root: str, path: str | Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _notebook(root: str, relative: Any) -> Path:
-    from ..paths import resolve_inside
-
-    if not isinstance(relative, str) or not relative:
-        raise UserInputError("name the notebook: path=folder/notebook.ipynb (relative to the "
-                             "server root)")
-    path = resolve_inside(root, relative, must_exist=False)
-    if path.suffix != ".ipynb":
-        raise UserInputError(f"'{relative}' is not a notebook (.ipynb file)")
-    if path.is_dir():
-        raise UserInputError(f"'{relative}' is a folder, not a notebook")
-    return path
 
 
 def _rev(value: Any, name: str) -> str | None:
@@ -103,12 +81,11 @@ class ReviewBase(MLOpsHandler):
         return str(name)
 
     def review(self, path: Any, base: Any, head: Any) -> Review:
-        from ..review import Review
+        from . import Review
 
-        root = self.mlops.root_dir
-        notebook = _notebook(root, path)
+        notebook = self.notebook(path, must_exist=False)
         return Review(notebook, _rev(base, "base") or "HEAD", _rev(head, "head"),
-                      author=self.author(), display_path=_relative(root, notebook))
+                      author=self.author(), display_path=self.relative(notebook))
 
     def review_from_body(self, body: dict[str, Any]) -> Review:
         return self.review(body.get("path"), body.get("base"), body.get("head"))
@@ -116,7 +93,7 @@ class ReviewBase(MLOpsHandler):
 
 def changes_json(root: str, folder_rel: str, author: str | None) -> dict[str, Any]:
     from ..paths import resolve_inside
-    from ..review import changes, reviews_under
+    from . import changes, reviews_under
 
     folder = resolve_inside(root, folder_rel)
     if folder.is_file():
@@ -125,13 +102,13 @@ def changes_json(root: str, folder_rel: str, author: str | None) -> dict[str, An
     base = repo.root if repo is not None else folder
 
     def rel(p: str | None) -> str | None:
-        return None if p is None else _relative(root, base / p)
+        return None if p is None else relative_to_root(root, base / p)
 
     notebooks = [{"path": rel(e.path), "status": e.status, "old_path": rel(e.old_path)}
                  for e in entries]
     reviews = []
     for review in reviews_under(folder, author=author):
-        review.path = _relative(root, review.file)
+        review.path = relative_to_root(root, review.file)
         reviews.append(review.summary())
     return {"git": repo is not None, "notebooks": notebooks, "reviews": reviews}
 
@@ -151,10 +128,9 @@ class DiffHandler(ReviewBase):
 
     @web.authenticated
     async def get(self) -> None:
-        from ..review import DiffFilters, diff
+        from . import DiffFilters, diff
 
-        root = self.mlops.root_dir
-        notebook = _notebook(root, self.get_argument("path", ""))
+        notebook = self.notebook(self.get_argument("path", ""), must_exist=False)
         filters = DiffFilters(outputs=_flag(self, "outputs", True),
                               metadata=_flag(self, "metadata", False),
                               execution_counts=_flag(self, "execution_counts", False),
@@ -165,7 +141,7 @@ class DiffHandler(ReviewBase):
         base = _rev(self.get_argument("base", ""), "base") or "HEAD"
         head = _rev(self.get_argument("head", ""), "head")
         result = await self.in_executor(lambda: diff(notebook, base, head, filters=filters))
-        result.path = _relative(root, notebook)
+        result.path = self.relative(notebook)
         if fmt == "nbdime":
             from dataclasses import asdict
 

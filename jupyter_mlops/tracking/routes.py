@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tornado import web
 
 from ..errors import BackendUnavailableError, UserInputError
-from .handlers import MLOpsHandler
+from ..server.base import MLOpsHandler
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -62,16 +62,11 @@ class TrackingHandler(MLOpsHandler):
             return near.parent
         return super().folder()
 
-    def notebook(self) -> Path | None:
-        from ..paths import resolve_inside
-
+    def notebook_asked(self) -> Path | None:
+        """``?notebook=``: the notebook whose runs are meant (None when not given)."""
         raw = self.get_argument("notebook", "")
-        if not raw:
-            return None
-        if not raw.endswith(".ipynb"):
-            raise UserInputError(f"'{raw}' is not a notebook (.ipynb) path")
         # a deleted notebook's runs are still listed
-        return resolve_inside(self.mlops.root_dir, raw, must_exist=False)
+        return self.notebook(raw, must_exist=False) if raw else None
 
     async def bounded(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` off the event loop, answered within QUERY_TIMEOUT seconds."""
@@ -87,7 +82,6 @@ class TrackingHandler(MLOpsHandler):
 
         return await self.in_executor(load_config, folder)
 
-
     def whole(self, name: str, default: int, least: int, most: int) -> int:
         raw = self.get_argument(name, str(default))
         try:
@@ -102,9 +96,9 @@ class TrackingHandler(MLOpsHandler):
 class RunsHandler(TrackingHandler):
     @web.authenticated
     async def get(self) -> None:
-        from ..tracking.query import search
+        from .query import search
 
-        notebook = self.notebook()
+        notebook = self.notebook_asked()
         folder = self.folder(notebook)
         experiment = self.get_argument("experiment", "") or None
         offset = self.whole("offset", 0, 0, 1_000_000)
@@ -120,8 +114,7 @@ class RunsHandler(TrackingHandler):
                           limit=limit, sort=sort, descending=order == "desc")
             found = page.to_dict()
             if notebook is not None:  # as the panel names it, not the server's disk path
-                found["notebook"] = notebook.relative_to(
-                    Path(self.mlops.root_dir).resolve()).as_posix()
+                found["notebook"] = self.relative(notebook)
             return found
 
         self.reply(await self.bounded(run))
@@ -130,7 +123,7 @@ class RunsHandler(TrackingHandler):
 class CompareHandler(TrackingHandler):
     @web.authenticated
     async def get(self) -> None:
-        from ..tracking.query import compare_runs
+        from .query import compare_runs
 
         ids = [i for i in self.get_argument("ids", "").split(",") if i.strip()]
         if len(ids) < 2:
@@ -143,7 +136,7 @@ class CompareHandler(TrackingHandler):
 class RunHandler(TrackingHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
-        from ..tracking.query import run_detail
+        from .query import run_detail
 
         config = await self.project_config(self.folder())
         self.reply(await self.bounded(run_detail, config, run_id))
@@ -152,7 +145,7 @@ class RunHandler(TrackingHandler):
 class ArtifactsHandler(TrackingHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
-        from ..tracking.query import artifacts
+        from .query import artifacts
 
         config = await self.project_config(self.folder())
         found = await self.bounded(artifacts, config, run_id, self.get_argument("dir", ""))
@@ -162,7 +155,7 @@ class ArtifactsHandler(TrackingHandler):
 class RegisterHandler(TrackingHandler):
     @web.authenticated
     async def post(self, run_id: str) -> None:
-        from ..tracking.query import register_run
+        from .query import register_run
 
         body = self.body()
         unknown = set(body) - {"model", "name", "alias"}
