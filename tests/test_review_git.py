@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlops.errors import UserInputError
+from jupyter_mlops.errors import NotFoundError, UserInputError
 from jupyter_mlops.review import changes, diff
 from jupyter_mlops.review.diffs import clear_cache
 
@@ -189,3 +189,25 @@ def test_outside_git_without_a_checkpoint_says_what_to_do(project: Path) -> None
         diff(nb)
     with pytest.raises(UserInputError, match="not in a git repository"):
         diff(nb, "main")
+
+
+def test_a_notebook_that_does_not_exist_is_one_clear_line(project: Path, repo: Git) -> None:
+    committed(project, repo)
+    with pytest.raises(NotFoundError) as caught:  # in git: not in the folder, nor at HEAD
+        diff(project / "work" / "missing.ipynb")
+    message = str(caught.value)
+    assert message.startswith("'missing.ipynb' does not exist (nor in HEAD (")
+    assert "\n" not in message
+    head = repo("rev-parse", "HEAD").strip()[:10]
+    with pytest.raises(NotFoundError) as caught:
+        diff(project / "work" / "missing.ipynb", "HEAD", "HEAD")
+    assert str(caught.value) == f"'missing.ipynb' does not exist in HEAD ({head})"
+
+
+def test_outside_git_a_notebook_that_does_not_exist_is_one_clear_line(project: Path) -> None:
+    for base in ("HEAD", "CHECKPOINT", "main"):  # said before what the base would need
+        with pytest.raises(NotFoundError) as caught:
+            diff(project / "missing.ipynb", base)
+        message = str(caught.value)
+        assert message == ("'missing.ipynb' does not exist: check the notebook's name and "
+                           "folder")

@@ -19,7 +19,15 @@ from typing import Any
 from ..errors import NotFoundError, UserInputError
 from .engine import diff_notebooks
 from .git import GitRepo, StatusEntry, find_repo
-from .model import CellDiff, DiffFilters, DiffSummary, NotebookDiff, Revision
+from .model import (
+    CellDiff,
+    DiffEntry,
+    DiffFilters,
+    DiffSummary,
+    NotebookDiff,
+    NotebookStatus,
+    Revision,
+)
 from .notebook import blob_hash, empty_notebook, load_notebook
 
 WORKING = "WORKING"
@@ -105,7 +113,7 @@ def read_side(repo: GitRepo | None, path: Path, rev: str, relpath: str | None = 
 # --------------------------------------------------------------------------- the cache
 
 
-_Cached = tuple[list[CellDiff], DiffSummary, list[dict[str, Any]], float, dict[str, Any]]
+_Cached = tuple[list[CellDiff], DiffSummary, list[DiffEntry], float, dict[str, Any]]
 _cache: OrderedDict[tuple[str, str, tuple[bool, ...]], _Cached] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -140,6 +148,13 @@ def _notebook_path(path: str | os.PathLike[str]) -> Path:
     return p.resolve()
 
 
+def _missing(path: Path, base_label: str | None = None) -> str:
+    """The message for a notebook that is not in its folder (nor, in git, at the base
+    revision)."""
+    also = f" (nor in {base_label})" if base_label else ""
+    return f"'{path.name}' does not exist{also}: check the notebook's name and folder"
+
+
 def _where(path: Path, side: Side) -> str:
     return f"'{path.name}' ({side.revision.label})"
 
@@ -163,8 +178,11 @@ def diff(path: str | os.PathLike[str], base: str | None = "HEAD", head: str | No
         if conflict:
             raise UserInputError(conflict)
     head_side = read_side(repo, nb_path, head_rev, relpath)
+    if repo is None and head_side.data is None and head_rev == WORKING and \
+            not checkpoint_of(nb_path).exists():
+        raise NotFoundError(_missing(nb_path))
     base_side = read_side(repo, nb_path, base_rev, relpath)
-    status = "modified"
+    status: NotebookStatus = "modified"
     if base_side.data is None and repo is not None and base_side.revision.commit:
         old = repo.renamed_from(base_side.revision.commit, relpath or "",
                                 cached=head_rev == INDEX,
@@ -173,8 +191,10 @@ def diff(path: str | os.PathLike[str], base: str | None = "HEAD", head: str | No
             base_side = read_side(repo, repo.root / old, base_rev, old)
             status = "renamed"
     if base_side.data is None and head_side.data is None:
-        raise NotFoundError(f"'{nb_path.name}' exists in neither {base_side.revision.label} "
-                            f"nor {head_side.revision.label}")
+        if head_rev == WORKING:
+            raise NotFoundError(_missing(nb_path, base_side.revision.label))
+        labels = dict.fromkeys([base_side.revision.label, head_side.revision.label])
+        raise NotFoundError(f"'{nb_path.name}' does not exist in {' nor in '.join(labels)}")
     if base_side.data is None:
         status = "added"
     elif head_side.data is None:

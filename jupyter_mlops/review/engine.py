@@ -17,11 +17,16 @@ import time
 from difflib import SequenceMatcher
 from typing import Any
 
-from .model import NOISY_METADATA, CellDiff, DiffFilters, DiffSummary
+from .model import (
+    NOISY_METADATA,
+    CellDiff,
+    CellStatus,
+    DiffEntry,
+    DiffFilters,
+    DiffSummary,
+)
 from .notebook import digest
 from .textdiff import all_lines, diff_lines, split_lines, string_ops
-
-Op = dict[str, Any]
 
 #: Two cells of the same type whose sources are at least this similar may be the same cell.
 CELL_SIMILARITY = 0.5
@@ -56,7 +61,7 @@ def _hidden_keys(filters: DiffFilters) -> frozenset[str]:
 # --------------------------------------------------------------------------- generic values
 
 
-def diff_values(a: Any, b: Any, *, whole: bool = False) -> list[Op] | None:
+def diff_values(a: Any, b: Any, *, whole: bool = False) -> list[DiffEntry] | None:
     """nbdime ops for a JSON value (None: equal; a ``replace`` is left to the caller)."""
     if a == b:
         return []
@@ -70,8 +75,8 @@ def diff_values(a: Any, b: Any, *, whole: bool = False) -> list[Op] | None:
 
 
 def diff_dicts(a: dict[str, Any], b: dict[str, Any], *, skip: frozenset[str] = frozenset(),
-               whole_keys: frozenset[str] | None = None) -> list[Op]:
-    ops: list[Op] = []
+               whole_keys: frozenset[str] | None = None) -> list[DiffEntry]:
+    ops: list[DiffEntry] = []
     if a == b:
         return ops
     for key in sorted(set(a) | set(b)):
@@ -89,9 +94,9 @@ def diff_dicts(a: dict[str, Any], b: dict[str, Any], *, skip: frozenset[str] = f
     return ops
 
 
-def _diff_lists(a: list[Any], b: list[Any]) -> list[Op]:
+def _diff_lists(a: list[Any], b: list[Any]) -> list[DiffEntry]:
     ka, kb = [digest(x) for x in a], [digest(x) for x in b]
-    ops: list[Op] = []
+    ops: list[DiffEntry] = []
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
@@ -115,7 +120,7 @@ _SKIP_DATA = frozenset({"data"})
 _SKIP_DATA_COUNT = frozenset({"data", "execution_count"})
 
 
-def _diff_output(a: dict[str, Any], b: dict[str, Any], filters: DiffFilters) -> list[Op]:
+def _diff_output(a: dict[str, Any], b: dict[str, Any], filters: DiffFilters) -> list[DiffEntry]:
     """One output changed in place: its ``data`` per MIME type (images replaced whole, text
     by line), the other fields as values."""
     ops = diff_dicts(a, b, skip=_SKIP_DATA if filters.execution_counts else _SKIP_DATA_COUNT)
@@ -137,11 +142,11 @@ def _same_kind(a: Any, b: Any) -> bool:
         a.get("output_type") == b.get("output_type")
 
 
-def diff_outputs(a: list[Any], b: list[Any], filters: DiffFilters) -> list[Op]:
+def diff_outputs(a: list[Any], b: list[Any], filters: DiffFilters) -> list[DiffEntry]:
     """Outputs compared whole before any text is: as many on both sides, each pair by
     equality; otherwise aligned by their hashes. Changed outputs of the same type in the same
     place are patched (their text by line), the rest added and removed whole."""
-    ops: list[Op] = []
+    ops: list[DiffEntry] = []
     if len(a) == len(b):
         for k, (x, y) in enumerate(zip(a, b, strict=True)):
             if x is y or _view_output(x, filters) == _view_output(y, filters):
@@ -308,10 +313,10 @@ def _best_in_order(gap_b: list[int], gap_h: list[int], base: list[dict[str, Any]
 
 
 def _cell_ops(a: dict[str, Any], b: dict[str, Any], filters: DiffFilters
-              ) -> tuple[list[Op], bool, bool, list[Any]]:
+              ) -> tuple[list[DiffEntry], bool, bool, list[Any]]:
     """nbdime ops of one matched cell; whether outputs and metadata changed; line view."""
     skip = _hidden_keys(filters)
-    ops: list[Op] = []
+    ops: list[DiffEntry] = []
     lines: list[Any] = []
     for key in sorted(a.keys() | b.keys()):
         if key in skip:
@@ -379,7 +384,7 @@ def cell_ids(cells: list[dict[str, Any]]) -> list[str]:
 
 def diff_notebooks(base_nb: dict[str, Any], head_nb: dict[str, Any],
                    filters: DiffFilters | None = None
-                   ) -> tuple[list[CellDiff], DiffSummary, list[Op], float]:
+                   ) -> tuple[list[CellDiff], DiffSummary, list[DiffEntry], float]:
     """The per-cell diff, its summary, nbdime's diff and the time it took (ms)."""
     began = time.perf_counter()
     filters = filters or DiffFilters()
@@ -389,7 +394,7 @@ def diff_notebooks(base_nb: dict[str, Any], head_nb: dict[str, Any],
     base_ids, head_ids = cell_ids(base), cell_ids(head)
     summary = DiffSummary()
     cells: list[CellDiff] = []
-    cell_ops: list[Op] = []
+    cell_ops: list[DiffEntry] = []
 
     def removed(i: int) -> None:
         cell = base[i]
@@ -427,7 +432,7 @@ def diff_notebooks(base_nb: dict[str, Any], head_nb: dict[str, Any],
             place_removed_until(i)
             _emit_removals(removals, cell_ops)
             ops, outs, meta, lines = _cell_ops(base[i], cell, filters)
-            status = "modified" if ops else "unchanged"
+            status: CellStatus = "modified" if ops else "unchanged"
             if ops:
                 cell_ops.append({"op": "patch", "key": i, "diff": ops})
                 summary.modified += 1
@@ -467,7 +472,7 @@ def diff_notebooks(base_nb: dict[str, Any], head_nb: dict[str, Any],
                 if cd.head_index is not None:
                     cd.head_attachments = _attachments(head[cd.head_index])
 
-    nb_ops: list[Op] = []
+    nb_ops: list[DiffEntry] = []
     if cell_ops:
         nb_ops.append({"op": "patch", "key": "cells", "diff": cell_ops})
     skip = frozenset() if filters.metadata else NOISY_METADATA
@@ -482,7 +487,7 @@ def diff_notebooks(base_nb: dict[str, Any], head_nb: dict[str, Any],
     return cells, summary, nb_ops, (time.perf_counter() - began) * 1000
 
 
-def _emit_removals(removals: list[int], cell_ops: list[Op]) -> None:
+def _emit_removals(removals: list[int], cell_ops: list[DiffEntry]) -> None:
     """Consecutive removed base cells as removerange ops, in base order."""
     removals.sort()
     start = None

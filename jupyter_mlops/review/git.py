@@ -9,10 +9,15 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ..errors import BackendUnavailableError, UserInputError
 
 GIT_TIMEOUT = 60.0
+
+
+#: a changed file's state in the working tree
+FileStatus = Literal["modified", "added", "deleted", "renamed", "untracked", "conflicted"]
 
 
 class GitError(UserInputError):
@@ -22,7 +27,7 @@ class GitError(UserInputError):
 @dataclass(frozen=True)
 class StatusEntry:
     path: str  # repository-relative, POSIX
-    status: str  # "modified" | "added" | "deleted" | "renamed" | "untracked" | "conflicted"
+    status: FileStatus
     old_path: str | None = None
 
 
@@ -200,7 +205,7 @@ class GitRepo:
         return entries
 
 
-def _status_name(code: str, old: str | None) -> str:
+def _status_name(code: str, old: str | None) -> FileStatus:
     if code == "??":
         return "untracked"
     if code in ("DD", "AU", "UD", "UA", "DU", "AA", "UU"):

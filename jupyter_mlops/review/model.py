@@ -4,7 +4,36 @@ the same difference in nbdime's diff format."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, TypedDict
+
+from .terminal import render_diff
+
+#: an entry of nbdime's diff format
+DiffOp = Literal["add", "remove", "replace", "patch", "addrange", "removerange"]
+#: a part of one changed line
+InlineKind = Literal["equal", "insert", "delete"]
+#: a line of a cell's source diff
+LineOp = Literal["equal", "insert", "delete", "replace"]
+#: what happened to a cell between the two revisions
+CellStatus = Literal["unchanged", "added", "removed", "modified", "moved"]
+#: what happened to the notebook between the two revisions
+NotebookStatus = Literal["modified", "added", "deleted", "renamed", "unchanged"]
+
+
+class _DiffKeyed(TypedDict):
+    op: DiffOp
+    key: str | int
+
+
+class DiffEntry(_DiffKeyed, total=False):
+    """One entry of nbdime's diff format: ``value`` for add and replace, ``diff`` (entries
+    for the value at ``key``) for patch, ``valuelist`` for addrange, ``length`` for
+    removerange."""
+
+    value: Any
+    valuelist: list[Any] | str
+    length: int
+    diff: list[DiffEntry]
 
 #: Cell and notebook metadata keys that change on every run or click, hidden unless
 #: ``metadata`` is asked for: timings (ExecuteTime, execution), papermill's run records and
@@ -36,7 +65,7 @@ class DiffFilters:
 class InlineOp:
     """A part of one changed line: ``base``/``head`` are [start, end) character offsets."""
 
-    op: str  # "equal" | "insert" | "delete"
+    op: InlineKind
     base: tuple[int, int] | None
     head: tuple[int, int] | None
 
@@ -45,7 +74,7 @@ class InlineOp:
 class LineDiff:
     """One line of a cell's source diff; line numbers are 1-based within the cell."""
 
-    op: str  # "equal" | "insert" | "delete" | "replace"
+    op: LineOp
     base_line: int | None
     head_line: int | None
     base_text: str | None
@@ -55,7 +84,7 @@ class LineDiff:
 
 @dataclass
 class CellDiff:
-    status: str  # "unchanged" | "added" | "removed" | "modified" | "moved"
+    status: CellStatus
     cell_id: str | None
     cell_type: str
     base_index: int | None
@@ -118,13 +147,13 @@ class NotebookDiff:
     head: Revision
     summary: DiffSummary
     cells: list[CellDiff]
-    nbdime: list[dict[str, Any]]
+    nbdime: list[DiffEntry]
     filters: DiffFilters = field(default_factory=DiffFilters)
     elapsed_ms: float = 0.0
-    status: str = "modified"  # "modified" | "added" | "deleted" | "renamed" | "unchanged"
+    status: NotebookStatus = "modified"
     head_notebook: dict[str, Any] | None = field(default=None, repr=False)
 
-    def to_nbdime(self) -> list[dict[str, Any]]:
+    def to_nbdime(self) -> list[DiffEntry]:
         """The diff in nbdime's format: ``nbdime.patch(base, diff)`` gives the head (all of it
         when the filters hide nothing; otherwise, what they hide stays as in the base)."""
         return self.nbdime
@@ -145,10 +174,7 @@ class NotebookDiff:
         return [c for c in self.cells if c.status != "unchanged"]
 
     def __str__(self) -> str:
-        from .terminal import render_diff
-
-        text: str = render_diff(self, color=False)
-        return text
+        return render_diff(self, color=False)
 
 
 def _cell_dict(cell: CellDiff) -> dict[str, Any]:

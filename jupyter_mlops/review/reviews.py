@@ -14,7 +14,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..config import load_config
 from ..errors import NotFoundError, UserInputError
@@ -24,10 +24,22 @@ from .engine import cell_ids
 from .git import GitError, GitRepo, find_repo
 from .model import NotebookDiff
 from .notebook import load_notebook
-from .store import EventStore, ensure_state_gitignore, notebook_key, review_folders
+from .store import EventKind, EventStore, ensure_state_gitignore, notebook_key, review_folders
 
-DECISIONS = ("approve", "request_changes")
-STATE_OF = {"approve": "approved", "request_changes": "changes_requested"}
+#: a reviewer's verdict, as an event
+Decision = Literal["approve", "request_changes"]
+#: where a reviewer stands: their latest verdict, else "commented"
+ReviewerState = Literal["commented", "approved", "changes_requested"]
+#: the review's state (see the module's docstring)
+ReviewState = Literal["open", "approved", "changes_requested"]
+#: a thread is open until resolved (and open again when reopened)
+ThreadStatus = Literal["open", "resolved"]
+#: the revision a thread's lines are numbered in
+ThreadSide = Literal["head", "base"]
+
+DECISIONS: tuple[Decision, ...] = ("approve", "request_changes")
+STATE_OF: dict[Decision, ReviewerState] = {"approve": "approved",
+                                           "request_changes": "changes_requested"}
 
 
 @dataclass
@@ -53,13 +65,13 @@ class Thread:
     line: int | None
     end_line: int | None
     output: int | None
-    status: str = "open"  # "open" | "resolved"
+    status: ThreadStatus = "open"
     outdated: bool = False
     head_index: int | None = None
     comments: list[Comment] = field(default_factory=list)
     # "head": lines of the newer revision; "base": lines (or a cell) only the older one has,
     # e.g. deleted lines, numbered as there
-    side: str = "head"
+    side: ThreadSide = "head"
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "cell_id": self.cell_id, "line": self.line,
@@ -71,7 +83,7 @@ class Thread:
 @dataclass
 class Reviewer:
     user: str
-    state: str  # "commented" | "approved" | "changes_requested"
+    state: ReviewerState
     commit: str | None
     at: str
 
@@ -290,7 +302,7 @@ class Review:
                 found[user] = Reviewer(user, "commented", event.get("head_commit"), event["at"])
         return sorted(found.values(), key=lambda r: r.at)
 
-    def _state(self, reviewers: list[Reviewer], head_commit: str | None) -> str:
+    def _state(self, reviewers: list[Reviewer], head_commit: str | None) -> ReviewState:
         if any(r.state == "changes_requested" for r in reviewers):
             return "changes_requested"
         if any(r.state == "approved" and r.commit == head_commit for r in reviewers):
@@ -298,7 +310,7 @@ class Review:
         return "open"
 
     @property
-    def state(self) -> str:
+    def state(self) -> ReviewState:
         return self._state(self.reviewers(), self.head_commit())
 
     def summary(self, *, with_threads: bool = False) -> dict[str, Any]:
@@ -330,7 +342,7 @@ class Review:
 
     # ----------------------------------------------------------------- writing
 
-    def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
+    def _event(self, kind: EventKind, **fields: Any) -> dict[str, Any]:
         ensure_state_gitignore(self._state_dir, self._review_root)
         earlier = [store.folder.name for store in self.earlier()]
         if earlier:  # the claim: a copy made later does not take these threads too

@@ -15,13 +15,15 @@ import tempfile
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from ..errors import UserInputError
 
 FORMAT_VERSION = 1
-KINDS = frozenset({"comment", "reply", "resolve", "reopen", "apply", "approve",
-                   "request_changes"})
+#: what a review event records
+EventKind = Literal["comment", "reply", "resolve", "reopen", "apply", "approve",
+                    "request_changes"]
+KINDS: frozenset[str] = frozenset(get_args(EventKind))
 
 
 def notebook_key(relpath: str) -> str:

@@ -1,9 +1,16 @@
 """A notebook diff for a terminal: changed cells with their line diff, coloured when asked
-(ANSI; changed characters within a line in bold), plain otherwise."""
+(ANSI; changed characters within a line in bold), plain otherwise.
+
+Below the model: it reads a ``NotebookDiff``'s fields and imports nothing of the package at
+run time, so the model's ``str()`` can render through it.
+"""
 
 from __future__ import annotations
 
-from .model import CellDiff, LineDiff, NotebookDiff
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import CellDiff, LineDiff, NotebookDiff
 
 _RED, _GREEN, _CYAN, _BOLD, _DIM, _RESET = ("\x1b[31m", "\x1b[32m", "\x1b[36m", "\x1b[1m",
                                             "\x1b[2m", "\x1b[0m")

@@ -5,16 +5,14 @@ changed lines patched character by character, as ``nbdime.patch`` expects)."""
 from __future__ import annotations
 
 from difflib import SequenceMatcher
-from typing import Any
 
-from .model import InlineOp, LineDiff
+from .model import DiffEntry, InlineOp, LineDiff
 
 #: Lines longer than this are compared whole (a character diff of them costs too much).
 MAX_INLINE_CHARS = 400
 #: Two lines this similar (difflib ratio) are one changed line; less, a line replaced.
 LINE_SIMILARITY = 0.5
 
-Op = dict[str, Any]
 
 
 def split_lines(text: str) -> list[str]:
@@ -50,9 +48,9 @@ def _inline(matcher: SequenceMatcher[str]) -> list[InlineOp]:
     return parts
 
 
-def _char_ops(matcher: SequenceMatcher[str], b: str) -> list[Op]:
+def _char_ops(matcher: SequenceMatcher[str], b: str) -> list[DiffEntry]:
     """nbdime ops turning one line into another, character keys (add before remove)."""
-    ops: list[Op] = []
+    ops: list[DiffEntry] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag in ("insert", "replace"):
             ops.append({"op": "addrange", "key": i1, "valuelist": b[j1:j2]})
@@ -93,11 +91,11 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
 
 
 def diff_lines(base: str, head: str, *, want_lines: bool = True, by_char: bool = True
-               ) -> tuple[list[LineDiff], list[Op]]:
+               ) -> tuple[list[LineDiff], list[DiffEntry]]:
     """The per-line view (when ``want_lines``) and nbdime's ops for ``base`` → ``head``;
     changed lines patched character by character when ``by_char``, else replaced whole."""
     lines: list[LineDiff] = []
-    ops: list[Op] = []
+    ops: list[DiffEntry] = []
     if base == head:
         if want_lines:
             lines = [LineDiff("equal", n, n, t, t) for n, t in enumerate(base.splitlines(), 1)]
@@ -130,7 +128,7 @@ def diff_lines(base: str, head: str, *, want_lines: bool = True, by_char: bool =
 
 
 def _replace(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int,
-             lines: list[LineDiff], ops: list[Op], want_lines: bool) -> None:
+             lines: list[LineDiff], ops: list[DiffEntry], want_lines: bool) -> None:
     """A block of changed lines: pairs of similar lines are patched by character; the rest
     are added and removed whole."""
     n, m = i2 - i1, j2 - j1
@@ -181,7 +179,7 @@ def all_lines(text: str, op: str) -> list[LineDiff]:
             for i, t in enumerate(split_lines(text))]
 
 
-def string_ops(base: str, head: str) -> list[Op]:
+def string_ops(base: str, head: str) -> list[DiffEntry]:
     """nbdime's ops for one string (outputs' text, metadata values): by line, changed lines
     replaced whole (a character diff of every re-run output would cost the most of all)."""
     return diff_lines(base, head, want_lines=False, by_char=False)[1]
