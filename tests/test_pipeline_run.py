@@ -16,7 +16,8 @@ import pytest
 
 from jupyter_mlops.errors import NotFoundError, UserInputError
 from jupyter_mlops.pipeline import from_notebook
-from jupyter_mlops.pipeline.runner import StepEvent, list_runs, load_run
+from jupyter_mlops.pipeline.results import StepEvent
+from jupyter_mlops.pipeline.runner import list_runs, load_run
 
 from .pipeline_notebooks import CHAIN, digest, step_states, write_notebook
 

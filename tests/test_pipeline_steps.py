@@ -156,21 +156,78 @@ def test_an_undefined_name_is_a_warning(project: Path) -> None:
         "cell 1, line 2: step 'a' reads 'not_defined_anywhere', which no cell defines"]
 
 
-def test_ipython_lines_are_left_out_with_a_warning(project: Path) -> None:
+def test_ipython_syntax_is_step_code_read_with_ipythons_own_transformer(project: Path) -> None:
     nb = write_notebook(project / "nb.ipynb", [
         "%load_ext jupyter_mlops\n%matplotlib inline",
-        "%%mlops step a\n!pip list\nx = 1\nif x:\n    %time y = 2\n",
+        "%%mlops step a\n!pip list\nfiles = !ls\nx = 1\nif x:\n    %time y = 2\n",
         "%%bash\necho hi",
+        "%%mlops step b\nt = %timeit -o -n 1 len(files)\n%time z = y + x\n"
+        "run = %mlops pipeline run other.ipynb -p noise=0.5\n%pip install nothing-at-all",
+        "%%mlops step c\nout = (t, z, run)",
     ])
     pipeline = from_notebook(nb)
-    warnings = _warnings(pipeline)
-    assert "cell 2, line 2: IPython line '!pip list' is left out of the pipeline (steps run " \
-           "as plain Python)" in warnings
-    assert any(w.startswith("cell 2, line 5:") for w in warnings)
-    assert any(w.startswith("cell 3, line 1: a %%bash cell is left out") for w in warnings)
-    assert not any("load_ext" in w or "matplotlib" in w for w in warnings)
-    # line numbers are kept: the %%mlops line is blanked, not removed
-    assert pipeline.step("a").cells[0].source.split("\n")[2] == "x = 1"
+    # no "syntax error", no warning: IPython's rules make each of them valid
+    assert _warnings(pipeline) == []
+    # a leading cell of session set-up magics is shared, as imports are
+    assert [(c.number, c.role) for c in pipeline.prelude] == [(1, "shared")]
+    assert [s.name for s in pipeline.steps] == ["a", "b", "c"]
+    # the %%bash cell joins step a, and IPython runs it there
+    assert [c.number for c in pipeline.step("a").cells] == [2, 3]
+    # the data flow reads the code the magics run: `files = !ls` and `%time y = 2` define
+    # names, %timeit and %time read them
+    assert pipeline.step("a").outputs == ["files", "x", "y"]
+    assert pipeline.step("b").inputs == {"files": "a", "y": "a", "x": "a"}
+    assert pipeline.step("c").inputs == {"t": "b", "z": "b", "run": "b"}
+    assert pipeline.step("a").cells[0].magics == ("!", "%time")
+    assert pipeline.step("a").cells[1].magics == ("%%bash",)
+    assert pipeline.step("b").cells[0].magics == ("%timeit", "%time", "%mlops", "%pip")
+    assert pipeline.prelude[0].magics == ("%load_ext", "%matplotlib")
+    # the step's code is the cell as written: line numbers kept, the %%mlops line blanked
+    lines = pipeline.step("a").cells[0].source.split("\n")
+    assert lines[:4] == ["", "!pip list", "files = !ls", "x = 1"]
+    assert "files = !ls" in pipeline.step_code("a")
+
+
+def test_names_a_magic_line_expands_are_read(project: Path) -> None:
+    nb = write_notebook(project / "nb.ipynb", [
+        "%%mlops step a\nfolder = 'data'\nname = 'x'\nrun_id = 'r1'",
+        "%%mlops step b\n!ls {folder} $name\nlisted = %mlops runs $run_id",
+        "%%mlops step c\n%%capture shown\nprint(folder)",
+        "%%mlops step d\nprint(shown.stdout)",
+    ])
+    pipeline = from_notebook(nb)
+    assert pipeline.step("b").inputs == {"folder": "a", "name": "a", "run_id": "a"}
+    # a %%capture cell's body is Python the analysis reads; the capture is its output
+    assert pipeline.step("c").inputs == {"folder": "a"}
+    assert pipeline.step("d").inputs == {"shown": "c"}
+    assert _warnings(pipeline) == []
+
+
+def test_a_magic_a_step_cannot_run_is_named_with_its_cell(project: Path) -> None:
+    nb = write_notebook(project / "nb.ipynb", [
+        "%%mlops step a\nx = 1\n%autotime",
+        "%%mlops step b\n%edit x",
+    ])
+    assert _warnings(from_notebook(nb)) == [
+        "cell 1, line 3: %autotime is not one of IPython's own magics: the step runs under "
+        "a plain IPython shell, where it exists only when a cell loads it (%load_ext)",
+        "cell 2, line 2: %edit waits for a person at the keyboard: a step cannot run it (tag "
+        "the cell 'skip' or remove the line)",
+    ]
+    # a notebook that loads an extension may define any magic: no guess
+    loads = write_notebook(project / "loads.ipynb", [
+        "%load_ext sql", "%%mlops step a\nrows = %sql SELECT 1"])
+    assert _warnings(from_notebook(loads)) == []
+
+
+def test_the_demo_notebook_reads_as_a_pipeline_without_an_error(project: Path) -> None:
+    """binder/demo.ipynb (its `run = %mlops pipeline run …` cell was a syntax error)."""
+    demo = Path(__file__).resolve().parent.parent / "binder" / "demo.ipynb"
+    pipeline = from_notebook(demo)
+    assert _warnings(pipeline) == []
+    run_cell = next(c for s in pipeline.steps for c in s.cells
+                    if "= %mlops pipeline run" in c.source)
+    assert run_cell.magics == ("%mlops",)
 
 
 def test_parameters_cell_types_and_computed_values(project: Path) -> None:

@@ -14,17 +14,20 @@ import ast
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
+import textwrap
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..config import redact
 from ..errors import UserInputError
-from .model import Pipeline, Step
+from .magics import parse_cell
+from .results import TARGETS, ExportResult, Target
 
-TARGETS = ("airflow", "prefect", "kfp")
+if TYPE_CHECKING:
+    from .model import Pipeline, Step
+
 CRON_PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly",
                 "@annually", "@midnight")
 CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?LW#]+$")
@@ -33,32 +36,11 @@ DISTRIBUTIONS = {"sklearn": "scikit-learn", "PIL": "Pillow", "cv2": "opencv-pyth
                  "yaml": "PyYAML", "skimage": "scikit-image", "bs4": "beautifulsoup4"}
 
 
-@dataclass
-class ExportResult:
-    """What an export wrote, and what the user should know about it."""
-
-    target: str
-    files: list[Path]
-    notes: list[str] = field(default_factory=list)
-    compiled: bool | None = None  # kfp: whether the YAML was compiled here
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "files": [str(f) for f in self.files],
-                "notes": list(self.notes), "compiled": self.compiled}
-
-    def __str__(self) -> str:
-        lines = [f"Exported to {self.target}:"] + [f"  {f}" for f in self.files]
-        lines += [f"note: {n}" for n in self.notes]
-        return "\n".join(lines)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from html import escape
-
-        files = "".join(f"<li><code>{escape(str(f))}</code></li>" for f in self.files)
-        notes = "".join(f"<div style='opacity:.8'>{escape(n)}</div>" for n in self.notes)
-        return {"text/plain": str(self),
-                "text/html": f"<div><b>Exported to {escape(self.target)}</b><ul>{files}</ul>"
-                             f"{notes}</div>"}
+def _target(name: str) -> Target:
+    for target in TARGETS:
+        if name == target:
+            return target
+    raise UserInputError(f"unknown export target {name!r}: use one of {', '.join(TARGETS)}")
 
 
 def check_schedule(schedule: str | None) -> str | None:
@@ -115,8 +97,24 @@ def _artifacts(pipeline: Pipeline) -> str:
     return str(redact(pipeline.artifacts))
 
 
+def ipython_note(pipeline: Pipeline) -> str:
+    """What an export does with IPython syntax (``!ls``, ``%time``): the runtime runs those
+    cells through IPython's InteractiveShell where the task runs, as the local runner does."""
+    cells = {c.number: c.magics for c in [*pipeline.prelude, *(c for s in pipeline.steps
+                                                               for c in s.cells)] if c.magics}
+    if not cells:
+        return ""
+    where = ", ".join(f"{n} ({' '.join(m)})" for n, m in sorted(cells.items()))
+    return (f"cells {where} use IPython syntax: their steps run them through IPython's "
+            "InteractiveShell where the task runs (IPython comes with jupyter-mlops), as "
+            "`pipeline run` does")
+
+
 def _header(pipeline: Pipeline, engine: str, command: str, extra: str = "") -> str:
     flow = " -> ".join(s.name for s in pipeline.order)
+    magics = ipython_note(pipeline)
+    if magics:
+        extra = "\n\n".join(filter(None, [extra, textwrap.fill(f"IPython: {magics}.", 88)]))
     return (f'"""{engine} for the notebook {pipeline.notebook.name}, written by jupyter-mlops '
             f"{__version__}.\n\nSteps (in dependency order): {flow}\n\n"
             "Each task runs one notebook step through jupyter_mlops.pipeline.runtime: the step's "
@@ -263,7 +261,7 @@ def _packages(pipeline: Pipeline) -> list[str]:
     modules: set[str] = set()
     for cell in [*pipeline.prelude, *(c for s in pipeline.steps for c in s.cells)]:
         try:
-            tree = ast.parse(cell.source)
+            tree, _ = parse_cell(cell.source)
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -351,9 +349,7 @@ def export_pipeline(pipeline: Pipeline, target: str, out_dir: str | Path,
                     ) -> ExportResult:
     """Write ``target``'s code for the pipeline into ``out_dir``; for kfp also compile the
     YAML with ``compile_with`` (a Python that has kfp; default: this one, when it has kfp)."""
-    if target not in TARGETS:
-        raise UserInputError(f"unknown export target {target!r}: use one of "
-                             f"{', '.join(TARGETS)}")
+    engine = _target(target)
     cron = check_schedule(schedule)
     if pipeline.name in {s.ident for s in pipeline.steps}:
         raise UserInputError(f"a step has the notebook's name {pipeline.name!r}: rename the "
@@ -361,16 +357,19 @@ def export_pipeline(pipeline: Pipeline, target: str, out_dir: str | Path,
     folder = Path(out_dir).expanduser().resolve()
     if folder.exists() and not folder.is_dir():
         raise UserInputError(f"{folder} is a file: --out needs a folder")
-    source = {"airflow": airflow_source, "prefect": prefect_source, "kfp": kfp_source}[target](
+    source = {"airflow": airflow_source, "prefect": prefect_source, "kfp": kfp_source}[engine](
         pipeline, cron)
-    compile(source, f"<{target} export>", "exec")  # a bug of ours must not reach a DAG folder
+    compile(source, f"<{engine} export>", "exec")  # a bug of ours must not reach a DAG folder
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = {"airflow": "_dag", "prefect": "_flow", "kfp": "_kfp"}[target]
+    suffix = {"airflow": "_dag", "prefect": "_flow", "kfp": "_kfp"}[engine]
     path = folder / f"{pipeline.name}{suffix}.py"
     path.write_text(source, encoding="utf-8")
-    result = ExportResult(target, [path])
+    result = ExportResult(engine, [path])
     local = "://" not in pipeline.artifacts
-    if target == "kfp":
+    magics = ipython_note(pipeline)
+    if magics:
+        result.notes.append(magics)
+    if engine == "kfp":
         if local:
             result.notes.append(f"artifacts go to the local folder {pipeline.artifacts}: pods "
                                 "need a shared store, so set pipeline.artifacts to s3://… "

@@ -9,43 +9,48 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import UserInputError
+from .results import runs_root
 
 if TYPE_CHECKING:
-    from .export import ExportResult
-    from .runner import RunResult, StepEvent
+    from .results import ExportResult, RunResult, StepEvent
 
 #: ``# %% cell 3 (imports)``: how a step's code keeps track of the cells it came from.
 CELL_MARKER = re.compile(r"^# %% cell (\d+)(?: \((\w+)\))?$")
 
+CellRole = Literal["step", "shared", "parameters", "skipped"]
+ParameterType = Literal["int", "float", "str", "bool", "list", "dict", "any"]
 
-def runs_root(artifacts: str, name: str, state_dir: Path) -> Path:
-    """Where run records and step logs go: beside the artifacts when they are local, under
-    the project's state folder when the artifacts live in S3."""
-    if "://" not in artifacts:
-        return Path(artifacts) / name / "runs"
-    return state_dir / "pipelines" / name / "runs"
+
+def pipeline_name(path: Path) -> str:
+    """The pipeline's name (DAG id, flow name): the notebook's stem as an identifier."""
+    name = re.sub(r"\W+", "_", path.stem).strip("_") or "pipeline"
+    return f"nb_{name}" if name[0].isdigit() else name
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One code cell as the pipeline uses it. ``source`` keeps the cell's line numbers (the
-    ``%%mlops step`` line and other IPython magics are blanked out, not removed)."""
+    """One code cell as the pipeline uses it. ``source`` is the cell as written, with its line
+    numbers kept (the ``%%mlops step`` line is blanked, not removed); IPython syntax in it
+    (``!ls``, ``%time``, ``%%bash``) runs through IPython's own transformer, and ``magics``
+    names what the cell uses of it."""
 
     index: int  # position among all the notebook's cells, 0-based
     id: str | None
     source: str
-    role: str  # "step", "shared", "parameters" or "skipped"
+    role: CellRole
     step: str | None = None
+    magics: tuple[str, ...] = ()  # e.g. ("%pip", "!", "%%bash"), in the order they appear
 
     @property
     def number(self) -> int:
         return self.index + 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "id": self.id, "role": self.role, "step": self.step}
+        return {"index": self.index, "id": self.id, "role": self.role, "step": self.step,
+                "magics": list(self.magics)}
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class Finding:
                 "cell_id": self.cell_id, "text": str(self)}
 
 
-PARAMETER_TYPES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str",
+PARAMETER_TYPES: dict[type, ParameterType] = {bool: "bool", int: "int", float: "float", str: "str",
                                     list: "list", dict: "dict"}
 
 
@@ -79,7 +84,7 @@ class Parameter:
     """A pipeline parameter from the ``parameters`` cell; its type is its default's."""
 
     name: str
-    type: str  # "int", "float", "str", "bool", "list", "dict" or "any"
+    type: ParameterType
     default: Any
     cell: int
     line: int
@@ -321,14 +326,29 @@ class Pipeline:
         }
 
     def to_text(self) -> str:
-        from .render import pipeline_text
-
-        return pipeline_text(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from .render import pipeline_html
-
-        return {"text/plain": self.to_text(), "text/html": pipeline_html(self)}
+        """The steps as a terminal shows them: a table, the parameters, the warnings."""
+        lines = [f"Pipeline {self.name!r} from {self.notebook.name}: {len(self.steps)} steps"]
+        rows = [("step", "cells", "needs", "inputs (from)", "outputs", "parameters")]
+        for step in self.steps:
+            inputs = ", ".join(f"{n} ({s})" for n, s in step.inputs.items())
+            rows.append((step.name, _numbers(step.cells), ", ".join(step.depends_on) or "-",
+                         inputs or "-", ", ".join(step.outputs) or "-",
+                         ", ".join(step.parameters) or "-"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            cells = (v.ljust(w) for v, w in zip(row, widths, strict=True))
+            lines.append("  " + "  ".join(cells).rstrip())
+        if self.parameters:
+            lines.append("parameters: " + ", ".join(f"{p.name}: {p.type} = {p.default!r}"
+                                                    for p in self.parameters))
+        shared = [c for c in self.prelude if c.role == "shared"]
+        if shared:
+            lines.append(f"shared by every step: cells {_numbers(shared)}")
+        if self.skipped:
+            lines.append(f"skipped: cells {_numbers(self.skipped)}")
+        for warning in self.warnings:
+            lines.append(f"warning: {warning}")
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r}: {len(self.steps)} steps from {self.notebook.name}>"
@@ -341,7 +361,7 @@ class Pipeline:
             python: str | None = None) -> RunResult:
         """Run locally: each step in its own process, independent steps in parallel, outputs
         from the content-hash cache where nothing they depend on changed."""
-        from .runner import run_pipeline
+        from .local import run_pipeline
 
         return run_pipeline(self, parameters=parameters, from_step=from_step, only=only,
                             on_progress=on_progress, max_workers=max_workers, run_id=run_id,
@@ -354,3 +374,7 @@ class Pipeline:
 
         return export_pipeline(self, target, out_dir, schedule=schedule,
                                compile_with=compile_with)
+
+
+def _numbers(cells: Sequence[Cell]) -> str:
+    return ", ".join(str(c.number) for c in cells)

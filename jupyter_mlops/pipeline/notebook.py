@@ -1,37 +1,38 @@
 """``from_notebook(path)``: read a notebook's cells into a Pipeline, with the data flow between
-steps found by static analysis."""
+steps found by static analysis. The reading goes in phases, one function each: the notebook,
+its cells (``cells.py``), the steps they group into, the parameters, the data flow between
+steps, the magics' findings, and the Pipeline made of it all."""
 
 from __future__ import annotations
 
 import ast
 import os
-import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError, UserInputError
 from .analysis import BUILTINS, StepAnalyzer, StepFlow, Where
-from .marks import StepMark, mark_from_metadata, parse_step_line, read_tags
-from .model import PARAMETER_TYPES, Cell, Finding, Parameter, Pipeline, Step
+from .cells import ReadCell, read_cell
+from .magics import INTERACTIVE_MAGICS, OUR_MAGIC, ipython_magics, setup_only
+from .marks import StepMark
+from .model import (
+    PARAMETER_TYPES,
+    Cell,
+    CellRole,
+    Finding,
+    Parameter,
+    Pipeline,
+    Step,
+    pipeline_name,
+)
 
-#: Cell magics whose body is plain Python that runs as usual in a pipeline step.
-TRANSPARENT_CELL_MAGICS = frozenset({"time", "capture", "mlops"})
-#: Line magics that matter only inside the notebook (left out of steps without a warning).
-QUIET_LINE_MAGICS = frozenset({"load_ext", "reload_ext", "matplotlib", "config", "mlops",
-                               "autoreload", "aimport", "precision", "pylab"})
-MAGIC_LINE = re.compile(r"^(\s*)(%{1,2}|!)\s*(\w*)")
+if TYPE_CHECKING:
+    from ..config import Config
 
-
-@dataclass
-class _RawCell:
-    index: int
-    id: str | None
-    source: str  # magics blanked, line numbers kept
-    tree: ast.Module | None
-    mark: StepMark | None = None
-    role: str = "step"  # "step", "shared", "parameters" or "skipped"
-    findings: list[Finding] = field(default_factory=list)
+#: A step's mark and its cells, in notebook order.
+Group = tuple[StepMark, list[ReadCell]]
 
 
 def read_notebook(path: str | os.PathLike[str], content: Any = None) -> Any:
@@ -63,188 +64,33 @@ def read_notebook(path: str | os.PathLike[str], content: Any = None) -> Any:
     return nb
 
 
-def _blank_magics(source: str, index: int, findings: list[Finding],
-                  cell_id: str | None) -> str:
-    """IPython-only lines (``%pip …``, ``!ls``) become blank (or ``pass``), keeping line
-    numbers; each one that may matter is reported."""
-    lines = source.split("\n")
-    for number, line in enumerate(lines, start=1):
-        match = MAGIC_LINE.match(line)
-        if not match:
+def _group_steps(cells: list[ReadCell]) -> list[Group]:
+    """Cells into steps: a marked cell starts one, the cells below it join it. Cells above
+    the first step are shared when they only import and set up the session (``%load_ext``),
+    else they are a step of their own."""
+    marked = any(c.mark is not None for c in cells)
+    groups: list[Group] = []
+    leading: list[ReadCell] = []
+    for cell in cells:
+        if cell.role != "step":
             continue
-        indent, kind, name = match.groups()
-        lines[number - 1] = f"{indent}pass" if indent else ""
-        if kind == "%" and name in QUIET_LINE_MAGICS:
-            continue
-        findings.append(Finding(f"IPython line '{line.strip()[:60]}' is left out of the "
-                                "pipeline (steps run as plain Python)", index, number, cell_id))
-    return "\n".join(lines)
-
-
-def _read_cell(index: int, cell: Any, findings: list[Finding]) -> _RawCell:
-    cell_id = cell.get("id")
-    source = cell.get("source", "")
-    if isinstance(source, list):
-        source = "".join(source)
-    metadata = cell.get("metadata", {}) or {}
-    tags = read_tags(metadata.get("tags"))
-    mark: StepMark | None = None
-    role = "step"
-
-    lines = source.split("\n")
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is not None and lines[first].lstrip().startswith("%%"):
-        header = lines[first].strip()[2:]
-        magic, _, rest = header.partition(" ")
-        words = rest.split(None, 1)
-        if magic == "mlops" and words and words[0] == "step":
-            try:
-                mark = parse_step_line(words[1] if len(words) > 1 else "")
-            except UserInputError as exc:
-                raise UserInputError(f"cell {index + 1}: {exc}") from None
-        elif magic not in TRANSPARENT_CELL_MAGICS:
-            findings.append(Finding(f"a %%{magic} cell is left out of the pipeline (steps run "
-                                    "Python only)", index, first + 1, cell_id))
-            return _RawCell(index, cell_id, "", None, role="skipped")
-        lines[first] = ""
-        source = "\n".join(lines)
-
-    own: list[Finding] = []
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        source = _blank_magics(source, index, own, cell_id)
-        try:
-            tree = ast.parse(source)
-        except SyntaxError as exc:
-            if tags.skip:
-                return _RawCell(index, cell_id, source, None, role="skipped")
-            raise UserInputError(f"cell {index + 1}, line {exc.lineno}: syntax error "
-                                 f"({exc.msg}): fix the cell or tag it 'skip'") from None
-    findings.extend(own)
-
-    meta_step = (metadata.get("mlops") or {}).get("step") if isinstance(
-        metadata.get("mlops"), dict) else None
-    if meta_step is not None:
-        try:
-            from_meta = mark_from_metadata(meta_step)
-        except UserInputError as exc:
-            raise UserInputError(f"cell {index + 1}: {exc}") from None
-        if mark is not None and mark.name != from_meta.name:
-            raise UserInputError(f"cell {index + 1}: %%mlops step names {mark.name!r} but the "
-                                 f"cell's metadata names {from_meta.name!r}: keep one")
-        mark = mark or from_meta
-    if tags.step is not None:
-        if mark is not None and mark.name != tags.step:
-            raise UserInputError(f"cell {index + 1}: step {mark.name!r} is also tagged "
-                                 f"'step:{tags.step}': keep one")
-        if mark is None:
-            mark = StepMark(tags.step, tags.after, source="tag")
-    if mark is not None and tags.after:
-        mark = StepMark(mark.name, tuple(dict.fromkeys((*mark.after, *tags.after))), mark.gpu,
-                        mark.cpu, mark.memory, mark.retries, mark.cache, mark.source)
-    if tags.skip:
-        role = "skipped"
-    elif tags.parameters:
-        role = "parameters"
-    elif tags.shared:
-        role = "shared"
-    if role != "step" and mark is not None and role != "skipped":
-        raise UserInputError(f"cell {index + 1} is tagged '{role}' and also starts step "
-                             f"{mark.name!r}: a cell is one or the other")
-    return _RawCell(index, cell_id, source, tree, mark=mark if role == "step" else None,
-                    role=role)
-
-
-def _only_imports(tree: ast.Module | None) -> bool:
-    return tree is not None and all(isinstance(s, (ast.Import, ast.ImportFrom))
-                                    for s in tree.body)
-
-
-def pipeline_name(path: Path) -> str:
-    """The pipeline's name (DAG id, flow name): the notebook's stem as an identifier."""
-    name = re.sub(r"\W+", "_", path.stem).strip("_") or "pipeline"
-    return f"nb_{name}" if name[0].isdigit() else name
-
-
-def _parameters(cells: list[_RawCell], findings: list[Finding]
-                ) -> tuple[list[Parameter], set[str], bool]:
-    params: dict[str, Parameter] = {}
-    names: set[str] = set()
-    computed = False
-    for raw in cells:
-        assert raw.tree is not None
-        for stmt in raw.tree.body:
-            target: ast.expr | None = None
-            value: ast.expr | None = None
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-                target, value = stmt.targets[0], stmt.value
-            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                target, value = stmt.target, stmt.value
-            if isinstance(target, ast.Name) and value is not None:
-                names.add(target.id)
-                try:
-                    default = ast.literal_eval(value)
-                except ValueError:
-                    default = None
-                    kind = None
-                else:
-                    kind = PARAMETER_TYPES.get(type(default), "any" if default is None else None)
-                if kind is not None:
-                    params[target.id] = Parameter(target.id, kind, default, raw.index,
-                                                  stmt.lineno)
-                    continue
-            computed = True
-            scan = StepAnalyzer()
-            scan.add_cell(raw.index, ast.Module(body=[stmt], type_ignores=[]))
-            written = scan.finish().writes
-            names.update(written)
-            shown = ", ".join(sorted(written)) or ast.unparse(stmt)[:40]
-            findings.append(Finding(f"{shown} in the parameters cell is not a literal: it is "
-                                    "computed in every step and cannot be set when running",
-                                    raw.index, stmt.lineno, raw.id))
-            for name in written:
-                params.pop(name, None)
-    return list(params.values()), names, computed
-
-
-def from_notebook(path: str | os.PathLike[str], *, content: Any = None) -> Pipeline:
-    """Read ``path`` into a Pipeline: steps from cell marks, parameters from the
-    ``parameters`` cell, each step's inputs and outputs from static analysis of its code.
-
-    Raises UserInputError (one line, naming the cell) for a broken notebook, a step name used
-    twice, ``--after`` naming an unknown step, or a cycle; softer problems become warnings.
-    ``content``: the notebook's JSON to read instead of the saved file (unsaved edits).
-    """
-    from ..config import load_config
-
-    file = Path(path).expanduser().resolve()
-    nb = read_notebook(file, content)
-    findings: list[Finding] = []
-    raws = [_read_cell(i, c, findings) for i, c in enumerate(nb.cells)
-            if c.get("cell_type") == "code"]
-
-    # ------------------------------------------------------------------ cells -> steps
-    marked = any(r.mark is not None for r in raws)
-    groups: list[tuple[StepMark, list[_RawCell]]] = []
-    leading: list[_RawCell] = []
-    for raw in raws:
-        if raw.role != "step":
-            continue
-        if raw.mark is not None:
-            groups.append((raw.mark, [raw]))
+        if cell.mark is not None:
+            groups.append((cell.mark, [cell]))
         elif groups:
-            groups[-1][1].append(raw)
+            groups[-1][1].append(cell)
         else:
-            leading.append(raw)
-    # cells above the first step: imports are shared by every step, other code is a step
-    leading = [r for r in leading if r.tree is not None and r.tree.body]
-    if leading and all(_only_imports(r.tree) for r in leading):
-        for raw in leading:
-            raw.role = "shared"
+            leading.append(cell)
+    leading = [c for c in leading if c.tree is not None and c.tree.body]
+    if leading and all(setup_only(c.tree) for c in leading):
+        for cell in leading:
+            cell.role = "shared"
     elif leading:
         groups.insert(0, (StepMark("setup" if marked else "main", source="implicit"), leading))
+    return groups
 
+
+def _check_step_names(groups: list[Group]) -> None:
+    """Unique names (also as identifiers), and ``--after`` naming steps that exist."""
     seen: dict[str, int] = {}
     for mark, cells in groups:
         if mark.name in seen:
@@ -267,90 +113,124 @@ def from_notebook(path: str | os.PathLike[str], *, content: Any = None) -> Pipel
                 raise UserInputError(f"cell {cells[0].index + 1}: step {mark.name!r} runs after"
                                      f" unknown step {name!r}; steps: {', '.join(seen)}")
 
-    # ------------------------------------------------------------------ shared, parameters
-    prelude = [r for r in raws if r.role in ("shared", "parameters")]
-    parameters, param_names, computed = _parameters(
-        [r for r in raws if r.role == "parameters"], findings)
-    param_types = {p.name for p in parameters}
-    for mark, _ in groups:
-        if mark.name in param_types or mark.name.replace("-", "_") in param_types:
-            raise UserInputError(f"step {mark.name!r} has the name of a parameter: rename one")
-    shared_flow = StepAnalyzer()
-    for raw in raws:
-        if raw.role == "shared" and raw.tree is not None:
-            shared_flow.add_cell(raw.index, raw.tree)
-    shared = shared_flow.finish()
-    shared_names = set(shared.writes)
-    star = list(shared.star_imports)
 
-    skipped_writes: dict[str, int] = {}
-    for raw in raws:
-        if raw.role == "skipped" and raw.tree is not None:
+def _parameters(cells: list[ReadCell], findings: list[Finding]
+                ) -> tuple[list[Parameter], set[str], bool]:
+    """The parameters cell: literal assignments are parameters, anything else is computed."""
+    params: dict[str, Parameter] = {}
+    names: set[str] = set()
+    computed = False
+    for cell in cells:
+        assert cell.tree is not None
+        for stmt in cell.tree.body:
+            target: ast.expr | None = None
+            value: ast.expr | None = None
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                target, value = stmt.targets[0], stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                target, value = stmt.target, stmt.value
+            if isinstance(target, ast.Name) and value is not None:
+                names.add(target.id)
+                try:
+                    default = ast.literal_eval(value)
+                except ValueError:
+                    default = None
+                    kind = None
+                else:
+                    kind = PARAMETER_TYPES.get(type(default), "any" if default is None else None)
+                if kind is not None:
+                    params[target.id] = Parameter(target.id, kind, default, cell.index,
+                                                  stmt.lineno)
+                    continue
+            computed = True
             scan = StepAnalyzer()
-            scan.add_cell(raw.index, raw.tree)
-            for name in scan.finish().writes:
-                skipped_writes.setdefault(name, raw.index)
+            scan.add_cell(cell.index, ast.Module(body=[stmt], type_ignores=[]))
+            written = scan.finish().writes
+            names.update(written)
+            shown = ", ".join(sorted(written)) or ast.unparse(stmt)[:40]
+            findings.append(Finding(f"{shown} in the parameters cell is not a literal: it is "
+                                    "computed in every step and cannot be set when running",
+                                    cell.index, stmt.lineno, cell.id))
+            for name in written:
+                params.pop(name, None)
+    return list(params.values()), names, computed
 
-    # ------------------------------------------------------------------ data flow
-    flows: list[StepFlow] = []
+
+def _check_parameter_names(groups: list[Group], parameters: list[Parameter]) -> None:
+    names = {p.name for p in parameters}
+    for mark, _ in groups:
+        if mark.name in names or mark.name.replace("-", "_") in names:
+            raise UserInputError(f"step {mark.name!r} has the name of a parameter: rename one")
+
+
+@dataclass
+class _Known:
+    """What a step's reads are checked against."""
+
+    parameter_names: set[str]  # every name the parameters cell defines
+    parameters: set[str]  # those that are settable parameters
+    shared: StepFlow  # the shared cells' flow
+    skipped_writes: dict[str, int]  # name -> the skipped cell that defines it
+    star: bool  # a star import hides names somewhere
+    ids: dict[int, str | None]  # cell position -> cell id
+
+
+def _flow(cells: Sequence[ReadCell]) -> StepFlow:
+    analyzer = StepAnalyzer()
+    for cell in cells:
+        if cell.tree is not None:
+            analyzer.add_cell(cell.index, cell.tree)
+    return analyzer.finish()
+
+
+def _step_flows(groups: list[Group], shared: StepFlow) -> list[StepFlow]:
+    flows = []
     for _mark, cells in groups:
-        analyzer = StepAnalyzer()
-        for raw in cells:
-            assert raw.tree is not None
-            analyzer.add_cell(raw.index, raw.tree)
-        flow = analyzer.finish()
+        flow = _flow(cells)
         # a shared function reads, when called, the globals its body names
         for name in list(flow.reads):
             for global_name in shared.callables.get(name, ()):
-                if global_name not in shared_names and global_name not in flow.reads:
+                if global_name not in shared.writes and global_name not in flow.reads:
                     flow.reads[global_name] = flow.reads[name]
         flows.append(flow)
-        star.extend(flow.star_imports)
+    return flows
 
-    ids = {r.index: r.id for r in raws}
-    for where, module in star:
-        findings.append(Finding(f"'from {module} import *' hides which names it defines: the "
-                                "data flow cannot see them; import the names you use",
-                                where.cell, where.line, ids.get(where.cell)))
 
-    steps: list[Step] = []
-    producers: dict[str, str] = {}
-    all_writes = [set(f.writes) for f in flows]
-    for position, ((mark, cells), flow) in enumerate(zip(groups, flows, strict=True)):
-        step = Step(mark.name, [Cell(r.index, r.id, r.source, "step", mark.name) for r in cells],
-                    mark.after, mark.gpu, mark.cpu, mark.memory, mark.retries, mark.cache)
+def _connect(step: Step, flow: StepFlow, later: list[tuple[str, StepFlow]],
+             producers: dict[str, str], known: _Known, findings: list[Finding]) -> None:
+    """A step's reads become inputs (from the step that last made them) or parameters, or
+    warnings; what it changes in place of an input becomes its output too."""
 
-        def warn(message: str, where: Where) -> None:
-            findings.append(Finding(message, where.cell, where.line, ids.get(where.cell)))
+    def warn(message: str, where: Where) -> None:
+        findings.append(Finding(message, where.cell, where.line, known.ids.get(where.cell)))
 
-        for name, where in flow.reads.items():
-            if name in producers:
-                step.inputs[name] = producers[name]
-            elif name in param_names:
-                if name in param_types:
-                    step.parameters.append(name)
-            elif name in shared_names or name in BUILTINS:
-                continue
-            elif name in skipped_writes:
-                warn(f"step {mark.name!r} reads {name!r}, which only the skipped cell "
-                     f"{skipped_writes[name] + 1} defines", where)
-            elif any(name in w for w in all_writes[position + 1:]):
-                later = next(g[0].name for g, w in zip(
-                    groups[position + 1:], all_writes[position + 1:], strict=True) if name in w)
-                warn(f"step {mark.name!r} reads {name!r} before step {later!r} defines it",
-                     where)
-            elif not star:
-                warn(f"step {mark.name!r} reads {name!r}, which no cell defines", where)
-        for name, (where, how) in flow.mutates.items():
-            if name in step.inputs:
-                warn(f"step {mark.name!r} changes {name!r} from step {step.inputs[name]!r} in "
-                     f"place ({how}): later steps get the changed copy from "
-                     f"{mark.name!r}, not the original", where)
-                flow.writes.setdefault(name, where)
-        for name in flow.writes:
-            producers[name] = mark.name
-        steps.append(step)
+    for name, where in flow.reads.items():
+        if name in producers:
+            step.inputs[name] = producers[name]
+        elif name in known.parameter_names:
+            if name in known.parameters:
+                step.parameters.append(name)
+        elif name in known.shared.writes or name in BUILTINS:
+            continue
+        elif name in known.skipped_writes:
+            warn(f"step {step.name!r} reads {name!r}, which only the skipped cell "
+                 f"{known.skipped_writes[name] + 1} defines", where)
+        elif any(name in f.writes for _, f in later):
+            maker = next(n for n, f in later if name in f.writes)
+            warn(f"step {step.name!r} reads {name!r} before step {maker!r} defines it", where)
+        elif not known.star:
+            warn(f"step {step.name!r} reads {name!r}, which no cell defines", where)
+    for name, (where, how) in flow.mutates.items():
+        if name in step.inputs:
+            warn(f"step {step.name!r} changes {name!r} from step {step.inputs[name]!r} in "
+                 f"place ({how}): later steps get the changed copy from {step.name!r}, not the "
+                 "original", where)
+            flow.writes.setdefault(name, where)
 
+
+def _link(steps: list[Step], flows: list[StepFlow]) -> None:
+    """Each step's outputs (what later steps read of it, in the order it makes them) and
+    the steps it depends on (data and ``--after``)."""
     by_name = {s.name: s for s in steps}
     order = {s.name: i for i, s in enumerate(steps)}
     for step in steps:
@@ -360,12 +240,72 @@ def from_notebook(path: str | os.PathLike[str], *, content: Any = None) -> Pipel
         ups = {*step.inputs.values(), *step.after}
         step.depends_on = sorted(ups, key=order.__getitem__)
     for step, flow in zip(steps, flows, strict=True):
-        step.outputs.sort(key=lambda n, f=flow: list(f.writes).index(n))  # type: ignore[misc]
+        made = list(flow.writes)
+        step.outputs.sort(key=made.index)
     _check_cycles(steps)
 
-    config = load_config(file.parent)
-    prelude_cells = [Cell(r.index, r.id, r.source, r.role) for r in prelude]
-    skipped = [Cell(r.index, r.id, r.source, "skipped") for r in raws if r.role == "skipped"]
+
+def _steps(cells: list[ReadCell], groups: list[Group], parameters: list[Parameter],
+           parameter_names: set[str], findings: list[Finding]) -> list[Step]:
+    """The data flow: what each step reads from which step, hands on, and is warned about."""
+    shared = _flow([c for c in cells if c.role == "shared"])
+    skipped_writes: dict[str, int] = {}
+    for cell in cells:
+        if cell.role == "skipped" and cell.tree is not None:
+            for name in _flow([cell]).writes:
+                skipped_writes.setdefault(name, cell.index)
+    flows = _step_flows(groups, shared)
+    stars = [*shared.star_imports, *(s for f in flows for s in f.star_imports)]
+    known = _Known(parameter_names, {p.name for p in parameters}, shared, skipped_writes,
+                   bool(stars), {c.index: c.id for c in cells})
+    for where, module in stars:
+        findings.append(Finding(f"'from {module} import *' hides which names it defines: the "
+                                "data flow cannot see them; import the names you use",
+                                where.cell, where.line, known.ids.get(where.cell)))
+    steps: list[Step] = []
+    producers: dict[str, str] = {}
+    named = [(mark.name, flow) for (mark, _), flow in zip(groups, flows, strict=True)]
+    for position, ((mark, members), flow) in enumerate(zip(groups, flows, strict=True)):
+        step = Step(mark.name, [_cell(c, "step", mark.name) for c in members], mark.after,
+                    mark.gpu, mark.cpu, mark.memory, mark.retries, mark.cache)
+        _connect(step, flow, named[position + 1:], producers, known, findings)
+        for name in flow.writes:
+            producers[name] = mark.name
+        steps.append(step)
+    _link(steps, flows)
+    return steps
+
+
+def _magic_findings(cells: list[ReadCell]) -> list[Finding]:
+    """Magics a step's process cannot run: those that wait for a person, and those that are
+    not IPython's own (nor ``%mlops``, which a step loads) while no cell loads an extension
+    that could define them."""
+    uses = [(c, u) for c in cells if c.role != "skipped" for u in c.magics]
+    if not uses:
+        return []
+    extensions = any(u.name in ("load_ext", "reload_ext") for _, u in uses)
+    own = ipython_magics()
+    found = []
+    for cell, use in uses:
+        if use.label == "!":
+            continue
+        if use.name in INTERACTIVE_MAGICS:
+            found.append(Finding(f"{use.label} waits for a person at the keyboard: a step "
+                                 "cannot run it (tag the cell 'skip' or remove the line)",
+                                 cell.index, use.line, cell.id))
+        elif use.name not in own and use.name != OUR_MAGIC and not extensions:
+            found.append(Finding(f"{use.label} is not one of IPython's own magics: the step "
+                                 "runs under a plain IPython shell, where it exists only when "
+                                 "a cell loads it (%load_ext)", cell.index, use.line, cell.id))
+    return found
+
+
+def _cell(cell: ReadCell, role: CellRole, step: str | None = None) -> Cell:
+    return Cell(cell.index, cell.id, cell.source, role, step, cell.labels)
+
+
+def _assemble(file: Path, config: Config, cells: list[ReadCell], steps: list[Step],
+              parameters: list[Parameter], computed: bool, findings: list[Finding]) -> Pipeline:
     findings.sort(key=lambda f: (f.cell if f.cell is not None else -1, f.line or 0))
     return Pipeline(
         name=pipeline_name(file),
@@ -374,13 +314,38 @@ def from_notebook(path: str | os.PathLike[str], *, content: Any = None) -> Pipel
         artifacts=str(config["pipeline.artifacts"]),
         steps=steps,
         parameters=parameters,
-        prelude=prelude_cells,
-        skipped=skipped,
+        prelude=[_cell(c, c.role) for c in cells if c.role in ("shared", "parameters")],
+        skipped=[_cell(c, "skipped") for c in cells if c.role == "skipped"],
         warnings=findings,
         computed_parameters=computed,
         endpoint_url=str(config["aws.endpoint_url"]),
         state_dir=config.state_dir,
     )
+
+
+def from_notebook(path: str | os.PathLike[str], *, content: Any = None) -> Pipeline:
+    """Read ``path`` into a Pipeline: steps from cell marks, parameters from the
+    ``parameters`` cell, each step's inputs and outputs from static analysis of its code.
+
+    Raises UserInputError (one line, naming the cell) for a broken notebook, a step name used
+    twice, ``--after`` naming an unknown step, or a cycle; softer problems become warnings.
+    ``content``: the notebook's JSON to read instead of the saved file (unsaved edits).
+    """
+    from ..config import load_config
+
+    file = Path(path).expanduser().resolve()
+    nb = read_notebook(file, content)
+    cells = [read_cell(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
+    groups = _group_steps(cells)
+    _check_step_names(groups)
+    findings: list[Finding] = []
+    parameters, parameter_names, computed = _parameters(
+        [c for c in cells if c.role == "parameters"], findings)
+    _check_parameter_names(groups, parameters)
+    steps = _steps(cells, groups, parameters, parameter_names, findings)
+    findings += _magic_findings(cells)
+    return _assemble(file, load_config(file.parent), cells, steps, parameters, computed,
+                     findings)
 
 
 def _check_cycles(steps: list[Step]) -> None:

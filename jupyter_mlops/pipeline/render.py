@@ -1,5 +1,7 @@
 """Pictures and tables of a pipeline and of a run: an SVG DAG laid out here (layers by longest
-path, no graphviz), HTML for Jupyter, plain text for terminals."""
+path, no graphviz) and HTML for Jupyter; the plain text for terminals is the objects' own
+``to_text()``. Called from outside the model (the kernel's displays, the REST routes): the
+model and the results never import this module."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .model import Pipeline
-    from .runner import RunResult
+    from .results import RunResult
 
-STATE_COLORS = {"queued": "#9e9e9e", "running": "#1565c0", "cached": "#6a1b9a",
-                "done": "#2e7d32", "failed": "#c62828", "skipped": "#bdbdbd"}
+#: a colour for each StepStateName (looked up by the plain strings callers hand in)
+STATE_COLORS: dict[str, str] = {
+    "queued": "#9e9e9e", "running": "#1565c0", "cached": "#6a1b9a", "done": "#2e7d32",
+    "failed": "#c62828", "skipped": "#bdbdbd"}
 NODE_W, NODE_H, GAP_X, GAP_Y = 170, 54, 36, 58
 
 
@@ -107,29 +111,7 @@ def _cells(numbers: list[int]) -> str:
 
 
 def pipeline_text(pipeline: Pipeline) -> str:
-    lines = [f"Pipeline {pipeline.name!r} from {pipeline.notebook.name}: "
-             f"{len(pipeline.steps)} steps"]
-    rows = [("step", "cells", "needs", "inputs (from)", "outputs", "parameters")]
-    for step in pipeline.steps:
-        inputs = ", ".join(f"{n} ({s})" for n, s in step.inputs.items())
-        rows.append((step.name, _cells([c.number for c in step.cells]),
-                     ", ".join(step.depends_on) or "-", inputs or "-",
-                     ", ".join(step.outputs) or "-", ", ".join(step.parameters) or "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = (v.ljust(w) for v, w in zip(row, widths, strict=True))
-        lines.append("  " + "  ".join(cells).rstrip())
-    if pipeline.parameters:
-        lines.append("parameters: " + ", ".join(f"{p.name}: {p.type} = {p.default!r}"
-                                                for p in pipeline.parameters))
-    shared = [c.number for c in pipeline.prelude if c.role == "shared"]
-    if shared:
-        lines.append(f"shared by every step: cells {_cells(shared)}")
-    if pipeline.skipped:
-        lines.append(f"skipped: cells {_cells([c.number for c in pipeline.skipped])}")
-    for warning in pipeline.warnings:
-        lines.append(f"warning: {warning}")
-    return "\n".join(lines)
+    return pipeline.to_text()
 
 
 _TABLE = ('style="border-collapse: collapse; font-size: 12px; margin-top: 6px"')
@@ -182,19 +164,7 @@ def _seconds(value: float | None) -> str:
 
 
 def run_text(run: RunResult) -> str:
-    took = (run.finished or time.time()) - run.started
-    lines = [f"Run {run.run_id} of {run.pipeline}: {run.state} ({took:.1f} s)"]
-    for state in run.steps.values():
-        detail = state.message if state.state in ("failed", "skipped") else _seconds(
-            state.seconds)
-        lines.append(f"  {state.name:<16} {state.state:<8} {detail}".rstrip())
-    if run.error:
-        lines.append(f"error: {run.error}")
-    if run.state == "failed":
-        lines.append("Fix the cell and run again: finished steps come from the cache and the "
-                     "run resumes at the failed step.")
-    lines.append(f"logs: {run.folder}/logs")
-    return "\n".join(lines)
+    return run.to_text()
 
 
 def run_html(run: RunResult) -> str:

@@ -11,6 +11,7 @@ numpy, torch, cloudpickle and boto3 load only when a value of theirs is saved or
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import json
 import linecache
@@ -370,8 +371,8 @@ def _spawn(python: str, spec_path: Path, error_path: Path, log: str | None,
     # this file as a script: the child imports only the standard library before the step's
     # own code (not the jupyter_mlops package), which keeps a step's start cheap
     argv = [python, str(Path(__file__).resolve()), str(spec_path), str(error_path)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                            cwd=cwd)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env, cwd=cwd)
     with _children_lock:
         _children.add(proc)
     try:
@@ -434,6 +435,61 @@ def split_cells(code: str) -> list[tuple[int, str, str]]:
     return [(number, role, "\n".join(lines)) for number, role, lines in cells]
 
 
+@functools.cache
+def _transformer() -> Any:
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager()  # type: ignore[no-untyped-call]
+
+
+def to_python(source: str, manager: Any = None) -> str:
+    """The cell as IPython runs it (``!ls`` -> ``get_ipython().system('ls')``: IPython's own
+    transformer, the kernel's rules), with the cell's line numbers kept (IPython drops leading
+    blank lines). ``manager``: a shell's ``input_transformer_manager``."""
+    manager = manager or _transformer()
+    lines = source.split("\n")
+    blank = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    code: str = manager.transform_cell(source)
+    return "\n" * blank + code
+
+
+def _ipython_shell() -> Any:
+    """IPython's shell, for steps whose cells use its syntax (``!ls``, ``%time y = 3``,
+    ``%%bash``): the magics run as in the notebook, in the step's namespace. Its history stays
+    in memory."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    return InteractiveShell.instance(config=config)
+
+
+def _compile_cells(cells: list[tuple[int, str, str]], notebook: str,
+                   filenames: dict[str, int]) -> tuple[list[tuple[str, Any]], Any]:
+    """Each cell compiled under its notebook name (tracebacks name the cell), as plain Python
+    where it is, else through IPython's transformer; and the IPython shell when one is
+    needed (None otherwise: a plain step starts without importing IPython)."""
+    shell: Any = None
+    codes: list[tuple[str, Any]] = []
+    for number, role, source in cells:
+        filename = f"{notebook}, cell {number}"
+        filenames[filename] = number
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        try:
+            code = compile(source, filename, "exec")
+            if shell is None and "get_ipython" in source:
+                shell = _ipython_shell()
+        except SyntaxError:
+            shell = shell or _ipython_shell()
+            python = to_python(source, shell.input_transformer_manager)
+            if "_magic('mlops'" in python and "mlops" not in shell.magics_manager.magics["line"]:
+                shell.extension_manager.load_extension("jupyter_mlops")
+            code = compile(python, filename, "exec")
+        codes.append((role, code))
+    return codes, shell
+
+
 def _display(*objs: Any, **_kwargs: Any) -> None:
     for obj in objs:
         print(repr(obj))
@@ -458,8 +514,6 @@ def _child(spec_path: str, error_path: str) -> int:
     staging = Path(spec["staging"])
     store = Store(spec["artifacts"], spec.get("endpoint_url", ""))
     filenames: dict[str, int] = {}
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
-                                 "display": _display}
 
     def fail(message: str, cell: int | None = None, line: int | None = None) -> int:
         Path(error_path).write_text(json.dumps({"message": message, "cell": cell,
@@ -467,16 +521,15 @@ def _child(spec_path: str, error_path: str) -> int:
         return 1
 
     print(f"[{step}] running in process {os.getpid()} ({sys.executable})", flush=True)
-    cells = split_cells(spec["code"])
     began = time.perf_counter()  # the shared cells from here, then the step's own
     shared = seconds = 0.0
     inputs_loaded = False
     try:
-        for number, role, source in cells:
-            filename = f"{notebook}, cell {number}"
-            filenames[filename] = number
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-            code = compile(source, filename, "exec")
+        codes, shell = _compile_cells(split_cells(spec["code"]), notebook, filenames)
+        namespace: dict[str, Any] = shell.user_ns if shell is not None else {
+            "__builtins__": builtins}
+        namespace.update({"__name__": "__main__", "display": _display})
+        for role, code in codes:
             if role == "step" and not inputs_loaded:
                 shared = time.perf_counter() - began
                 try:
@@ -491,6 +544,8 @@ def _child(spec_path: str, error_path: str) -> int:
         seconds = time.perf_counter() - began
     except BaseException as exc:  # the user's code: report where it broke
         cell = line = None
+        if isinstance(exc, SyntaxError) and exc.filename in filenames:
+            cell, line = filenames[exc.filename] - 1, exc.lineno
         for frame, lineno in traceback.walk_tb(exc.__traceback__):
             if frame.f_code.co_filename in filenames:
                 cell, line = filenames[frame.f_code.co_filename] - 1, lineno
