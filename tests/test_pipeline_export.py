@@ -94,6 +94,52 @@ def test_exports_are_readable_code_with_the_notebooks_step_names(project: Path) 
     assert "'numpy'" in kfp and "'jupyter-mlops'" in kfp  # packages_to_install
 
 
+#: a step with IPython syntax: a shell command, a line magic and a cell magic
+WITH_MAGICS = [
+    "%%mlops step listing\nfiles = !ls\n%time y = 3",
+    "%%bash\necho from bash",
+    "%%mlops step use\ntotal = y + len(files)",
+]
+
+
+def _embedded_spec(source: str, step: str) -> dict[str, Any]:
+    """The step spec an export embeds (a module constant, or inside the kfp component)."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Dict) and any(
+                isinstance(k, ast.Constant) and k.value == "step" and isinstance(v, ast.Constant)
+                and v.value == step for k, v in zip(node.keys, node.values, strict=True)):
+            spec: dict[str, Any] = ast.literal_eval(node)
+            return spec
+    raise AssertionError(f"no spec of step {step!r} in the export")
+
+
+def test_exports_run_magic_lines_through_ipython_and_say_so(project: Path,
+                                                            tmp_path: Path) -> None:
+    from jupyter_mlops.pipeline import runtime
+
+    nb = write_notebook(project / "magics.ipynb", WITH_MAGICS)
+    pipeline = from_notebook(nb)
+    assert pipeline.warnings == []
+    note = ("cells 1 (! %time), 2 (%%bash) use IPython syntax: their steps run them through "
+            "IPython's InteractiveShell where the task runs")
+    for target in ("airflow", "prefect", "kfp"):
+        result = pipeline.export(target, project / "out" / target, compile_with=None)
+        assert any(n.startswith(note) for n in result.notes), result.notes
+        source = result.files[0].read_text()
+        header = " ".join(ast.get_docstring(ast.parse(source)).split())  # type: ignore[union-attr]
+        assert "IPython: " + note in header
+        spec = _embedded_spec(source, "listing")
+        # the magic lines are in the task's code as the notebook has them, not left out
+        assert "files = !ls\n%time y = 3" in spec["code"]
+        assert "%%bash\necho from bash" in spec["code"]
+        # and the runtime every task calls runs them (here, as the engine's worker would)
+        done = runtime.run_step(spec, artifacts=str(tmp_path / target), cwd=str(project),
+                                log=str(tmp_path / f"{target}.log"))
+        assert set(done["outputs"]) == {"files", "y"}
+        assert runtime.load_output(done, "y", artifacts=str(tmp_path / target)) == 3
+        assert "from bash" in (tmp_path / f"{target}.log").read_text()
+
+
 def test_no_credentials_reach_an_export(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLOPS_PIPELINE_ARTIFACTS", "s3://bucket/prefix")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")

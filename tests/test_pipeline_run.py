@@ -129,6 +129,49 @@ def test_a_failing_step_names_its_cell_and_line_and_the_rerun_resumes_there(
     assert "[10.0, 5.0] independent of ratios" in resumed.log("report")
 
 
+#: steps whose cells use IPython syntax: shell commands, line and cell magics, our own %mlops
+MAGICS = [
+    "import os\n%env MLOPS_TEST_FLAG=on",
+    "%%mlops step listing\nopen('beside.txt', 'w').write('x')\nfiles = !ls\n%time y = 3\n"
+    "!echo hello $y {len(files)} {os.environ['MLOPS_TEST_FLAG']}",
+    "%%bash\necho from bash",
+    "%%mlops step use\n%mlops --help\nt = %timeit -o -n 1 -r 1 sum(range(y))\n"
+    "total = y + len(files) + (t.best >= 0)",
+    "%%mlops step report\nprint('total', total)",
+]
+
+
+def test_steps_run_their_magics_under_ipython(project: Path) -> None:
+    nb = write_notebook(project / "magics.ipynb", MAGICS)
+    pipeline = from_notebook(nb)
+    assert pipeline.warnings == []
+
+    run = pipeline.run()
+
+    assert run.ok, run.to_text()
+    assert "beside.txt" in run.value("listing", "files")  # !ls ran in the notebook's folder
+    assert run.value("listing", "y") == 3  # %time ran its statement in the step's namespace
+    log = run.log("listing")
+    # $y and {…} expanded as in the kernel; the shared cell's %env ran in the step too
+    assert f"hello 3 {len(run.value('listing', 'files'))} on" in log
+    assert "Wall time" in log and "from bash" in log
+    assert run.value("use", "total") == 3 + len(run.value("listing", "files")) + 1
+    # no cell loads the extension: %mlops loads it, as `%load_ext jupyter_mlops` would
+    assert "usage: %mlops VERB" in run.log("use")
+    assert "already loaded" not in run.log("use")
+
+
+def test_a_failing_magic_line_names_its_cell_and_line(project: Path) -> None:
+    nb = write_notebook(project / "bad_magic.ipynb", [
+        "%%mlops step a\nx = 1\n%time y = 1 / 0"])
+    failed = from_notebook(nb).run()
+    assert failed.state == "failed"
+    error = failed.steps["a"].error
+    assert error is not None
+    assert (error["cell"], error["line"]) == (0, 3)
+    assert "ZeroDivisionError" in error["message"]
+
+
 def test_retries_run_a_flaky_step_again(project: Path) -> None:
     nb = write_notebook(project / "flaky.ipynb", [
         "%%mlops step flaky --retries 2\nimport pathlib\n"

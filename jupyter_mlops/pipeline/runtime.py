@@ -472,6 +472,7 @@ def _compile_cells(cells: list[tuple[int, str, str]], notebook: str,
     needed (None otherwise: a plain step starts without importing IPython)."""
     shell: Any = None
     codes: list[tuple[str, Any]] = []
+    uses_ours = loads_ours = False
     for number, role, source in cells:
         filename = f"{notebook}, cell {number}"
         filenames[filename] = number
@@ -483,10 +484,12 @@ def _compile_cells(cells: list[tuple[int, str, str]], notebook: str,
         except SyntaxError:
             shell = shell or _ipython_shell()
             python = to_python(source, shell.input_transformer_manager)
-            if "_magic('mlops'" in python and "mlops" not in shell.magics_manager.magics["line"]:
-                shell.extension_manager.load_extension("jupyter_mlops")
+            uses_ours = uses_ours or "_magic('mlops'" in python
+            loads_ours = loads_ours or "_magic('load_ext', 'jupyter_mlops')" in python
             code = compile(python, filename, "exec")
         codes.append((role, code))
+    if uses_ours and not loads_ours:  # %mlops in a step that does not load it: as a kernel
+        shell.extension_manager.load_extension("jupyter_mlops")
     return codes, shell
 
 
