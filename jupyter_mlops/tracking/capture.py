@@ -16,21 +16,19 @@ import shutil
 import socket
 import subprocess
 import sys
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..session import current_notebook
+from ..session import set_notebook as set_notebook
+
 GIT_TIMEOUT = 5.0
 MAX_DIFF_BYTES = 5_000_000
 
-_explicit_notebook: str | None = None
-
-
-def set_notebook(path: str | os.PathLike[str] | None) -> None:
-    """Tell this kernel which notebook it runs (for frontends and runners that know it)."""
-    global _explicit_notebook
-    _explicit_notebook = os.fspath(path) if path else None
+#: which notebook this kernel runs: the package's one answer (``session.current_notebook``),
+#: under the name tracking's modules call it by
+find_notebook = current_notebook
 
 
 @dataclass
@@ -43,55 +41,6 @@ class Context:
 
 
 # --------------------------------------------------------------------------- the notebook
-
-
-def find_notebook(namespace: dict[str, Any] | None = None, explicit: str | None = None,
-                  cwd: str | None = None) -> Path | None:
-    """The notebook file this kernel runs: given, ``__session__`` (ipykernel), the
-    ``JPY_SESSION_NAME`` variable (jupyter_server), or the Jupyter server's sessions API."""
-    here = Path(cwd or os.getcwd())
-    candidates = [explicit, _explicit_notebook,
-                  (namespace or {}).get("__session__"), os.environ.get("JPY_SESSION_NAME")]
-    for candidate in candidates:
-        found = _as_notebook(candidate, here)
-        if found is not None:
-            return found
-    return _as_notebook(_from_server(), here)
-
-
-def _as_notebook(candidate: Any, here: Path) -> Path | None:
-    if not candidate or not isinstance(candidate, str | os.PathLike):
-        return None
-    path = Path(candidate).expanduser()
-    options = [path] if path.is_absolute() else [here / path, here / path.name]
-    for option in options:
-        if option.suffix == ".ipynb" and option.is_file():
-            return option.resolve()
-    return None
-
-
-def _from_server(timeout: float = 1.0) -> str | None:
-    """Ask the running Jupyter servers which session owns this kernel (ipykernel only)."""
-    if "ipykernel" not in sys.modules:
-        return None
-    try:
-        from ipykernel.connect import get_connection_file
-        from jupyter_server.serverapp import list_running_servers
-
-        kernel_id = Path(get_connection_file()).stem.removeprefix("kernel-")
-        for server in list_running_servers():
-            url = f"{server['url'].rstrip('/')}/api/sessions"
-            request = urllib.request.Request(url, headers={
-                "Authorization": f"token {server.get('token', '')}"})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                sessions = json.loads(response.read())
-            for session in sessions:
-                if session.get("kernel", {}).get("id") == kernel_id:
-                    root = server.get("root_dir") or server.get("notebook_dir") or ""
-                    return str(Path(root) / session["path"])
-    except Exception:
-        return None
-    return None
 
 
 def notebook_parameters(notebook: Path, namespace: dict[str, Any] | None) -> dict[str, str]:
