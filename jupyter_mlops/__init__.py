@@ -10,7 +10,7 @@ from typing import Any
 
 from ._version import __version__
 from .config import Config, load_config
-from .errors import ConfigError, MLOpsError, NotBuiltError, UserInputError
+from .errors import ConfigError, MLOpsError, UserInputError
 
 # Imported here (it needs only the standard library), before ``def status`` below: importing
 # the submodule sets the package attribute ``status`` to the module, and it does so only on the
@@ -21,7 +21,6 @@ __all__ = [
     "Config",
     "ConfigError",
     "MLOpsError",
-    "NotBuiltError",
     "UserInputError",
     "__version__",
     "load_config",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .commands import Context, HelpShown, UsageError, parse, run
-from .errors import MLOpsError, NotBuiltError
+from .errors import MLOpsError
 
 PROG = "jupyter mlops"
 
@@ -20,7 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run(verb, args, Context(adapter="cli"))
     except HelpShown:
         return 0
-    except (UsageError, NotBuiltError) as exc:
+    except UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     except MLOpsError as exc:

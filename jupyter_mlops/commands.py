@@ -1,24 +1,31 @@
 """The verbs of ``%mlops`` and ``jupyter mlops``: one argument parser serves both adapters.
 
-Each verb declares its arguments and a ``run`` function returning a plain result object;
-the magic renders that result as rich output, the CLI as text or JSON. Verbs of capabilities
-that have not been built yet are listed (so ``--help`` shows the whole shape of the tool) and
-answer with a clear "not built yet" instead of pretending.
+The core verbs (``status``, ``demo``) are declared here; every other verb is declared by its
+capability (``CAPABILITY`` in the package's ``__init__``), found through
+``CAPABILITY_PACKAGES``. Declarations are light data: a parse configures only the parser of the
+verb being run, so ``%mlops features …`` loads nothing of the other capabilities.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import math
-import os
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import IO, Any, NoReturn
+from collections.abc import Sequence
+from typing import IO, Any
 
-from .errors import NotBuiltError
-from .verb import CommandParser, Context, HelpShown, UsageError
+from .verb import (
+    CLI_ONLY,
+    Adapter,
+    Capability,
+    CommandParser,
+    Context,
+    HelpShown,
+    UsageError,
+    Verb,
+    lazy,
+)
 
 #: The capabilities, in the order the sidebar and ``--help`` show them: each package exports
 #: ``CAPABILITY`` (its verbs) from its ``__init__``, ``health.CHECKS`` and ``routes.ROUTES``.
@@ -30,26 +37,22 @@ CAPABILITY_PACKAGES: tuple[str, ...] = (
     "jupyter_mlops.deploy",
 )
 
-__all__ = ["CAPABILITY_PACKAGES", "CommandParser", "Context", "HelpShown", "UsageError", "Verb", "parse", "run"]
+__all__ = [
+    "CAPABILITY_PACKAGES",
+    "CommandParser",
+    "Context",
+    "HelpShown",
+    "UsageError",
+    "Verb",
+    "build_parser",
+    "capabilities",
+    "parse",
+    "run",
+    "verbs_for",
+]
 
 
-@dataclass(frozen=True)
-class Verb:
-    name: str
-    help: str
-    capability: str | None = None  # None: not tied to one capability
-    issue: int | None = None  # where a not-yet-built verb is tracked
-    configure: Callable[[argparse.ArgumentParser], None] | None = None
-    run: Callable[[argparse.Namespace, Context], Any] | None = None  # None: not built yet
-    adapters: frozenset[str] = frozenset({"cli", "magic"})
-    cell: bool = False  # a %%mlops cell verb
-
-    @property
-    def built(self) -> bool:
-        return self.run is not None
-
-
-# --------------------------------------------------------------------------- the verbs
+# --------------------------------------------------------------------------- core verbs
 
 
 def _seconds(text: str) -> float:
@@ -70,13 +73,6 @@ def _status_args(parser: argparse.ArgumentParser) -> None:
                         help="bound on each backend check (default: status.timeout, 3 s)")
 
 
-def _run_status(args: argparse.Namespace, ctx: Context) -> Any:
-    from .status import collect_status
-
-    return collect_status(ctx.cwd, timeout=args.timeout,
-                          default_timeout=ctx.options.get("status_timeout"))
-
-
 def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("notebook", nargs="?", default=None,
                         help="the demo notebook (default: binder/demo.ipynb of this checkout)")
@@ -92,169 +88,34 @@ def _run_demo(args: argparse.Namespace, ctx: Context) -> Any:
     return run_demo(args.notebook, headless=args.headless, cell_timeout=args.timeout)
 
 
-def _track_args(parser: argparse.ArgumentParser) -> None:
-    from .tracking.verbs import configure_track
-
-    configure_track(parser)
-
-
-def _run_track(args: argparse.Namespace, ctx: Context) -> Any:
-    from .tracking.verbs import run_track
-
-    return run_track(args, ctx)
+#: ``status`` comes first in ``--help``, ``demo`` last; the capabilities' verbs between
+STATUS = Verb("status", "configuration and health of every backend", configure=_status_args,
+              # status walks this registry: named, not imported, so the two stay apart
+              run=lazy("jupyter_mlops.status:run_status"))
+DEMO = Verb("demo", "open the demo notebook in JupyterLab, or run it headless",
+            configure=_demo_args, run=_run_demo, adapters=CLI_ONLY)
 
 
-def _param_args(parser: argparse.ArgumentParser) -> None:
-    from .tracking.verbs import configure_param
-
-    configure_param(parser)
+# --------------------------------------------------------------------------- discovery
 
 
-def _run_param(args: argparse.Namespace, ctx: Context) -> Any:
-    from .tracking.verbs import run_param
-
-    return run_param(args, ctx)
-
-
-def _tracking_verb(name: str, help: str) -> Verb:
-    """A query verb of tracking (runs, compare, register); its module loads when used."""
-
-    def configure(parser: argparse.ArgumentParser) -> None:
-        from .tracking import verbs
-
-        getattr(verbs, f"configure_{name}")(parser)
-
-    def run(args: argparse.Namespace, ctx: Context) -> Any:
-        from .tracking import verbs
-
-        return getattr(verbs, f"run_{name}")(args, ctx)
-
-    return Verb(name, help, "experiments", 3, configure=configure, run=run)
+def capabilities() -> list[Capability]:
+    """Each capability's declaration, in ``CAPABILITY_PACKAGES`` order (importing a
+    capability's package is cheap: its modules load when a verb runs)."""
+    return [importlib.import_module(package).CAPABILITY for package in CAPABILITY_PACKAGES]
 
 
-def _step_args(parser: argparse.ArgumentParser) -> None:
-    from .pipeline.verbs import configure_step
-
-    configure_step(parser)
-
-
-def _run_step(args: argparse.Namespace, ctx: Context) -> Any:
-    from .pipeline.verbs import run_step_cell
-
-    return run_step_cell(args, ctx)
+def verbs_for(adapter: Adapter) -> list[Verb]:
+    """The verbs ``adapter`` offers, in ``--help`` order."""
+    verbs = [STATUS, *(verb for cap in capabilities() for verb in cap.verbs), DEMO]
+    return [verb for verb in verbs if adapter in verb.adapters]
 
 
-def _pipeline_args(parser: argparse.ArgumentParser) -> None:
-    from .pipeline.verbs import configure_pipeline
-
-    configure_pipeline(parser)
-
-
-def _run_pipeline(args: argparse.Namespace, ctx: Context) -> Any:
-    from .pipeline.verbs import run_pipeline_verb
-
-    return run_pipeline_verb(args, ctx)
-
-
-def _features_args(parser: argparse.ArgumentParser) -> None:
-    from .features.verbs import configure
-
-    configure(parser)
-
-
-def _run_features(args: argparse.Namespace, ctx: Context) -> Any:
-    from .features.verbs import run
-
-    return run(args, ctx)
-
-
-def _deploy_verb(name: str, help: str) -> Verb:
-    """A verb of the deploy capability; its module loads when the verb is used."""
-
-    def configure(parser: argparse.ArgumentParser) -> None:
-        from .deploy.verbs import configure
-
-        configure(name, parser)
-
-    def run(args: argparse.Namespace, ctx: Context) -> Any:
-        from .deploy.verbs import run
-
-        return run(name, args, ctx)
-
-    return Verb(name, help, "deploy", 7, configure=configure, run=run)
-
-
-def _review_verb(name: str, help: str) -> Verb:
-    """A verb of the review capability; its module loads when the verb is used."""
-
-    def configure(parser: argparse.ArgumentParser) -> None:
-        from .review.verbs import configure
-
-        configure(name, parser)
-
-    def run(args: argparse.Namespace, ctx: Context) -> Any:
-        from .review.verbs import run
-
-        return run(name, args, ctx)
-
-    return Verb(name, help, "review", 6, configure=configure, run=run)
-
-
-def _passthrough(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-
-
-def _planned(name: str, help: str, capability: str, issue: int, *,
-             adapters: frozenset[str] = frozenset({"cli", "magic"}), cell: bool = False) -> Verb:
-    return Verb(name, help, capability, issue, _passthrough, None, adapters, cell)
-
-
-MAGIC_ONLY = frozenset({"magic"})
-CLI_ONLY = frozenset({"cli"})
-
-VERBS: tuple[Verb, ...] = (
-    Verb("status", "configuration and health of every backend", configure=_status_args,
-         run=_run_status),
-    Verb("features", "search, show, get, publish and look up features", "features", 4,
-         configure=_features_args, run=_run_features),
-    Verb("track", "run a cell (%%mlops track) or cells (start|end) inside an MLflow run",
-         "experiments", 3, configure=_track_args, run=_run_track, adapters=MAGIC_ONLY,
-         cell=True),
-    Verb("param", "log parameters of the active run: k=v ...", "experiments", 3,
-         configure=_param_args, run=_run_param, adapters=MAGIC_ONLY),
-    _tracking_verb("runs", "list the runs of this notebook or an experiment"),
-    _tracking_verb("compare", "compare runs: parameter differences and metric histories"),
-    _tracking_verb("register", "register a run's model and set an alias"),
-    Verb("step", "mark a cell as a pipeline step (%%mlops step NAME) and run it", "pipeline",
-         5, configure=_step_args, run=_run_step, adapters=MAGIC_ONLY, cell=True),
-    Verb("pipeline", "show, run or export the notebook as a pipeline", "pipeline", 5,
-         configure=_pipeline_args, run=_run_pipeline),
-    _review_verb("diff", "cell-aware diff of a notebook against git (or its checkpoint)"),
-    _review_verb("review", "list, show, comment on, approve or request changes to a "
-                 "notebook change"),
-    _deploy_verb("deploy", "deploy a model to the local GPU server, KServe or SageMaker"),
-    _deploy_verb("deployments", "list deployments with status and health"),
-    _deploy_verb("predict", "send data to a deployment and get predictions"),
-    _deploy_verb("rollback", "return a deployment to its previous version"),
-    _deploy_verb("undeploy", "stop and remove a deployment"),
-    _deploy_verb("logs", "show a deployment's logs"),
-    Verb("demo", "open the demo notebook in JupyterLab, or run it headless",
-         configure=_demo_args, run=_run_demo, adapters=CLI_ONLY),
-)
-
-
-def verbs_for(adapter: str) -> list[Verb]:
-    return [v for v in VERBS if adapter in v.adapters]
-
-
-def build_parser(adapter: str, prog: str, help_file: IO[str] | None = None
-                 ) -> tuple[CommandParser, dict[str, CommandParser]]:
-    """The top-level parser and one child parser per verb."""
-    verbs = verbs_for(adapter)
-    lines = []
-    for verb in verbs:
-        suffix = "" if verb.built else f"  [coming: issue #{verb.issue}]"
-        lines.append(f"  {verb.name:<12} {verb.help}{suffix}")
+def build_parser(verbs: Sequence[Verb], prog: str, help_file: IO[str] | None = None,
+                 configure: str | None = None) -> tuple[CommandParser, dict[str, CommandParser]]:
+    """The top-level parser and one child parser per verb; only the child of the verb named
+    ``configure`` gets its arguments (the top-level help needs names and help lines only)."""
+    lines = [f"  {verb.name:<12} {verb.help}" for verb in verbs]
     parser = CommandParser(
         prog=prog,
         help_file=help_file,
@@ -269,28 +130,29 @@ def build_parser(adapter: str, prog: str, help_file: IO[str] | None = None
     children: dict[str, CommandParser] = {}
     for verb in verbs:
         child = sub.add_parser(verb.name, prog=f"{prog} {verb.name}", help=verb.help,
-                               description=verb.help,
-                               help_file=help_file)
-        if verb.configure is not None:
+                               description=verb.help, help_file=help_file)
+        if verb.name == configure:
             verb.configure(child)
         children[verb.name] = child
     return parser, children
 
 
-def parse(argv: Sequence[str], adapter: str, prog: str,
+def parse(argv: Sequence[str], adapter: Adapter, prog: str,
           help_file: IO[str] | None = None) -> tuple[Verb, argparse.Namespace]:
     """Parse a command line; raises UsageError (unknown verb, bad flag) or HelpShown."""
     verbs = {v.name: v for v in verbs_for(adapter)}
-    parser, children = build_parser(adapter, prog, help_file)
-    if not argv:
-        parser.print_help()
-        raise HelpShown()
-    head = argv[0]
-    if not head.startswith("-") and head not in verbs:
+    if argv and not argv[0].startswith("-") and argv[0] not in verbs:
+        head = argv[0]
         guess = difflib.get_close_matches(head, verbs, n=1)
         hint = f" (did you mean '{guess[0]}'?)" if guess else ""
         raise UsageError(f"unknown verb '{head}'{hint}; verbs: {', '.join(verbs)}. "
                          f"See '{prog} --help'.")
+    # the verb is the first word; flags before it are the top-level parser's (only --help)
+    named = next((word for word in argv if not word.startswith("-")), None)
+    parser, children = build_parser(list(verbs.values()), prog, help_file, configure=named)
+    if not argv:
+        parser.print_help()
+        raise HelpShown()
     args, extra = parser.parse_known_args(list(argv))
     if args.verb is None:
         flags = f"unrecognized arguments: {' '.join(extra)}; " if extra else ""
@@ -301,9 +163,5 @@ def parse(argv: Sequence[str], adapter: str, prog: str,
 
 
 def run(verb: Verb, args: argparse.Namespace, ctx: Context) -> Any:
-    if verb.run is None:
-        raise NotBuiltError(
-            f"'{verb.name}' is not built yet: the {verb.capability} capability arrives with "
-            f"issue #{verb.issue}. 'status' shows what works today."
-        )
+    """Run a parsed verb; it returns one result object, which the adapter renders."""
     return verb.run(args, ctx)

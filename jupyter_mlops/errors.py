@@ -32,12 +32,6 @@ class PathOutsideRootError(UserInputError):
     http_status = 403
 
 
-class NotBuiltError(MLOpsError):
-    """The verb belongs to a capability that has not been built yet."""
-
-    http_status = 501
-
-
 class BackendUnavailableError(MLOpsError):
     """A backend (tracking server, git, GPU) could not be reached or used."""
 

@@ -16,7 +16,7 @@ import importlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, NoReturn, Protocol
 
@@ -191,6 +191,13 @@ def lazy(target: str, *bound: Any) -> Callable[..., Any]:
     return call
 
 
+def dispatched(module: str, name: str, help: str, adapters: frozenset[Adapter] = BOTH) -> Verb:
+    """A verb of a module whose ``configure(name, parser)`` and ``run(name, args, ctx)`` serve
+    several verbs, told apart by ``name``."""
+    return Verb(name, help, configure=lazy(f"{module}:configure", name),
+                run=lazy(f"{module}:run", name), adapters=adapters)
+
+
 @dataclass(frozen=True)
 class Capability:
     """A capability as the registry sees it. Each ``jupyter_mlops/<capability>/__init__.py``
@@ -201,3 +208,46 @@ class Capability:
     title: str
     package: str
     verbs: tuple[Verb, ...] = ()
+
+
+def lazy_exports(namespace: dict[str, Any], names: Mapping[str, str]
+                 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's module ``__getattr__`` and ``__dir__`` (PEP 562) for its public names:
+    ``names`` maps each to the submodule defining it, imported on first use, so importing the
+    package (to read its ``CAPABILITY``) loads none of its modules. Call it with ``globals()``;
+    the package repeats the names under ``if TYPE_CHECKING:`` for type checkers."""
+    package = namespace["__name__"]
+
+    def __getattr__(name: str) -> Any:
+        where = names.get(name)
+        if where is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{where}"), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *names})
+
+    return __getattr__, __dir__
+
+
+# --------------------------------------------------------------------------- results
+
+
+def as_data(result: Any) -> Any:
+    """A verb's result as JSON-ready data, for ``--json``: its ``to_dict()`` (or
+    ``to_dicts()`` for a list of records), a DataFrame's records (ISO dates), plain data as
+    it is. Both adapters use it, so ``--json`` gives the same data in the notebook."""
+    for method in ("to_dict", "to_dicts"):
+        convert = getattr(result, method, None)
+        if callable(convert) and not _is_frame(result):
+            return convert()
+    if _is_frame(result):
+        return json.loads(result.to_json(orient="records", date_format="iso"))
+    return result
+
+
+def _is_frame(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")  # loaded wherever a DataFrame exists
+    return pandas is not None and isinstance(value, pandas.DataFrame)

@@ -14,7 +14,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from jupyter_mlops.cli import main
-from jupyter_mlops.commands import VERBS, verbs_for
+from jupyter_mlops.commands import verbs_for
 from jupyter_mlops.demo import execute_headless
 from jupyter_mlops.status import collect_status
 
@@ -170,9 +170,6 @@ def test_help_lists_every_verb_and_exits_0(project: Path, cli: CLI) -> None:
              if line.startswith("  ") and not line.startswith("   ")}
     for verb in verbs_for("cli"):
         assert verb.help in lines[verb.name]
-        assert ("[coming: issue #" in lines[verb.name]) is not verb.built
-        if not verb.built:
-            assert lines[verb.name].endswith(f"[coming: issue #{verb.issue}]")
 
 
 def test_verb_help_prints_its_options_and_exits_0(project: Path, cli: CLI) -> None:
@@ -188,39 +185,6 @@ def test_verb_help_prints_its_options_and_exits_0(project: Path, cli: CLI) -> No
 def test_no_arguments_prints_usage(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 0
     assert capsys.readouterr().out.startswith("usage: jupyter mlops VERB")
-
-
-@pytest.fixture
-def planned_verb(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A verb whose capability is not built yet (every real one is built now), as the next
-    capability would declare it."""
-    from jupyter_mlops import commands
-
-    verb = commands._planned("forecast", "forecast a metric", "forecast", 99)
-    monkeypatch.setattr(commands, "VERBS", (*commands.VERBS, verb))
-    return verb
-
-
-def test_a_verb_not_built_yet_exits_2_and_names_its_issue(
-        project: Path, capsys: pytest.CaptureFixture[str], planned_verb: Any) -> None:
-    assert main([planned_verb.name, "anything", "--flag"]) == 2
-    captured = capsys.readouterr()
-    message = captured.err.strip()
-    assert len(message.splitlines()) == 1
-    assert "'forecast' is not built yet" in message
-    assert "issue #99" in message
-    assert not (project / ".mlops").exists()
-
-
-def test_help_lists_a_planned_verb_as_coming(
-        capsys: pytest.CaptureFixture[str], planned_verb: Any) -> None:
-    assert main(["--help"]) == 0
-    out = capsys.readouterr().out
-    assert "forecast" in out and "[coming: issue #99]" in out
-
-
-def test_every_real_verb_is_built() -> None:
-    assert [v.name for v in VERBS if not v.built] == []
 
 
 def test_magic_only_verbs_are_not_cli_verbs(project: Path,

@@ -180,17 +180,6 @@ def test_cli_only_verbs_are_unknown_to_the_magic(shell: InteractiveShell) -> Non
         run(shell, "%mlops demo")
 
 
-def test_a_verb_not_built_yet_is_a_usage_error_naming_its_issue(
-        shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
-    # every real verb is built now: declare one as the next capability would
-    from jupyter_mlops import commands
-
-    planned = commands._planned("forecast", "forecast a metric", "forecast", 99)
-    monkeypatch.setattr(commands, "VERBS", (*commands.VERBS, planned))
-    with pytest.raises(UsageError, match=r"'forecast' is not built yet.*issue #99"):
-        run(shell, "%mlops forecast")
-
-
 # --------------------------------------------------------------------------- %mlops status
 
 

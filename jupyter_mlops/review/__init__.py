@@ -9,16 +9,23 @@ anchored to cells, suggestions, approvals — stored as one JSON file per event 
     review.comment(d.cells[0].cell_id, "why 0.1?", line=3)
     review.approve()
 
-Importing this package is cheap (standard library only; nbformat when a suggestion is applied).
+Importing this package is cheap (standard library only): its modules load on first use
+(nbformat when a suggestion is applied).
 """
 
 from __future__ import annotations
 
-from .diffs import changes, diff
-from .model import CellDiff, DiffFilters, DiffSummary, LineDiff, NotebookDiff, Revision
-from .reviews import Comment, Review, Thread, open_review, reviews_under
+from typing import TYPE_CHECKING
+
+from ..verb import Capability, dispatched, lazy_exports
+
+if TYPE_CHECKING:
+    from .diffs import changes, diff
+    from .model import CellDiff, DiffFilters, DiffSummary, LineDiff, NotebookDiff, Revision
+    from .reviews import Comment, Review, Thread, open_review, reviews_under
 
 __all__ = [
+    "CAPABILITY",
     "CellDiff",
     "Comment",
     "DiffFilters",
@@ -33,3 +40,19 @@ __all__ = [
     "open_review",
     "reviews_under",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals(), {
+    **dict.fromkeys(["changes", "diff"], "diffs"),
+    **dict.fromkeys(["CellDiff", "DiffFilters", "DiffSummary", "LineDiff", "NotebookDiff",
+                     "Revision"], "model"),
+    **dict.fromkeys(["Comment", "Review", "Thread", "open_review", "reviews_under"],
+                    "reviews"),
+})
+
+_VERBS = "jupyter_mlops.review.verbs"
+CAPABILITY = Capability("review", "Review", __name__, verbs=(
+    dispatched(_VERBS, "diff",
+               "cell-aware diff of a notebook against git (or its checkpoint)"),
+    dispatched(_VERBS, "review",
+               "list, show, comment on, approve or request changes to a notebook change"),
+))

@@ -51,8 +51,6 @@ class StatusView:
         parts.append('<table style="border-collapse: collapse; margin-top: 6px">')
         for cap in r.capabilities:
             color = _COLORS[cap.state]
-            coming = "" if cap.built else (
-                f' <span style="opacity:.6">(coming in issue #{cap.issue})</span>')
             checks = "<br>".join(
                 f'<span style="color:{_COLORS[c.level]}">{_MARKS[c.level]}</span> '
                 f"{escape(c.name)}: {escape(c.message)} "
@@ -63,7 +61,7 @@ class StatusView:
                 f'<tr data-capability="{escape(cap.id)}" data-state="{cap.state}">'
                 f'<td style="vertical-align: top; padding: 3px 8px; color:{color}">●</td>'
                 f'<td style="vertical-align: top; padding: 3px 8px; text-align: left">'
-                f"<b>{escape(cap.title)}</b>{coming}</td>"
+                f"<b>{escape(cap.title)}</b></td>"
                 f'<td style="padding: 3px 8px; text-align: left">{escape(cap.summary)}'
                 f'<div style="font-size: 12px; opacity: .85">{checks}</div></td></tr>'
             )

@@ -1,0 +1,36 @@
+"""Health of notebook review: git, and the folder the review threads are written to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..checks import Check, check_git, check_writable, find, health_check, plural
+from ..config import Config
+
+
+@health_check("git")
+def git(config: Config, timeout: float, environ: Mapping[str, str]) -> Check:
+    return check_git(config.project_root, timeout)
+
+
+@health_check("review store")
+def review_store(config: Config, timeout: float, environ: Mapping[str, str]) -> Check:
+    """The review folder is writable; how many notebooks have reviews and open threads."""
+    writable = check_writable("review store", config["review.path"], config.project_root)
+    if not writable.ok or "://" in config["review.path"]:
+        return writable
+    from .reviews import review_counts
+
+    reviews, open_threads = review_counts(config.path("review.path"))
+    if not reviews:
+        return writable
+    return Check("review store", True, f"{writable.message}; {plural(reviews, 'review')}, "
+                 f"{plural(open_threads, 'open thread')}")
+
+
+CHECKS = (git, review_store)
+
+
+def summary(config: Config, checks: Sequence[Check]) -> str:
+    """Git and the branch reviews compare against."""
+    return find(checks, "git").message
