@@ -58,10 +58,8 @@ def start_lab(root: Path, tmp: Path, config: dict[str, Any] | None = None,
     config_dir.mkdir(exist_ok=True)
     (config_dir / "jupyter_server_config.json").write_text(json.dumps(config or {}))
     log = tmp / f"lab-{port}.log"
-    # a person's first start asks whether to fetch Jupyter news; this machine has no network
-    news = tmp / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True, exist_ok=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    # no answer to JupyterLab's "get notified about Jupyter news?" here: the shipped
+    # jupyter-config/labconfig makes "never" the default (test_newcomer checks no prompt shows)
     if settings is not None:
         ours = tmp / "lab-settings" / "jupyter-mlops"
         ours.mkdir(parents=True, exist_ok=True)
