@@ -142,7 +142,7 @@ def test_the_pipeline_panel_runs_the_notebook_and_exports_it(page: Any, lab: Lab
     form.locator('input[name="retries"]').fill("1")
     save = form.get_by_role("button", name="Save step")
     form.locator('input[name="memory"]').fill("2 gigs")  # checked as marks.py checks it
-    expect(form.locator(".jp-mlops-pipeline-problem")).to_contain_text("512Mi, 4Gi")
+    expect(form.locator(".jp-mlops-field-error")).to_contain_text("512Mi, 4Gi")
     expect(save).to_be_disabled()
     form.locator('input[name="memory"]').fill("2Gi")
     form.locator('input[name="cpu"]').fill("500m")

@@ -4,6 +4,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { Field, Select, TextInput } from '../../components/Field';
 import { ExportTarget } from '../types';
 
 /** What the export dialog asks for. */
@@ -68,41 +69,35 @@ class ExportBody
     };
     return (
       <div className="jp-mlops-pipeline-form">
-        <label>
-          <span>{trans.__('Engine')}</span>
-          <select
-            className="jp-mod-styled"
+        <Field label={trans.__('Engine')}>
+          <Select
             name="target"
             value={choice.target}
-            onChange={e => change({ target: e.target.value as ExportTarget })}
-          >
-            {TARGETS.map(target => (
-              <option key={target} value={target}>
-                {targetLabel(target, trans)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          <span>{trans.__('Folder (relative to the server root)')}</span>
-          <input
-            className="jp-mod-styled"
+            options={TARGETS.map(target => ({
+              value: target,
+              label: targetLabel(target, trans)
+            }))}
+            onChange={target => change({ target })}
+          />
+        </Field>
+        <Field label={trans.__('Folder (relative to the server root)')}>
+          <TextInput
             name="out_dir"
             value={choice.outDir}
-            onChange={e => change({ outDir: e.target.value })}
+            onChange={outDir => change({ outDir })}
           />
-        </label>
-        <label>
-          <span>{trans.__('Schedule (optional)')}</span>
-          <input
-            className="jp-mod-styled"
+        </Field>
+        <Field
+          label={trans.__('Schedule (optional)')}
+          title={trans.__('A cron expression, or a preset such as @daily')}
+        >
+          <TextInput
             name="schedule"
             value={choice.schedule}
             placeholder="0 3 * * *"
-            title={trans.__('A cron expression, or a preset such as @daily')}
-            onChange={e => change({ schedule: e.target.value })}
+            onChange={schedule => change({ schedule })}
           />
-        </label>
+        </Field>
       </div>
     );
   }

@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { Field, Select, TextInput } from '../../components/Field';
 import { IPipelineParameter, IRunRequest } from '../types';
 
 export interface IRunFormProps {
@@ -26,7 +27,7 @@ export function RunForm(props: IRunFormProps): JSX.Element {
   const [scope, setScope] = React.useState<Scope>('all');
   const [step, setStep] = React.useState(steps[0] ?? '');
 
-  const problems: string[] = [];
+  const problems: Record<string, string> = {};
   const typed: Record<string, unknown> = {};
   for (const parameter of parameters) {
     const text = values[parameter.name] ?? '';
@@ -37,13 +38,15 @@ export function RunForm(props: IRunFormProps): JSX.Element {
     if (parsed.ok) {
       typed[parameter.name] = parsed.value;
     } else {
-      problems.push(trans.__('%1: %2', parameter.name, parsed.problem));
+      problems[parameter.name] = parsed.problem;
     }
   }
 
+  const invalid = Object.keys(problems).length > 0;
+
   const run = (event: React.FormEvent): void => {
     event.preventDefault();
-    if (problems.length > 0) {
+    if (invalid) {
       return;
     }
     const request: IRunRequest = { parameters: typed };
@@ -65,11 +68,18 @@ export function RunForm(props: IRunFormProps): JSX.Element {
         </div>
       )}
       {parameters.map(parameter => (
-        <label key={parameter.name} data-parameter={parameter.name}>
-          <span>
-            {parameter.name}{' '}
-            <span className="jp-mlops-pipeline-type">{parameter.type}</span>
-          </span>
+        <Field
+          key={parameter.name}
+          label={
+            <>
+              {parameter.name}{' '}
+              <span className="jp-mlops-pipeline-type">{parameter.type}</span>
+            </>
+          }
+          kind={parameter.type === 'bool' ? 'check' : 'text'}
+          error={problems[parameter.name]}
+          dataset={{ parameter: parameter.name }}
+        >
           {parameter.type === 'bool' ? (
             <input
               type="checkbox"
@@ -83,56 +93,42 @@ export function RunForm(props: IRunFormProps): JSX.Element {
               }
             />
           ) : (
-            <input
-              className="jp-mod-styled"
+            <TextInput
               name={parameter.name}
               value={values[parameter.name] ?? ''}
-              onChange={e =>
-                setValues({ ...values, [parameter.name]: e.target.value })
+              onChange={value =>
+                setValues({ ...values, [parameter.name]: value })
               }
             />
           )}
-        </label>
+        </Field>
       ))}
       <div className="jp-mlops-pipeline-form-row">
-        <label>
-          <span>{trans.__('Run')}</span>
-          <select
-            className="jp-mod-styled"
+        <Field label={trans.__('Run')}>
+          <Select
             name="scope"
             value={scope}
-            onChange={e => setScope(e.target.value as Scope)}
-          >
-            <option value="all">{trans.__('every step')}</option>
-            <option value="from">{trans.__('from step')}</option>
-            <option value="only">{trans.__('only step')}</option>
-          </select>
-        </label>
+            options={[
+              { value: 'all', label: trans.__('every step') },
+              { value: 'from', label: trans.__('from step') },
+              { value: 'only', label: trans.__('only step') }
+            ]}
+            onChange={setScope}
+          />
+        </Field>
         {scope !== 'all' && (
-          <label>
-            <span>{trans.__('Step')}</span>
-            <select
-              className="jp-mod-styled"
+          <Field label={trans.__('Step')}>
+            <Select
               name="step"
               value={step}
-              onChange={e => setStep(e.target.value)}
-            >
-              {steps.map(s => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
+              options={steps.map(s => ({ value: s, label: s }))}
+              onChange={setStep}
+            />
+          </Field>
         )}
       </div>
-      {problems.map(problem => (
-        <div key={problem} className="jp-mlops-pipeline-problem">
-          {problem}
-        </div>
-      ))}
       <div className="jp-mlops-pipeline-actions">
-        <Button type="submit" small disabled={problems.length > 0}>
+        <Button type="submit" small disabled={invalid}>
           {trans.__('Start run')}
         </Button>
         <Button type="button" small minimal onClick={props.onCancel}>

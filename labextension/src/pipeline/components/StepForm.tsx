@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { Field, TextInput } from '../../components/Field';
 import { STEP_NAME } from '../notebook';
 import { IStepMark } from '../types';
 
@@ -15,15 +16,18 @@ export interface IStepFormProps {
   trans: TranslationBundle;
 }
 
+/** As `CPU` and `MEMORY` in `pipeline/marks.py`. */
+const CPU = /^(\d+(\.\d+)?|\d+m)$/;
+const MEMORY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T|k)?$/;
+
+/** The fields a problem can be about. */
+type StepField = 'name' | 'after' | 'gpu' | 'cpu' | 'memory' | 'retries';
+
 /**
  * The "set step" form for the active cell: name, after, GPUs, CPUs, memory, retries,
  * no-cache. What it saves goes to the cell's `mlops.step` metadata (see
  * `pipeline/marks.py`, whose checks CPU and MEMORY repeat).
  */
-/** As `CPU` and `MEMORY` in `pipeline/marks.py`. */
-const CPU = /^(\d+(\.\d+)?|\d+m)$/;
-const MEMORY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T|k)?$/;
-
 export function StepForm(props: IStepFormProps): JSX.Element {
   const { initial, trans } = props;
   const [name, setName] = React.useState(initial?.name ?? '');
@@ -38,26 +42,39 @@ export function StepForm(props: IStepFormProps): JSX.Element {
     .split(',')
     .map(part => part.trim())
     .filter(part => part.length > 0);
-  let problem: string | null = null;
+  // what is wrong, said under the field it is about
+  const problems: Partial<Record<StepField, string>> = {};
   if (!STEP_NAME.test(name)) {
-    problem = trans.__(
+    problems.name = trans.__(
       'A step name starts with a letter or _ and holds letters, digits, _ and -.'
     );
-  } else if (afterNames.some(a => !STEP_NAME.test(a))) {
-    problem = trans.__('"After" takes step names separated by commas.');
-  } else if (afterNames.includes(name)) {
-    problem = trans.__('A step cannot run after itself.');
-  } else if (!/^\d+$/.test(gpu) || !/^\d+$/.test(retries)) {
-    problem = trans.__('GPUs and retries are whole numbers ≥ 0.');
-  } else if (cpu.trim() && !CPU.test(cpu.trim())) {
-    problem = trans.__('CPUs as a number (2, 0.5) or millicores (500m).');
-  } else if (memory.trim() && !MEMORY.test(memory.trim())) {
-    problem = trans.__('Memory as a size such as 512Mi, 4Gi or 2G.');
   }
+  if (afterNames.some(a => !STEP_NAME.test(a))) {
+    problems.after = trans.__('"After" takes step names separated by commas.');
+  } else if (afterNames.includes(name)) {
+    problems.after = trans.__('A step cannot run after itself.');
+  }
+  for (const [field, value] of [
+    ['gpu', gpu],
+    ['retries', retries]
+  ] as const) {
+    if (!/^\d+$/.test(value)) {
+      problems[field] = trans.__('A whole number ≥ 0.');
+    }
+  }
+  if (cpu.trim() && !CPU.test(cpu.trim())) {
+    problems.cpu = trans.__('CPUs as a number (2, 0.5) or millicores (500m).');
+  }
+  if (memory.trim() && !MEMORY.test(memory.trim())) {
+    problems.memory = trans.__('Memory as a size such as 512Mi, 4Gi or 2G.');
+  }
+  const invalid = Object.keys(problems).length > 0;
+  // nothing typed yet: no reproach before the first keystroke
+  const shown = name.length > 0 ? problems : {};
 
   const save = (event: React.FormEvent): void => {
     event.preventDefault();
-    if (problem) {
+    if (invalid) {
       return;
     }
     const mark: IStepMark = {
@@ -79,96 +96,89 @@ export function StepForm(props: IStepFormProps): JSX.Element {
   const others = props.steps.filter(s => s !== name);
   return (
     <form className="jp-mlops-pipeline-form" onSubmit={save}>
-      <label>
-        <span>{trans.__('Step name')}</span>
-        <input
-          className="jp-mod-styled"
+      <Field label={trans.__('Step name')} error={shown.name}>
+        <TextInput
           name="name"
           value={name}
           autoFocus
           placeholder={trans.__('train')}
-          onChange={e => setName(e.target.value)}
+          onChange={setName}
         />
-      </label>
-      <label>
-        <span>{trans.__('After')}</span>
-        <input
-          className="jp-mod-styled"
+      </Field>
+      <Field
+        label={trans.__('After')}
+        title={trans.__(
+          'Steps this one runs after even where no data flows from them'
+        )}
+        error={shown.after}
+      >
+        <TextInput
           name="after"
           value={after}
           list="jp-mlops-pipeline-step-names"
           placeholder={others.slice(0, 2).join(', ')}
-          title={trans.__(
-            'Steps this one runs after even where no data flows from them'
-          )}
-          onChange={e => setAfter(e.target.value)}
+          onChange={setAfter}
         />
         <datalist id="jp-mlops-pipeline-step-names">
           {others.map(s => (
             <option key={s} value={s} />
           ))}
         </datalist>
-      </label>
+      </Field>
       <div className="jp-mlops-pipeline-form-row">
-        <label>
-          <span>{trans.__('GPUs')}</span>
-          <input
-            className="jp-mod-styled"
+        <Field label={trans.__('GPUs')} error={shown.gpu}>
+          <TextInput
             name="gpu"
             type="number"
             min={0}
             value={gpu}
-            onChange={e => setGpu(e.target.value)}
+            onChange={setGpu}
           />
-        </label>
-        <label>
-          <span>{trans.__('CPUs')}</span>
-          <input
-            className="jp-mod-styled"
+        </Field>
+        <Field
+          label={trans.__('CPUs')}
+          title={trans.__('CPUs the step needs on the engine (exports)')}
+          error={shown.cpu}
+        >
+          <TextInput
             name="cpu"
             value={cpu}
             placeholder={trans.__('2, 500m')}
-            title={trans.__('CPUs the step needs on the engine (exports)')}
-            onChange={e => setCpu(e.target.value)}
+            onChange={setCpu}
           />
-        </label>
-        <label>
-          <span>{trans.__('Memory')}</span>
-          <input
-            className="jp-mod-styled"
+        </Field>
+        <Field
+          label={trans.__('Memory')}
+          title={trans.__('Memory the step needs on the engine (exports)')}
+          error={shown.memory}
+        >
+          <TextInput
             name="memory"
             value={memory}
             placeholder={trans.__('4Gi')}
-            title={trans.__('Memory the step needs on the engine (exports)')}
-            onChange={e => setMemory(e.target.value)}
+            onChange={setMemory}
           />
-        </label>
-        <label>
-          <span>{trans.__('Retries')}</span>
-          <input
-            className="jp-mod-styled"
+        </Field>
+        <Field label={trans.__('Retries')} error={shown.retries}>
+          <TextInput
             name="retries"
             type="number"
             min={0}
             value={retries}
-            onChange={e => setRetries(e.target.value)}
+            onChange={setRetries}
           />
-        </label>
+        </Field>
       </div>
-      <label className="jp-mlops-pipeline-check">
+      <Field label={trans.__('No cache (always run this step)')} kind="check">
         <input
           type="checkbox"
           name="no-cache"
           checked={noCache}
           onChange={e => setNoCache(e.target.checked)}
         />
-        <span>{trans.__('No cache (always run this step)')}</span>
-      </label>
-      {problem && name.length > 0 && (
-        <div className="jp-mlops-pipeline-problem">{problem}</div>
-      )}
+      </Field>
       <div className="jp-mlops-pipeline-actions">
-        <Button type="submit" small disabled={problem !== null}>
+        <Button type="submit" small disabled={invalid}>
           {trans.__('Save step')}
         </Button>
         <Button type="button" small minimal onClick={props.onCancel}>
