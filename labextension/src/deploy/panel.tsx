@@ -1,9 +1,9 @@
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { activeWhileVisible } from '../panels/visibility';
 import { DeployView } from './components/DeployView';
 import { LogsViews } from './logs';
 import { DeployModel, describe } from './model';
@@ -21,6 +21,7 @@ export class DeployPanel extends ReactWidget {
     this._trans = options.trans;
     this.addClass('jp-mlops-deploy-panel');
     this.model.changed.connect(this._onChanged, this);
+    activeWhileVisible(this, this.model);
   }
 
   readonly model: DeployModel;
@@ -49,26 +50,6 @@ export class DeployPanel extends ReactWidget {
     this.model.changed.disconnect(this._onChanged, this);
     this.model.active = false;
     super.dispose();
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this.model.active = this.isVisible;
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this.model.active = true;
-  }
-
-  protected onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this.model.active = false;
-  }
-
-  protected onBeforeDetach(msg: Message): void {
-    this.model.active = false;
-    super.onBeforeDetach(msg);
   }
 
   private async _rollback(d: IDeployment): Promise<void> {

@@ -2,7 +2,6 @@ import { requestAPI } from '../handler';
 import {
   IArtifact,
   IComparison,
-  IDeployTask,
   IRegistration,
   IRunDetail,
   IRunsPage,
@@ -76,23 +75,4 @@ export function registerModel(
     `runs/${encodeURIComponent(runId)}/register` + query({ path: folder }),
     { method: 'POST', body: JSON.stringify(body) }
   );
-}
-
-/** Start a deploy without the Deploy panel's command (`POST deployments`). */
-export async function startDeploy(
-  folder: string,
-  model: string
-): Promise<IDeployTask> {
-  const reply = await requestAPI<{ task: IDeployTask }>(
-    'deployments' + query({ path: folder }),
-    { method: 'POST', body: JSON.stringify({ model }) }
-  );
-  return reply.task;
-}
-
-export async function fetchDeployTask(id: string): Promise<IDeployTask> {
-  const reply = await requestAPI<{ task: IDeployTask }>(
-    `deployments/tasks/${encodeURIComponent(id)}`
-  );
-  return reply.task;
 }

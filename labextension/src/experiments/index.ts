@@ -15,11 +15,9 @@ import { DEPLOY_MODEL_COMMAND } from './tokens';
 export function createExperimentsPanel(context: IPanelContext): Widget | null {
   const { app, status, notebooks, trans } = context;
   const model = new ExperimentsModel({
-    // the Deploy panel's command when it is there; null makes the model deploy itself
+    // the Deploy panel's command (registered by the same plugin)
     deployCommand: (uri, folder) =>
-      app.commands.hasCommand(DEPLOY_MODEL_COMMAND)
-        ? app.commands.execute(DEPLOY_MODEL_COMMAND, { model: uri, folder })
-        : null
+      app.commands.execute(DEPLOY_MODEL_COMMAND, { model: uri, folder })
   });
   const follow = (): void => {
     model.folder = status.folder;

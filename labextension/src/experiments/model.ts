@@ -3,7 +3,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { RequestError } from '../handler';
 import { PanelPoll } from '../panels/poll';
-import { fetchDeployTask, fetchRuns, startDeploy } from './api';
+import { fetchRuns } from './api';
 import { IRunsPage, RunsScope, SortOrder } from './tokens';
 
 /** Seconds between refreshes while a listed run is RUNNING. */
@@ -29,8 +29,8 @@ export interface IDeployState {
  * experiment's), the runs selected for compare, and deploys started from a run.
  */
 export class ExperimentsModel implements IDisposable {
-  constructor(options: ExperimentsModel.IOptions = {}) {
-    this._deployCommand = options.deployCommand ?? null;
+  constructor(options: ExperimentsModel.IOptions) {
+    this._deployCommand = options.deployCommand;
   }
 
   /**
@@ -146,53 +146,25 @@ export class ExperimentsModel implements IDisposable {
   }
 
   /**
-   * Deploy a run's model: through the Deploy panel's command when it is there
-   * (it shows the progress in the Deploy panel), else by `POST deployments` and
-   * polling the task here.
+   * Deploy a run's model through the Deploy panel's command, which shows the progress
+   * in the Deploy panel; the Deploy button says how it ended.
    */
   async deploy(uri: string): Promise<void> {
-    const folder = this.projectFolder;
-    this._setDeploy(uri, { state: 'running', message: 'starting the deploy…' });
+    this._setDeploy(uri, {
+      state: 'running',
+      message: 'deploying: follow it in the Deploy panel'
+    });
     try {
-      if (this._deployCommand) {
-        const ran = this._deployCommand(uri, folder);
-        if (ran) {
-          this._setDeploy(uri, {
-            state: 'running',
-            message: 'deploying: follow it in the Deploy panel'
-          });
-          const deployment = (await ran) as { name?: string } | null;
-          this._setDeploy(uri, {
-            state: 'done',
-            message: deployment?.name
-              ? `deployed as ${deployment.name}`
-              : 'deploy finished'
-          });
-          return;
-        }
-      }
-      let task = await startDeploy(folder, uri);
-      while (task.state === 'running') {
-        const last = task.progress[task.progress.length - 1];
-        this._setDeploy(uri, {
-          state: 'running',
-          message: last ? last.message : 'deploying…'
-        });
-        await sleep(1000);
-        task = await fetchDeployTask(task.id);
-      }
-      if (task.state === 'done' && task.deployment) {
-        const where = task.deployment.url ? ` at ${task.deployment.url}` : '';
-        this._setDeploy(uri, {
-          state: 'done',
-          message: `serving as ${task.deployment.name}${where}`
-        });
-      } else {
-        this._setDeploy(uri, {
-          state: 'failed',
-          message: task.error ?? 'the deploy failed'
-        });
-      }
+      const deployment = (await this._deployCommand(
+        uri,
+        this.projectFolder
+      )) as { name?: string } | null;
+      this._setDeploy(uri, {
+        state: 'done',
+        message: deployment?.name
+          ? `deployed as ${deployment.name}`
+          : 'deploy finished'
+      });
     } catch (error) {
       this._setDeploy(uri, { state: 'failed', message: describe(error) });
     }
@@ -216,7 +188,7 @@ export class ExperimentsModel implements IDisposable {
     this._changed.emit();
   }
 
-  private readonly _deployCommand: ExperimentsModel.DeployCommand | null;
+  private readonly _deployCommand: ExperimentsModel.DeployCommand;
   private readonly _contextChanged = new Signal<this, void>(this);
   private readonly _intervalChanged = new Signal<this, void>(this);
   private _refreshInterval = 30;
@@ -230,14 +202,11 @@ export class ExperimentsModel implements IDisposable {
 }
 
 export namespace ExperimentsModel {
-  /** Runs the Deploy panel's command; null when it is not registered. */
-  export type DeployCommand = (
-    uri: string,
-    folder: string
-  ) => Promise<unknown> | null;
+  /** Runs the Deploy panel's command: resolves with the deployment, or rejects. */
+  export type DeployCommand = (uri: string, folder: string) => Promise<unknown>;
 
   export interface IOptions {
-    deployCommand?: DeployCommand;
+    deployCommand: DeployCommand;
   }
 }
 
@@ -392,8 +361,4 @@ export class RunsList implements IDisposable {
   private _sort = 'start_time';
   private _order: SortOrder = 'desc';
   private _isDisposed = false;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => window.setTimeout(resolve, ms));
 }

@@ -3,9 +3,9 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { activeWhileVisible } from '../panels/visibility';
 import { RunsSidebar } from './components/RunsSidebar';
 import { ExperimentsModel, RunsList } from './model';
 import { askRegister } from './register';
@@ -31,6 +31,7 @@ export class ExperimentsPanel extends ReactWidget {
     this.list = new RunsList(this.model, { limit: SIDEBAR_RUNS });
     this.list.changed.connect(this._update, this);
     this.model.changed.connect(this._update, this);
+    activeWhileVisible(this, this.list);
   }
 
   readonly model: ExperimentsModel;
@@ -99,26 +100,6 @@ export class ExperimentsPanel extends ReactWidget {
     this.model.changed.disconnect(this._update, this);
     this.list.dispose();
     super.dispose();
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this.list.active = this.isVisible;
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this.list.active = true;
-  }
-
-  protected onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this.list.active = false;
-  }
-
-  protected onBeforeDetach(msg: Message): void {
-    this.list.active = false;
-    super.onBeforeDetach(msg);
   }
 
   private _expand(runId: string): void {

@@ -100,12 +100,3 @@ export interface IRegistration {
 
 /** What the panel lists: the open notebook's runs, or the whole experiment's. */
 export type RunsScope = 'notebook' | 'experiment';
-
-/** A deploy task (`GET deployments/tasks/ID`), as much of it as the Deploy button needs. */
-export interface IDeployTask {
-  id: string;
-  state: 'running' | 'done' | 'failed';
-  progress: { t: number; message: string }[];
-  deployment: { name: string; url: string | null; status: string } | null;
-  error: string | null;
-}

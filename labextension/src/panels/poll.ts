@@ -1,6 +1,51 @@
 import { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
 
+/** How a fetch ended: its answer, or why it failed. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Newest answer wins: of the fetches started through one `Latest`, only the newest
+ * one's outcome is handed on, so a slower older answer (a search for "ag" arriving
+ * after the one for "age", a listing of the previous notebook) never replaces a
+ * newer one. Every panel that fetches on input goes through one of these.
+ */
+export class Latest {
+  /**
+   * Run `fetch`; resolves with its outcome, or with null when a newer fetch was
+   * started (or `cancel()` called) before it ended.
+   */
+  async run<T>(fetch: () => Promise<T>): Promise<Outcome<T> | null> {
+    const ticket = ++this._ticket;
+    this._inFlight = true;
+    let outcome: Outcome<T>;
+    try {
+      outcome = { ok: true, value: await fetch() };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    if (ticket !== this._ticket) {
+      return null;
+    }
+    this._inFlight = false;
+    return outcome;
+  }
+
+  /** Whether the newest fetch is still in flight. */
+  get isLoading(): boolean {
+    return this._inFlight;
+  }
+
+  /** Drop the answer of the fetch in flight (what it asked no longer applies). */
+  cancel(): void {
+    this._ticket++;
+    this._inFlight = false;
+  }
+
+  private _ticket = 0;
+  private _inFlight = false;
+}
+
 /** Longest wait between two tries while the server keeps failing (backoff). */
 const MAX_BACKOFF_MS = 5 * 60 * 1000;
 
@@ -10,8 +55,8 @@ const MAX_BACKOFF_MS = 5 * 60 * 1000;
  * every `fastInterval` seconds while `fast()` says something is in progress, growing
  * waits while the fetch keeps failing, and `refresh()` for the refresh button.
  *
- * Only the answer of the newest fetch is handed on, so a slow old answer never
- * replaces a newer one.
+ * Only the answer of the newest fetch is handed on (through `Latest`), so a slow
+ * old answer never replaces a newer one.
  */
 export class PanelPoll<T> implements IDisposable {
   constructor(options: PanelPoll.IOptions<T>) {
@@ -108,30 +153,29 @@ export class PanelPoll<T> implements IDisposable {
 
   private async _fetch(): Promise<void> {
     this._forced = false;
-    const seq = ++this._seq;
     this._inFlight++;
     this._options.onLoading?.();
-    try {
-      const value = await this._options.fetch();
-      if (seq === this._seq && !this.isDisposed) {
-        this._options.onResult(value);
+    const outcome = await this._latest.run(() => this._options.fetch());
+    this._inFlight--;
+    this._lastAttempt = Date.now();
+    if (this.isDisposed) {
+      return;
+    }
+    if (outcome) {
+      if (outcome.ok) {
+        this._options.onResult(outcome.value);
+      } else {
+        this._options.onError(outcome.error);
       }
-    } catch (error) {
-      if (seq === this._seq && !this.isDisposed) {
-        this._options.onError(error);
-      }
-      throw error; // the poll backs off
-    } finally {
-      this._inFlight--;
-      this._lastAttempt = Date.now();
-      if (!this.isDisposed) {
-        // the pace for the wait that follows (something may have started or ended)
-        this._poll.frequency = this._frequency();
-        if (seq === this._seq) {
-          this._settle();
-        }
-        this._options.onLoading?.();
-      }
+    }
+    // the pace for the wait that follows (something may have started or ended)
+    this._poll.frequency = this._frequency();
+    if (outcome) {
+      this._settle();
+    }
+    this._options.onLoading?.();
+    if (outcome && !outcome.ok) {
+      throw outcome.error; // the poll backs off
     }
   }
 
@@ -186,7 +230,7 @@ export class PanelPoll<T> implements IDisposable {
   private _interval: number;
   private _active = false;
   private _forced = false;
-  private _seq = 0;
+  private readonly _latest = new Latest();
   private _inFlight = 0;
   private _lastAttempt: number | null = null;
   private _waiters: (() => void)[] = [];

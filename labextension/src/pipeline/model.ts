@@ -3,6 +3,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { Latest } from '../panels/poll';
 import * as api from './api';
 import { cellIndex, notebookContent, readMark, writeMark } from './notebook';
 import {
@@ -94,6 +95,9 @@ export class PipelineModel implements IDisposable {
    * Whether the panel is on screen: the DAG and the runs are fetched only then (and once
    * when it becomes visible after edits or another notebook).
    */
+  get active(): boolean {
+    return this._active;
+  }
   set active(value: boolean) {
     if (value === this._active) {
       return;
@@ -134,27 +138,19 @@ export class PipelineModel implements IDisposable {
     this._stale = false;
     const content = notebookContent(panel);
     const key = JSON.stringify(content.cells);
-    const ticket = ++this._ticket;
     this._loading = true;
     this._emit();
-    try {
-      const dag = await api.fetchDag(this.path, content);
-      if (ticket === this._ticket) {
-        this._dag = dag;
-        this._dagError = null;
-        this._contentKey = key;
-      }
-    } catch (error) {
-      if (ticket === this._ticket) {
-        this._dagError = message(error);
-        this._contentKey = key;
-      }
-    } finally {
-      if (ticket === this._ticket) {
-        this._loading = false;
-        this._emit();
-      }
+    const outcome = await this._dagFetch.run(() =>
+      api.fetchDag(this.path, content)
+    );
+    if (!outcome) {
+      return; // a newer request (or another notebook) took over
     }
+    this._dag = outcome.ok ? outcome.value : this._dag;
+    this._dagError = outcome.ok ? null : message(outcome.error);
+    this._contentKey = key;
+    this._loading = false;
+    this._emit();
   }
 
   /** Fetches the notebook's recent runs (and shows the latest when none is shown). */
@@ -163,19 +159,19 @@ export class PipelineModel implements IDisposable {
     if (!path) {
       return;
     }
-    try {
-      const list = await api.listRuns(path);
-      if (path !== this.path) {
-        return;
-      }
-      this._runs = list.runs.slice(0, RECENT_RUNS);
-      const latest = list.runs[0];
+    const outcome = await this._runsFetch.run(() => api.listRuns(path));
+    if (!outcome) {
+      return; // a newer listing (or another notebook) took over
+    }
+    if (outcome.ok) {
+      this._runs = outcome.value.runs.slice(0, RECENT_RUNS);
+      const latest = outcome.value.runs[0];
       if (!this._run && latest) {
         await this.showRun(latest.run_id);
       }
-    } catch (error) {
+    } else {
       this._runs = [];
-      this._actionError = message(error);
+      this._actionError = message(outcome.error);
     }
     this._emit();
   }
@@ -336,7 +332,9 @@ export class PipelineModel implements IDisposable {
     }
     this._clearTimer();
     this._clearPoll();
-    this._ticket++;
+    // answers about the previous notebook are dropped
+    this._dagFetch.cancel();
+    this._runsFetch.cancel();
     this._panel = panel;
     this._dag = null;
     this._dagError = null;
@@ -430,7 +428,8 @@ export class PipelineModel implements IDisposable {
   private _disposed = false;
   private _timer: number | null = null;
   private _poll: number | null = null;
-  private _ticket = 0;
+  private readonly _dagFetch = new Latest();
+  private readonly _runsFetch = new Latest();
   private _contentKey = '';
 }
 

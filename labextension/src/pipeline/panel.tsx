@@ -2,9 +2,9 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { activeWhileVisible } from '../panels/visibility';
 import { askExport } from './components/ExportDialog';
 import { PipelineView } from './components/PipelineView';
 import { openStepLog } from './logs';
@@ -25,6 +25,7 @@ export class PipelinePanel extends ReactWidget {
     this._model = options.model;
     this.addClass('jp-mlops-pipeline-panel');
     this._model.changed.connect(this._onChanged, this);
+    activeWhileVisible(this, this._model);
   }
 
   get model(): PipelineModel {
@@ -63,26 +64,6 @@ export class PipelinePanel extends ReactWidget {
         trans={this._trans}
       />
     );
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this._model.active = true;
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this._model.active = this.isVisible;
-  }
-
-  protected onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this._model.active = false;
-  }
-
-  protected onBeforeDetach(msg: Message): void {
-    this._model.active = false;
-    super.onBeforeDetach(msg);
   }
 
   private _onChanged(): void {

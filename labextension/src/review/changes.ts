@@ -2,6 +2,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { Latest } from '../panels/poll';
 import { StatusModel } from '../status/model';
 import { fetchChanges } from './api';
 import { IChangesReply } from './tokens';
@@ -36,7 +37,7 @@ export class ChangesModel implements IDisposable {
   }
 
   get isLoading(): boolean {
-    return this._loading;
+    return this._fetch.isLoading;
   }
 
   get changed(): ISignal<this, void> {
@@ -59,25 +60,20 @@ export class ChangesModel implements IDisposable {
   }
 
   async refresh(): Promise<void> {
-    const ticket = ++this._ticket;
-    this._loading = true;
-    this._changed.emit();
-    try {
-      const reply = await fetchChanges(this._folder);
-      if (ticket === this._ticket) {
-        this._reply = reply;
-        this._error = null;
-      }
-    } catch (error) {
-      if (ticket === this._ticket) {
-        this._error = error instanceof Error ? error.message : String(error);
-      }
-    } finally {
-      if (ticket === this._ticket && !this._isDisposed) {
-        this._loading = false;
-        this._changed.emit();
-      }
+    const pending = this._fetch.run(() => fetchChanges(this._folder));
+    this._changed.emit(); // loading
+    const outcome = await pending;
+    if (!outcome || this._isDisposed) {
+      return; // a newer refresh is on its way
     }
+    if (outcome.ok) {
+      this._reply = outcome.value;
+      this._error = null;
+    } else {
+      const error = outcome.error;
+      this._error = error instanceof Error ? error.message : String(error);
+    }
+    this._changed.emit();
   }
 
   private _onStatus(): void {
@@ -101,8 +97,7 @@ export class ChangesModel implements IDisposable {
   private _checked: Date | null;
   private _reply: IChangesReply | null = null;
   private _error: string | null = null;
-  private _loading = false;
-  private _ticket = 0;
+  private readonly _fetch = new Latest();
   private _isDisposed = false;
   private readonly _changed = new Signal<this, void>(this);
 }

@@ -1,6 +1,7 @@
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { Latest } from '../panels/poll';
 import {
   IReviewTarget,
   fetchDiff,
@@ -115,41 +116,29 @@ export class ReviewDiffModel implements IDisposable {
   }
 
   async loadDiff(): Promise<void> {
-    const ticket = ++this._diffTicket;
+    const { path, _base: base, _head: head, _filters: filters } = this;
     await this._track(async () => {
-      try {
-        const diff = await fetchDiff(
-          this.path,
-          this._base,
-          this._head,
-          this._filters
-        );
-        if (ticket === this._diffTicket) {
-          this._diff = diff;
-          this._diffError = null;
-        }
-      } catch (error) {
-        if (ticket === this._diffTicket) {
-          this._diff = null;
-          this._diffError = describe(error);
-        }
+      const outcome = await this._diffFetch.run(() =>
+        fetchDiff(path, base, head, filters)
+      );
+      if (outcome) {
+        this._diff = outcome.ok ? outcome.value : null;
+        this._diffError = outcome.ok ? null : describe(outcome.error);
       }
     });
   }
 
   async loadReview(): Promise<void> {
-    const ticket = ++this._reviewTicket;
+    const { path, _base: base, _head: head } = this;
     await this._track(async () => {
-      try {
-        const review = await fetchReview(this.path, this._base, this._head);
-        if (ticket === this._reviewTicket) {
-          this._review = review;
-          this._reviewError = null;
-        }
-      } catch (error) {
-        if (ticket === this._reviewTicket) {
-          this._reviewError = describe(error);
-        }
+      const outcome = await this._reviewFetch.run(() =>
+        fetchReview(path, base, head)
+      );
+      if (outcome?.ok) {
+        this._review = outcome.value;
+        this._reviewError = null;
+      } else if (outcome) {
+        this._reviewError = describe(outcome.error);
       }
     });
   }
@@ -199,13 +188,13 @@ export class ReviewDiffModel implements IDisposable {
   }
 
   private async _write(call: () => Promise<unknown>): Promise<boolean> {
-    let ok = false;
-    await this._track(async () => {
+    const ok = await this._track(async () => {
       try {
         await call();
-        ok = true;
+        return true;
       } catch (error) {
         this._reviewError = describe(error);
+        return false;
       }
     });
     if (ok) {
@@ -215,11 +204,12 @@ export class ReviewDiffModel implements IDisposable {
     return ok;
   }
 
-  private async _track(work: () => Promise<void>): Promise<void> {
+  /** Counts `work` as loading while it runs; the view is told when it starts and ends. */
+  private async _track<T>(work: () => Promise<T>): Promise<T> {
     this._loading++;
     this._changed.emit();
     try {
-      await work();
+      return await work();
     } finally {
       this._loading--;
       if (!this._isDisposed) {
@@ -236,8 +226,8 @@ export class ReviewDiffModel implements IDisposable {
   private _diffError: string | null = null;
   private _reviewError: string | null = null;
   private _loading = 0;
-  private _diffTicket = 0;
-  private _reviewTicket = 0;
+  private readonly _diffFetch = new Latest();
+  private readonly _reviewFetch = new Latest();
   private _isDisposed = false;
   private readonly _onReviewChanged: (path: string) => void;
   private readonly _onWorkingCopyChanged: (path: string) => void;
@@ -257,6 +247,7 @@ export namespace ReviewDiffModel {
   }
 }
 
-function describe(error: unknown): string {
+/** A failure in one line, for people. */
+export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -3,6 +3,7 @@ import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { InlineCode } from '../../components/InlineCode';
+import { Latest, Outcome } from '../../panels/poll';
 import { searchViews } from '../api';
 import { tagPairs } from '../format';
 import { IViewQuery, IViewSummary, IViewsReply } from '../tokens';
@@ -51,46 +52,39 @@ export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
   // a new search lists its first results only
   React.useEffect(() => setShowAll(false), [searchKey, folder]);
 
+  // newest answer wins: a slow answer to an older search never replaces a newer one
+  const [catalogFetch] = React.useState(() => new Latest());
+  const [searchFetch] = React.useState(() => new Latest());
+
   React.useEffect(() => {
-    let current = true;
-    searchViews(folder)
-      .then(reply => current && setCatalog({ kind: 'ok', reply }))
-      .catch(
-        error =>
-          current &&
-          setCatalog({ kind: 'error', message: describeError(error, trans) })
-      );
-    return () => {
-      current = false;
-    };
+    void catalogFetch
+      .run(() => searchViews(folder))
+      .then(outcome => outcome && setCatalog(fetched(outcome, trans)));
+    return () => catalogFetch.cancel();
   }, [folder, refreshKey]);
 
   React.useEffect(() => {
     if (!filtered) {
+      searchFetch.cancel();
       setResults(
         catalog.kind === 'ok' ? { ...catalog, key: searchKey } : catalog
       );
       return;
     }
-    let current = true;
     setResults(previous =>
       previous.kind === 'ok' ? previous : { kind: 'loading' }
     );
     const request: IViewQuery = { q: query, owner, tag };
     const timer = window.setTimeout(() => {
-      searchViews(folder, request)
+      void searchFetch
+        .run(() => searchViews(folder, request))
         .then(
-          reply => current && setResults({ kind: 'ok', reply, key: searchKey })
-        )
-        .catch(
-          error =>
-            current &&
-            setResults({ kind: 'error', message: describeError(error, trans) })
+          outcome => outcome && setResults(fetched(outcome, trans, searchKey))
         );
     }, SEARCH_DEBOUNCE_MS);
     return () => {
-      current = false;
       window.clearTimeout(timer);
+      searchFetch.cancel();
     };
   }, [folder, query, owner, tag, catalog]);
 
@@ -169,6 +163,17 @@ export function FeatureSearch(props: IFeatureSearchProps): JSX.Element {
       />
     </div>
   );
+}
+
+/** What a search's outcome shows. */
+function fetched(
+  outcome: Outcome<IViewsReply>,
+  trans: TranslationBundle,
+  key?: string
+): Fetched {
+  return outcome.ok
+    ? { kind: 'ok', reply: outcome.value, key }
+    : { kind: 'error', message: describeError(outcome.error, trans) };
 }
 
 function Results(props: {
