@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from jupyter_mlops.deploy import deploy, deployments
-from jupyter_mlops.deploy.local import DeployFailed
+from jupyter_mlops.deploy.target import DeployFailed
 from jupyter_mlops.errors import MLOpsError, NotFoundError, UserInputError
 from tests.deploy_fixtures import DeployProject
 

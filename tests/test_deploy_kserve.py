@@ -14,9 +14,11 @@ import jsonschema
 import pytest
 import yaml
 
+from jupyter_mlops.config import load_config
 from jupyter_mlops.deploy.kserve import KServeTarget, build_manifest
 from jupyter_mlops.deploy.models import ResolvedModel
 from jupyter_mlops.deploy.state import DeploymentStore
+from jupyter_mlops.deploy.target import DeployOptions
 from jupyter_mlops.errors import ConfigError, UserInputError
 
 SCHEMA_FILE = Path(__file__).parent / "data" / "kserve_inferenceservice_v1beta1.schema.yaml"
@@ -125,14 +127,13 @@ def test_applying_needs_cluster_readable_artifacts_and_a_kubeconfig(
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    target = KServeTarget(DeploymentStore(tmp_path / "deployments"))
+    target = KServeTarget(DeploymentStore(tmp_path / "deployments"), load_config(tmp_path))
     local = ResolvedModel("runs:/x/model", "runs:/x/model", storage_uri="file:///tmp/m")
+    options = DeployOptions(namespace="default", gpu=None, replicas=1, canary=None, timeout=1)
     with pytest.raises(UserInputError, match="which a cluster cannot read"):
-        target.deploy(local, name="m", namespace="default", gpu=None, replicas=1,
-                      canary=None, timeout=1, progress=lambda _m: None)
+        target.deploy(local, "m", options, lambda _m: None)
     with pytest.raises(ConfigError, match=r"no kubeconfig found .* --dry-run"):
-        target.deploy(S3_MODEL, name="m", namespace="default", gpu=None, replicas=1,
-                      canary=None, timeout=1, progress=lambda _m: None)
+        target.deploy(S3_MODEL, "m", options, lambda _m: None)
     assert not (tmp_path / "deployments" / "m").exists()
 
 

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from jupyter_mlops.deploy import deploy, deployments, predict, rollback, undeploy
-from jupyter_mlops.deploy.local import DeployFailed
 from jupyter_mlops.deploy.sagemaker import blue_green_policy
+from jupyter_mlops.deploy.target import DeployFailed
 from jupyter_mlops.errors import ConfigError
 from tests.deploy_fixtures import DeployProject
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from jupyter_mlops.deploy import deploy, deployments, get_deployment, rollback, undeploy
-from jupyter_mlops.deploy.local import DeployFailed
+from jupyter_mlops.deploy.target import DeployFailed
 from tests.deploy_fixtures import DeployProject, get, post
 
 pytestmark = pytest.mark.timeout(900)

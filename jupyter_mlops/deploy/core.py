@@ -7,19 +7,35 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 from ..config import Config, load_config
 from ..errors import UserInputError
+from .kserve import KServeTarget
 from .local import LocalTarget
-from .state import TARGETS, Deployment, DeploymentStore, check_name
+from .models import resolve_model
+from .sagemaker import SageMakerTarget
+from .state import (
+    DEFAULT_MAX_BATCH_SIZE,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_REQUEST_ROWS,
+    DEFAULT_MAX_WAIT_MS,
+    DEFAULT_TIMEOUT_S,
+    TARGETS,
+    Deployment,
+    DeploymentStore,
+    TargetKind,
+    check_name,
+)
+from .target import DeployOptions, Progress, Target
 
-Progress = Callable[[str], None]
-DEFAULT_MAX_BATCH_SIZE = 64
-DEFAULT_MAX_WAIT_MS = 2.0
-DEFAULT_MAX_QUEUE = 1024
-DEFAULT_TIMEOUT_S = 600.0
+__all__ = ["DEFAULT_MAX_BATCH_SIZE", "DEFAULT_MAX_QUEUE", "DEFAULT_MAX_WAIT_MS",
+           "DEFAULT_TIMEOUT_S", "DeploymentList", "DeploymentLogs", "deploy", "deployments",
+           "get_deployment", "logs", "predict", "promote", "rollback", "store_for", "undeploy"]
+
+TARGET_CLASSES: dict[TargetKind, Callable[[DeploymentStore, Config], Target]] = {
+    "local": LocalTarget, "kserve": KServeTarget, "sagemaker": SageMakerTarget}
 
 
 def _quiet(_message: str) -> None:
@@ -34,25 +50,15 @@ def store_for(config: Config) -> DeploymentStore:
     return DeploymentStore(config.path("deploy.path"))
 
 
-def _target(kind: str, store: DeploymentStore, config: Config) -> Any:
-    if kind == "local":
-        return LocalTarget(store)
-    if kind == "kserve":
-        from .kserve import KServeTarget
-
-        return KServeTarget(store)
-    if kind == "sagemaker":
-        from .sagemaker import SageMakerTarget
-
-        return SageMakerTarget(store, config)
-    raise UserInputError(f"unknown target '{kind}': use one of {', '.join(TARGETS)}")
+def _is_kind(kind: str) -> TypeGuard[TargetKind]:
+    return kind in TARGET_CLASSES
 
 
-def _gpu_spec(gpu: str | int | None, config: Config) -> str:
-    value = str(config["deploy.gpu"] if gpu is None else gpu).strip().lower()
-    if value in ("auto", "none", "cpu") or value.removeprefix("cuda").lstrip(":").isdigit():
-        return value
-    raise UserInputError(f"invalid gpu '{gpu}': use auto, none or a CUDA device index (0, 1…)")
+def _target(kind: str, store: DeploymentStore, config: Config) -> Target:
+    """The target that serves ``kind`` deployments (the only place that looks at the kind)."""
+    if not _is_kind(kind):
+        raise UserInputError(f"unknown target '{kind}': use one of {', '.join(TARGETS)}")
+    return TARGET_CLASSES[kind](store, config)
 
 
 def deploy(model: str, *, target: str | None = None, name: str | None = None,
@@ -60,7 +66,8 @@ def deploy(model: str, *, target: str | None = None, name: str | None = None,
            max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
            max_wait_ms: float = DEFAULT_MAX_WAIT_MS, canary: int | None = None,
            max_queue: int = DEFAULT_MAX_QUEUE, cpu_threads: int = 0,
-           max_request_bytes: int = 16 * 1024 * 1024, max_request_rows: int = 100_000,
+           max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+           max_request_rows: int = DEFAULT_MAX_REQUEST_ROWS,
            port: int | None = None,
            host: str = "127.0.0.1", namespace: str = "default", dry_run: bool = False,
            timeout: float = DEFAULT_TIMEOUT_S, progress: Progress | None = None,
@@ -75,9 +82,8 @@ def deploy(model: str, *, target: str | None = None, name: str | None = None,
     """
     config = _config(config, cwd)
     progress = progress or _quiet
-    kind = (target or str(config["deploy.target"])).lower()
-    if kind not in TARGETS:
-        raise UserInputError(f"unknown target '{kind}': use one of {', '.join(TARGETS)}")
+    store = store_for(config)
+    chosen = _target((target or str(config["deploy.target"])).lower(), store, config)
     if canary is not None and not 0 < int(canary) < 100:
         raise UserInputError(f"canary is a percentage of traffic between 1 and 99, not {canary}")
     if replicas < 1:
@@ -87,46 +93,20 @@ def deploy(model: str, *, target: str | None = None, name: str | None = None,
                              "max_wait_ms at least 0")
     if name is not None:
         check_name(name)
-    gpu_spec = _gpu_spec(gpu, config) if kind == "local" else gpu
-    from .models import download_model, resolve_model
-
+    options = chosen.check(DeployOptions(
+        gpu=gpu, instance_type=instance_type, replicas=replicas, canary=canary,
+        max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
+        cpu_threads=cpu_threads, max_request_bytes=max_request_bytes,
+        max_request_rows=max_request_rows, port=port, host=host, namespace=namespace,
+        timeout=timeout))
     progress(f"resolving {model}")
     resolved = resolve_model(str(model), config)
     name = name or resolved.default_name
     check_name(name)
-    store = store_for(config)
     if dry_run:
-        if kind != "kserve":
-            raise UserInputError("--dry-run writes a KServe manifest: use it with "
-                                 "--target kserve")
-        from .kserve import KServeTarget
-
-        return KServeTarget(store).dry_run(resolved, name=name, namespace=namespace, gpu=gpu,
-                                           replicas=replicas, canary=canary)
+        return chosen.dry_run(resolved, name, options)
     with store.lock(name):
-        if kind == "local":
-            return LocalTarget(store).deploy(
-                resolved, name=name, gpu=str(gpu_spec), max_batch_size=max_batch_size,
-                max_wait_ms=max_wait_ms, max_queue=max_queue,
-                limits={"cpu_threads": cpu_threads, "max_request_bytes": max_request_bytes,
-                        "max_request_rows": max_request_rows},
-                canary=canary, port=port, host=host, timeout=timeout, progress=progress)
-        if kind == "kserve":
-            from .kserve import KServeTarget
-
-            return KServeTarget(store).deploy(resolved, name=name, namespace=namespace,
-                                              gpu=gpu, replicas=replicas, canary=canary,
-                                              timeout=timeout, progress=progress)
-        import tempfile
-
-        from .sagemaker import SageMakerTarget
-
-        progress(f"downloading {resolved.given}")
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = download_model(resolved, Path(tmp) / "model")
-            return SageMakerTarget(store, config).deploy(
-                resolved, folder, name=name, instance_type=instance_type, replicas=replicas,
-                canary=canary, timeout=timeout, progress=progress)
+        return chosen.deploy(resolved, name, options, progress)
 
 
 def get_deployment(name: str, *, check: bool = True, cwd: str | os.PathLike[str] | None = None,
@@ -136,7 +116,7 @@ def get_deployment(name: str, *, check: bool = True, cwd: str | os.PathLike[str]
     store = store_for(config)
     deployment = store.load(name)
     if check:
-        deployment = _target(deployment.target, store, config).refresh(deployment)
+        deployment = _target(deployment.target, store, config).status(deployment)
     return deployment
 
 
@@ -152,7 +132,7 @@ def deployments(*, check: bool = True, cwd: str | os.PathLike[str] | None = None
         except UserInputError:
             continue
         if check:
-            deployment = _target(deployment.target, store, config).refresh(deployment)
+            deployment = _target(deployment.target, store, config).status(deployment)
         found.append(deployment)
     return DeploymentList(found)
 
@@ -167,11 +147,7 @@ def rollback(name: str, *, timeout: float = DEFAULT_TIMEOUT_S, progress: Progres
     with store.lock(name):
         deployment = store.load(name)
         target = _target(deployment.target, store, config)
-        if not hasattr(target, "rollback"):
-            raise UserInputError(f"rollback is not available for {deployment.target} "
-                                 "deployments: deploy the previous model again")
-        result: Deployment = target.rollback(deployment, timeout, progress or _quiet)
-        return result
+        return target.rollback(deployment, timeout, progress or _quiet)
 
 
 def promote(name: str, *, cwd: str | os.PathLike[str] | None = None,
@@ -181,10 +157,7 @@ def promote(name: str, *, cwd: str | os.PathLike[str] | None = None,
     store = store_for(config)
     with store.lock(name):
         deployment = store.load(name)
-        if deployment.target != "local":
-            raise UserInputError("promote is for local canaries; SageMaker and KServe shift "
-                                 "the traffic themselves")
-        return LocalTarget(store).promote(deployment)
+        return _target(deployment.target, store, config).promote(deployment)
 
 
 def undeploy(name: str, *, progress: Progress | None = None,
@@ -195,52 +168,10 @@ def undeploy(name: str, *, progress: Progress | None = None,
     store = store_for(config)
     with store.lock(name):
         deployment = store.load(name)
-        target = _target(deployment.target, store, config)
-        if deployment.target == "local":
-            target.undeploy(deployment)
-        else:
-            target.undeploy(deployment, progress or _quiet)
+        _target(deployment.target, store, config).undeploy(deployment, progress or _quiet)
     deployment.status, deployment.health = "removed", "stopped"
     deployment.metrics = {}
     return deployment
-
-
-def request_body(data: Any) -> bytes:
-    """A scoring request for ``data``: a DataFrame (dataframe_split), records or a column
-    dict (made a DataFrame), a numpy array (inputs), or a ready MLflow payload dict."""
-    import json
-
-    if isinstance(data, str):
-        return data.encode()
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, dict) and any(k in data for k in ("dataframe_split", "dataframe_records",
-                                                          "instances", "inputs")):
-        return json.dumps(data).encode()
-    import numpy as np
-    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-
-    if isinstance(data, np.ndarray):
-        return json.dumps({"inputs": data.tolist()}).encode()
-    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-    split = str(frame.to_json(orient="split", index=False, date_format="iso"))
-    return b'{"dataframe_split": ' + split.encode() + b"}"
-
-
-def predictions_frame(data: bytes) -> Any:
-    """MLflow's ``{"predictions": …}`` answer as a DataFrame."""
-    import json
-
-    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-
-    payload = json.loads(data)
-    predictions = payload.get("predictions", payload) if isinstance(payload, dict) else payload
-    if isinstance(predictions, dict):
-        return pd.DataFrame(predictions)
-    if isinstance(predictions, list) and predictions and not isinstance(
-            predictions[0], (dict, list)):
-        return pd.DataFrame({"prediction": predictions})
-    return pd.DataFrame(predictions)
 
 
 def predict(name: str, data: Any, *, cwd: str | os.PathLike[str] | None = None,
@@ -250,13 +181,7 @@ def predict(name: str, data: Any, *, cwd: str | os.PathLike[str] | None = None,
     config = _config(config, cwd)
     store = store_for(config)
     deployment = store.load(name)
-    target = _target(deployment.target, store, config)
-    if deployment.target == "kserve":
-        import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-
-        frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-        return target.predict(deployment, frame)
-    return predictions_frame(target.predict(deployment, request_body(data)))
+    return _target(deployment.target, store, config).predict(deployment, data)
 
 
 @dataclass

@@ -1,17 +1,20 @@
 """Frames between the serving front and a model worker, over the worker's stdin/stdout.
 
 A frame is ``>II`` (header length, body length), a JSON header, then the body bytes: the
-request bodies of a batch one after another, or the response bodies of its results.
+request bodies of a batch one after another, or the response bodies of its results. While it
+starts, the worker announces its phases: frames whose header has an ``event``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from .protocol import dumps, loads
 
+WorkerEvent = Literal["loading", "warming", "failed", "ready"]
+"""A starting worker's announcements; ``ready`` carries the warm-up payload as its body."""
 _PREFIX = struct.Struct(">II")
 MAX_FRAME = 1 << 31
 

@@ -12,14 +12,15 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from ..config import Config
 from ..errors import BackendUnavailableError, ConfigError, NotFoundError, UserInputError
-from .local import DeployFailed
+from .local import http
 from .models import ResolvedModel
-from .state import Deployment, DeploymentStore, VersionInfo
+from .state import Deployment, DeploymentStore, TargetKind, VersionInfo
+from .target import DeployFailed, DeployOptions, Progress, TargetBase
 
-Progress = Callable[[str], None]
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 CLUSTER_SCHEMES = ("s3://", "gs://", "https://", "http://", "pvc://", "hf://", "oci://",
                    "hdfs://", "webhdfs://")
@@ -92,9 +93,12 @@ def has_kubeconfig() -> bool:
     return any(p and Path(p).expanduser().is_file() for p in paths)
 
 
-class KServeTarget:
-    def __init__(self, store: DeploymentStore, *, poll_seconds: float = 5.0) -> None:
-        self.store = store
+class KServeTarget(TargetBase):
+    kind: ClassVar[TargetKind] = "kserve"
+
+    def __init__(self, store: DeploymentStore, config: Config, *,
+                 poll_seconds: float = 5.0) -> None:
+        super().__init__(store, config)
         self.poll_seconds = poll_seconds
 
     def manifest_path(self, name: str) -> Path:
@@ -106,10 +110,10 @@ class KServeTarget:
         path.write_text(to_yaml(manifest), encoding="utf-8")
         return path
 
-    def dry_run(self, model: ResolvedModel, *, name: str, namespace: str, gpu: Any,
-                replicas: int, canary: int | None) -> Deployment:
+    def dry_run(self, model: ResolvedModel, name: str, options: DeployOptions) -> Deployment:
+        gpu, namespace = options.gpu, options.namespace
         manifest = build_manifest(name, model, namespace=namespace, gpus=gpu_count(gpu),
-                                  replicas=replicas, canary=canary)
+                                  replicas=options.replicas, canary=options.canary)
         path = self.write(manifest)
         storage = manifest["spec"]["predictor"]["model"]["storageUri"]
         note = None
@@ -168,19 +172,17 @@ class KServeTarget:
         except OSError as exc:
             raise BackendUnavailableError(f"the Kubernetes API is unreachable: {exc}") from None
 
-    def deploy(self, model: ResolvedModel, *, name: str, namespace: str, gpu: Any,
-               replicas: int, canary: int | None, timeout: float, progress: Progress
-               ) -> Deployment:
+    def deploy(self, model: ResolvedModel, name: str, options: DeployOptions,
+               progress: Progress) -> Deployment:
+        gpu, namespace, replicas, canary = (options.gpu, options.namespace, options.replicas,
+                                            options.canary)
         storage = model.storage_uri or model.uri
         if not str(storage).startswith(CLUSTER_SCHEMES):
             raise UserInputError(f"the model's artifacts are at {storage}, which a cluster "
                                  "cannot read: log models to an s3:// or gs:// artifact root "
                                  "(tracking.artifact_root), or use --dry-run")
         api = self._api()
-        existing = self.store.load(name) if self.store.exists(name) else None
-        if existing is not None and existing.target != "kserve":
-            raise UserInputError(f"'{name}' is a {existing.target} deployment: undeploy it "
-                                 "first or choose another name")
+        existing = self.existing(name)
         version = existing.next_version() if existing else 1
         manifest = build_manifest(name, model, namespace=namespace, gpus=gpu_count(gpu),
                                   replicas=replicas, canary=canary if existing else None,
@@ -203,7 +205,7 @@ class KServeTarget:
                                "gpus": gpu_count(gpu)}
         deployment.details = {"manifest": str(self.manifest_path(name)),
                               "namespace": namespace}
-        status = self.watch(api, name, namespace, timeout, progress)
+        status = self.watch(api, name, namespace, options.timeout, progress)
         deployment.url = status.get("url")
         info.status = "canary" if canary and existing else "serving"
         if info.status == "serving":
@@ -238,7 +240,7 @@ class KServeTarget:
                                    f"({ready.get('message') or 'no message'})")
             time.sleep(self.poll_seconds)
 
-    def refresh(self, deployment: Deployment) -> Deployment:
+    def status(self, deployment: Deployment) -> Deployment:
         try:
             api = self._api()
             namespace = str(deployment.settings.get("namespace", "default"))
@@ -268,12 +270,11 @@ class KServeTarget:
                        namespace=namespace, plural=PLURAL, name=deployment.name)
         self.store.remove(deployment.name)
 
-    def predict(self, deployment: Deployment, frame: Any) -> Any:
+    def predict(self, deployment: Deployment, data: Any) -> Any:
         """V2 inference protocol (MLServer) with the pandas codec; returns a DataFrame."""
         import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
-        from .local import http
-
+        frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
         if not deployment.url:
             raise BackendUnavailableError(f"{deployment.name} has no URL yet")
         datatypes = {"i": "INT64", "u": "INT64", "f": "FP64", "b": "BOOL"}

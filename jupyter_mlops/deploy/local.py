@@ -1,5 +1,6 @@
-"""The local target: a detached serving front per deployment (``server.py``) on loopback,
-driven through its token-protected admin routes. Survives the process that started it."""
+"""The local target: a detached serving process per deployment (``python -m
+jupyter_mlops.deploy.server``) on loopback, driven through its token-protected admin routes.
+Survives the process that started it."""
 
 from __future__ import annotations
 
@@ -14,23 +15,28 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from ..errors import BackendUnavailableError, MLOpsError, UserInputError
 from .models import ResolvedModel, download_model, inspect_model
-from .state import SECRET_FILE, Deployment, DeploymentStore, VersionInfo, write_json
+from .protocol import predictions_frame, request_body
+from .state import (
+    SECRET_FILE,
+    Deployment,
+    ServingSettings,
+    TargetKind,
+    VersionInfo,
+    write_json,
+)
+from .target import DeployFailed, DeployOptions, Progress, TargetBase
 
-Progress = Callable[[str], None]
+SERVER_MODULE = "jupyter_mlops.deploy.server"  # what the serving process runs, and is known by
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _children: dict[int, subprocess.Popen[bytes]] = {}  # fronts started here, reaped when they end
 
-
-class DeployFailed(MLOpsError):
-    """A version did not become healthy; what serves (if anything) is unchanged."""
-
-    http_status = 422
+__all__ = ["DeployFailed", "LocalTarget"]
 
 
 # ---------------------------------------------------------------------------- HTTP
@@ -101,7 +107,7 @@ def is_front(pid: int | None, folder: Path) -> bool:
         except OSError:
             return False
         return True  # no /proc here: trust the pid
-    return b"jupyter_mlops.deploy.server" in cmdline and str(folder).encode() in cmdline
+    return SERVER_MODULE.encode() in cmdline and str(folder).encode() in cmdline
 
 
 def free_port(host: str) -> int:
@@ -130,7 +136,7 @@ def start_front(folder: Path) -> subprocess.Popen[bytes]:
         [PACKAGE_ROOT, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
     with open(logs / "server.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_mlops.deploy.server", str(folder)],
+            [sys.executable, "-m", SERVER_MODULE, str(folder)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True, cwd=str(folder), env=env,
         )
@@ -175,11 +181,21 @@ def tail(path: Path, lines: int) -> list[str]:
 # ---------------------------------------------------------------------------- the target
 
 
-class LocalTarget:
-    def __init__(self, store: DeploymentStore) -> None:
-        self.store = store
+def gpu_spec(gpu: str | int | None, default: Any = "auto") -> str:
+    """The device a local deployment asks for: auto, none/cpu or a CUDA index ('0', 'cuda:1')."""
+    value = str(default if gpu is None else gpu).strip().lower()
+    if value in ("auto", "none", "cpu") or value.removeprefix("cuda").lstrip(":").isdigit():
+        return value
+    raise UserInputError(f"invalid gpu '{gpu}': use auto, none or a CUDA device index (0, 1…)")
 
-    def refresh(self, deployment: Deployment) -> Deployment:
+
+class LocalTarget(TargetBase):
+    kind: ClassVar[TargetKind] = "local"
+
+    def check(self, options: DeployOptions) -> DeployOptions:
+        return replace(options, gpu=gpu_spec(options.gpu, self.config["deploy.gpu"]))
+
+    def status(self, deployment: Deployment) -> Deployment:
         """The deployment as its front sees it now, or marked dead when it is gone."""
         folder = self.store.folder(deployment.name)
         if deployment.url and is_front(deployment.pid, folder):
@@ -200,15 +216,11 @@ class LocalTarget:
         return deployment
 
     # ------------------------------------------------------------------ deploy
-    def deploy(self, model: ResolvedModel, *, name: str, gpu: str, max_batch_size: int,
-               max_wait_ms: float, max_queue: int, limits: dict[str, int],
-               canary: int | None, port: int | None, host: str, timeout: float,
+    def deploy(self, model: ResolvedModel, name: str, options: DeployOptions,
                progress: Progress) -> Deployment:
         folder = self.store.folder(name)
-        existing = self.store.load(name) if self.store.exists(name) else None
-        if existing is not None and existing.target != "local":
-            raise UserInputError(f"'{name}' is a {existing.target} deployment: undeploy it "
-                                 "first or choose another name")
+        existing = self.existing(name)
+        canary, port, host, timeout = options.canary, options.port, options.host, options.timeout
         running = existing is not None and existing.url is not None and \
             is_front(existing.pid, folder) and admin_status(folder, existing.url) is not None
         version = existing.next_version() if existing else 1
@@ -243,19 +255,16 @@ class LocalTarget:
             progress("nothing is serving yet: the new version takes all the traffic "
                      f"(canary={canary} applies to later versions)")
         try:
-            return self._boot(existing, name, info, gpu=gpu, max_batch_size=max_batch_size,
-                              max_wait_ms=max_wait_ms, max_queue=max_queue, limits=limits,
-                              port=port, host=host, timeout=timeout, progress=progress)
+            return self._boot(existing, name, info, options, progress)
         except BaseException:
             if fresh:  # nothing half-deployed: _boot stopped what it started
                 self.store.remove(name)
             raise
 
-    def _boot(self, existing: Deployment | None, name: str, info: VersionInfo, *, gpu: str,
-              max_batch_size: int, max_wait_ms: float, max_queue: int,
-              limits: dict[str, int], port: int | None, host: str, timeout: float,
-              progress: Progress) -> Deployment:
+    def _boot(self, existing: Deployment | None, name: str, info: VersionInfo,
+              options: DeployOptions, progress: Progress) -> Deployment:
         folder = self.store.folder(name)
+        port, host, timeout = options.port, options.host, options.timeout
         if existing is not None:
             old = existing.settings
             host = host or str(old.get("host", "127.0.0.1"))
@@ -278,10 +287,12 @@ class LocalTarget:
         deployment.status = "starting"
         deployment.message = None
         deployment.details = {"boot_version": info.version}
-        deployment.settings = {"host": host, "port": port, "max_batch_size": max_batch_size,
-                               "max_wait_ms": max_wait_ms, "max_queue": max_queue, "gpu": gpu,
-                               **limits,
-                               "start_timeout_s": timeout, "python": sys.executable}
+        deployment.settings = asdict(ServingSettings(
+            host=host, port=port, max_batch_size=options.max_batch_size,
+            max_wait_ms=options.max_wait_ms, max_queue=options.max_queue,
+            max_request_bytes=options.max_request_bytes,
+            max_request_rows=options.max_request_rows, gpu=str(options.gpu),
+            cpu_threads=options.cpu_threads, start_timeout_s=timeout, python=sys.executable))
         self.store.save(deployment)
         write_json(folder / SECRET_FILE, {"token": secrets.token_urlsafe(32)}, private=True)
         progress(f"starting the serving process on {deployment.url}")
@@ -313,7 +324,7 @@ class LocalTarget:
 
     def _wait(self, deployment: Deployment, version: int | None, timeout: float,
               progress: Progress, proc: subprocess.Popen[bytes] | None = None,
-              kind: str = "deploy") -> Deployment:
+              kind: Literal["deploy", "rollback"] = "deploy") -> Deployment:
         """Follow the front's rollout until it is done, reporting each phase."""
         folder = self.store.folder(deployment.name)
         assert deployment.url is not None
@@ -343,7 +354,7 @@ class LocalTarget:
 
     def _confirm(self, name: str) -> Deployment:
         """The endpoint answers at its URL (health) from here too."""
-        deployment = self.refresh(self.store.load(name))
+        deployment = self.status(self.store.load(name))
         assert deployment.url is not None
         status, data = http("GET", f"{deployment.url}/health", timeout=5)
         if status != 200:
@@ -378,15 +389,15 @@ class LocalTarget:
         status, data = http("POST", f"{live.url}/-/admin/promote", {}, token=_token(folder))
         if status != 200:
             raise UserInputError(f"{deployment.name}: {_message(data)}")
-        return self.refresh(self.store.load(deployment.name))
+        return self.status(self.store.load(deployment.name))
 
     def _require_live(self, deployment: Deployment) -> Deployment:
-        live = self.refresh(deployment)
+        live = self.status(deployment)
         if live.status in ("dead", "unresponsive", "stopped"):
             raise BackendUnavailableError(f"{deployment.name} is {live.status}: {live.health}")
         return live
 
-    def undeploy(self, deployment: Deployment) -> None:
+    def undeploy(self, deployment: Deployment, progress: Progress) -> None:
         folder = self.store.folder(deployment.name)
         stop_front(deployment.pid, folder, deployment.url)
         if is_front(deployment.pid, folder):
@@ -394,7 +405,11 @@ class LocalTarget:
                                           f"{deployment.name} did not stop")
         self.store.remove(deployment.name)
 
-    def predict(self, deployment: Deployment, body: bytes, timeout: float = 60.0) -> bytes:
+    def predict(self, deployment: Deployment, data: Any) -> Any:
+        return predictions_frame(self.score(deployment, request_body(data)))
+
+    def score(self, deployment: Deployment, body: bytes, timeout: float = 60.0) -> bytes:
+        """One ``POST /invocations`` with a ready MLflow payload; the answer's bytes."""
         if not deployment.url:
             raise BackendUnavailableError(f"{deployment.name} has no URL")
         try:

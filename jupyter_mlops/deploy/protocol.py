@@ -5,6 +5,9 @@ early, count its rows and compute a *merge key*; requests with the same key are 
 one payload (rows concatenated), predicted together and the predictions split back by row
 counts. Anything unusual (``params``, LLM payloads, CSV, ragged shapes) gets no key and is
 predicted on its own, exactly as MLflow's scoring server would. Pure Python, no MLflow.
+
+The client side (``predict`` on a target) writes requests with ``request_body`` and reads
+answers with ``predictions_frame``.
 """
 
 from __future__ import annotations
@@ -201,3 +204,39 @@ def split_predictions(predictions: Any, rows: Sequence[int]) -> list[Any] | None
             start += n
         return out
     return None
+
+
+# ---------------------------------------------------------------------------- the client side
+
+
+def request_body(data: Any) -> bytes:
+    """A scoring request for ``data``: a DataFrame (dataframe_split), records or a column
+    dict (made a DataFrame), a numpy array (inputs), or a ready MLflow payload dict."""
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, dict) and any(k in data for k in FORMATS):
+        return json.dumps(data).encode()
+    import numpy as np
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+    if isinstance(data, np.ndarray):
+        return json.dumps({"inputs": data.tolist()}).encode()
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    split = str(frame.to_json(orient="split", index=False, date_format="iso"))
+    return b'{"dataframe_split": ' + split.encode() + b"}"
+
+
+def predictions_frame(data: bytes) -> Any:
+    """MLflow's ``{"predictions": …}`` answer as a DataFrame."""
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+    payload = json.loads(data)
+    predictions = payload.get("predictions", payload) if isinstance(payload, dict) else payload
+    if isinstance(predictions, dict):
+        return pd.DataFrame(predictions)
+    if isinstance(predictions, list) and predictions and not isinstance(
+            predictions[0], (dict, list)):
+        return pd.DataFrame({"prediction": predictions})
+    return pd.DataFrame(predictions)

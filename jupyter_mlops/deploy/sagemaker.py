@@ -12,21 +12,22 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..config import Config
 from ..errors import BackendUnavailableError, ConfigError, NotFoundError, UserInputError
-from .local import DeployFailed
-from .models import ResolvedModel
-from .state import Deployment, DeploymentStore, VersionInfo
+from .models import ResolvedModel, download_model
+from .protocol import predictions_frame, request_body
+from .state import Deployment, DeploymentStatus, DeploymentStore, TargetKind, VersionInfo
+from .target import DeployFailed, DeployOptions, Progress, TargetBase
 
-Progress = Callable[[str], None]
 DEFAULT_INSTANCE_TYPE = "ml.g4dn.xlarge"  # one NVIDIA T4
 CONTAINER_ENV = {"MLFLOW_DEPLOYMENT_FLAVOR_NAME": "python_function",
                  "SERVING_ENVIRONMENT": "SageMaker"}  # what MLflow's pyfunc image reads
-STATUS = {"InService": "serving", "Creating": "starting", "Updating": "updating",
-          "SystemUpdating": "updating", "RollingBack": "updating", "Deleting": "stopping",
-          "Failed": "failed", "OutOfService": "failed", "UpdateRollbackFailed": "failed"}
+STATUS: dict[str, DeploymentStatus] = {
+    "InService": "serving", "Creating": "starting", "Updating": "updating",
+    "SystemUpdating": "updating", "RollingBack": "updating", "Deleting": "stopping",
+    "Failed": "failed", "OutOfService": "failed", "UpdateRollbackFailed": "failed"}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -34,11 +35,12 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-class SageMakerTarget:
+class SageMakerTarget(TargetBase):
+    kind: ClassVar[TargetKind] = "sagemaker"
+
     def __init__(self, store: DeploymentStore, config: Config, *,
                  poll_seconds: float = 15.0) -> None:
-        self.store = store
-        self.config = config
+        super().__init__(store, config)
         self.poll_seconds = poll_seconds
 
     # ------------------------------------------------------------------ clients
@@ -107,16 +109,20 @@ class SageMakerTarget:
         return role, image, name, prefix.strip("/")
 
     # ------------------------------------------------------------------ deploy
-    def deploy(self, model: ResolvedModel, model_dir: Path, *, name: str,
-               instance_type: str | None, replicas: int, canary: int | None,
-               timeout: float, progress: Progress) -> Deployment:
+    def deploy(self, model: ResolvedModel, name: str, options: DeployOptions,
+               progress: Progress) -> Deployment:
+        progress(f"downloading {model.given}")
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = download_model(model, Path(tmp) / "model")
+            return self._deploy(model, folder, name, options, progress)
+
+    def _deploy(self, model: ResolvedModel, model_dir: Path, name: str,
+                options: DeployOptions, progress: Progress) -> Deployment:
+        instance_type, replicas, canary = options.instance_type, options.replicas, options.canary
         role, image, bucket, prefix = self._settings()
         session = self._session()
         sm, s3 = self._client(session, "sagemaker"), self._client(session, "s3")
-        existing = self.store.load(name) if self.store.exists(name) else None
-        if existing is not None and existing.target != "sagemaker":
-            raise UserInputError(f"'{name}' is a {existing.target} deployment: undeploy it "
-                                 "first or choose another name")
+        existing = self.existing(name)
         version = existing.next_version() if existing else 1
         instance_type = instance_type or DEFAULT_INSTANCE_TYPE
         key = "/".join(p for p in (prefix, name, f"v{version}", "model.tar.gz") if p)
@@ -167,7 +173,7 @@ class SageMakerTarget:
                 progress(f"create_endpoint {name}")
                 self._call(sm.create_endpoint, EndpointName=name, EndpointConfigName=resource,
                            Tags=tags)
-            described = self.wait(sm, name, timeout, progress)
+            described = self.wait(sm, name, options.timeout, progress)
             if described.get("EndpointConfigName") != resource:
                 raise DeployFailed(f"SageMaker rolled the update back: "
                                    f"{described.get('FailureReason') or 'see CloudWatch'}")
@@ -236,7 +242,7 @@ class SageMakerTarget:
                 fn(**kwargs)
 
     # ------------------------------------------------------------------ operations
-    def refresh(self, deployment: Deployment) -> Deployment:
+    def status(self, deployment: Deployment) -> Deployment:
         try:
             session = self._session()
             described = self._call(self._client(session, "sagemaker").describe_endpoint,
@@ -248,7 +254,7 @@ class SageMakerTarget:
             deployment.health = f"unknown: {exc}"
             return deployment
         status = str(described.get("EndpointStatus"))
-        deployment.status = STATUS.get(status, status.lower())
+        deployment.status = STATUS.get(status, "updating")  # health names an unknown one
         deployment.health = "ok" if status == "InService" else (
             str(described.get("FailureReason") or status))
         deployment.details = {**deployment.details, "endpoint_status": status,
@@ -291,14 +297,13 @@ class SageMakerTarget:
             self._delete_version(sm, s3, info, endpoint=None)
         self.store.remove(deployment.name)
 
-    def predict(self, deployment: Deployment, body: bytes) -> bytes:
+    def predict(self, deployment: Deployment, data: Any) -> Any:
         session = self._session()
         runtime = self._client(session, "sagemaker-runtime")
         response = self._call(runtime.invoke_endpoint, EndpointName=deployment.name,
                               ContentType="application/json", Accept="application/json",
-                              Body=body)
-        data: bytes = response["Body"].read()
-        return data
+                              Body=request_body(data))
+        return predictions_frame(response["Body"].read())
 
     def logs(self, deployment: Deployment, lines: int) -> dict[str, list[str]]:
         session = self._session()

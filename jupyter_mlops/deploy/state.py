@@ -10,20 +10,37 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from ..errors import NotFoundError, UserInputError
 
 STATE_FILE = "deployment.json"
 SECRET_FILE = "secret.json"
 NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
-TARGETS = ("local", "kserve", "sagemaker")
+
+TargetKind = Literal["local", "kserve", "sagemaker"]
+TARGETS: tuple[TargetKind, ...] = get_args(TargetKind)
+DeploymentStatus = Literal[
+    "starting", "serving", "restarting", "updating", "stopping", "failed", "dead",
+    "unresponsive", "stopped", "removed", "dry-run"]
+"""A deployment as a whole; ``health`` says why when it is not ``serving``."""
+VersionStatus = Literal[
+    "starting", "loading", "warming", "restarting", "serving", "canary", "standby", "stopped",
+    "failed", "rolled back", "dry-run"]
+"""One model version: the first four while its process comes up (local target)."""
+DEFAULT_MAX_BATCH_SIZE = 64
+DEFAULT_MAX_WAIT_MS = 2.0
+DEFAULT_MAX_QUEUE = 1024
+DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_REQUEST_ROWS = 100_000
+DEFAULT_TIMEOUT_S = 600.0
 
 
 def check_name(name: str) -> str:
@@ -54,7 +71,7 @@ class VersionInfo:
     registered_name: str | None = None
     registered_version: str | None = None
     path: str | None = None  # local copy (local target) or packaged location (s3://…)
-    status: str = "starting"  # starting, serving, canary, standby, stopped, failed, rolled back
+    status: VersionStatus = "starting"
     device: str | None = None
     warmup_ms: float | None = None
     message: str | None = None
@@ -78,9 +95,9 @@ class Deployment:
     """A model served under a stable name: where, which version, on what device, how healthy."""
 
     name: str
-    target: str
+    target: TargetKind
     url: str | None = None
-    status: str = "starting"  # starting, serving, restarting, failed, dead, stopped, dry-run
+    status: DeploymentStatus = "starting"
     health: str = "unknown"  # ok, or why not
     version: int | None = None  # the version taking (most of) the traffic
     versions: list[VersionInfo] = field(default_factory=list)
@@ -203,6 +220,28 @@ class Deployment:
                 f"{escape(self.status)}</span> "
                 f'<span style="opacity:.6">({escape(self.target)})</span></div>'
                 f"<table>{body}</table></div>")
+
+
+@dataclass
+class ServingSettings:
+    """How a local deployment's serving process runs: its ``Deployment.settings``, typed."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    max_wait_ms: float = DEFAULT_MAX_WAIT_MS
+    max_queue: int = DEFAULT_MAX_QUEUE
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_request_rows: int = DEFAULT_MAX_REQUEST_ROWS
+    gpu: str = "auto"
+    cpu_threads: int = 0
+    start_timeout_s: float = DEFAULT_TIMEOUT_S
+    python: str = sys.executable
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServingSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class DeploymentStore:

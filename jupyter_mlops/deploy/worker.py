@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
-from .ipc import encode, read_frame_sync
+from .ipc import WorkerEvent, encode, read_frame_sync
 from .protocol import JSON, dumps, error_body, loads, merge_payloads, split_predictions
 
 
@@ -163,9 +163,12 @@ def serve(args: argparse.Namespace, out: IO[bytes], inp: IO[bytes]) -> int:
         out.write(encode(header, body))
         out.flush()
 
+    def announce(event: WorkerEvent, body: bytes = b"", **fields: Any) -> None:
+        send({"event": event, **fields}, body)
+
     began = time.perf_counter()
     stage = "the model process failed to start"
-    send({"event": "loading"})
+    announce("loading")
     model_dir = Path(args.model)
     try:
         import mlflow
@@ -190,7 +193,7 @@ def serve(args: argparse.Namespace, out: IO[bytes], inp: IO[bytes]) -> int:
         device = device_of(model, device)
         stage = "the warm-up request failed"
         load_ms = (time.perf_counter() - began) * 1000
-        send({"event": "warming"})
+        announce("warming")
         predictor = Predictor(model)
         payload = warmup_payload(model, model_dir)
         started = time.perf_counter()
@@ -203,17 +206,17 @@ def serve(args: argparse.Namespace, out: IO[bytes], inp: IO[bytes]) -> int:
             raise ValueError(f"HTTP {status}: {detail.splitlines()[0] if detail else ''}")
     except DeviceError as exc:
         log(str(exc))
-        send({"event": "failed", "message": str(exc), "kind": "device"})
+        announce("failed", message=str(exc), kind="device")
         return 3
     except Exception as exc:
         log("failed to start:\n" + traceback.format_exc())
         message = "".join(traceback.format_exception_only(exc)).strip().splitlines()[0]
-        send({"event": "failed", "message": f"{stage}: {message}"})
+        announce("failed", message=f"{stage}: {message}")
         return 1
     log(f"ready on {device}: loaded in {load_ms:.0f} ms, warm-up request {warmup_ms:.1f} ms")
-    send({"event": "ready", "device": device, "note": note, "load_ms": round(load_ms, 1),
-          "warmup_ms": round(warmup_ms, 2), "mlflow_version": mlflow.__version__,
-          "flavors": sorted(flavors), "pid": os.getpid()}, payload)
+    announce("ready", payload, device=device, note=note, load_ms=round(load_ms, 1),
+             warmup_ms=round(warmup_ms, 2), mlflow_version=mlflow.__version__,
+             flavors=sorted(flavors), pid=os.getpid())
     while True:
         frame = read_frame_sync(inp)
         if frame is None:

@@ -1,0 +1,153 @@
+"""The HTTP side of a serving process: MLflow's scoring protocol (``POST /invocations``,
+``GET /ping``, ``/health``, ``/version``) and the admin routes under ``/-/admin/`` (bearer
+token from ``secret.json``) that start versions, roll back, promote a canary and shut down.
+FastAPI answers everything but ``/invocations``, which ``ScoringApp`` answers directly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from .front import ServingFront
+from .protocol import JSON, dumps, error_body
+from .state import VersionInfo
+
+DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body is read to here before the 413
+
+
+def create_app(front: ServingFront) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        boot = front.deployment.get_version(front.deployment.details.get("boot_version", -1))
+        if boot is not None:
+            task = asyncio.create_task(front.roll_out(boot, None))
+        yield
+        if boot is not None:
+            task.cancel()
+        await front.shutdown()
+
+    app = FastAPI(title=f"jupyter-mlops deployment {front.deployment.name}", docs_url=None,
+                  redoc_url=None, openapi_url=None, lifespan=lifespan)
+
+    def unavailable() -> Response:
+        return Response(error_body(front.unavailable_reason(), "TEMPORARILY_UNAVAILABLE"),
+                        503, media_type=JSON, headers={"Retry-After": "1"})
+
+    async def health() -> Response:
+        if front.primary_ready():
+            return Response("\n", 200, media_type=JSON)
+        return unavailable()
+
+    app.get("/ping")(health)
+    app.get("/health")(health)
+
+    @app.get("/version")
+    async def version() -> Response:
+        return Response(front.mlflow_version or "unknown", 200, media_type=JSON)
+
+    # -------------------------------------------------------------- admin
+    def authorized(request: Request) -> bool:
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {front.token}".encode())
+
+    def reply(data: Any, status: int = 200) -> Response:
+        return Response(dumps(data), status, media_type=JSON)
+
+    def forbidden() -> Response:
+        return reply({"message": "admin token required"}, 403)
+
+    @app.get("/-/admin/status")
+    async def admin_status(request: Request) -> Response:
+        if not authorized(request):
+            return forbidden()
+        return reply(front.live())
+
+    @app.post("/-/admin/versions")
+    async def admin_version(request: Request) -> Response:
+        if not authorized(request):
+            return forbidden()
+        if front.rollout is not None and front.rollout.get("ok") is None:
+            return reply({"message": f"a rollout of version {front.rollout.get('version')} "
+                                     "is in progress: wait for it"}, 409)
+        body = json.loads(await request.body())
+        info = VersionInfo.from_dict(body["version"])
+        canary = body.get("canary")
+        front.rollout = {"version": info.version, "phase": "queued", "ok": None}
+        front.spawn(front.roll_out(info, int(canary) if canary else None))
+        return reply({"version": info.version}, 202)
+
+    @app.post("/-/admin/rollback")
+    async def admin_rollback(request: Request) -> Response:
+        if not authorized(request):
+            return forbidden()
+        if front.rollout is not None and front.rollout.get("ok") is None:
+            return reply({"message": "a rollout is in progress: wait for it"}, 409)
+        if front.canary is None and len(front.deployment.history) < 2:
+            return reply({"message": "there is no previous version to roll back to"}, 400)
+        front.rollout = {"version": None, "phase": "queued", "ok": None, "kind": "rollback"}
+        front.spawn(front.roll_back())
+        return reply({"accepted": True}, 202)
+
+    @app.post("/-/admin/promote")
+    async def admin_promote(request: Request) -> Response:
+        if not authorized(request):
+            return forbidden()
+        why = await front.promote()
+        return reply({"message": why}, 400) if why else reply(front.live())
+
+    @app.post("/-/admin/shutdown")
+    async def admin_shutdown(request: Request) -> Response:
+        if not authorized(request):
+            return forbidden()
+        asyncio.get_running_loop().call_later(0.05, front.should_exit)
+        return reply({"stopping": True}, 202)
+
+    return app
+
+
+class ScoringApp:
+    """The ASGI app uvicorn runs: ``POST /invocations`` is answered here directly (the hot
+    path: no routing, no dependency injection), everything else by the FastAPI app."""
+
+    def __init__(self, front: ServingFront, app: FastAPI) -> None:
+        self.front = front
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/invocations" \
+                or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        began = asyncio.get_running_loop().time()
+        content_type = JSON
+        for key, value in scope["headers"]:
+            if key == b"content-type":
+                content_type = value.decode("latin-1")
+        limit = self.front.settings.max_request_bytes
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            size += len(chunk)
+            if size <= limit:
+                chunks.append(chunk)
+            elif size > DRAIN_LIMIT:
+                break
+            # an oversized body is read (and dropped) so the client gets the 413, not a reset
+        status, body, media, headers = await self.front.score(
+            b"".join(chunks), size, content_type, began)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", media.encode()),
+                                (b"content-length", str(len(body)).encode()), *headers]})
+        await send({"type": "http.response.body", "body": body})
