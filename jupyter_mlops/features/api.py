@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..config import Config, load_config
 from ..errors import BackendUnavailableError, UserInputError
-from .model import FeatureRef, FeatureView, ViewStats, parse_refs
+from .model import Backend, FeatureRef, FeatureView, MatchedField, ViewStats, parse_refs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +21,7 @@ Progress = Callable[[str], None]
 class FeatureStore(Protocol):
     """What a backend offers; ``EmbeddedStore`` and ``FeastStore`` implement it."""
 
-    backend: str
+    backend: Backend
 
     @property
     def where(self) -> str: ...
@@ -82,7 +82,7 @@ def publish(df: pd.DataFrame, name: str, *, entities: str | Sequence[str], times
 
 
 def matches(view: FeatureView, query: str, tags: dict[str, str] | None = None,
-            owner: str | None = None) -> str | bool | None:
+            owner: str | None = None) -> MatchedField | Literal[False] | None:
     """False when ``view`` does not match; else which field matched ``query`` (None: no
     query)."""
     if owner is not None and (view.owner or "").lower() != owner.lower():
@@ -93,7 +93,7 @@ def matches(view: FeatureView, query: str, tags: dict[str, str] | None = None,
     text = query.strip().lower()
     if not text:
         return None
-    fields: list[tuple[str, list[str]]] = [
+    fields: list[tuple[MatchedField, list[str]]] = [
         ("name", [view.name]), ("description", [view.description]),
         ("features", view.features),
         ("field descriptions", [f.description for f in view.schema]),
@@ -111,14 +111,15 @@ def matches(view: FeatureView, query: str, tags: dict[str, str] | None = None,
 
 def search_views(query: str = "", *, tags: dict[str, str] | None = None,
                  owner: str | None = None, cwd: str | os.PathLike[str] | None = None,
-                 config: Config | None = None) -> tuple[str, list[tuple[FeatureView, str | None]]]:
+                 config: Config | None = None
+                 ) -> tuple[Backend, list[tuple[FeatureView, str | None]]]:
     """(backend, [(view, which field matched)]) newest publish first."""
     store = open_store(_config(cwd, config))
-    found = []
+    found: list[tuple[FeatureView, str | None]] = []
     for view in store.views():
         matched = matches(view, query, tags, owner)
         if matched is not False:
-            found.append((view, matched if isinstance(matched, str) else None))
+            found.append((view, matched or None))
     found.sort(key=lambda item: (item[0].last_publish is not None,
                                  item[0].last_publish.timestamp() if item[0].last_publish
                                  else 0.0, item[0].name), reverse=True)

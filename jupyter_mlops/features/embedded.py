@@ -11,6 +11,10 @@ Layout under ``features.path``::
     .sorted/NAME/vN/STAMP/             each version's rows sorted for the point-in-time
                                        join (sorted_join.py), written at publish; a cache
     .stats/NAME.json                   statistics, computed on first request; a cache
+
+What is not particular to this store (checking a frame to publish, an entity frame, online
+keys; statistics of Parquet files) lives in backend-neutral modules that the Feast adapter
+uses too: ``publish_frame``, ``retrieval``, ``view_stats``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import NotFoundError, UserInputError
 from . import frames
@@ -32,23 +36,24 @@ from .duck import connect, quote, sql_list
 from .model import (
     CREATED_US,
     EVENT_US,
-    HIDDEN,
     SEQ,
-    ColumnStats,
+    Backend,
     FeatureRef,
     FeatureView,
     FieldInfo,
+    FieldRole,
     VersionInfo,
     ViewStats,
     check_name,
     from_us,
-    jsonable,
     parse_ttl,
-    suggest,
     unknown_view,
 )
 from .online_table import OnlineTable
+from .publish_frame import PublishSpec
+from .retrieval import check_features, entity_keys, key_rows
 from .storage import LocalStorage, Registry, RegistryConflict, S3Storage, Storage
+from .view_stats import compute_stats, stats_from
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +62,9 @@ if TYPE_CHECKING:
     from ..config import Config
 
 Progress = Callable[[str], None]
+#: how a point-in-time retrieval joins: ``sorted_join``'s, DuckDB's ASOF JOIN, or the first
+#: where it covers the view's types
+JoinMethod = Literal["auto", "sorted", "duckdb"]
 
 
 def _now() -> datetime:
@@ -66,7 +74,7 @@ def _now() -> datetime:
 class EmbeddedStore:
     """The default backend; ``open_store(config)`` makes one for a project."""
 
-    backend = "embedded"
+    backend: Backend = "embedded"
 
     def __init__(self, storage: Storage, online_path: Path, stats_dir: Path,
                  sorted_dir: Path | None = None) -> None:
@@ -120,7 +128,7 @@ class EmbeddedStore:
     def _view(self, entry: dict[str, Any], version: int | None = None) -> FeatureView:
         item = self._version(entry, version)
         descriptions = entry.get("field_descriptions", {})
-        roles = {entry["timestamp"]: "timestamp"}
+        roles: dict[str, FieldRole] = {entry["timestamp"]: "timestamp"}
         if entry.get("created_timestamp"):
             roles[entry["created_timestamp"]] = "created_timestamp"
         for key in entry["entities"]:
@@ -271,7 +279,7 @@ class EmbeddedStore:
 
     def historical(self, refs: Sequence[FeatureRef], entity_df: pd.DataFrame, timestamp: str,
                    *, full_names: bool = False, progress: Progress | None = None,
-                   join: str = "auto") -> pd.DataFrame:
+                   join: JoinMethod = "auto") -> pd.DataFrame:
         """Point-in-time join: for each entity row, per view, the latest feature row with
         event time ≤ the row's time and within the view's TTL (ties: the later created
         timestamp, then the later publish, then the later row); every row kept, in order,
@@ -432,7 +440,7 @@ class EmbeddedStore:
         try:
             cached = json.loads(cache.read_text())
             if cached.get("mark") == mark:
-                return _stats_from(cached["stats"])
+                return stats_from(cached["stats"])
         except (OSError, ValueError, KeyError):
             pass
         stats = compute_stats(name, int(item["version"]),
@@ -446,66 +454,6 @@ class EmbeddedStore:
 
 
 # --------------------------------------------------------------------------- publish helpers
-
-
-class PublishSpec:
-    """The frame to publish, checked, as an Arrow table with the store's hidden columns
-    (the Feast adapter checks its frames with it too)."""
-
-    def __init__(self, df: pd.DataFrame, keys: list[str], timestamp: str,
-                 created: str | None, descriptions: dict[str, str] | None) -> None:
-        import pyarrow as pa
-
-        if df.empty:
-            raise UserInputError("the frame to publish has no rows")
-        columns = [str(c) for c in df.columns]
-        if len(set(columns)) != len(columns):
-            raise UserInputError("the frame has duplicate column names")
-        for column, role in [*((k, "entity") for k in keys), (timestamp, "timestamp"),
-                             *([(created, "created timestamp")] if created else [])]:
-            if column not in df.columns:
-                raise frames.missing_column(df, column, role)
-            if column.startswith("_mlops_"):
-                raise UserInputError(f"column names starting with _mlops_ are the store's own "
-                                     f"('{column}')")
-        for key in keys:
-            if df[key].isna().any():
-                raise UserInputError(f"the entity column '{key}' has "
-                                     f"{int(df[key].isna().sum())} missing values")
-        features = [c for c in columns if c not in {*keys, timestamp, created}]
-        if not features:
-            raise UserInputError("the frame has no feature columns besides the entity and "
-                                 "timestamp columns")
-        unknown = set(descriptions or {}) - set(columns)
-        if unknown:
-            raise UserInputError(f"field_descriptions name columns the frame does not have: "
-                                 f"{', '.join(sorted(unknown))}")
-        frame = df.copy()
-        event = frames.utc_timestamps(df[timestamp], timestamp, "timestamp")
-        frame[timestamp] = event
-        created_us = None
-        if created:
-            made = frames.utc_timestamps(df[created], created, "created timestamp",
-                                         allow_nulls=True)
-            frame[created] = made
-            created_us = made
-        for column in features:  # datetime features: microsecond UTC as well
-            if frame[column].dtype.kind == "M":
-                frame[column] = frames.utc_timestamps(frame[column], column, "feature",
-                                                      allow_nulls=True)
-        table = frames.to_arrow(frame)
-        table = table.append_column(EVENT_US, pa.array(frames.epoch_us(event), pa.int64()))
-        if created_us is not None:
-            table = table.append_column(CREATED_US, pa.array(
-                frames.epoch_us(created_us), pa.int64(), mask=created_us.isna().to_numpy()))
-        else:
-            table = table.append_column(CREATED_US, pa.nulls(table.num_rows, pa.int64()))
-        self.table = table
-        self.keys = keys
-        self.timestamp = timestamp
-        self.created = created
-        self.columns = [{"name": f.name, "type": str(f.type)} for f in table.schema
-                        if f.name not in HIDDEN]
 
 
 def _choose_version(entry: dict[str, Any] | None, spec: PublishSpec) -> int:
@@ -587,58 +535,6 @@ def _has_ties(paths: list[str], keys: list[str]) -> bool:
 # --------------------------------------------------------------------------- get helpers
 
 
-def check_features(view: FeatureView, ref: FeatureRef) -> list[str]:
-    if ref.features is None:
-        return view.features
-    for feature in ref.features:
-        if feature not in view.features:
-            raise NotFoundError(f"feature view '{view.name}' v{view.version} has no feature "
-                                f"'{feature}'{suggest(feature, view.features)}; its features: "
-                                + ", ".join(view.features[:12]))
-    return list(ref.features)
-
-
-def entity_keys(entity_df: pd.DataFrame, resolved: Sequence[tuple[FeatureView, list[str]]],
-                timestamp: str, full_names: bool
-                ) -> tuple[pd.Series, dict[tuple[str, str], str], pd.DataFrame]:
-    """What every store checks of an entity frame before a retrieval: its timestamp column
-    (as UTC), the column each feature lands in, and the entity key columns the views need
-    (one frame of them, in the caller's row order). Missing columns are one-line errors."""
-    import pandas as pd
-
-    if timestamp not in entity_df.columns:
-        raise frames.missing_column(entity_df, timestamp, "timestamp")
-    ts = frames.utc_timestamps(entity_df[timestamp], timestamp, "timestamp")
-    names = output_names(resolved, list(map(str, entity_df.columns)), full_names)
-    needed: list[str] = []
-    for view, _features in resolved:
-        for key in view.entities:
-            if key not in entity_df.columns:
-                raise frames.missing_column(entity_df, key, f"entity ('{view.name}')")
-            if key not in needed:
-                needed.append(key)
-    return ts, names, pd.DataFrame({k: entity_df[k].to_numpy() for k in needed})
-
-
-def output_names(resolved: Sequence[tuple[FeatureView, list[str]]], taken: list[str],
-                 full_names: bool) -> dict[tuple[str, str], str]:
-    """The column each feature lands in: its name, or ``view__feature`` with full names; a
-    clash is an error."""
-    names: dict[tuple[str, str], str] = {}
-    used = {c: "the entity frame" for c in taken}
-    for view, features in resolved:
-        for feature in features:
-            column = f"{view.name}__{feature}" if full_names else feature
-            if column in used:
-                raise UserInputError(
-                    f"feature '{feature}' of '{view.name}' would overwrite column '{column}' "
-                    f"of {used[column]}: ask for full names (full_names=True / --full-names) "
-                    "or rename the column")
-            used[column] = f"view '{view.name}'"
-            names[(view.name, feature)] = column
-    return names
-
-
 def _check_key_types(view: FeatureView, ents: pd.DataFrame) -> None:
     types = {f.name: f.type for f in view.schema}
     for key in view.entities:
@@ -648,66 +544,3 @@ def _check_key_types(view: FeatureView, ents: pd.DataFrame) -> None:
         if (numeric and kind not in "iuf") or (stored == "string" and kind not in "OUST"):
             raise UserInputError(f"the entity column '{key}' is {ents[key].dtype} in the entity "
                                  f"frame but {stored} in feature view '{view.name}': convert it")
-
-
-def key_rows(keys: Any, entities: list[str]) -> list[tuple[Any, ...]]:
-    """Entity keys as tuples in the view's key order, from a DataFrame, a dict of columns
-    (or of one value each), a list of dicts, or (one key column) a list of values."""
-    import pandas as pd
-
-    if isinstance(keys, pd.DataFrame):
-        missing = [k for k in entities if k not in keys.columns]
-        if missing:
-            raise frames.missing_column(keys, missing[0], "entity")
-        columns = [frames.plain(keys[k].to_numpy()) for k in entities]
-        return list(zip(*columns, strict=True))
-    if isinstance(keys, dict):
-        missing = [k for k in entities if k not in keys]
-        if missing:
-            raise UserInputError(f"the keys lack the entity column '{missing[0]}' (the view is "
-                                 f"keyed by {', '.join(entities)})")
-        values = [keys[k] for k in entities]
-        if all(isinstance(v, list | tuple) or hasattr(v, "tolist") for v in values):
-            columns = [frames.plain(v) for v in values]
-            if len({len(c) for c in columns}) > 1:
-                raise UserInputError("the key columns have different lengths")
-            return list(zip(*columns, strict=True))
-        return [tuple(frames.plain(values))]
-    if isinstance(keys, list | tuple):
-        if all(isinstance(k, dict) for k in keys):
-            return key_rows(pd.DataFrame(list(keys)), entities) if keys else []
-        if len(entities) == 1:
-            return [(v,) for v in frames.plain(list(keys))]
-    raise UserInputError(f"give the keys as a DataFrame, a dict of columns or a list of dicts "
-                         f"with {', '.join(entities)}")
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-def compute_stats(name: str, version: int, columns: list[tuple[str, str]], paths: list[str]
-                  ) -> ViewStats:
-    """Rows, and per column (name, Arrow type): nulls, min, max, mean, distinct values."""
-    con = connect()
-    parts = ["count(*)"]
-    for column, kind in columns:
-        q = quote(column)
-        mean = f"avg({q}::DOUBLE)" if kind in ("int64", "double", "bool") else "NULL"
-        parts += [f"count(*) - count({q})", f"min({q})", f"max({q})", mean,
-                  f"count(DISTINCT {q})"]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM read_parquet({sql_list(paths)})"
-                      ).fetchone()
-    con.close()
-    assert row is not None
-    stats = []
-    for i, (column, kind) in enumerate(columns):
-        nulls, low, high, mean, distinct = row[1 + 5 * i: 6 + 5 * i]
-        stats.append(ColumnStats(column, kind, int(nulls), jsonable(low), jsonable(high),
-                                 float(mean) if mean is not None else None, int(distinct)))
-    return ViewStats(name, version, int(row[0]), tuple(stats))
-
-
-def _stats_from(data: dict[str, Any]) -> ViewStats:
-    return ViewStats(data["name"], int(data["version"]), int(data["rows"]), tuple(
-        ColumnStats(c["name"], c["type"], c["nulls"], c["min"], c["max"], c["mean"],
-                    c["distinct"]) for c in data["columns"]))

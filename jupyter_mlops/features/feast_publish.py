@@ -125,7 +125,7 @@ def publish_to_feast(feast: Any, repo: Path, df: pd.DataFrame, name: str, *,
                      progress: Progress | None = None) -> None:
     """Append ``df`` to Feast view ``name`` of the repository at ``repo`` (``feast``: its
     ``FeatureStore``), creating the view, its entities and source on first publish."""
-    from .embedded import PublishSpec
+    from .publish_frame import PublishSpec
     from .storage import file_lock
 
     check_name(name)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendUnavailableError, NotFoundError, UserInputError
 from . import frames
-from .model import FeatureRef, FeatureView, FieldInfo, VersionInfo, ViewStats, unknown_view
+from .model import Backend, FeatureRef, FeatureView, FieldInfo, VersionInfo, ViewStats, unknown_view
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +47,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 class FeastStore:
     """A Feast repository (the folder holding ``feature_store.yaml``)."""
 
-    backend = "feast"
+    backend: Backend = "feast"
 
     def __init__(self, repo: str) -> None:
         self.repo = Path(repo)
@@ -137,7 +137,7 @@ class FeastStore:
         return self._convert(self._feast_view(name))
 
     def resolve(self, refs: Sequence[FeatureRef]) -> list[tuple[FeatureView, list[str]]]:
-        from .embedded import check_features
+        from .retrieval import check_features
 
         views = self._feast_views()
         resolved = []
@@ -155,7 +155,7 @@ class FeastStore:
                    ) -> pd.DataFrame:
         import numpy as np
 
-        from .embedded import entity_keys
+        from .retrieval import entity_keys
 
         entity_df = frames.require_frame(entity_df, "the entity frame")
         resolved = self.resolve(refs)
@@ -184,7 +184,7 @@ class FeastStore:
                ) -> pd.DataFrame:
         import pandas as pd
 
-        from .embedded import check_features, key_rows
+        from .retrieval import check_features, key_rows
 
         view = self.view(name)
         chosen = check_features(view, FeatureRef(name, None, tuple(features)
@@ -204,7 +204,7 @@ class FeastStore:
         if path is None or not path.exists():
             raise UserInputError(f"statistics of Feast view '{name}' need a local Parquet "
                                  "source; this one is elsewhere")
-        from .embedded import compute_stats
+        from .view_stats import compute_stats
 
         return compute_stats(name, 1, [(f.name, f.type) for f in view.schema], [str(path)])
 

@@ -11,11 +11,19 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import NotFoundError, UserInputError
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+#: which store holds the views
+Backend = Literal["embedded", "feast"]
+#: what a column of a view is
+FieldRole = Literal["entity", "timestamp", "created_timestamp", "feature"]
+#: which field of a view a search matched
+MatchedField = Literal["name", "description", "features", "field descriptions", "tags",
+                       "owner", "several fields"]
+
 #: hidden columns of the embedded store's Parquet files
 EVENT_US = "_mlops_event_us"
 CREATED_US = "_mlops_created_us"
@@ -87,7 +95,7 @@ class FieldInfo:
 
     name: str
     type: str
-    role: str  # entity, timestamp, created_timestamp, feature
+    role: FieldRole
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,7 +191,7 @@ class FeatureView:
     newest_event: datetime | None = None
     last_publish: datetime | None = None
     rows: int | None = None
-    backend: str = "embedded"
+    backend: Backend = "embedded"
     runs: list[RunUse] | None = None  # filled by show()
     _stats: Callable[[], ViewStats] | None = field(default=None, repr=False, compare=False)
     _stats_value: ViewStats | None = field(default=None, repr=False, compare=False)
