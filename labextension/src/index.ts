@@ -11,6 +11,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 
@@ -20,7 +21,14 @@ import { mlopsIcon } from './icons';
 import { createPanels } from './panels';
 import { MLOpsSidebar } from './sidebar';
 import { StatusModel } from './status/model';
-import { COMMAND_CATEGORY, CommandIDs, PLUGIN_ID, SIDEBAR_ID } from './tokens';
+import {
+  CAPABILITY_IDS,
+  CapabilityId,
+  COMMAND_CATEGORY,
+  CommandIDs,
+  PLUGIN_ID,
+  SIDEBAR_ID
+} from './tokens';
 import { FRONTEND_VERSION } from './version';
 
 /**
@@ -29,7 +37,7 @@ import { FRONTEND_VERSION } from './version';
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
-    'The MLOps sidebar: live status of features, experiments, pipeline, review and deploy.',
+    'The MLOps sidebar: the live health of each capability and its panel, in one collapsible section each.',
   autoStart: true,
   optional: [
     ILayoutRestorer,
@@ -39,7 +47,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ILabShell,
     INotebookTracker,
     IDocumentManager,
-    IRenderMimeRegistry
+    IRenderMimeRegistry,
+    IStateDB
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -50,17 +59,36 @@ const plugin: JupyterFrontEndPlugin<void> = {
     labShell: ILabShell | null,
     notebooks: INotebookTracker | null,
     docManager: IDocumentManager | null,
-    rendermime: IRenderMimeRegistry | null
+    rendermime: IRenderMimeRegistry | null,
+    state: IStateDB | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyter_mlops');
     const model = new StatusModel({ frontendVersion: FRONTEND_VERSION });
+    let sidebar: MLOpsSidebar | null = null;
 
     app.commands.addCommand(CommandIDs.openSidebar, {
       label: trans.__('Open MLOps sidebar'),
       caption: trans.__('Show the MLOps sidebar'),
       icon: mlopsIcon,
-      describedBy: { args: { type: 'object', properties: {} } },
-      execute: () => app.shell.activateById(SIDEBAR_ID)
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            capability: {
+              type: 'string',
+              enum: [...CAPABILITY_IDS],
+              description: trans.__('The section to open')
+            }
+          }
+        }
+      },
+      execute: args => {
+        app.shell.activateById(SIDEBAR_ID);
+        const capability = args.capability as CapabilityId | undefined;
+        if (sidebar && capability && CAPABILITY_IDS.includes(capability)) {
+          sidebar.expand(capability);
+        }
+      }
     });
     app.commands.addCommand(CommandIDs.refreshStatus, {
       label: trans.__('Refresh MLOps status'),
@@ -93,10 +121,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         category: COMMAND_CATEGORY
       });
     }
-    const sidebar = new MLOpsSidebar({
+    sidebar = new MLOpsSidebar({
       model,
       panels,
       commands: app.commands,
+      state,
+      restored: app.restored,
       trans
     });
     app.shell.add(sidebar, 'left', { rank: 600 });

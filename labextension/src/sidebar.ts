@@ -1,56 +1,51 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
   CommandToolbarButton,
-  ReactWidget,
   refreshIcon,
   SidePanel,
   Toolbar
 } from '@jupyterlab/ui-components';
+import { IStateDB } from '@jupyterlab/statedb';
 import { CommandRegistry } from '@lumino/commands';
-import { Message } from '@lumino/messaging';
-import { Panel, PanelLayout, Widget } from '@lumino/widgets';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { AccordionPanel, PanelLayout, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
-import { CapabilitySection } from './components/CapabilitySection';
 import { StatusBanners } from './components/StatusBanner';
 import { StatusFooter } from './components/StatusFooter';
 import { mlopsIcon } from './icons';
+import { activeWhileVisible } from './panels/visibility';
+import { CapabilitySection, SectionTitleRenderer, StatusView } from './section';
 import { StatusModel } from './status/model';
-import { CAPABILITY_IDS, CapabilityId, CommandIDs, SIDEBAR_ID } from './tokens';
+import {
+  CAPABILITIES,
+  CapabilityId,
+  CommandIDs,
+  PLUGIN_ID,
+  SIDEBAR_ID
+} from './tokens';
 
-/** A React view of the status model, rendered again whenever the model changes. */
-class StatusView extends ReactWidget {
-  constructor(
-    private readonly _model: StatusModel,
-    private readonly _render: (model: StatusModel) => JSX.Element | null
-  ) {
-    super();
-    _model.changed.connect(this._onChanged, this);
-  }
-
-  render(): JSX.Element | null {
-    return this._render(this._model);
-  }
-
-  dispose(): void {
-    this._model.changed.disconnect(this._onChanged, this);
-    super.dispose();
-  }
-
-  private _onChanged(): void {
-    this.update();
-  }
+/** What the sidebar remembers across reloads: which sections are open, and their sizes. */
+interface ISectionLayout extends ReadonlyPartialJSONObject {
+  expanded: Partial<Record<CapabilityId, boolean>>;
+  sizes: Partial<Record<CapabilityId, number>>;
 }
 
 /**
  * The MLOps sidebar: a header, a toolbar with the refresh button, plain-language
- * banners, one section per capability (scrolling together, each as tall as its
- * content), and a footer with the resolved configuration. It tells the model when
- * it is visible, so polling stops while it is hidden.
+ * banners, one collapsible section per capability, and a footer with the resolved
+ * configuration. It tells the model when it is visible, so polling stops while it is
+ * hidden.
+ *
+ * The sections are a Lumino `AccordionPanel` (JupyterLab's `SidePanel` default, as in
+ * the debugger's sidebar) rather than a sidebar tab per capability: every title bar
+ * stays in sight, so each capability and its health (a dot and one line) is one click
+ * away without scrolling and without leaving the others; open sections share the height
+ * and scroll on their own; which are open and how tall is remembered (IStateDB).
  */
 export class MLOpsSidebar extends SidePanel {
   constructor(options: MLOpsSidebar.IOptions) {
-    super({ content: new Panel() });
+    super({ renderer: new SectionTitleRenderer(options.trans) });
     const model = (this._model = options.model);
     const trans = options.trans;
     this.id = SIDEBAR_ID;
@@ -82,17 +77,20 @@ export class MLOpsSidebar extends SidePanel {
     layout.insertWidget(layout.widgets.indexOf(this.content), banners);
 
     this.content.addClass('jp-mlops-sections');
-    for (const id of CAPABILITY_IDS) {
-      const section = new StatusView(model, m => renderSection(m, id, trans));
-      section.addClass('jp-mlops-sectionView');
-      section.id = `mlops-section-${id}`;
-      this.addWidget(section);
-      // the capability's own panel, under its status
+    for (const { id, title } of CAPABILITIES) {
       const panel = options.panels?.[id];
       if (panel) {
         panel.id = panel.id || `mlops-panel-${id}`;
-        this.addWidget(panel);
       }
+      this.addWidget(
+        new CapabilitySection({
+          capability: id,
+          title: title(trans),
+          model,
+          panel,
+          trans
+        })
+      );
     }
 
     const footer = new StatusView(model, m =>
@@ -108,7 +106,27 @@ export class MLOpsSidebar extends SidePanel {
     footer.addClass('jp-mlops-footerView');
     layout.addWidget(footer);
 
+    // the banners and the footer grow and shrink with what they say; the sections
+    // share what is left, laid out again whenever that height changes
+    this._resize = new ResizeObserver(() => this.content.update());
+    this._resize.observe(this.content.node);
+
     model.changed.connect(this._onModelChanged, this);
+    activeWhileVisible(this, model);
+    if (options.state) {
+      void this._remember(options.state, options.restored);
+    }
+  }
+
+  /** The sections, in the order of `CAPABILITIES`. */
+  get sections(): readonly CapabilitySection[] {
+    return this.widgets as readonly CapabilitySection[];
+  }
+
+  /** Open (expand) a capability's section; it stays as it is when already open. */
+  expand(capability: CapabilityId): void {
+    const index = this.sections.findIndex(s => s.capability === capability);
+    this._accordion.expand(index);
   }
 
   dispose(): void {
@@ -116,28 +134,74 @@ export class MLOpsSidebar extends SidePanel {
       return;
     }
     this._model.changed.disconnect(this._onModelChanged, this);
-    this._model.active = false;
+    this._resize.disconnect();
     super.dispose();
   }
 
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this._model.active = this.isVisible;
+  private get _accordion(): AccordionPanel {
+    return this.content as AccordionPanel;
   }
 
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this._model.active = true;
+  /**
+   * Restore the sections as they were (once the application has restored its own
+   * layout, so this comes last), then save them whenever one is opened, closed or
+   * resized.
+   */
+  private async _remember(
+    state: IStateDB,
+    restored: Promise<unknown>
+  ): Promise<void> {
+    await restored;
+    try {
+      const saved = (await state.fetch(LAYOUT_KEY)) as
+        ISectionLayout | undefined;
+      if (saved) {
+        this._applyLayout(saved);
+      }
+    } catch (reason) {
+      console.warn(
+        'jupyter-mlops: the sidebar layout could not be read',
+        reason
+      );
+    }
+    const save = (): void => {
+      void state
+        .save(LAYOUT_KEY, this._currentLayout())
+        .catch(reason =>
+          console.warn(
+            'jupyter-mlops: the sidebar layout was not saved',
+            reason
+          )
+        );
+    };
+    this._accordion.expansionToggled.connect(save);
+    this._accordion.handleMoved.connect(save);
   }
 
-  protected onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this._model.active = false;
+  private _currentLayout(): ISectionLayout {
+    const sizes = this._accordion.relativeSizes();
+    const layout: ISectionLayout = { expanded: {}, sizes: {} };
+    this.sections.forEach((section, i) => {
+      layout.expanded[section.capability] = !section.isHidden;
+      layout.sizes[section.capability] = sizes[i];
+    });
+    return layout;
   }
 
-  protected onBeforeDetach(msg: Message): void {
-    this._model.active = false;
-    super.onBeforeDetach(msg);
+  private _applyLayout(saved: ISectionLayout): void {
+    const accordion = this._accordion;
+    this.sections.forEach((section, i) => {
+      const open = saved.expanded?.[section.capability];
+      if (open === true) {
+        accordion.expand(i);
+      } else if (open === false) {
+        accordion.collapse(i);
+      }
+    });
+    const sizes = this.sections.map(s => saved.sizes?.[s.capability]);
+    if (sizes.every(size => typeof size === 'number')) {
+      accordion.setRelativeSizes(sizes as number[]);
+    }
   }
 
   private _onModelChanged(): void {
@@ -145,57 +209,23 @@ export class MLOpsSidebar extends SidePanel {
   }
 
   private readonly _model: StatusModel;
+  private readonly _resize: ResizeObserver;
 }
 
 export namespace MLOpsSidebar {
   export interface IOptions {
     model: StatusModel;
-    /** Each capability's panel, shown under its status section. */
+    /** Each capability's panel, shown in its section under its health. */
     panels?: Partial<Record<CapabilityId, Widget>>;
     /** Where the refresh command is registered. */
     commands: CommandRegistry;
+    /** Where the sections' layout is remembered; null: not remembered. */
+    state?: IStateDB | null;
+    /** Settles once the application has restored its layout. */
+    restored: Promise<unknown>;
     trans: TranslationBundle;
   }
 }
 
-/** A section's title (the server sends the same, in English). */
-function capabilityTitle(id: CapabilityId, trans: TranslationBundle): string {
-  switch (id) {
-    case 'features':
-      return trans.__('Features');
-    case 'experiments':
-      return trans.__('Experiments');
-    case 'pipeline':
-      return trans.__('Pipeline');
-    case 'review':
-      return trans.__('Review');
-    case 'deploy':
-      return trans.__('Deploy');
-  }
-}
-
-function renderSection(
-  model: StatusModel,
-  id: CapabilityId,
-  trans: TranslationBundle
-): JSX.Element {
-  let placeholder = trans.__('Checking…');
-  if (model.reply?.config_error) {
-    placeholder = trans.__(
-      'Not checked: fix the configuration error above first.'
-    );
-  } else if (model.failure) {
-    placeholder = trans.__(
-      'Unknown: the status could not be fetched (see above).'
-    );
-  }
-  return React.createElement(CapabilitySection, {
-    id,
-    title: capabilityTitle(id, trans),
-    state: model.sectionState(id),
-    capability: model.capability(id),
-    placeholder,
-    stale: model.failure !== null && model.reply !== null,
-    trans
-  });
-}
+/** The state database key of the sections' layout. */
+const LAYOUT_KEY = `${PLUGIN_ID}:sections`;

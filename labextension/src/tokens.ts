@@ -1,10 +1,29 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 /**
  * Shapes of the `/mlops/api` replies, and the ids the rest of the frontend shares.
  */
 
-/** The five capabilities, in the order the sidebar shows them. */
-export type CapabilityId =
-  'features' | 'experiments' | 'pipeline' | 'review' | 'deploy';
+/**
+ * The capabilities, in the order the sidebar shows them: the one list the frontend
+ * keeps (ids as the server's `GET status` names them). Everything else (the sidebar's
+ * sections, the panels' factories, the remembered layout) derives from it.
+ */
+export const CAPABILITIES = [
+  { id: 'features', title: (t: TranslationBundle) => t.__('Features') },
+  { id: 'experiments', title: (t: TranslationBundle) => t.__('Experiments') },
+  { id: 'pipeline', title: (t: TranslationBundle) => t.__('Pipeline') },
+  { id: 'review', title: (t: TranslationBundle) => t.__('Review') },
+  { id: 'deploy', title: (t: TranslationBundle) => t.__('Deploy') }
+] as const;
+
+/** A capability's id. */
+export type CapabilityId = (typeof CAPABILITIES)[number]['id'];
+
+/** The ids, in order. */
+export const CAPABILITY_IDS: readonly CapabilityId[] = CAPABILITIES.map(
+  c => c.id
+);
 
 /** How a backend is doing, as the server measured it. */
 export type CapabilityState = 'ok' | 'warning' | 'error';
@@ -26,9 +45,6 @@ export interface ICheck {
 export interface ICapabilityStatus {
   id: CapabilityId;
   title: string;
-  /** The issue that builds the capability itself. */
-  issue: number;
-  built: boolean;
   state: CapabilityState;
   summary: string;
   checks: ICheck[];
@@ -72,15 +88,6 @@ export type Problem =
 
 /** What a banner is about; also its `data-kind` attribute. */
 export type ProblemKind = Problem['kind'];
-
-/** The sections, in order. */
-export const CAPABILITY_IDS: readonly CapabilityId[] = [
-  'features',
-  'experiments',
-  'pipeline',
-  'review',
-  'deploy'
-];
 
 /** The plugin id; also names the settings schema (schema/plugin.json). */
 export const PLUGIN_ID = 'jupyter-mlops:plugin';

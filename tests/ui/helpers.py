@@ -66,6 +66,7 @@ def show_panel(page: Any, capability: str, *, settled: bool = False) -> Any:
     page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
     if not page.locator("#mlops-sidebar").is_visible():
         page.locator(SIDEBAR_TAB).click()
+    expand_section(page, capability)
     panel = page.locator(f'#mlops-sidebar [data-mlops-panel="{capability}"]')
     expect(panel).to_be_visible()
     if settled:
@@ -73,6 +74,19 @@ def show_panel(page: Any, capability: str, *, settled: bool = False) -> Any:
             expect(section).to_have_attribute(
                 "data-state", re.compile("^(ok|warning|error)$"), timeout=30_000)
     return panel
+
+
+def section_title(page: Any, capability: str) -> Any:
+    """The title bar of ``capability``'s section in the sidebar's accordion."""
+    return page.locator(f'#mlops-sidebar [data-mlops-title="{capability}"]')
+
+
+def expand_section(page: Any, capability: str) -> None:
+    """Open ``capability``'s section (a click on its title bar) unless it is open."""
+    title = section_title(page, capability)
+    if title.get_attribute("aria-expanded") != "true":
+        title.click()
+    expect(title).to_have_attribute("aria-expanded", "true")
 
 
 def cell(notebook: Any, index: int) -> Any:

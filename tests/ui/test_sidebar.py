@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from playwright.sync_api import expect
 from jupyter_mlops import __version__
 
 from .conftest import Lab, screenshot, start_lab, stop_lab
+from .helpers import section_title
 
 pytestmark = pytest.mark.ui
 SECTIONS = ["features", "experiments", "pipeline", "review", "deploy"]
@@ -26,8 +30,12 @@ def open_lab(page: Any, lab: Lab) -> None:
 
 
 def open_sidebar(page: Any) -> Any:
-    page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
+    """Show the sidebar; once the page has restored its layout, which may show it already
+    (a click on its tab would then close it)."""
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
     sidebar = page.locator("#mlops-sidebar")
+    if not sidebar.is_visible():
+        page.locator('.jp-SideBar [data-id="mlops-sidebar"]').click()
     expect(sidebar).to_be_visible()
     return sidebar
 
@@ -149,3 +157,72 @@ def test_sidebar_follows_the_project_of_the_open_notebook(page: Any, lab: Lab) -
     sidebar.locator(".jp-mlops-config-summary").click()
     expect(experiment).to_contain_text("churn-model")
     expect(experiment.locator(".jp-mlops-config-source")).to_contain_text("mlops.toml")
+
+
+def saved_sections(lab: Lab) -> dict[str, Any] | None:
+    """What the sidebar saved of its sections in the workspace (JupyterLab's state DB)."""
+    request = urllib.request.Request(f"{lab.url}lab/api/workspaces/default",
+                                     headers={"Authorization": f"token {lab.token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        data = json.loads(response.read())["data"]
+    saved = data.get("jupyter-mlops:plugin:sections")
+    return saved if isinstance(saved, dict) else None
+
+
+def test_health_folds_to_a_dot_and_a_line_and_the_layout_survives_a_reload(
+        page: Any, lab: Lab) -> None:
+    open_lab(page, lab)
+    sidebar = open_sidebar(page)
+    wait_loaded(sidebar)
+    # each title bar: the dot and one line of the capability's health, open or closed
+    experiments = section_title(page, "experiments")
+    expect(experiments.locator(".jp-mlops-dot")).to_have_attribute(
+        "data-state", re.compile("^(ok|warning)$"))
+    expect(experiments.locator(".jp-mlops-sectionTitle-line")).to_contain_text("MLflow")
+    # the checks behind it: folded, one click away
+    health = sidebar.locator('[data-mlops-section="experiments"]')
+    check = health.locator(".jp-mlops-check").first
+    expect(check).to_be_hidden()
+    health.locator(".jp-mlops-checks-summary").click()
+    expect(check).to_be_visible()
+    expect(health).to_contain_text("created by the first run")
+
+    # close two sections, make another one taller by its handle
+    section_title(page, "features").click()
+    section_title(page, "review").click()
+    for name in ("features", "review"):
+        expect(section_title(page, name)).to_have_attribute("aria-expanded", "false")
+    body = page.locator("#mlops-section-pipeline")
+    before = body.bounding_box()["height"]
+    handle = body.locator("xpath=following-sibling::*[contains(@class,'lm-SplitPanel-handle')][1]")
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 82, steps=5)
+    page.mouse.up()
+    taller = body.bounding_box()["height"]
+    assert taller > before + 40
+    screenshot(page, "sidebar-sections-arranged", sidebar)
+    # saved in the workspace (debounced), then the page comes back as it was left
+    def arranged(saved: dict[str, Any] | None) -> bool:
+        return bool(saved and saved["expanded"].get("review") is False
+                    and saved["sizes"]["pipeline"] > saved["sizes"]["experiments"] + 0.01)
+    deadline = time.monotonic() + 15
+    saved = saved_sections(lab)
+    while not arranged(saved) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        saved = saved_sections(lab)
+    assert arranged(saved), saved
+    assert saved and saved["expanded"] == {
+        "features": False, "experiments": True, "pipeline": True, "review": False,
+        "deploy": True}
+    page.reload()
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+    sidebar = page.locator("#mlops-sidebar")
+    expect(sidebar).to_be_visible()  # the sidebar itself was left open
+    for name, expanded in (("features", "false"), ("experiments", "true"),
+                           ("pipeline", "true"), ("review", "false"), ("deploy", "true")):
+        expect(section_title(page, name)).to_have_attribute("aria-expanded", expanded)
+    expect(page.locator('[data-mlops-panel="review"]')).to_be_hidden()
+    expect(page.locator('[data-mlops-panel="pipeline"]')).to_be_visible()
+    assert abs(page.locator("#mlops-section-pipeline").bounding_box()["height"] - taller) < 4

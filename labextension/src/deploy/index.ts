@@ -2,7 +2,7 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { IPanelContext } from '../panels/context';
-import { SIDEBAR_ID } from '../tokens';
+import { CommandIDs } from '../tokens';
 import { addDeployCommand } from './commands';
 import { LogsViews } from './logs';
 import { DeployModel } from './model';
@@ -39,7 +39,9 @@ export function createDeployPanel(context: IPanelContext): Widget | null {
     model,
     folder: () => status.folder,
     reveal: () => {
-      app.shell.activateById(SIDEBAR_ID);
+      void app.commands.execute(CommandIDs.openSidebar, {
+        capability: 'deploy'
+      });
       // after the sidebar is laid out, bring the Deploy panel's newest task into view
       requestAnimationFrame(() => {
         const task = panel.node.querySelector('.jp-mlops-deploy-task');
