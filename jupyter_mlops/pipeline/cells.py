@@ -97,7 +97,7 @@ def read_cell(index: int, cell: Any) -> ReadCell:
     tags = read_tags(metadata.get("tags"))
     mark, source = _step_header(index, cell_source(cell))
     try:
-        tree, _ = parse_cell(source)
+        tree = parse_cell(source)
     except SyntaxError as exc:
         if tags.skip:
             return ReadCell(index, cell_id, source, None, role="skipped")

@@ -261,7 +261,7 @@ def _packages(pipeline: Pipeline) -> list[str]:
     modules: set[str] = set()
     for cell in [*pipeline.prelude, *(c for s in pipeline.steps for c in s.cells)]:
         try:
-            tree, _ = parse_cell(cell.source)
+            tree = parse_cell(cell.source)
         except SyntaxError:
             continue
         for node in ast.walk(tree):

@@ -48,14 +48,15 @@ class MagicUse:
     line: int
 
 
-def parse_cell(source: str) -> tuple[ast.Module, bool]:
-    """The cell's syntax tree, and whether it needed IPython's transformer. Raises
-    SyntaxError for a cell that is not valid under IPython's rules either."""
+def parse_cell(source: str) -> ast.Module:
+    """The cell's syntax tree, through IPython's transformer when it is not plain Python
+    (valid Python is the same under IPython's rules). Raises SyntaxError for a cell that is
+    not valid under IPython's rules either."""
     try:
-        return ast.parse(source), False
+        return ast.parse(source)
     except SyntaxError:
         pass
-    return ast.parse(to_python(source)), True
+    return ast.parse(to_python(source))
 
 
 def _shell_call(node: ast.AST) -> tuple[str, list[str]] | None:
@@ -152,7 +153,7 @@ def _python_at(code: str, line: int) -> list[ast.stmt]:
     """``code`` (Python, maybe with magics of its own) as the analysis reads it, its first
     line at ``line`` of the cell; none when it is not Python."""
     try:
-        tree, _ = parse_cell(code)
+        tree = parse_cell(code)
     except SyntaxError:
         return []
     view = analysis_view(tree)

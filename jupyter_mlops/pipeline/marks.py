@@ -12,9 +12,13 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import UserInputError
+
+#: where a step's mark was read: the %%mlops step line, the cell's metadata, a tag, or none
+#: (the cells above the first mark, as an implicit step)
+MarkSource = Literal["magic", "metadata", "tag", "implicit"]
 
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 CPU = re.compile(r"^(\d+(\.\d+)?|\d+m)$")
@@ -37,7 +41,7 @@ class StepMark:
     memory: str | None = None
     retries: int = 0
     cache: bool = True
-    source: str = "magic"  # "magic", "metadata" or "tag"
+    source: MarkSource = "magic"
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "after": list(self.after), "gpu": self.gpu, "cpu": self.cpu,
@@ -101,7 +105,7 @@ def configure_step_parser(parser: argparse.ArgumentParser) -> None:
                         help="always run the step, never take its outputs from the cache")
 
 
-def mark_from_args(args: argparse.Namespace, source: str = "magic") -> StepMark:
+def mark_from_args(args: argparse.Namespace, source: MarkSource = "magic") -> StepMark:
     after = tuple(dict.fromkeys(name for group in args.after for name in group))
     return StepMark(args.name, after, args.gpu, args.cpu, args.memory, args.retries, args.cache,
                     source)
