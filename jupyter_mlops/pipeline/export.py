@@ -26,7 +26,7 @@ from .magics import parse_cell
 from .results import TARGETS, ExportResult, Target
 
 if TYPE_CHECKING:
-    from .model import Pipeline, Step
+    from .model import ParameterType, Pipeline, Step
 
 CRON_PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly",
                 "@annually", "@midnight")
@@ -138,8 +138,9 @@ def _upstream(step: Step) -> str:
 
 # --------------------------------------------------------------------------- Airflow 3
 
-AIRFLOW_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean",
-                 "list": "array", "dict": "object"}
+AIRFLOW_TYPES: dict[ParameterType, str] = {
+    "int": "integer", "float": "number", "str": "string", "bool": "boolean", "list": "array",
+    "dict": "object"}
 
 
 def airflow_source(pipeline: Pipeline, schedule: str | None) -> str:
@@ -191,8 +192,9 @@ def airflow_source(pipeline: Pipeline, schedule: str | None) -> str:
 
 # --------------------------------------------------------------------------- Prefect 3
 
-PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list",
-            "dict": "dict", "any": "Any"}
+PY_TYPES: dict[ParameterType, str] = {
+    "int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list", "dict": "dict",
+    "any": "Any"}
 
 
 def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:

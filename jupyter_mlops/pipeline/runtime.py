@@ -3,7 +3,9 @@ save its outputs by type, and serve them from a content-hash cache.
 
 The local runner, Airflow, Prefect and Kubeflow all call ``run_step``, so a step behaves the
 same everywhere. Standard library only at import time (engines parse DAG files often); pandas,
-numpy, torch, cloudpickle and boto3 load only when a value of theirs is saved or loaded.
+numpy, torch, cloudpickle and boto3 load only when a value of theirs is saved or loaded, and
+IPython only for a step whose cells use its syntax (``!ls``, ``%time``, ``%%bash``): those run
+under IPython's InteractiveShell, with the kernel's rules.
 
     python .../jupyter_mlops/pipeline/runtime.py SPEC.json ERROR.json   # one step's process
 """
@@ -25,7 +27,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 # shutil, subprocess, tempfile and uuid are imported where used: a step's process needs
 # none of them, and every millisecond of its start counts once per step
@@ -151,7 +153,11 @@ def _module_of(value: Any) -> str:
     return type(value).__module__.split(".")[0]
 
 
-def value_format(value: Any) -> str:
+#: how a value is saved: parquet (pandas), npy (numpy), torch, or pickle (cloudpickle)
+ValueFormat = Literal["parquet", "npy", "torch", "pickle"]
+
+
+def value_format(value: Any) -> ValueFormat:
     """How a value is saved: parquet (pandas), npy (numpy), torch, or pickle (cloudpickle)."""
     module = _module_of(value)
     if module == "pandas":
@@ -198,7 +204,8 @@ def _pickler() -> Any:
         return pickle
 
 
-SUFFIX = {"parquet": ".parquet", "npy": ".npy", "torch": ".pt", "pickle": ".pkl"}
+SUFFIX: dict[ValueFormat, str] = {"parquet": ".parquet", "npy": ".npy", "torch": ".pt",
+                                  "pickle": ".pkl"}
 
 
 def save_value(value: Any, folder: Path, name: str) -> dict[str, Any]:
