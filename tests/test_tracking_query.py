@@ -77,7 +77,25 @@ def test_runs_of_a_notebook_and_of_the_experiment_newest_first(project: Path) ->
     whole = mlops.runs()  # the project's experiment: every notebook's runs
     assert list(whole["run_id"]) == [second, elsewhere, first]
     assert list(mlops.runs(limit=1)["run_id"]) == [second]
-    assert mlops.runs(experiment="nothing-here").empty
+
+
+def test_runs_of_an_experiment_that_does_not_exist_say_so(project: Path) -> None:
+    with pytest.raises(NotFoundError) as caught:  # before any run: no store either
+        mlops.runs(experiment="nope")
+    message = str(caught.value)
+    assert "no experiment named 'nope'" in message and "\n" not in message
+    assert mlops.runs().empty  # the project's own experiment: no runs yet, not an error
+
+    tracked(None, "first", 0.1, [1.0])
+    with pytest.raises(NotFoundError) as caught:
+        mlops.runs(experiment="nothing-here")
+    message = str(caught.value)
+    assert "no experiment named 'nothing-here'" in message and "\n" not in message
+    # what does exist, named in the same line
+    from jupyter_mlops.config import load_config
+
+    named = message.partition("; its experiments: ")[2].split(", ")
+    assert str(load_config(project)["tracking.experiment"]) in named
 
 
 def test_compare_shows_which_parameters_differ_and_each_metric_history(project: Path) -> None:
@@ -136,6 +154,10 @@ def test_register_makes_versions_and_points_the_alias_at_the_newest(project: Pat
     again = mlops.register(first, "churn-scorer")
     assert (two.version, again.version) == ("1", "2")
     assert again.uri == "models:/churn-scorer/2" and two.uri == "models:/churn-scorer@champion"
+    # it says what it registered: the registered name and version, and how to load it
+    assert str(two) == "churn-scorer version 1 → models:/churn-scorer@champion"
+    assert str(again) == "churn-scorer version 2 → models:/churn-scorer/2"
+    assert repr(two) == f"mlops: registered {two} (from run {second})"
 
     from jupyter_mlops.config import load_config
     from jupyter_mlops.tracking.store import client
@@ -178,6 +200,9 @@ def test_runs_compare_and_register_on_a_tracking_server(
     (row,) = [r for r in comparison.runs if r.run_id == a]
     assert row.url == f"{tracking_server}/#/experiments/{row.experiment_id}/runs/{a}"
     done = mlops.register(a, "server-scorer", alias="staging")
+    assert str(done) == "server-scorer version 1 → models:/server-scorer@staging"
+    with pytest.raises(NotFoundError, match="no experiment named 'nope' in tracking store http"):
+        mlops.runs(experiment="nope")
 
     from mlflow import MlflowClient
 
@@ -290,7 +315,8 @@ def test_models_logged_through_mlflows_own_api_are_named_as_logged(
     import mlflow.pyfunc
 
     from jupyter_mlops.config import load_config
-    from jupyter_mlops.tracking.query import compare_runs, run_detail, search
+    from jupyter_mlops.tracking.comparison import compare_runs
+    from jupyter_mlops.tracking.listing import run_detail, search
 
     class Model(mlflow.pyfunc.PythonModel):
         def predict(self, context: Any, model_input: Any) -> Any:
@@ -317,6 +343,10 @@ def test_models_logged_through_mlflows_own_api_are_named_as_logged(
     # registered without a name: the name it was logged under
     registration = mlops.register(run.run_id, model="mlflow-scorer")
     assert (registration.name, registration.version) == ("mlflow-scorer", "1")
+    # and under a name given: said by that name, never by the logged model's m-… id
+    cubic = mlops.register(run.run_id, name="cubic", alias="champion", model="mlflow-scorer")
+    assert str(cubic) == "cubic version 1 → models:/cubic@champion"
+    assert own.model_id not in repr(cubic) and "models:/cubic@champion" in repr(cubic)
 
     # a store that cannot search logged models: the id still names it, nothing fails
     from mlflow import MlflowClient

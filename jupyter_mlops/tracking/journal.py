@@ -27,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 try:  # POSIX: another kernel must not replay a journal this one is writing
     import fcntl
@@ -36,10 +36,16 @@ except ImportError:  # pragma: no cover - Windows
 
 VERSION = 1
 
+#: a journal record: what the sender must do for the run, in order
+RecordOp = Literal["create", "batch", "artifact", "end"]
+#: a mark on a record: ``try`` (sent, answer unknown), ``done``, ``created`` (with the run id)
+MarkOp = Literal["try", "done", "created"]
+RECORD_OPS: tuple[RecordOp, ...] = ("create", "batch", "artifact", "end")
+
 
 @dataclass
 class Record:
-    op: str
+    op: RecordOp
     seq: int
     data: dict[str, Any]
     tried: bool = False
@@ -85,7 +91,7 @@ def read(path: Path) -> Pending:
                 records[entry["seq"]].tried = True
             elif op == "done" and entry["seq"] in records:
                 records[entry["seq"]].done = True
-            elif op in ("create", "batch", "artifact", "end"):
+            elif op in RECORD_OPS:
                 seq = int(entry["seq"])
                 records[seq] = Record(op, seq, entry, tried=bool(entry.get("tried")))
     pending = [r for _, r in sorted(records.items()) if not r.done]
@@ -157,7 +163,7 @@ class Journal:
         self._handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
         self._handle.flush()
 
-    def append(self, op: str, data: dict[str, Any], *, tried: bool = False) -> int:
+    def append(self, op: RecordOp, data: dict[str, Any], *, tried: bool = False) -> int:
         with self.lock:
             self._seq += 1
             entry = {"op": op, "seq": self._seq, **data}
@@ -167,7 +173,7 @@ class Journal:
             self._pending.add(self._seq)
             return self._seq
 
-    def mark(self, op: str, seq: int, **data: Any) -> None:
+    def mark(self, op: MarkOp, seq: int, **data: Any) -> None:
         """``try`` / ``done`` for a record, or ``created`` with the run id."""
         with self.lock:
             self._write({"op": op, "seq": seq, **data})

@@ -26,16 +26,25 @@ from typing import Any
 
 from ..config import Config, load_config
 from ..errors import BackendUnavailableError, NotFoundError, UserInputError
+from ..session import current_notebook
 from . import capture
 from .journal import Journal, journal_dir
 from .sender import SENDER, FlushResult, Op, RunRef, StoreLink
-from .store import client, ensure_experiment, first_line, redact_uri, tracking_uri
+from .store import (
+    EndStatus,
+    RunStatus,
+    client,
+    ensure_experiment,
+    first_line,
+    redact_uri,
+    tracking_uri,
+)
 from .transport import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, valid_key
 
 FLUSH_TIMEOUT = 10.0  # end of a tracked cell: wait at most this long for the store
 EXIT_TIMEOUT = 3.0  # at exit (Jupyter kills a kernel that takes 5 s to shut down)
 PROBE_TIMEOUT = 2.0
-STATUSES = ("FINISHED", "FAILED", "KILLED")
+STATUSES: tuple[EndStatus, ...] = ("FINISHED", "FAILED", "KILLED")
 
 
 class TrackingWarning(UserWarning):
@@ -59,7 +68,7 @@ class ActiveRun:
         self.models: list[dict[str, str]] = []
         self.points = 0
         self.cells = 0
-        self.status = "RUNNING"
+        self.status: RunStatus = "RUNNING"
 
     @property
     def run_id(self) -> str:
@@ -102,7 +111,7 @@ class RunSummary:
     run_id: str
     run_name: str | None
     experiment: str
-    status: str
+    status: RunStatus
     seconds: float
     points: int
     flush: FlushResult
@@ -188,7 +197,7 @@ def start_run(experiment: str | None = None, run_name: str | None = None, nested
             raise UserInputError(
                 f"run {parent.run_id} is active: end it first (%mlops track end or "
                 "mlops.end_run()) or start this one nested (--nested / nested=True)")
-        nb = capture.find_notebook(namespace, notebook, cwd)
+        nb = current_notebook(namespace, notebook, cwd)
         config = load_config(nb.parent if nb else cwd)
         experiment_name = experiment or str(config["tracking.experiment"])
         if not experiment_name.strip():
@@ -459,14 +468,12 @@ def end_run(status: str = "FINISHED", *, error: BaseException | None = None,
 def end(run: ActiveRun, status: str, *, error: BaseException | None = None,
         timeout: float = FLUSH_TIMEOUT) -> RunSummary:
     """End ``run`` (and runs nested in it that are still open); ending twice is harmless."""
-    status = status.upper()
-    if status not in STATUSES:
-        raise UserInputError(f"status must be one of {', '.join(STATUSES)}, not '{status}'")
+    ending = _end_status(status)
     with _lock:
         if run.status == "RUNNING":
             while run in _stack and _stack[-1] is not run:  # nested runs left open end too
-                _finish(_stack[-1], status, None)
-            _finish(run, status, error)
+                _finish(_stack[-1], ending, None)
+            _finish(run, ending, error)
     result = SENDER.flush(timeout)
     emit_notices()
     return RunSummary(run.run_id, run.run_name, run.experiment, run.status,
@@ -474,7 +481,16 @@ def end(run: ActiveRun, status: str, *, error: BaseException | None = None,
                       run.experiment_id)
 
 
-def _finish(run: ActiveRun, status: str, error: BaseException | None) -> None:
+def _end_status(status: str) -> EndStatus:
+    """``status`` (any case) as one of ``STATUSES``; anything else is a one-line error."""
+    for known in STATUSES:
+        if status.upper() == known:
+            return known
+    raise UserInputError(f"status must be one of {', '.join(STATUSES)}, not "
+                         f"'{status.upper()}'")
+
+
+def _finish(run: ActiveRun, status: EndStatus, error: BaseException | None) -> None:
     if run in _stack:
         _stack.remove(run)
     run.status = status

@@ -15,23 +15,14 @@ import math
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .journal import Journal, journal_dir
-from .transport import (
-    MAX_ENTITIES,
-    MAX_METRICS,
-    MAX_PARAMS_TAGS,
-    MAX_REQUEST_BYTES,
-    InDoubt,
-    NotApplied,
-    Point,
-    Rejected,
-    Transport,
-    TransportError,
-)
+from .queued import FlushResult, Marker, Op, RunRef, StoreLink, Work, WorkOp, take_batch
+from .transport import InDoubt, NotApplied, Rejected, Transport, TransportError
+
+__all__ = ["SENDER", "FlushResult", "Op", "RunRef", "Sender", "StoreLink", "queue_status"]
 
 MAX_QUEUE = 200_000  # points held in memory before the journal takes them
 FULL_WAIT = 2.0  # seconds log() may wait for room before the queue is spilled to disk
@@ -39,74 +30,10 @@ BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 
 
-class StoreLink:
-    """One tracking store as the sender sees it: reachable or not, and when to try again."""
-
-    def __init__(self, uri: str, shown: str, transport: Transport) -> None:
-        self.uri = uri
-        self.shown = shown  # the URI without credentials, for messages
-        self.transport = transport
-        self.offline = False
-        self.backoff = 0.0
-        self.retry_at = 0.0
-
-
-class RunRef:
-    """A run as the queue knows it. ``run_id`` is None until a run started while the store was
-    unreachable has been created on it."""
-
-    __slots__ = ("ended", "experiment_id", "journal", "local_id", "run_id", "store")
-
-    def __init__(self, local_id: str, run_id: str | None, experiment_id: str | None,
-                 store: StoreLink, journal: Journal) -> None:
-        self.local_id = local_id
-        self.run_id = run_id
-        self.experiment_id = experiment_id
-        self.store = store
-        self.journal = journal
-        self.ended = False
-
-
-@dataclass
-class Op:
-    """A queued operation other than a metric point (those are plain tuples, for speed)."""
-
-    kind: str  # "param", "tag", "artifact", "end"
-    run: RunRef
-    key: str = ""
-    value: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-class Marker:
-    """Put by ``flush()``: set when everything queued before it was sent or journaled."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.pending_points = 0
-
-
-@dataclass
-class FlushResult:
-    done: bool  # everything logged so far is in the tracking store
-    pending_points: int  # metric points waiting in the queue or a journal
-    offline: bool  # a store could not be reached
-    error: str | None  # the last error, if any
-
-    def __bool__(self) -> bool:
-        return self.done
-
-
-@dataclass
-class _Work:
-    run: RunRef
-    op: str  # "batch", "artifact", "end"
-    data: dict[str, Any]
-    seq: int = 0
-    send: bool = True
-
-
 class Sender:
+    """The queue of this process's tracking calls and the thread that sends it (one idea:
+    the queue, its journal and its replay share the sender's state and lock)."""
+
     def __init__(self, max_queue: int = MAX_QUEUE) -> None:
         self.max_queue = max_queue
         self._buf: deque[Any] = deque()
@@ -332,7 +259,7 @@ class Sender:
             total += journal.pending().points
         return total
 
-    def _take(self, *, spill: bool) -> _Work | Marker | None:
+    def _take(self, *, spill: bool) -> Work | Marker | None:
         """Pop the next unit of work (a batch for one run, an artifact, an end, or a flush
         marker) and write it to the run's journal. Called under ``_pop_lock``."""
         buf = self._buf
@@ -344,9 +271,9 @@ class Sender:
             return first
         run: RunRef = first[0] if type(first) is tuple else first.run
         if type(first) is not tuple and first.kind in ("artifact", "end"):
-            work = _Work(run, first.kind, first.data)
+            work = Work(run, first.kind, first.data)
         else:
-            work = self._batch(first, run)
+            work = take_batch(first, run, buf)
         with self._room:
             self._room.notify_all()
         journal = run.journal
@@ -360,57 +287,7 @@ class Sender:
                 journal.sync()
         return work
 
-    def _batch(self, first: Any, run: RunRef) -> _Work:
-        metrics: list[Point] = []
-        params: list[tuple[str, str]] = []
-        tags: list[tuple[str, str]] = []
-        param_keys: set[str] = set()
-        tag_keys: set[str] = set()
-        size = 0
-        buf = self._buf
-        item = first
-        while True:
-            if type(item) is tuple:
-                metrics.append((item[1], item[2], item[3], item[4]))
-                size += len(item[1]) + 64
-            elif item.kind == "param":
-                params.append((item.key, item.value))
-                param_keys.add(item.key)
-                size += len(item.key) + len(item.value) + 32
-            else:
-                tags.append((item.key, item.value))
-                tag_keys.add(item.key)
-                size += len(item.key) + len(item.value) + 32
-            try:
-                nxt = buf[0]
-            except IndexError:
-                break
-            if type(nxt) is tuple:
-                if nxt[0] is not run or len(metrics) >= MAX_METRICS:
-                    break
-                extra = len(nxt[1]) + 64
-            elif isinstance(nxt, Op) and nxt.kind in ("param", "tag") and nxt.run is run:
-                keys, count = (param_keys, len(params)) if nxt.kind == "param" \
-                    else (tag_keys, len(tags))
-                if nxt.key in keys or count >= MAX_PARAMS_TAGS:
-                    break
-                extra = len(nxt.key) + len(nxt.value) + 32
-            else:
-                break
-            if len(metrics) + len(params) + len(tags) >= MAX_ENTITIES or \
-                    size + extra > MAX_REQUEST_BYTES:
-                break
-            item = buf.popleft()
-        data: dict[str, Any] = {}
-        if metrics:
-            data["m"] = metrics
-        if params:
-            data["p"] = params
-        if tags:
-            data["t"] = tags
-        return _Work(run, "batch", data)
-
-    def _execute(self, work: _Work) -> None:
+    def _execute(self, work: Work) -> None:
         run, link = work.run, work.run.store
         assert run.run_id is not None
         self.in_flight = True
@@ -428,7 +305,7 @@ class Sender:
         run.journal.compact()
         self._after_done(run, work.op, work.data)
 
-    def _apply(self, transport: Transport, run_id: str, run: RunRef | None, op: str,
+    def _apply(self, transport: Transport, run_id: str, run: RunRef | None, op: WorkOp,
                data: dict[str, Any], seq: int) -> None:
         """Send one journal record; a refusal is recorded (never retried), other failures are
         raised for the caller to go offline."""
@@ -476,7 +353,7 @@ class Sender:
         self._error(message)
         self.notices.append(f"mlops: {message}")
 
-    def _after_done(self, run: RunRef, op: str, data: dict[str, Any]) -> None:
+    def _after_done(self, run: RunRef, op: WorkOp, data: dict[str, Any]) -> None:
         if op == "artifact":
             with contextlib.suppress(OSError):
                 Path(data["file"]).unlink()

@@ -1,4 +1,5 @@
-"""The MLflow tracking store of a project: its URI, a client for it, and its experiments.
+"""The MLflow tracking store of a project: its URI, a client for it (probed first when it is a
+server), its experiments, and a run by id.
 
 Shared by the logging side (runs, points, models) and the query side (runs, compare,
 register). mlflow is imported inside the functions: importing this module is cheap.
@@ -9,14 +10,24 @@ from __future__ import annotations
 import os
 import re
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ..config import Config
-from ..errors import BackendUnavailableError, UserInputError
+from ..errors import BackendUnavailableError, NotFoundError, UserInputError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+#: MLflow's run statuses
+RunStatus = Literal["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"]
+#: the statuses a run can end with
+EndStatus = Literal["FINISHED", "FAILED", "KILLED"]
+
+PROBE_TIMEOUT = 2.0
 
 _clients: dict[str, MlflowClient] = {}
 _clients_lock = threading.Lock()
@@ -63,6 +74,45 @@ def client(config: Config) -> MlflowClient:
             found = MlflowClient(tracking_uri=uri, registry_uri=uri)
             _clients[uri] = found
     return found
+
+
+def reachable_client(config: Config) -> MlflowClient:
+    """The project's MLflow client, after a short probe of a tracking server: an unreachable
+    one is a BackendUnavailableError at once, not MLflow's minutes of retries."""
+    uri = tracking_uri(config)
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=PROBE_TIMEOUT):
+                pass
+        except urllib.error.HTTPError as exc:
+            if exc.code >= 500:
+                raise BackendUnavailableError(
+                    f"tracking server {redact_uri(uri)} answered HTTP {exc.code}: check the "
+                    "server's log") from None
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise BackendUnavailableError(
+                f"tracking server {redact_uri(uri)} is unreachable ({first_line(str(reason))}): "
+                "start it, or set tracking.uri in mlops.toml") from None
+    return client(config)
+
+
+def get_run(mlflow_client: MlflowClient, config: Config, run_id: str) -> Run:
+    """Run ``run_id``; an unknown id is a NotFoundError that says how to find the ids."""
+    from mlflow.exceptions import MlflowException
+
+    if not run_id or not all(c.isalnum() or c in "-_" for c in run_id):
+        raise UserInputError(f"'{run_id}' is not a run id (MLflow's run ids are hexadecimal)")
+    try:
+        return mlflow_client.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or \
+                "not found" in str(exc).lower():
+            raise NotFoundError(f"no run '{run_id}' in tracking store "
+                                f"{redact_uri(tracking_uri(config))}: check the id with "
+                                "%mlops runs") from None
+        raise BackendUnavailableError(f"tracking store {redact_uri(tracking_uri(config))}: "
+                                      f"{first_line(str(exc))}") from exc
 
 
 def _quiet_mlflow_imports() -> None:
