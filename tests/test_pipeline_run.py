@@ -172,6 +172,18 @@ def test_a_failing_magic_line_names_its_cell_and_line(project: Path) -> None:
     assert "ZeroDivisionError" in error["message"]
 
 
+def test_a_python_without_ipython_says_so_for_a_step_with_magics(project: Path,
+                                                                 tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    nb = write_notebook(project / "magics.ipynb", ["%%mlops step a\nfiles = !ls"])
+    failed = from_notebook(nb).run(python=str(bare / "bin" / "python"))
+    assert failed.state == "failed"
+    assert failed.error is not None
+    assert "cell 1 uses IPython syntax (!, %magic), which runs under IPython" in failed.error
+    assert "pip install ipython there" in failed.error
+
+
 def test_retries_run_a_flaky_step_again(project: Path) -> None:
     nb = write_notebook(project / "flaky.ipynb", [
         "%%mlops step flaky --retries 2\nimport pathlib\n"

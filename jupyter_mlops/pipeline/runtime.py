@@ -489,7 +489,12 @@ def _compile_cells(cells: list[tuple[int, str, str]], notebook: str,
             if shell is None and "get_ipython" in source:
                 shell = _ipython_shell()
         except SyntaxError:
-            shell = shell or _ipython_shell()
+            try:
+                shell = shell or _ipython_shell()
+            except ImportError:
+                raise ImportError(f"cell {number} uses IPython syntax (!, %magic), which runs "
+                                  f"under IPython, and {sys.executable} has no IPython: pip "
+                                  "install ipython there") from None
             python = to_python(source, shell.input_transformer_manager)
             uses_ours = uses_ours or "_magic('mlops'" in python
             loads_ours = loads_ours or "_magic('load_ext', 'jupyter_mlops')" in python
