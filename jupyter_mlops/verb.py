@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 import time
@@ -34,6 +35,16 @@ class UsageError(UserInputError):
 
 class HelpShown(Exception):
     """``--help`` was asked for and has been printed: nothing more to do."""
+
+
+class VerbFailed(UserInputError):
+    """The verb ran, and the work it started failed (a pipeline step raised): ``result`` is
+    the outcome. The command line prints the result and exits 1; the notebook, where a live
+    display has shown it already, raises the message as a one-line error."""
+
+    def __init__(self, message: str, result: Any) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -75,15 +86,19 @@ class Progress(Protocol):
 
 class TextProgress:
     """Progress as lines on a stream (stderr by default): the command line's, and the
-    fallback of every adapter that has no richer display."""
+    fallback of every adapter that has no richer display. The title comes with the first
+    line, so work that fails before it reports anything prints only its one-line error."""
 
     def __init__(self, title: str, stream: IO[str] | None = None) -> None:
         self.title = title
         self.stream = stream
         self.began = time.monotonic()
-        self._write(title)
+        self._titled = False
 
     def _write(self, text: str) -> None:
+        if not self._titled:
+            self._titled = True
+            print(self.title, file=self.stream or sys.stderr, flush=True)
         print(text, file=self.stream or sys.stderr, flush=True)
 
     def __call__(self, message: str) -> None:
@@ -152,9 +167,9 @@ class Context:
     notebook: Callable[[], str | None] = _nothing
     #: run code as a cell of the user's shell (``%%mlops`` cell verbs); None: plain exec
     run_cell: Callable[[str], Any] | None = None
-    #: call ``fn`` before each cell the user runs; returns the function that removes it.
-    #: None where there are no cells (the command line)
-    on_pre_run_cell: Callable[[Callable[[], None]], Callable[[], None]] | None = None
+    #: call ``fn(source)`` before each cell the user runs (``source``: the cell's code);
+    #: returns the function that removes it. None where there are no cells (the command line)
+    on_pre_run_cell: Callable[[Callable[[str], None]], Callable[[], None]] | None = None
 
     @property
     def interactive(self) -> bool:
