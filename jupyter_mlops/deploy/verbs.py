@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from collections.abc import Callable
-from html import escape
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..verb import Context, UsageError
 from ..config import load_config
+from ..verb import Context, UsageError
 from . import core
 from .state import TARGETS
 
-Progress = Callable[[str], None]
+if TYPE_CHECKING:
+    from .state import Deployment
 
 
 def _positive_int(text: str) -> int:
@@ -40,58 +39,40 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-# ---------------------------------------------------------------------------- progress
+# ---------------------------------------------------------------------------- results
 
 
-class ProgressView:
-    """A live list of steps in the notebook (one display, updated in place)."""
+@dataclass
+class DryRun:
+    """``deploy --dry-run``: the deployment that would be made, and the manifest written for
+    it (a terminal shows the manifest, a notebook the deployment)."""
 
-    def __init__(self, title: str) -> None:
-        from IPython.display import display
+    deployment: Deployment
 
-        self.title = title
-        self.lines: list[tuple[float, str]] = []
-        self.began = time.monotonic()
-        self.handle = display(self, display_id=True)  # type: ignore[no-untyped-call]
+    def to_dict(self) -> dict[str, Any]:
+        return self.deployment.to_dict()
 
-    def __call__(self, message: str) -> None:
-        self.lines.append((time.monotonic() - self.began, message))
-        if self.handle is not None:
-            self.handle.update(self)
-
-    def __repr__(self) -> str:
-        return "\n".join([self.title, *(f"  {t:5.1f}s  {m}" for t, m in self.lines)])
-
-    def _repr_html_(self) -> str:
-        items = "".join(f'<li><span style="opacity:.6">{t:5.1f}s</span> {escape(m)}</li>'
-                        for t, m in self.lines)
-        return (f'<div class="mlops-progress" style="font-size: 12px"><b>{escape(self.title)}'
-                f'</b><ul style="margin: 2px 0">{items}</ul></div>')
+    def to_text(self) -> str:
+        details = self.deployment.details
+        note = f"\n# note: {self.deployment.message}" if self.deployment.message else ""
+        return f"{details.get('yaml', '')}\n# written to {details.get('manifest')}{note}"
 
 
-def progress_for(ctx: Context, title: str) -> Progress:
-    if ctx.adapter == "magic":
-        try:
-            return ProgressView(title)
-        except ImportError:  # pragma: no cover - the magic always has IPython
-            pass
+@dataclass
+class Undeployed:
+    """``undeploy``: which deployment is gone, and from where."""
 
-    def to_stderr(message: str) -> None:
-        print(f"  {message}", file=sys.stderr, flush=True)
+    name: str
+    target: str
 
-    print(title, file=sys.stderr, flush=True)
-    return to_stderr
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "removed": True}
 
+    def __str__(self) -> str:
+        return f"{self.name}: stopped and removed ({self.target})"
 
-class Message(str):
-    """A line of text that Jupyter shows as text (no quotes)."""
-
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # a notebook shows it as the line it is
         return str(self)
-
-
-def _as_json(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
 
 
 # ---------------------------------------------------------------------------- deploy
@@ -133,19 +114,16 @@ def configure_deploy(parser: argparse.ArgumentParser) -> None:
     _json_flag(parser)
 
 
-def run_deploy(args: argparse.Namespace, ctx: Context) -> Any:
-    progress = progress_for(ctx, f"deploying {args.model}")
+def run_deploy(args: argparse.Namespace, ctx: Context) -> Deployment | DryRun:
+    progress = ctx.progress(f"deploying {args.model}")
     deployment = core.deploy(
         args.model, target=args.target, name=args.name, gpu=args.gpu,
         instance_type=args.instance_type, replicas=args.replicas,
         max_batch_size=args.max_batch_size, max_wait_ms=args.max_wait_ms, canary=args.canary,
         max_queue=args.max_queue, port=args.port, host=args.host, namespace=args.namespace,
         dry_run=args.dry_run, timeout=args.timeout, progress=progress, cwd=ctx.cwd)
-    if args.dry_run and ctx.adapter == "cli" and not args.json:
-        print(deployment.details.get("yaml", ""))
-        return Message(f"# written to {deployment.details.get('manifest')}" + (
-            f"\n# note: {deployment.message}" if deployment.message else ""))
-    return _as_json(deployment.to_dict()) if args.json else deployment
+    progress.close(deployment)
+    return DryRun(deployment) if args.dry_run else deployment
 
 
 # ---------------------------------------------------------------------------- the others
@@ -158,8 +136,7 @@ def configure_deployments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_deployments(args: argparse.Namespace, ctx: Context) -> Any:
-    found = core.deployments(check=not args.no_check, cwd=ctx.cwd)
-    return _as_json(found.to_dicts()) if args.json else found
+    return core.deployments(check=not args.no_check, cwd=ctx.cwd)
 
 
 def configure_predict(parser: argparse.ArgumentParser) -> None:
@@ -170,8 +147,8 @@ def configure_predict(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_data(args: argparse.Namespace, ctx: Context) -> Any:
-    if ctx.adapter == "magic":
-        namespace = ctx.namespace or {}
+    if ctx.namespace is not None:  # a notebook: data is a variable
+        namespace = ctx.namespace
         if args.data not in namespace:
             raise UsageError(f"no variable '{args.data}' in the notebook: pass the name of a "
                              "DataFrame, array or list of records")
@@ -190,10 +167,7 @@ def _load_data(args: argparse.Namespace, ctx: Context) -> Any:
 
 
 def run_predict(args: argparse.Namespace, ctx: Context) -> Any:
-    frame = core.predict(args.name, _load_data(args, ctx), cwd=ctx.cwd)
-    if args.json:
-        return frame.to_json(orient="records")
-    return frame
+    return core.predict(args.name, _load_data(args, ctx), cwd=ctx.cwd)
 
 
 def configure_name(parser: argparse.ArgumentParser) -> None:
@@ -201,17 +175,16 @@ def configure_name(parser: argparse.ArgumentParser) -> None:
     _json_flag(parser)
 
 
-def run_rollback(args: argparse.Namespace, ctx: Context) -> Any:
-    progress = progress_for(ctx, f"rolling back {args.name}")
+def run_rollback(args: argparse.Namespace, ctx: Context) -> Deployment:
+    progress = ctx.progress(f"rolling back {args.name}")
     deployment = core.rollback(args.name, progress=progress, cwd=ctx.cwd)
-    return _as_json(deployment.to_dict()) if args.json else deployment
+    progress.close(deployment)
+    return deployment
 
 
-def run_undeploy(args: argparse.Namespace, ctx: Context) -> Any:
+def run_undeploy(args: argparse.Namespace, ctx: Context) -> Undeployed:
     deployment = core.undeploy(args.name, cwd=ctx.cwd)
-    if args.json:
-        return _as_json({"name": deployment.name, "removed": True})
-    return Message(f"{deployment.name}: stopped and removed ({deployment.target})")
+    return Undeployed(deployment.name, deployment.target)
 
 
 def configure_logs(parser: argparse.ArgumentParser) -> None:
@@ -222,8 +195,7 @@ def configure_logs(parser: argparse.ArgumentParser) -> None:
 
 
 def run_logs(args: argparse.Namespace, ctx: Context) -> Any:
-    found = core.logs(args.name, args.lines, cwd=ctx.cwd)
-    return _as_json(found.to_dict()) if args.json else found
+    return core.logs(args.name, args.lines, cwd=ctx.cwd)
 
 
 CONFIGURE: dict[str, Callable[[argparse.ArgumentParser], None]] = {

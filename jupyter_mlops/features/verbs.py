@@ -1,24 +1,24 @@
 """``%mlops features search|show|get|publish|online`` and ``jupyter mlops features …``.
 
 In the notebook, frames are variables of the user's namespace; on the command line they are
-files (Parquet or CSV) and results print as text or JSON.
+files (Parquet or CSV). Each action returns one result; the adapters show it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
-from html import escape
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..verb import Context, UsageError
 from ..config import load_config
+from ..verb import Context, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .model import FeatureView
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -88,7 +88,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     online.add_argument("--feature", action="append", default=None, metavar="NAME",
                         help="only this feature; repeatable")
     for child in (search, show, get, publish, online):
-        child.add_argument("--json", action="store_true", help="print JSON (CLI)")
+        child.add_argument("--json", action="store_true", help="the result as JSON")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Any:
@@ -112,8 +112,8 @@ def _frame(name: str, ctx: Context, timestamps: list[str]) -> pd.DataFrame:
     """A frame by variable name (notebook) or file (CLI)."""
     import pandas as pd
 
-    if ctx.adapter == "magic":
-        namespace = ctx.namespace or {}
+    if ctx.namespace is not None:  # a notebook: frames are its variables
+        namespace = ctx.namespace
         if name not in namespace:
             raise UsageError(f"no variable '{name}' in the notebook: name a DataFrame")
         value = namespace[name]
@@ -145,85 +145,65 @@ def _write(frame: pd.DataFrame, name: str, ctx: Context) -> Path:
     return path
 
 
-def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
-
-
 # --------------------------------------------------------------------------- actions
 
 
-def _search(args: argparse.Namespace, ctx: Context) -> Any:
-    from .api import search, search_views
+def _search(args: argparse.Namespace, ctx: Context) -> FoundViews:
+    from .api import search_views
 
-    query = " ".join(args.query)
-    tags = dict(args.tag)
-    if ctx.adapter == "cli":
-        backend, found = search_views(query, tags=tags, owner=args.owner, cwd=ctx.cwd)
-        if args.json:
-            return _json({"backend": backend, "views": [v.summary(m) for v, m in found]})
-        if not found:
-            return "no feature views match" if query or tags or args.owner else \
-                "no feature views yet"
-        return "\n".join(f"{v.name} v{v.version}  {v.description}  [{len(v.features)} "
-                         f"features; newest event {v.summary()['newest_event'] or '-'}]"
-                         for v, _m in found)
-    return search(query, tags=tags, owner=args.owner, cwd=ctx.cwd)
+    query, tags = " ".join(args.query), dict(args.tag)
+    backend, found = search_views(query, tags=tags, owner=args.owner, cwd=ctx.cwd)
+    return FoundViews(query, tags, args.owner, ctx.cwd, backend, found)
 
 
-def _show(args: argparse.Namespace, ctx: Context) -> Any:
+def _show(args: argparse.Namespace, ctx: Context) -> ShownView:
     from .api import show
 
     view = show(args.name, args.version, cwd=ctx.cwd)
     if args.stats:
         view.stats  # noqa: B018 - computed now, shown with the view
-    if ctx.adapter == "cli":
-        if args.json:
-            data = view.to_dict()
-            if args.stats:
-                data["stats"] = view.stats.to_dict()
-            return _json(data)
-        text = repr(view)
-        if args.stats:
-            text += "\n" + view.stats.to_frame().to_string()
-        return text
     return ShownView(view, args.stats)
 
 
 def _get(args: argparse.Namespace, ctx: Context) -> Any:
+    """The training frame; with ``--into``, stored in a variable (notebook) or written to a
+    file (command line), and what went where."""
     from .api import get
 
+    if args.into and ctx.interactive and not args.into.isidentifier():
+        raise UsageError(f"--into {args.into!r} is not a variable name")
     entities = _frame(args.entities, ctx, [args.timestamp])
-    progress = Progress(ctx, f"features for {len(entities):,} entity rows")
+    progress = ctx.progress(f"features for {len(entities):,} entity rows")
+    began = time.monotonic()
     frame = get(args.features, entities, timestamp=args.timestamp,
                 full_names=args.full_names, cwd=ctx.cwd, progress=progress)
-    progress.done(f"{len(frame):,} rows × {len(frame.columns)} columns")
-    if ctx.adapter == "cli":
-        if args.into:
-            path = _write(frame, args.into, ctx)
-            return f"{len(frame):,} rows written to {path}"
-        return frame.to_json(orient="records", date_format="iso") if args.json \
-            else frame.to_string(max_rows=40)
-    if args.into:
-        if not args.into.isidentifier():
-            raise UsageError(f"--into {args.into!r} is not a variable name")
-        (ctx.namespace if ctx.namespace is not None else {})[args.into] = frame
-        return Retrieved(args.into, frame, list(entities.columns))
-    return frame
+    progress(f"{len(frame):,} rows × {len(frame.columns)} columns in "
+             f"{time.monotonic() - began:.2f} s")
+    progress.close(frame)
+    if not args.into:
+        return frame
+    written = None
+    if ctx.namespace is not None:
+        ctx.namespace[args.into] = frame
+    else:
+        written = _write(frame, args.into, ctx)
+    return Retrieved(args.into, frame, list(entities.columns), written)
 
 
 def _publish(args: argparse.Namespace, ctx: Context) -> Any:
     from .api import publish
 
     frame = _frame(args.frame, ctx, [args.timestamp, args.created or ""])
-    progress = Progress(ctx, f"publishing {len(frame):,} rows as '{args.name}'")
+    progress = ctx.progress(f"publishing {len(frame):,} rows as '{args.name}'")
+    began = time.monotonic()
     view = publish(frame, args.name, entities=args.entities, timestamp=args.timestamp,
                    created_timestamp=args.created, description=args.description,
                    tags=dict(args.tag) or None, owner=args.owner, ttl=args.ttl,
                    field_descriptions=dict(args.describe) or None, cwd=ctx.cwd,
                    progress=progress)
-    progress.done(f"version {view.version}, {view.rows:,} rows")
-    if ctx.adapter == "cli":
-        return _json(view.to_dict()) if args.json else repr(view)
+    progress(f"version {view.version}, {view.rows:,} rows in "
+             f"{time.monotonic() - began:.2f} s")
+    progress.close(view)
     return view
 
 
@@ -238,11 +218,7 @@ def _online(args: argparse.Namespace, ctx: Context) -> Any:
             raise UsageError(f"'{key}' is not a column of '{args.name}'; its entity columns: "
                              + ", ".join(view.entities))
         columns.setdefault(key, []).extend(_value(v, types[key]) for v in raw.split(","))
-    frame = online(args.name, columns, features=args.feature, cwd=ctx.cwd)
-    if ctx.adapter == "cli":
-        return frame.to_json(orient="records", date_format="iso") if args.json \
-            else frame.to_string()
-    return frame
+    return online(args.name, columns, features=args.feature, cwd=ctx.cwd)
 
 
 def _value(text: str, kind: str) -> Any:
@@ -256,81 +232,90 @@ def _value(text: str, kind: str) -> Any:
     return text
 
 
-# --------------------------------------------------------------------------- displays
+# --------------------------------------------------------------------------- results
 
 
-class Progress:
-    """Steps of a long retrieval: a line updated in place in the notebook, stderr on the
-    command line."""
+@dataclass
+class FoundViews:
+    """``features search``: the matching views, newest publish first. A notebook shows them
+    as a DataFrame (``frame()``), a terminal one line each; ``--json`` gives the summaries."""
 
-    def __init__(self, ctx: Context, title: str) -> None:
-        self.cli = ctx.adapter == "cli"
-        self.title = title
-        self.began = time.monotonic()
-        self.last = "starting"
-        self.handle: Any = None
-        if not self.cli:
-            try:
-                from IPython.display import display
+    query: str
+    tags: dict[str, str]
+    owner: str | None
+    cwd: str
+    backend: str
+    found: list[tuple[FeatureView, str | None]]
 
-                self.handle = display(self, display_id=True)  # type: ignore[no-untyped-call]
-            except ImportError:  # pragma: no cover - the magic always has IPython
-                self.handle = None
+    def frame(self) -> pd.DataFrame:
+        """One row per view, the columns of ``jupyter_mlops.features.search``."""
+        from .api import search
 
-    def __call__(self, message: str) -> None:
-        self.last = message
-        if self.cli:
-            print(f"{self.title}: {message}", file=sys.stderr, flush=True)
-        elif self.handle is not None:
-            self.handle.update(self)
+        return search(self.query, tags=self.tags, owner=self.owner, cwd=self.cwd)
 
-    def done(self, message: str) -> None:
-        self(f"{message} in {time.monotonic() - self.began:.2f} s")
+    def to_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "views": [v.summary(m) for v, m in self.found]}
 
-    def __repr__(self) -> str:
-        return f"mlops features: {self.title}: {self.last}"
-
-    def _repr_html_(self) -> str:
-        return (f'<div class="mlops-features-progress" style="opacity:.75">{escape(self.title)}'
-                f": {escape(self.last)}</div>")
+    def to_text(self) -> str:
+        if not self.found:
+            return "no feature views match" if self.query or self.tags or self.owner else \
+                "no feature views yet"
+        return "\n".join(f"{v.name} v{v.version}  {v.description}  [{len(v.features)} "
+                         f"features; newest event {v.summary()['newest_event'] or '-'}]"
+                         for v, _m in self.found)
 
 
+@dataclass
 class ShownView:
-    """``%mlops features show``: the view, with its statistics when asked for."""
+    """``features show``: the view, with its statistics when asked for."""
 
-    def __init__(self, view: Any, stats: bool) -> None:
-        self.view = view
-        self.with_stats = stats
+    view: FeatureView
+    with_stats: bool
 
-    def __repr__(self) -> str:
-        text: str = repr(self.view)
+    def to_dict(self) -> dict[str, Any]:
+        data = self.view.to_dict()
+        if self.with_stats:
+            data["stats"] = self.view.stats.to_dict()
+        return data
+
+    def to_text(self) -> str:
+        text = repr(self.view)
         if self.with_stats:
             text += "\n" + self.view.stats.to_frame().to_string()
         return text
 
-    def _repr_html_(self) -> str:
-        html: str = self.view._repr_html_()
-        if self.with_stats:
-            html += self.view.stats.to_frame().to_html()
-        return html
+    def __repr__(self) -> str:
+        return self.to_text()
 
 
+@dataclass
 class Retrieved:
-    """``--into VAR``: where the frame went, and its first rows."""
+    """``get --into``: where the frame went (a variable, or a file on the command line) and
+    how complete it is."""
 
-    def __init__(self, name: str, frame: pd.DataFrame, entity_columns: list[str]) -> None:
-        self.name = name
-        self.frame = frame
-        self.added = [c for c in frame.columns if c not in entity_columns]
+    name: str
+    frame: pd.DataFrame = field(repr=False)
+    entity_columns: list[str] = field(repr=False)
+    written: Path | None = None
 
-    def _line(self) -> str:
-        nulls = int(self.frame[self.added].isna().any(axis=1).sum()) if self.added else 0
-        return (f"{self.name}: {len(self.frame):,} rows × {len(self.frame.columns)} columns "
-                f"({len(self.added)} features; {nulls:,} rows with a missing feature)")
+    @property
+    def added(self) -> list[str]:
+        return [c for c in self.frame.columns if c not in self.entity_columns]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"into": str(self.written or self.name), "rows": len(self.frame),
+                "columns": list(self.frame.columns), "features": self.added,
+                "rows_missing_a_feature": self._missing()}
+
+    def _missing(self) -> int:
+        added = self.added
+        return int(self.frame[added].isna().any(axis=1).sum()) if added else 0
+
+    def to_text(self) -> str:
+        where = f"{self.written}" if self.written is not None else self.name
+        return (f"{where}: {len(self.frame):,} rows × {len(self.frame.columns)} columns "
+                f"({len(self.added)} features; {self._missing():,} rows with a missing "
+                "feature)")
 
     def __repr__(self) -> str:
-        return self._line()
-
-    def _repr_html_(self) -> str:
-        return (f'<div class="mlops-features-retrieved"><div>{escape(self._line())}</div>'
-                f"{self.frame.head(5).to_html()}</div>")
+        return self.to_text()

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
-import threading
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserInputError
+from ..session import notebook_path
+from ..verb import VerbFailed
 from .marks import configure_step_parser, mark_from_args
+from .results import StepEvent
 
 if TYPE_CHECKING:
     from ..verb import Context
     from .model import Pipeline
-    from .runner import StepEvent
+    from .results import RunResult
 
 
 # --------------------------------------------------------------------------- %%mlops step
@@ -35,12 +35,11 @@ def run_step_cell(args: argparse.Namespace, ctx: Context) -> Any:
     mark_from_args(args)  # the same checks the notebook reader applies
     if not ctx.cell or not ctx.cell.strip():
         return None
-    runner = ctx.options.get("run_cell")
-    if runner is None:  # not under IPython (e.g. a test harness): run in the namespace
+    if ctx.run_cell is None:  # no shell (e.g. a test harness): run in the namespace
         exec(compile(ctx.cell, f"<step {args.name}>", "exec"), ctx.namespace or {})
         return None
     try:
-        runner(ctx.cell)
+        ctx.run_cell(ctx.cell)
     except Exception as exc:
         raise UserInputError(f"step {args.name!r}: the cell raised {type(exc).__name__}: "
                              f"{exc} (traceback above)") from None
@@ -68,7 +67,7 @@ def configure_pipeline(parser: argparse.ArgumentParser) -> None:
     for child in (show, run, export):
         child.add_argument("notebook", nargs="?", default=None,
                            help="the notebook (default in Jupyter: the notebook of this kernel)")
-        child.add_argument("--json", action="store_true", help="print JSON (CLI)")
+        child.add_argument("--json", action="store_true", help="the result as JSON")
     run.add_argument("--from", dest="from_step", metavar="STEP",
                      help="run STEP and everything after it again, ignoring their cache")
     run.add_argument("--only", action="append", metavar="STEP",
@@ -84,38 +83,18 @@ def configure_pipeline(parser: argparse.ArgumentParser) -> None:
                         help="kfp: a Python that has kfp, to compile the YAML (default: this one)")
 
 
-def notebook_path(given: str | None, ctx: Context) -> Path:
-    """The notebook to read: as given (relative to the working folder), else the kernel's own
-    notebook, which Jupyter names in JPY_SESSION_NAME / ``__session__``."""
-    name = given
-    if name is None and ctx.adapter == "magic":
-        name = os.environ.get("JPY_SESSION_NAME") or (ctx.namespace or {}).get("__session__")
-    if not name:
-        where = "%mlops pipeline" if ctx.adapter == "magic" else "jupyter mlops pipeline"
-        raise UserInputError(f"name the notebook: {where} show NOTEBOOK.ipynb")
-    path = Path(name).expanduser()
-    if not path.is_absolute():
-        path = Path(ctx.cwd) / path
-        if not path.exists() and given is None:  # the session name is relative to the server
-            path = Path(ctx.cwd) / Path(name).name
-    return path
-
-
 def run_pipeline_verb(args: argparse.Namespace, ctx: Context) -> Any:
+    """The ``Pipeline`` (show), its ``ExportResult`` (export) or its ``RunResult`` (run)."""
     from .notebook import from_notebook
 
-    pipeline = from_notebook(notebook_path(args.notebook, ctx))
+    pipeline = from_notebook(notebook_path(args.notebook, ctx,
+                                           f"pipeline {args.action} NOTEBOOK.ipynb"))
     if args.action == "show":
-        if ctx.adapter == "cli":
-            return json.dumps(pipeline.to_dict(), indent=2) if args.json else pipeline.to_text()
         return pipeline
     if args.action == "export":
         target = args.target or _configured_target(pipeline)
-        result = pipeline.export(target, Path(ctx.cwd) / args.out, args.schedule,
-                                 compile_with=args.compile_with)
-        if ctx.adapter == "cli" and args.json:
-            return json.dumps(result.to_dict(), indent=2)
-        return result
+        return pipeline.export(target, Path(ctx.cwd) / args.out, args.schedule,
+                               compile_with=args.compile_with)
     return _run(pipeline, args, ctx)
 
 
@@ -129,75 +108,27 @@ def _configured_target(pipeline: Pipeline) -> str:
     return target
 
 
-def _run(pipeline: Pipeline, args: argparse.Namespace, ctx: Context) -> Any:
+def _run(pipeline: Pipeline, args: argparse.Namespace, ctx: Context) -> RunResult:
+    """Run it locally, each step's state going to the adapter's progress report (a notebook
+    draws the DAG, coloured as the steps go); a failed run raises ``VerbFailed``."""
     parameters = pipeline.parse_parameters(args.param)
-    only = args.only
-    if ctx.adapter == "cli":
-        quiet = args.json
-
-        def report(event: StepEvent) -> None:
-            if not quiet:
-                took = f" ({event.seconds:.2f} s)" if event.seconds is not None else ""
-                print(f"{event.step}: {event.state}{took} {event.message}".rstrip(),
-                      file=sys.stderr, flush=True)
-
-        result = pipeline.run(parameters, from_step=args.from_step, only=only,
-                              on_progress=report)
-        print(json.dumps(result.to_dict(), indent=2, default=repr) if args.json
-              else result.to_text())
-        return 0 if result.ok else 1
-    live = _LiveProgress(pipeline)
-    result = pipeline.run(parameters, from_step=args.from_step, only=only,
-                          on_progress=live.update)
-    live.finish(result)
+    progress = ctx.progress(f"pipeline {pipeline.name}", pipeline)
+    result: RunResult | None = None
+    try:
+        result = pipeline.run(parameters, from_step=args.from_step, only=args.only,
+                              on_progress=lambda event: progress.event(StepLine(**asdict(event))))
+    finally:
+        progress.close(result)
     if not result.ok:
-        raise UserInputError(result.error or f"run {result.run_id} {result.state}")
+        raise VerbFailed(result.error or f"run {result.run_id} {result.state}", result)
     return result
 
 
-class _ProgressView:
-    """One frame of the live progress: the coloured DAG for Jupyter, a line for terminals."""
+@dataclass
+class StepLine(StepEvent):
+    """A step's event that also reads as a line of progress (``report: done (0.12 s)``), for
+    the adapters that print events as text."""
 
-    def __init__(self, html: str, text: str) -> None:
-        self.html, self.text = html, text
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.text, "text/html": self.html}
-
-
-class _LiveProgress:
-    """The DAG, coloured by each step's state, updated in place in the notebook."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.states = {s.name: "queued" for s in pipeline.steps}
-        self.lock = threading.Lock()
-        self.handle: Any = None
-        try:
-            from IPython.display import display
-        except ImportError:  # pragma: no cover - the magic always has IPython
-            return
-        self.handle = display(self._view(), display_id=True)  # type: ignore[no-untyped-call]
-
-    def _view(self, extra: str = "") -> _ProgressView:
-        from .render import pipeline_svg
-
-        svg = pipeline_svg(self.pipeline, self.states)
-        text = "pipeline: " + ", ".join(f"{n} {s}" for n, s in self.states.items())
-        return _ProgressView(f'<div class="mlops-pipeline-progress">{svg}{extra}</div>', text)
-
-    def update(self, event: StepEvent) -> None:
-        with self.lock:
-            self.states[event.step] = event.state
-            if self.handle is not None:
-                self.handle.update(self._view())
-
-    def finish(self, result: Any) -> None:
-        """The final states, and the run's table when it failed (the error follows)."""
-        from .render import run_html
-
-        with self.lock:
-            for name, state in result.steps.items():
-                self.states[name] = state.state
-            if self.handle is not None:
-                self.handle.update(self._view(run_html(result) if not result.ok else ""))
+    def __str__(self) -> str:
+        took = f" ({self.seconds:.2f} s)" if self.seconds is not None else ""
+        return f"{self.step}: {self.state}{took} {self.message}".rstrip()

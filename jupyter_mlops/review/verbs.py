@@ -5,14 +5,13 @@ core."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..verb import Context
 from ..errors import UserInputError
+from ..session import notebook_path
+from ..verb import Context
 
 
 def _revisions(parser: argparse.ArgumentParser) -> None:
@@ -21,22 +20,6 @@ def _revisions(parser: argparse.ArgumentParser) -> None:
                         "CHECKPOINT, a ref or commit, merge-base:BRANCH")
     parser.add_argument("--head", default=None, metavar="REV",
                         help="WORKING (default: the working copy), INDEX, a ref or commit")
-
-
-def notebook_path(given: str | None, ctx: Context, verb: str) -> Path:
-    """As given (relative to the working folder), else the kernel's own notebook."""
-    name = given
-    if name is None and ctx.adapter == "magic":
-        name = os.environ.get("JPY_SESSION_NAME") or (ctx.namespace or {}).get("__session__")
-    if not name:
-        where = "%mlops" if ctx.adapter == "magic" else "jupyter mlops"
-        raise UserInputError(f"name the notebook: {where} {verb} NOTEBOOK.ipynb")
-    path = Path(name).expanduser()
-    if not path.is_absolute():
-        path = Path(ctx.cwd) / path
-        if not path.exists() and given is None:  # the session name is relative to the server
-            path = Path(ctx.cwd) / Path(name).name
-    return path
 
 
 # --------------------------------------------------------------------------- diff
@@ -65,14 +48,14 @@ def configure_diff(parser: argparse.ArgumentParser) -> None:
 
 
 def run_diff(args: argparse.Namespace, ctx: Context) -> Any:
+    """The diff (a ``NotebookDiff``), or its nbdime form with ``--nbdime``."""
     from . import DiffFilters, diff
-    from .terminal import render_diff
 
     if args.base_rev and args.base:
         raise UserInputError("give the base once: BASE or --base")
     if args.head_rev and args.head:
         raise UserInputError("give the head once: HEAD or --head")
-    path = notebook_path(args.path, ctx, "diff")
+    path = notebook_path(args.path, ctx, "diff NOTEBOOK.ipynb")
     filters = DiffFilters(outputs=not args.no_outputs, metadata=args.metadata,
                           execution_counts=args.execution_counts,
                           attachments=not args.no_attachments)
@@ -80,17 +63,7 @@ def run_diff(args: argparse.Namespace, ctx: Context) -> Any:
                   filters=filters)
     if args.path is not None:
         result.path = args.path
-    if args.json or args.nbdime:
-        data = result.to_nbdime() if args.nbdime else result.to_dict()
-        if ctx.adapter == "magic":
-            return data
-        print(json.dumps(data, indent=1))
-        return 0
-    if ctx.adapter == "magic":
-        return result
-    color = not args.no_color and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    print(render_diff(result, color=color))
-    return 0
+    return result.to_nbdime() if args.nbdime else result
 
 
 # --------------------------------------------------------------------------- review
@@ -182,15 +155,13 @@ def run_review(args: argparse.Namespace, ctx: Context) -> Any:
         notebooks = [{"path": e.path, "status": e.status, "old_path": e.old_path}
                      for e in entries]
         listing = {"git": repo is not None, "notebooks": notebooks, "reviews": reviews}
-        if args.json:
-            return _emit(json.dumps(listing, indent=1), listing, ctx)
         lines = [f"{e['status']:<10} {e['path']}" + (f" (from {e['old_path']})"
                                                      if e["old_path"] else "")
                  for e in notebooks] or ["no changed notebooks"]
         lines += ["", *(_summary_text(r) for r in reviews)] if reviews else []
-        return _emit("\n".join(lines), listing, ctx)
-    review = open_review(notebook_path(args.path, ctx, "review"), args.base or "HEAD",
-                         args.head, author=args.author)
+        return ReviewShown("\n".join(lines), listing)
+    review = open_review(notebook_path(args.path, ctx, f"review {args.action} NOTEBOOK.ipynb"),
+                         args.base or "HEAD", args.head, author=args.author)
     review.path = args.path
     if args.action in ("comment", "reply", "resolve"):
         if args.action == "comment":
@@ -202,34 +173,34 @@ def run_review(args: argparse.Namespace, ctx: Context) -> Any:
         else:
             thread = review.resolve(args.thread, not args.reopen)
         data = thread.to_dict()
-        return _emit(json.dumps(data, indent=1) if args.json else _thread_text(data), data, ctx)
+        return ReviewShown(_thread_text(data), data)
     if args.action == "approve":
         review.approve(args.text)
     elif args.action == "request-changes":
         review.request_changes(args.text)
     data = review.summary(with_threads=True)
-    text = json.dumps(data, indent=1) if args.json else "\n".join(
-        [_summary_text(data), *(_thread_text(t) for t in data["threads"])])
-    shown = _emit(text, data, ctx)
-    if args.action == "show" and args.check and data["state"] != "approved":
-        return 1 if ctx.adapter == "cli" else shown
-    return shown
+    text = "\n".join([_summary_text(data), *(_thread_text(t) for t in data["threads"])])
+    # --check (for CI): the command line exits with 1 unless the review is approved
+    return ReviewShown(text, data, ok=not (args.action == "show" and args.check
+                                           and data["state"] != "approved"))
 
 
-def _emit(text: str, data: Any, ctx: Context) -> Any:
-    if ctx.adapter == "magic":
-        return _Text(text)
-    print(text)
-    return 0
+@dataclass
+class ReviewShown:
+    """What a ``review`` action shows: its text, and the data ``--json`` gives. ``ok`` is
+    False when ``show --check`` finds the review not approved."""
 
+    text: str
+    data: dict[str, Any]
+    ok: bool = True
 
-class _Text:
-    """Plain text for the notebook (shown as is, no quotes)."""
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __str__(self) -> str:
+        return self.text
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # a notebook shows it as the text it is (no quotes)
         return self.text
 
 

@@ -7,8 +7,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from ..verb import Context, UsageError
 from ..errors import MLOpsError
+from ..verb import Context, UsageError
 from . import lifecycle
 from .store import first_line
 
@@ -39,8 +39,8 @@ def configure_track(parser: argparse.ArgumentParser) -> None:
 
 #: cell (id, run name or source) -> id of the run it started last, for --resume
 _cell_runs: dict[str, str] = {}
-_hooked: set[int] = set()
-_spanning: list[lifecycle.ActiveRun] = []
+#: runs started by '%mlops track start', each with the function that stops recording its cells
+_spanning: list[tuple[lifecycle.ActiveRun, Callable[[], None]]] = []
 
 
 def run_track(args: argparse.Namespace, ctx: Context) -> Any:
@@ -54,13 +54,13 @@ def run_track(args: argparse.Namespace, ctx: Context) -> Any:
                          "'%mlops track end' on a line")
     if args.action == "end":
         run = lifecycle.require_active("%mlops track end")
-        if run in _spanning:
-            _spanning.remove(run)
+        for spanning in [s for s in _spanning if s[0] is run]:
+            _spanning.remove(spanning)
+            spanning[1]()
         return lifecycle.end_run(args.status)
     run = lifecycle.start_run(args.experiment, args.run_name, nested=args.nested,
                               resume=args.resume, namespace=ctx.namespace, cwd=ctx.cwd)
-    _spanning.append(run)
-    _record_cells_of(ctx.options.get("shell"))
+    _spanning.append((run, _record_cells(run, ctx)))
     return run
 
 
@@ -75,7 +75,7 @@ def track_cell(args: argparse.Namespace, ctx: Context) -> lifecycle.RunSummary:
                               namespace=ctx.namespace, cwd=ctx.cwd)
     _cell_runs[key] = run.run_id
     lifecycle.record_cell(ctx.cell, run)
-    runner: Callable[[str], Any] = ctx.options.get("run_cell") or _exec_in(ctx.namespace)
+    runner: Callable[[str], Any] = ctx.run_cell or _exec_in(ctx.namespace)
     try:
         runner(ctx.cell)
     except BaseException as exc:
@@ -92,16 +92,14 @@ def track_cell(args: argparse.Namespace, ctx: Context) -> lifecycle.RunSummary:
 def _cell_key(args: argparse.Namespace, ctx: Context) -> str:
     if args.run_name:
         return f"name:{args.run_name}"
-    shell = ctx.options.get("shell")
-    result = getattr(getattr(shell, "displayhook", None), "exec_result", None)
-    cell_id = getattr(getattr(result, "info", None), "cell_id", None)
+    cell_id = ctx.cell_id()
     if cell_id:
         return f"cell:{cell_id}"
     return "source:" + hashlib.sha1((ctx.cell or "").encode()).hexdigest()
 
 
 def _exec_in(namespace: dict[str, Any] | None) -> Callable[[str], Any]:
-    """Without an IPython shell (tests, scripts): plain exec in the namespace."""
+    """Without a shell (tests, scripts): plain exec in the namespace."""
     scope = namespace if namespace is not None else {}
 
     def run(code: str) -> None:
@@ -110,18 +108,17 @@ def _exec_in(namespace: dict[str, Any] | None) -> Callable[[str], Any]:
     return run
 
 
-def _record_cells_of(shell: Any) -> None:
-    """While a run started by '%mlops track start' is active, keep each cell's source."""
-    if shell is None or id(shell) in _hooked:
-        return
+def _record_cells(run: lifecycle.ActiveRun, ctx: Context) -> Callable[[], None]:
+    """While ``run`` (started by '%mlops track start') is the active run, keep the source of
+    each cell the user runs; returns the function that stops it."""
 
-    def before(info: Any) -> None:
-        run = lifecycle.active_run()
-        if run is not None and run in _spanning and run.status == "RUNNING":
-            lifecycle.record_cell(getattr(info, "raw_cell", "") or "", run)
+    def before(source: str) -> None:
+        if lifecycle.active_run() is run and run.status == "RUNNING":
+            lifecycle.record_cell(source, run)
 
-    shell.events.register("pre_run_cell", before)
-    _hooked.add(id(shell))
+    if ctx.on_pre_run_cell is None:  # no cells here
+        return lambda: None
+    return ctx.on_pre_run_cell(before)
 
 
 def configure_param(parser: argparse.ArgumentParser) -> None:
@@ -173,12 +170,7 @@ def run_runs(args: argparse.Namespace, ctx: Context) -> Any:
     if args.this_notebook and args.notebook:
         raise UsageError("use --this-notebook or --notebook PATH, not both")
     notebook: str | bool | None = True if args.this_notebook else args.notebook
-    frame = runs(args.experiment, notebook, args.limit, cwd=ctx.cwd, namespace=ctx.namespace)
-    if ctx.adapter == "magic":
-        return frame
-    if frame.empty:
-        return "no runs yet"
-    return frame.to_string(index=False, max_colwidth=40)  # a terminal: every column, in full
+    return runs(args.experiment, notebook, args.limit, cwd=ctx.cwd, namespace=ctx.namespace)
 
 
 def configure_compare(parser: argparse.ArgumentParser) -> None:
@@ -191,9 +183,8 @@ def run_compare(args: argparse.Namespace, ctx: Context) -> Any:
     from .query import compare
 
     if len(args.run_ids) < 2:
-        raise UsageError("compare needs at least two run ids: %mlops compare RUN RUN …")
-    comparison = compare(*args.run_ids, cwd=ctx.cwd)
-    return comparison if ctx.adapter == "magic" else comparison.to_text()
+        raise UsageError(f"compare needs at least two run ids: {ctx.prog} compare RUN RUN …")
+    return compare(*args.run_ids, cwd=ctx.cwd)
 
 
 def configure_register(parser: argparse.ArgumentParser) -> None:

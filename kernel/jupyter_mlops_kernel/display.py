@@ -1,8 +1,18 @@
-"""Rich displays of the core's results: HTML for Jupyter frontends, text for terminals."""
+"""Rich displays of the verbs' results: the one home of their HTML.
+
+The core's verbs return plain result objects (a ``StatusReport``, a ``Pipeline``, a
+``NotebookDiff``, …) and render no HTML; ``wrap`` turns a result into what the magic returns
+so Jupyter shows it well, and ``add_formatters`` teaches the shell's display formatter the
+core types a notebook keeps as they are (a ``Pipeline``, a ``RunResult``), drawn through
+``jupyter_mlops.pipeline.render``. Objects of the Python API that have their own
+``_repr_html_`` (a ``FeatureView``, a ``Deployment``) keep it. Live progress is in
+``progress``. Plain text always comes along, for terminals.
+"""
 
 from __future__ import annotations
 
-import sys
+import importlib
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -186,17 +196,114 @@ def _histories_png(points: list[dict[str, Any]], keys: list[str]) -> str | None:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def _is(result: Any, where: str, name: str) -> bool:
+    """``result`` is ``where.name`` (a package that exports it, or its module): asked only
+    when the type's name matches, so nothing is imported that is not loaded already."""
+    if not any(cls.__name__ == name for cls in type(result).__mro__):
+        return False
+    return isinstance(result, getattr(importlib.import_module(where), name))
+
+
 def wrap(result: Any, *, rich: bool = True) -> Any:
     """The object the magic returns for a verb's result, so Jupyter displays it well."""
     if isinstance(result, StatusReport):
         return StatusView(result, rich=rich)
-    query = sys.modules.get("jupyter_mlops.tracking.query")  # loaded if a comparison exists
-    if query is not None and isinstance(result, query.Comparison):
+    if _is(result, "jupyter_mlops.tracking", "Comparison"):
         return ComparisonView(result, rich=rich)
-    review = sys.modules.get("jupyter_mlops.review.model")  # loaded if a diff exists
-    if review is not None and isinstance(result, review.NotebookDiff):
+    if _is(result, "jupyter_mlops.review", "NotebookDiff"):
         return DiffView(result, rich=rich)
+    if _is(result, "jupyter_mlops.features.verbs", "FoundViews"):
+        return result.frame()  # a table to filter and sort
+    if _is(result, "jupyter_mlops.features.verbs", "ShownView"):
+        return FeatureViewShown(result, rich=rich)
+    if _is(result, "jupyter_mlops.features.verbs", "Retrieved"):
+        return RetrievedView(result, rich=rich)
+    if _is(result, "jupyter_mlops.deploy.verbs", "DryRun"):
+        return result.deployment  # its card says "dry-run"; the manifest is in its details
     return result
+
+
+# --------------------------------------------------------------------------- formatters
+
+#: core types a notebook keeps as they are, drawn by the shell's display formatter: (the
+#: module that defines the type, its name, the ``jupyter_mlops.pipeline.render`` function
+#: that draws it as HTML); their text is their ``to_text()``. By name, so loading the
+#: extension imports none of them
+FORMATTED: tuple[tuple[str, str, str], ...] = (
+    ("jupyter_mlops.pipeline.model", "Pipeline", "pipeline_html"),
+    ("jupyter_mlops.pipeline.results", "RunResult", "run_html"),
+)
+
+
+def _plain(obj: Any, printer: Any, cycle: bool) -> None:
+    printer.text(obj.to_text())
+
+
+def add_formatters(shell: Any, rich: Callable[[], bool]) -> None:
+    """Teach ``shell``'s display formatter the ``FORMATTED`` types (HTML while ``rich()``)."""
+    formatters = shell.display_formatter.formatters
+    for module, name, draw in FORMATTED:
+
+        def html(obj: Any, draw: str = draw) -> str | None:
+            if not rich():
+                return None
+            render = importlib.import_module("jupyter_mlops.pipeline.render")
+            text: str = getattr(render, draw)(obj)
+            return text
+
+        formatters["text/plain"].for_type_by_name(module, name, _plain)
+        formatters["text/html"].for_type_by_name(module, name, html)
+
+
+def remove_formatters(shell: Any) -> None:
+    """Undo ``add_formatters`` (whether or not the types were displayed since)."""
+    formatters = shell.display_formatter.formatters
+    for module, name, _draw in FORMATTED:
+        for mime in ("text/plain", "text/html"):
+            formatters[mime].pop(f"{module}.{name}", None)
+
+
+# --------------------------------------------------------------------------- features
+
+
+class FeatureViewShown:
+    """``%mlops features show``: the view's card, with its statistics when asked for."""
+
+    def __init__(self, shown: Any, *, rich: bool = True) -> None:
+        self.shown = shown
+        self.rich = rich
+
+    def __repr__(self) -> str:
+        return str(self.shown.to_text())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": self.shown.to_text()}
+        if self.rich:
+            html: str = self.shown.view._repr_html_()
+            if self.shown.with_stats:
+                html += self.shown.view.stats.to_frame().to_html()
+            bundle["text/html"] = html
+        return bundle
+
+
+class RetrievedView:
+    """``%mlops features get --into VAR``: where the frame went, and its first rows."""
+
+    def __init__(self, retrieved: Any, *, rich: bool = True) -> None:
+        self.retrieved = retrieved
+        self.rich = rich
+
+    def __repr__(self) -> str:
+        return str(self.retrieved.to_text())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        line = self.retrieved.to_text()
+        bundle: dict[str, Any] = {"text/plain": line}
+        if self.rich:
+            bundle["text/html"] = (f'<div class="mlops-features-retrieved"><div>'
+                                   f"{escape(line)}</div>"
+                                   f"{self.retrieved.frame.head(5).to_html()}</div>")
+        return bundle
 
 
 # --------------------------------------------------------------------------- notebook diffs
