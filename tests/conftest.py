@@ -126,6 +126,9 @@ def git() -> Callable[..., str]:
 # one-click deploy: models in one project and one shared local deployment (tests/test_deploy_*)
 from .deploy_fixtures import deploy_project, served  # noqa: E402, F401
 
+# a real IPython shell with the extension loaded (tests/test_kernel.py, tests/test_*_magics.py)
+from .shell_fixtures import shell  # noqa: E402, F401
+
 # experiment tracking: one `mlflow server` and one S3 emulator per session (tests/tracking_*)
 from .tracking_fixtures import (  # noqa: E402, F401
     _restartable_server,

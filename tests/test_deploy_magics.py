@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from tests.deploy_fixtures import DeployProject
+from tests.shell_fixtures import run, shown
 
 pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture
-def shell(deploy_project: DeployProject, monkeypatch: pytest.MonkeyPatch
-          ) -> Iterator[InteractiveShell]:
+def shell(shell: InteractiveShell, deploy_project: DeployProject,
+          monkeypatch: pytest.MonkeyPatch) -> InteractiveShell:
+    """The shared shell, working in the deploy project."""
     monkeypatch.chdir(deploy_project.root)
-    ip = InteractiveShell.instance()
-    if "jupyter_mlops" in ip.extension_manager.loaded:
-        ip.run_cell("%unload_ext jupyter_mlops").raise_error()
-    run(ip, "%load_ext jupyter_mlops")
-    yield ip
-    ip.run_cell("%unload_ext jupyter_mlops").raise_error()
-
-
-def run(shell: InteractiveShell, code: str) -> Any:
-    result = shell.run_cell(code, store_history=False)
-    result.raise_error()
-    return result.result
-
-
-def shown(shell: InteractiveShell, value: Any) -> dict[str, Any]:
-    data, _metadata = shell.display_formatter.format(value)
-    return dict(data)
+    return shell
 
 
 def test_deploy_shows_a_card_with_url_device_and_warm_up(

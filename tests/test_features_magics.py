@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -15,30 +14,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from tests.features_fixtures import ORDERS_TTL, brute_force, generate, same_values
-
-
-@pytest.fixture
-def shell(project: Path) -> Iterator[InteractiveShell]:
-    ip = InteractiveShell.instance()
-    if "jupyter_mlops" in ip.extension_manager.loaded:
-        ip.run_cell("%unload_ext jupyter_mlops").raise_error()
-    run(ip, "%load_ext jupyter_mlops")
-    names = set(ip.user_ns)
-    yield ip
-    ip.run_cell("%unload_ext jupyter_mlops").raise_error()
-    for name in set(ip.user_ns) - names:  # the shell is shared with other tests
-        del ip.user_ns[name]
-
-
-def run(shell: InteractiveShell, code: str) -> Any:
-    result = shell.run_cell(code, store_history=False)
-    result.raise_error()
-    return result.result
-
-
-def shown(shell: InteractiveShell, value: Any) -> dict[str, Any]:
-    data, _metadata = shell.display_formatter.format(value)
-    return dict(data)
+from tests.shell_fixtures import run, shown
 
 
 def test_publish_search_show_get_and_online_from_the_notebook(

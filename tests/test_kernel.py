@@ -3,11 +3,12 @@ errors are re-raised."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,44 +16,18 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from jupyter_mlops_kernel import MLOpsMagics
+from jupyter_mlops_kernel.display import FORMATTED
 
+import jupyter_mlops as mlops
+from jupyter_mlops import session
 from jupyter_mlops.commands import verbs_for
 from jupyter_mlops.status import StatusReport
 
+from .pipeline_notebooks import CHAIN, write_notebook
+from .shell_fixtures import forget_config, run, shown
+
 TITLES = ("Features", "Experiments", "Pipeline", "Review", "Deploy")
 MAGIC_VERBS = [v.name for v in verbs_for("magic")]
-
-
-def _forget_config(shell: InteractiveShell) -> None:
-    """``%config MLOpsMagics.x = …`` lives in the shell's config: no test leaks it to another."""
-    shell.config.pop("MLOpsMagics", None)
-
-
-@pytest.fixture
-def shell(project: Path) -> Iterator[InteractiveShell]:
-    """A real IPython shell, working in ``project``, with the extension loaded."""
-    ip = InteractiveShell.instance()
-    _forget_config(ip)
-    if "jupyter_mlops" in ip.extension_manager.loaded:
-        ip.run_cell("%unload_ext jupyter_mlops").raise_error()
-    run(ip, "%load_ext jupyter_mlops")
-    yield ip
-    if "jupyter_mlops" in ip.extension_manager.loaded:
-        ip.run_cell("%unload_ext jupyter_mlops").raise_error()
-    _forget_config(ip)
-
-
-def run(shell: InteractiveShell, code: str) -> Any:
-    """Run a cell like the notebook does; re-raise its error; return its value."""
-    result = shell.run_cell(code, store_history=False)
-    result.raise_error()
-    return result.result
-
-
-def shown(shell: InteractiveShell, value: Any) -> dict[str, Any]:
-    """What a frontend receives for ``value``: the shell's display formatter's mime bundle."""
-    data, _metadata = shell.display_formatter.format(value)
-    return dict(data)
 
 
 # --------------------------------------------------------------------------- loading
@@ -77,6 +52,86 @@ def test_unload_removes_the_magic_and_reload_brings_it_back(shell: InteractiveSh
     run(shell, "%load_ext jupyter_mlops")
     assert isinstance(run(shell, "%mlops status").report, StatusReport)
     assert sum(isinstance(c, MLOpsMagics) for c in shell.configurables) == 1
+
+
+def hooks(shell: InteractiveShell) -> dict[str, Any]:
+    """Everything loading an extension can add to a shell."""
+    manager = shell.magics_manager
+    return {
+        "magics": {kind: dict(found) for kind, found in manager.magics.items()},
+        "registry": dict(manager.registry),
+        "configurables": list(shell.configurables),
+        "events": {name: list(callbacks) for name, callbacks in shell.events.callbacks.items()},
+        "formatters": {mime: (dict(f.type_printers), dict(f.deferred_printers))
+                       for mime, f in shell.display_formatter.formatters.items()},
+    }
+
+
+def test_unload_removes_every_hook_that_load_and_the_verbs_added(
+        shell: InteractiveShell, project: Path) -> None:
+    run(shell, "%unload_ext jupyter_mlops")
+    before = hooks(shell)
+    run(shell, "%load_ext jupyter_mlops")
+    # a verb's hook before each cell (as '%mlops track start' asks for), in use
+    ctx = shell.magics_manager.registry["MLOpsMagics"].context()
+    assert ctx.on_pre_run_cell is not None
+    seen: list[str] = []
+    stop = ctx.on_pre_run_cell(seen.append)
+    run(shell, "x = 1")
+    stop()
+    run(shell, "x = 2")
+    assert seen == ["x = 1"]
+    ctx.on_pre_run_cell(seen.append)  # left in place: unloading removes it
+    # a pipeline drawn by the display formatter the extension taught
+    write_notebook(project / "chain.ipynb", CHAIN)
+    assert "<svg" in shown(shell, run(shell, "%mlops pipeline show chain.ipynb"))["text/html"]
+    assert hooks(shell) != before
+
+    assert seen[-1] == "%mlops pipeline show chain.ipynb"
+
+    run(shell, "%unload_ext jupyter_mlops")
+
+    assert hooks(shell) == before
+    seen.clear()
+    run(shell, "x = 3")
+    assert seen == []
+
+
+def test_the_types_drawn_by_name_are_where_the_table_says() -> None:
+    render = importlib.import_module("jupyter_mlops.pipeline.render")
+    for module, name, draw in FORMATTED:
+        found = getattr(importlib.import_module(module), name)
+        assert (found.__module__, found.__name__) == (module, name)
+        assert callable(getattr(render, draw))
+
+
+def test_one_answer_to_which_notebook_this_kernel_runs_in_one_order(
+        shell: InteractiveShell, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """set_notebook, then ``__session__`` (ipykernel), then JPY_SESSION_NAME (jupyter_server),
+    then the server's sessions API (asked only inside ipykernel: stood in for here)."""
+    for name in ("told", "session", "env", "server"):
+        (project / f"{name}.ipynb").write_text("{}")
+    server: list[str | None] = [str(project / "server.ipynb")]
+    monkeypatch.setattr(session, "_from_server", lambda timeout=1.0: server[0])
+    monkeypatch.setenv("JPY_SESSION_NAME", "env.ipynb")  # relative, as the server names it
+    shell.user_ns["__session__"] = str(project / "session.ipynb")
+    ctx = shell.magics_manager.registry["MLOpsMagics"].context()
+    mlops.tracking.set_notebook(project / "told.ipynb")  # the tracking API's name for it
+    try:
+        assert ctx.notebook() == str(project / "told.ipynb")
+        session.set_notebook(None)
+        assert ctx.notebook() == str(project / "session.ipynb")
+        del shell.user_ns["__session__"]
+        assert ctx.notebook() == str(project / "env.ipynb")
+        monkeypatch.setenv("JPY_SESSION_NAME", "gone.ipynb")  # not a file: passed over
+        assert ctx.notebook() == str(project / "server.ipynb")
+        server[0] = None
+        assert ctx.notebook() is None
+        # tracking asks the same function (lifecycle, listing), an explicit notebook first
+        assert mlops.tracking.set_notebook is session.set_notebook
+        assert session.current_notebook(None, project / "env.ipynb") == project / "env.ipynb"
+    finally:
+        session.set_notebook(None)
 
 
 def test_loading_and_status_import_nothing_heavy(project: Path,
@@ -287,7 +342,7 @@ def test_config_set_before_loading_applies(project: Path) -> None:
         assert set(shown(ip, run(ip, "%mlops status"))) == {"text/plain"}
     finally:
         run(ip, "%unload_ext jupyter_mlops")
-        _forget_config(ip)
+        forget_config(ip)
 
 
 def test_config_status_timeout_bounds_the_checks(

@@ -4,11 +4,12 @@ pipeline …`` as a subprocess."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -16,21 +17,7 @@ from jupyter_mlops.pipeline import Pipeline
 from jupyter_mlops.pipeline.runner import RunResult
 
 from .pipeline_notebooks import CHAIN, digest, write_notebook
-
-
-@pytest.fixture
-def shell(project: Path) -> Iterator[InteractiveShell]:
-    ip = InteractiveShell.instance()
-    if "jupyter_mlops" not in ip.extension_manager.loaded:
-        run(ip, "%load_ext jupyter_mlops")
-    yield ip
-    run(ip, "%unload_ext jupyter_mlops")
-
-
-def run(shell: InteractiveShell, code: str) -> Any:
-    result = shell.run_cell(code, store_history=False)
-    result.raise_error()
-    return result.result
+from .shell_fixtures import run
 
 
 def test_step_cells_run_as_usual_in_the_notebook(shell: InteractiveShell,
@@ -89,6 +76,38 @@ def test_pipeline_run_in_the_notebook(shell: InteractiveShell, project: Path) ->
     with pytest.raises(UsageError, match=r"parameter 'scale' is a number, not 'x'"):
         run(shell, "%mlops pipeline run chain.ipynb -p scale=x")
     assert digest(nb) == digest(nb)
+
+
+def test_a_run_in_the_notebook_draws_the_dag_live_in_one_display(shell: InteractiveShell,
+                                                                 project: Path) -> None:
+    write_notebook(project / "chain.ipynb", CHAIN)
+    kept, shell.display_pub = shell.display_pub, CapturingDisplayPublisher()
+    try:
+        run(shell, "%mlops pipeline run chain.ipynb")
+    finally:
+        captured, shell.display_pub = shell.display_pub, kept
+    outputs = captured.outputs  # type: ignore[attr-defined]
+    assert len({o["transient"]["display_id"] for o in outputs}) == 1  # one display, updated
+    assert [o["update"] for o in outputs] == [False] + [True] * (len(outputs) - 1)
+    assert outputs[0]["data"]["text/plain"].startswith("pipeline: load queued, clean queued")
+    last = outputs[-1]["data"]
+    assert last["text/plain"] == ("pipeline: load done, clean done, stats done, scaled done, "
+                                  "report done")
+    assert "<svg" in last["text/html"] and "mlops-pipeline-progress" in last["text/html"]
+
+
+def test_a_failed_run_in_the_notebook_shows_the_run_then_names_the_cell_and_line(
+        shell: InteractiveShell, project: Path) -> None:
+    write_notebook(project / "bad.ipynb", ["%%mlops step a\nx = 1", "%%mlops step b\ny = x / 0"])
+    kept, shell.display_pub = shell.display_pub, CapturingDisplayPublisher()
+    try:
+        with pytest.raises(UsageError, match=r"step 'b' failed at cell 2"):
+            run(shell, "%mlops pipeline run bad.ipynb")
+    finally:
+        captured, shell.display_pub = shell.display_pub, kept
+    last = captured.outputs[-1]["data"]  # type: ignore[attr-defined]
+    assert last["text/plain"] == "pipeline: a done, b failed"
+    assert "data-state='failed'" in last["text/html"]  # the run's table, under the DAG
 
 
 def test_a_failed_run_in_the_notebook_names_the_cell_and_line(shell: InteractiveShell,

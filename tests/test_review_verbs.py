@@ -8,9 +8,8 @@ import os
 import pty
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
@@ -21,6 +20,7 @@ from jupyter_mlops.review import diff
 from . import review_fixtures
 from .conftest import _child_env
 from .review_fixtures import edited_pair, image_pair, write
+from .shell_fixtures import run, shown
 
 repo = review_fixtures.repo
 Git = Callable[..., str]
@@ -36,27 +36,6 @@ def changed(project: Path, repo: Git) -> Path:
     repo("commit", "-q", "-m", "base")
     write(nb, head)
     return nb
-
-
-@pytest.fixture
-def shell(project: Path) -> Iterator[InteractiveShell]:
-    ip = InteractiveShell.instance()
-    if "jupyter_mlops" in ip.extension_manager.loaded:
-        ip.run_cell("%unload_ext jupyter_mlops").raise_error()
-    ip.run_cell("%load_ext jupyter_mlops").raise_error()
-    yield ip
-    ip.run_cell("%unload_ext jupyter_mlops").raise_error()
-
-
-def run(shell: InteractiveShell, code: str) -> Any:
-    result = shell.run_cell(code, store_history=False)
-    result.raise_error()
-    return result.result
-
-
-def shown(shell: InteractiveShell, value: Any) -> dict[str, Any]:
-    data, _metadata = shell.display_formatter.format(value)
-    return dict(data)
 
 
 # --------------------------------------------------------------------------- the magic
@@ -106,6 +85,29 @@ def test_magic_diff_defaults_to_the_kernels_notebook_and_takes_revisions(
         run(shell, "%mlops diff --base nope")
     data = run(shell, "%mlops diff --base HEAD~1 --json")
     assert data["summary"]["added"] == 1
+
+
+def test_diff_of_a_notebook_that_does_not_exist_says_so_in_one_line(
+        shell: InteractiveShell, project: Path, cli: CLI) -> None:
+    said = "'missing.ipynb' does not exist: check the notebook's name and folder"
+    with pytest.raises(UsageError) as caught:
+        run(shell, "%mlops diff missing.ipynb")
+    assert str(caught.value) == said
+    done = cli("diff", "missing.ipynb", cwd=project)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [f"jupyter mlops: {said}"]
+
+
+def test_diff_of_a_notebook_git_never_had_says_so_in_one_line(
+        shell: InteractiveShell, project: Path, changed: Path, cli: CLI) -> None:
+    with pytest.raises(UsageError) as caught:
+        run(shell, "%mlops diff missing.ipynb")
+    assert str(caught.value).startswith("'missing.ipynb' does not exist (nor in HEAD (")
+    done = cli("diff", "missing.ipynb", cwd=project)
+    assert done.returncode == 1 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "jupyter mlops: 'missing.ipynb' does not exist (nor in HEAD (")
 
 
 # --------------------------------------------------------------------------- the CLI

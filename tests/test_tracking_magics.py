@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +17,17 @@ from IPython.core.interactiveshell import InteractiveShell
 import jupyter_mlops as mlops
 from jupyter_mlops.tracking import RunSummary
 
+from .shell_fixtures import run
+
 pytestmark = pytest.mark.usefixtures("tracking_reset")
 
 
 @pytest.fixture
-def shell(project: Path, tracking_server: str, monkeypatch: pytest.MonkeyPatch
-          ) -> Iterator[InteractiveShell]:
-    """A real IPython shell in ``project`` with the extension loaded, tracking to the
-    session's ``mlflow server``."""
+def shell(shell: InteractiveShell, tracking_server: str, monkeypatch: pytest.MonkeyPatch
+          ) -> InteractiveShell:
+    """The shared shell, tracking to the session's ``mlflow server``."""
     monkeypatch.setenv("MLOPS_TRACKING_URI", tracking_server)
-    ip = InteractiveShell.instance()
-    if "jupyter_mlops" not in ip.extension_manager.loaded:
-        run(ip, "%load_ext jupyter_mlops")
-    names = set(ip.user_ns)
-    yield ip
-    run(ip, "%unload_ext jupyter_mlops")
-    for name in set(ip.user_ns) - names:  # the shell is shared with other tests
-        del ip.user_ns[name]
-
-
-def run(shell: InteractiveShell, code: str) -> Any:
-    """Run a cell like the notebook does; re-raise its error; return its value."""
-    result = shell.run_cell(code, store_history=False)
-    result.raise_error()
-    return result.result
+    return shell
 
 
 def client(uri: str) -> Any:
@@ -127,6 +114,7 @@ def test_running_a_cell_again_starts_a_fresh_run_unless_resume(
 
 def test_a_nested_tracked_cell_runs_inside_the_spanning_run(
         shell: InteractiveShell, tracking_server: str, project: Path) -> None:
+    hooked = list(shell.events.callbacks["pre_run_cell"])
     parent = run(shell, "%mlops track start --run-name sweep")
     run(shell, "%mlops param batch=64 optimizer=adam")
     child = run(shell, "%%mlops track --nested --run-name trial\n"
@@ -134,6 +122,7 @@ def test_a_nested_tracked_cell_runs_inside_the_spanning_run(
     run(shell, "x = 41 + 1")
     assert mlops.active_run() is parent
     ended = run(shell, "%mlops track end")
+    assert shell.events.callbacks["pre_run_cell"] == hooked  # its cell recorder went with it
 
     assert ended.status == "FINISHED" and ended.run_id == parent.run_id
     assert mlops.active_run() is None
