@@ -20,15 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..session import current_notebook
+# ``mlops.tracking.set_notebook``: which notebook this kernel runs is ``session``'s to know
 from ..session import set_notebook as set_notebook
 
 GIT_TIMEOUT = 5.0
 MAX_DIFF_BYTES = 5_000_000
-
-#: which notebook this kernel runs: the package's one answer (``session.current_notebook``),
-#: under the name tracking's modules call it by
-find_notebook = current_notebook
 
 
 @dataclass
