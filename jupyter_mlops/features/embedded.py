@@ -50,16 +50,15 @@ from .model import (
     unknown_view,
 )
 from .online_table import OnlineTable
-from .publish_frame import PublishSpec
 from .retrieval import check_features, entity_keys, key_rows
 from .storage import LocalStorage, Registry, RegistryConflict, S3Storage, Storage
-from .view_stats import compute_stats, stats_from
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
     from ..config import Config
+    from .publish_frame import PublishSpec
 
 Progress = Callable[[str], None]
 #: how a point-in-time retrieval joins: ``sorted_join``'s, DuckDB's ASOF JOIN, or the first
@@ -170,6 +169,8 @@ class EmbeddedStore:
                 field_descriptions: dict[str, str] | None = None,
                 progress: Progress | None = None) -> FeatureView:
         """Append ``df`` to view ``name`` (a new version when its columns changed)."""
+        from .publish_frame import PublishSpec  # not loaded for retrievals
+
         check_name(name)
         df = frames.require_frame(df, "the data to publish")
         keys = frames.column_list(entities, "entity")
@@ -433,6 +434,8 @@ class EmbeddedStore:
 
     def stats(self, name: str, version: int | None = None) -> ViewStats:
         """Per-column statistics of one version, computed once per state of the version."""
+        from .view_stats import compute_stats, stats_from  # not loaded for retrievals
+
         entry = self._entry(name)
         item = self._version(entry, version)
         mark = f"{item['version']}-{len(item['parts'])}-{item['parts'][-1]['seq']}"
