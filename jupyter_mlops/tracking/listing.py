@@ -127,7 +127,9 @@ def search(config: Config, *, experiment: str | None = None, notebook: str | Pat
            descending: bool = True) -> RunsPage:
     """Runs of ``notebook`` (an absolute path, in any experiment unless ``experiment`` is
     given) or of ``experiment`` (default: ``tracking.experiment``), sorted by ``sort``
-    (start_time, end_time, duration, status, run_name, params.KEY, metrics.KEY), paged."""
+    (start_time, end_time, duration, status, run_name, params.KEY, metrics.KEY), paged.
+    An ``experiment`` named that the store does not have is a NotFoundError (the project's
+    own experiment is only empty until its first run)."""
     if offset < 0 or limit < 1:
         raise UserInputError("offset must be 0 or more and limit 1 or more")
     if sort not in SORTABLE and not sort.startswith(("params.", "metrics.")):
@@ -264,7 +266,8 @@ def runs(experiment: str | None = None, notebook: str | os.PathLike[str] | bool 
     """Runs newest first as a DataFrame: of ``experiment`` (default: ``tracking.experiment``)
     or of ``notebook`` (a path, or True for this kernel's notebook), at most ``limit``.
     Columns: run_id, run_name, status, start_time, duration (s), experiment, params.*,
-    metrics.* (latest values), models (their URIs)."""
+    metrics.* (latest values), models (their URIs). An unknown ``experiment`` is a
+    NotFoundError that names the experiments there are."""
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
     nb = _notebook_path(notebook, namespace, cwd)
