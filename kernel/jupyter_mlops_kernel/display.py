@@ -22,23 +22,40 @@ _COLORS = {"ok": "#2e7d32", "warning": "#ef6c00", "error": "#c62828"}
 _MARKS = {"ok": "✓", "warning": "!", "error": "✗"}
 
 
-class StatusView:
-    """``%mlops status``: the same report as the sidebar shows."""
+class ResultView:
+    """A verb's result as the magic returns it: its text always (``to_text()``, else
+    ``str``), its HTML (``html()``) while the magic's ``rich`` setting is on."""
 
-    def __init__(self, report: StatusReport, *, rich: bool = True) -> None:
-        self.report = report
+    def __init__(self, result: Any, *, rich: bool = True) -> None:
+        self.result = result
         self.rich = rich
 
+    def text(self) -> str:
+        to_text = getattr(self.result, "to_text", None)
+        return str(to_text() if callable(to_text) else self.result)
+
+    def html(self) -> str:
+        raise NotImplementedError
+
     def __repr__(self) -> str:
-        return self.report.to_text()
+        return self.text()
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {"text/plain": self.report.to_text()}
+        bundle: dict[str, Any] = {"text/plain": self.text()}
         if self.rich:
-            bundle["text/html"] = self._html()
+            bundle["text/html"] = self.html()
         return bundle
 
-    def _html(self) -> str:
+
+class StatusView(ResultView):
+    """``%mlops status``: the same report as the sidebar shows."""
+
+    @property
+    def report(self) -> StatusReport:
+        report: StatusReport = self.result
+        return report
+
+    def html(self) -> str:
         r = self.report
         parts = [
             '<div class="mlops-status" style="font-family: var(--jp-ui-font-family, '
@@ -266,44 +283,22 @@ def remove_formatters(shell: Any) -> None:
 # --------------------------------------------------------------------------- features
 
 
-class FeatureViewShown:
+class FeatureViewShown(ResultView):
     """``%mlops features show``: the view's card, with its statistics when asked for."""
 
-    def __init__(self, shown: Any, *, rich: bool = True) -> None:
-        self.shown = shown
-        self.rich = rich
-
-    def __repr__(self) -> str:
-        return str(self.shown.to_text())
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {"text/plain": self.shown.to_text()}
-        if self.rich:
-            html: str = self.shown.view._repr_html_()
-            if self.shown.with_stats:
-                html += self.shown.view.stats.to_frame().to_html()
-            bundle["text/html"] = html
-        return bundle
+    def html(self) -> str:
+        html: str = self.result.view._repr_html_()
+        if self.result.with_stats:
+            html += self.result.view.stats.to_frame().to_html()
+        return html
 
 
-class RetrievedView:
+class RetrievedView(ResultView):
     """``%mlops features get --into VAR``: where the frame went, and its first rows."""
 
-    def __init__(self, retrieved: Any, *, rich: bool = True) -> None:
-        self.retrieved = retrieved
-        self.rich = rich
-
-    def __repr__(self) -> str:
-        return str(self.retrieved.to_text())
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        line = self.retrieved.to_text()
-        bundle: dict[str, Any] = {"text/plain": line}
-        if self.rich:
-            bundle["text/html"] = (f'<div class="mlops-features-retrieved"><div>'
-                                   f"{escape(line)}</div>"
-                                   f"{self.retrieved.frame.head(5).to_html()}</div>")
-        return bundle
+    def html(self) -> str:
+        return (f'<div class="mlops-features-retrieved"><div>{escape(self.text())}</div>'
+                f"{self.result.frame.head(5).to_html()}</div>")
 
 
 # --------------------------------------------------------------------------- notebook diffs
@@ -438,18 +433,8 @@ def diff_html(result: Any) -> str:
     return "".join(parts)
 
 
-class DiffView:
+class DiffView(ResultView):
     """``%mlops diff``: the changed cells side by side (plain text for terminals)."""
 
-    def __init__(self, result: Any, *, rich: bool = True) -> None:
-        self.result = result
-        self.rich = rich
-
-    def __repr__(self) -> str:
-        return str(self.result)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {"text/plain": str(self.result)}
-        if self.rich:
-            bundle["text/html"] = diff_html(self.result)
-        return bundle
+    def html(self) -> str:
+        return diff_html(self.result)
