@@ -93,7 +93,7 @@ def runner_python(app: MLOpsApp, notebook: Path) -> str:
     return argv0 if os.path.isabs(argv0) and os.access(argv0, os.X_OK) else sys.executable
 
 
-def read_run(relative: Relative, notebook: Path, run_id: str) -> dict[str, Any]:
+def run_status(relative: Relative, notebook: Path, run_id: str) -> dict[str, Any]:
     from .runner import run_record
 
     record = run_record(notebook, run_id)
@@ -147,13 +147,7 @@ class PipelineBase(MLOpsHandler):
 
     def read_run(self, notebook: Path, run_id: str) -> dict[str, Any]:
         self.pipeline_runs.reap()  # a run whose process died is recorded as ended first
-        return read_run(self.relative, notebook, run_id)
-
-    def json_object(self) -> dict[str, Any]:
-        body = self.get_json_body() or {}
-        if not isinstance(body, dict):
-            raise UserInputError("the body must be a JSON object")
-        return body
+        return run_status(self.relative, notebook, run_id)
 
     def start_run(self, body: dict[str, Any]) -> dict[str, Any]:
         from . import from_notebook
@@ -212,8 +206,8 @@ class PipelineHandler(PipelineBase):
 
     @web.authenticated
     async def post(self) -> None:
-        body = self.get_json_body() or {}
-        if not isinstance(body, dict) or not isinstance(body.get("content"), (dict, str)):
+        body = self.body()
+        if not isinstance(body.get("content"), (dict, str)):
             raise UserInputError("the body must be {\"path\": …, \"content\": notebook JSON}")
         notebook = self.notebook(body.get("path"))
         data = await self.in_executor(dag_json, self.relative, notebook, body["content"])
@@ -232,7 +226,7 @@ class PipelineRunsHandler(PipelineBase):
 
     @web.authenticated
     async def post(self) -> None:
-        data = await self.in_executor(self.start_run, self.json_object())
+        data = await self.in_executor(self.start_run, self.body())
         self.set_status(202)
         self.finish(json.dumps(data, default=repr))
 
@@ -270,7 +264,7 @@ class PipelineExportHandler(PipelineBase):
 
     @web.authenticated
     async def post(self) -> None:
-        data = await self.in_executor(self.export, self.json_object())
+        data = await self.in_executor(self.export, self.body())
         self.finish(json.dumps(data))
 
 
