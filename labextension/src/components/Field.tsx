@@ -1,3 +1,4 @@
+import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 export interface IFieldProps {
@@ -90,5 +91,24 @@ export function Select<T extends string>(props: {
         </option>
       ))}
     </select>
+  );
+}
+
+/** A form's buttons: submit (disabled while a field is wrong) and cancel. */
+export function FormActions(props: {
+  submit: string;
+  cancel: string;
+  disabled: boolean;
+  onCancel: () => void;
+}): JSX.Element {
+  return (
+    <div className="jp-mlops-form-actions">
+      <Button type="submit" small disabled={props.disabled}>
+        {props.submit}
+      </Button>
+      <Button type="button" small minimal onClick={props.onCancel}>
+        {props.cancel}
+      </Button>
+    </div>
   );
 }

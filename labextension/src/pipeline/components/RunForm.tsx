@@ -1,8 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { Field, Select, TextInput } from '../../components/Field';
+import { Field, FormActions, Select, TextInput } from '../../components/Field';
 import { IPipelineParameter, IRunRequest } from '../types';
 
 export interface IRunFormProps {
@@ -127,14 +126,12 @@ export function RunForm(props: IRunFormProps): JSX.Element {
           </Field>
         )}
       </div>
-      <div className="jp-mlops-pipeline-actions">
-        <Button type="submit" small disabled={invalid}>
-          {trans.__('Start run')}
-        </Button>
-        <Button type="button" small minimal onClick={props.onCancel}>
-          {trans.__('Cancel')}
-        </Button>
-      </div>
+      <FormActions
+        submit={trans.__('Start run')}
+        cancel={trans.__('Cancel')}
+        disabled={invalid}
+        onCancel={props.onCancel}
+      />
     </form>
   );
 }

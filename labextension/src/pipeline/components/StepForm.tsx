@@ -1,8 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { Field, TextInput } from '../../components/Field';
+import { Field, FormActions, TextInput } from '../../components/Field';
 import { STEP_NAME } from '../notebook';
 import { IStepMark } from '../types';
 
@@ -177,14 +176,12 @@ export function StepForm(props: IStepFormProps): JSX.Element {
           onChange={e => setNoCache(e.target.checked)}
         />
       </Field>
-      <div className="jp-mlops-pipeline-actions">
-        <Button type="submit" small disabled={invalid}>
-          {trans.__('Save step')}
-        </Button>
-        <Button type="button" small minimal onClick={props.onCancel}>
-          {trans.__('Cancel')}
-        </Button>
-      </div>
+      <FormActions
+        submit={trans.__('Save step')}
+        cancel={trans.__('Cancel')}
+        disabled={invalid}
+        onCancel={props.onCancel}
+      />
     </form>
   );
 }
