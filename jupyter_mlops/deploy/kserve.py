@@ -120,7 +120,7 @@ class KServeTarget(TargetBase):
         if not str(storage).startswith(CLUSTER_SCHEMES):
             note = (f"storageUri {storage} is local to this machine: a cluster cannot read it;"
                     " use an s3:// or gs:// tracking.artifact_root")
-        deployment = Deployment(name=name, target="kserve", status="dry-run",
+        deployment = Deployment(name=name, target=self.kind, status="dry-run",
                                 health="not applied", message=note,
                                 details={"manifest": str(path), "yaml": to_yaml(manifest),
                                          "namespace": namespace})
@@ -199,7 +199,7 @@ class KServeTarget(TargetBase):
                            registered_name=model.registered_name,
                            registered_version=model.registered_version,
                            device=f"{gpu_count(gpu)} × nvidia.com/gpu")
-        deployment = existing or Deployment(name=name, target="kserve")
+        deployment = existing or Deployment(name=name, target=self.kind)
         deployment.versions.append(info)
         deployment.settings = {"namespace": namespace, "replicas": replicas,
                                "gpus": gpu_count(gpu)}

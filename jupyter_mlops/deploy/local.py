@@ -276,7 +276,7 @@ class LocalTarget(TargetBase):
             port = free_port(host)
         else:
             check_port(host, port)
-        deployment = existing or Deployment(name=name, target="local")
+        deployment = existing or Deployment(name=name, target=self.kind)
         for old_version in deployment.versions:  # a dead deployment: nothing of it runs
             if old_version.status in ("serving", "canary", "starting", "restarting"):
                 old_version.status = "stopped"

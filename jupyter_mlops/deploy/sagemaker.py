@@ -155,7 +155,7 @@ class SageMakerTarget(TargetBase):
                            else instance_type,
                            details={"model_name": resource, "endpoint_config": resource,
                                     "package_key": key, "bucket": bucket})
-        deployment = existing or Deployment(name=name, target="sagemaker")
+        deployment = existing or Deployment(name=name, target=self.kind)
         deployment.versions.append(info)
         deployment.settings = {"instance_type": instance_type, "replicas": replicas,
                                "region": session.region_name}
