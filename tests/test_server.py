@@ -292,10 +292,12 @@ async def test_stopping_the_server_leaves_no_thread_or_process_of_ours_behind(
         named = {pid: _described(pid) for pid in _descendants(os.getpid()) - before}
     assert any("-m jupyter_mlops.pipeline.runner " in line for line in named.values())
     assert _our_threads(), "the deploy runs in the app's pool"
+    assert jp_serverapp.extension_manager.any_activity()  # no idle shutdown meanwhile
 
     await jp_serverapp.extension_manager.stop_all_extensions()
 
     assert _our_threads() == []
+    assert not jp_serverapp.extension_manager.any_activity()
     left = _descendants(os.getpid()) - before
     # Known race in deploy/local.py's stop_front: a front that exits between its liveness
     # check and the reap stays an unreaped zombie until the next check. Tolerated only for

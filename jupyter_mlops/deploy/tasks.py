@@ -129,6 +129,10 @@ class DeployTasks:
             found = [t for t in self._tasks.values() if t.project == project]
         return [t for t in reversed(found) if state is None or t.state == state]
 
+    def running(self) -> list[DeployTask]:
+        with self._lock:
+            return [t for t in self._tasks.values() if t.state == "running"]
+
     def get(self, task_id: str) -> DeployTask:
         with self._lock:
             task = self._tasks.get(task_id)
@@ -150,6 +154,6 @@ class DeployTasks:
                 self._tasks[task_id].fail("not started: the Jupyter server stopped", 503)
         _, pending = concurrent.futures.wait(futures.values(), timeout=wait)
         if pending:
-            return [t for t in self._tasks.values() if t.state == "running"]
+            return self.running()
         self._pool.shutdown(wait=True)  # the threads: each ends once its work has
         return []

@@ -79,21 +79,36 @@ class MLOpsApp(ExtensionApp):
         self.deploy_tasks = DeployTasks()
 
     def initialize_handlers(self) -> None:
-        # every handler gets the same state; each takes the services it needs by keyword
+        # every handler gets the same state; each picks the services it needs (base.injected)
         state: dict[str, Any] = {"app": self, "pipeline_runs": self.pipeline_runs,
                                  "deploy_tasks": self.deploy_tasks}
         self.handlers.extend(
             (f"{API_PREFIX}/{route}", handler, state) for route, handler in route_table()
         )
 
+    def current_activity(self) -> list[str] | None:
+        """What keeps the server busy though no kernel runs (so an idle shutdown, see
+        ``ServerApp.shutdown_no_activity_timeout``, waits for it)."""
+        if not self._initialized():
+            return None
+        busy = [f"pipeline run {run_id}" for run_id in self.pipeline_runs.running()]
+        busy += [f"{task.kind} of {task.label}" for task in self.deploy_tasks.running()]
+        return busy or None
+
     async def stop_extension(self) -> None:
         """Stop the pipeline runs this server started (recorded as cancelled) and the deploys
         in flight (interrupted at their next step), so nothing of ours outlives the server."""
+        if not self._initialized():
+            return
         left = await asyncio.gather(asyncio.to_thread(self.pipeline_runs.close),
                                     asyncio.to_thread(self.deploy_tasks.close))
         for task in left[1]:
             self.log.warning("jupyter_mlops: the %s of %s did not stop in time", task.kind,
                              task.label)
+
+    def _initialized(self) -> bool:
+        """``initialize_settings`` ran (it has not when the extension failed to load)."""
+        return hasattr(self, "pipeline_runs") and hasattr(self, "deploy_tasks")
 
     @property
     def root_dir(self) -> str:
