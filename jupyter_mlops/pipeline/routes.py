@@ -151,7 +151,8 @@ class PipelineBase(MLOpsHandler):
 
     def start_run(self, body: dict[str, Any]) -> dict[str, Any]:
         from . import from_notebook
-        from .runner import new_run_id, starting_record
+        from .results import new_run_id
+        from .runner import starting_record
 
         notebook = self.notebook(body.get("path"))
         pipeline = from_notebook(notebook)
