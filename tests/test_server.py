@@ -244,13 +244,6 @@ def _described(pid: int) -> str:
         return f"{pid} (gone)"
 
 
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return False
-
-
 SERVING_FRONT = "-m jupyter_mlops.deploy.server "
 
 
@@ -299,10 +292,6 @@ async def test_stopping_the_server_leaves_no_thread_or_process_of_ours_behind(
     assert _our_threads() == []
     assert not jp_serverapp.extension_manager.any_activity()
     left = _descendants(os.getpid()) - before
-    # Known race in deploy/local.py's stop_front: a front that exits between its liveness
-    # check and the reap stays an unreaped zombie until the next check. Tolerated only for
-    # the serving front, and only as a zombie (nothing runs); every other process fails.
-    left -= {pid for pid in left if _zombie(pid) and SERVING_FRONT in named.get(pid, "")}
     assert left == set(), [(_described(pid), "was: " + named.get(pid, "?")) for pid in left]
     record = next((jp_root_dir / ".mlops" / "pipelines").rglob(f"{run_id}/run.json"))
     assert json.loads(record.read_text())["state"] == "cancelled"

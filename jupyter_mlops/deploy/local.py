@@ -163,6 +163,12 @@ def stop_front(pid: int | None, folder: Path, url: str | None, timeout: float = 
         end = time.monotonic() + 5
         while time.monotonic() < end and is_front(pid, folder):
             time.sleep(0.1)
+    # the front may look gone (its command line empties while it exits) before the kernel
+    # has made it a zombie: wait for our own child, so none is left unreaped
+    child = _children.pop(pid, None)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
     _reap()
 
 
