@@ -3,8 +3,10 @@ any panel, no Jupyter-news prompt, and every capability one click away in the si
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,15 @@ def demo_lab(tmp_path: Path) -> Iterator[Lab]:
     stop_lab(lab)
 
 
+def lab_settings(lab: Lab, plugin: str) -> dict[str, Any]:
+    """A plugin's settings as JupyterLab's settings API serves them (schema with the
+    defaults in force, and the user's raw settings)."""
+    request = urllib.request.Request(f"{lab.url}lab/api/settings/{plugin}",
+                                     headers={"Authorization": f"token {lab.token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
 def test_the_demo_opens_with_no_error_in_any_panel(page: Any, demo_lab: Lab) -> None:
     notebook = open_notebook(page, demo_lab, "demo.ipynb")
     expect(notebook.locator(".jp-Notebook-cell").first).to_be_visible()
@@ -66,7 +77,11 @@ def test_the_demo_opens_with_no_error_in_any_panel(page: Any, demo_lab: Lab) -> 
     # the pipeline panel read every code cell of the demo (magics included) into its DAG,
     # and found nothing wrong with them
     expect(sidebar.locator(".jp-mlops-pipeline-graph")).to_be_visible()
-    # JupyterLab's first-start question about fetching news stays away (jupyter-config)
+    # JupyterLab's first-start question about fetching news stays away: the shipped
+    # jupyter-config makes "never" the default, the fresh user settings say nothing
+    notification = lab_settings(demo_lab, "@jupyterlab/apputils-extension:notification")
+    assert notification["schema"]["properties"]["fetchNews"]["default"] == "false"
+    assert "fetchNews" not in json.loads(notification["raw"] or "{}")
     expect(page.get_by_text("get notified about official Jupyter news")).to_have_count(0)
     expect(page.locator(".jp-Notification-Toast, .Toastify__toast")).to_have_count(0)
     screenshot(page, "newcomer-demo")
