@@ -5,12 +5,16 @@ import { createExperimentsPanel } from '../experiments';
 import { createFeaturesPanel } from '../features';
 import { createPipelinePanel } from '../pipeline';
 import { createReviewPanel } from '../review';
-import { CapabilityId } from '../tokens';
+import { CAPABILITY_IDS, CapabilityId } from '../tokens';
 import { IPanelContext } from './context';
 
 export { IPanelContext } from './context';
 
-/** Each capability's panel (absent where the capability has none yet). */
+/**
+ * Each capability's panel (absent where the capability has none here, e.g. no notebook
+ * tracker for the pipeline). The factories are keyed by `CapabilityId`, so a capability
+ * added to `CAPABILITIES` without a factory does not compile.
+ */
 export function createPanels(
   context: IPanelContext
 ): Partial<Record<CapabilityId, Widget>> {
@@ -25,7 +29,7 @@ export function createPanels(
     deploy: createDeployPanel
   };
   const panels: Partial<Record<CapabilityId, Widget>> = {};
-  for (const id of Object.keys(factories) as CapabilityId[]) {
+  for (const id of CAPABILITY_IDS) {
     const panel = factories[id](context);
     if (panel) {
       panel.addClass('jp-mlops-panel');
