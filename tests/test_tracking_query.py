@@ -5,7 +5,6 @@ real IPython shell."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ from IPython.core.interactiveshell import InteractiveShell
 import jupyter_mlops as mlops
 from jupyter_mlops.errors import BackendUnavailableError, NotFoundError, UserInputError
 from jupyter_mlops.tracking import Comparison, Registration
+
+from .shell_fixtures import run
 
 pytestmark = pytest.mark.usefixtures("tracking_reset")
 
@@ -222,24 +223,6 @@ def test_an_unreachable_tracking_server_is_one_clear_error(
 
 
 # --------------------------------------------------------------------------- the magics
-
-
-@pytest.fixture
-def shell(project: Path) -> Iterator[InteractiveShell]:
-    ip = InteractiveShell.instance()
-    if "jupyter_mlops" not in ip.extension_manager.loaded:
-        run(ip, "%load_ext jupyter_mlops")
-    names = set(ip.user_ns)
-    yield ip
-    run(ip, "%unload_ext jupyter_mlops")
-    for name in set(ip.user_ns) - names:
-        del ip.user_ns[name]
-
-
-def run(shell: InteractiveShell, code: str) -> Any:
-    result = shell.run_cell(code, store_history=False)
-    result.raise_error()
-    return result.result
 
 
 def test_magics_list_compare_and_register_the_runs_of_this_notebook(

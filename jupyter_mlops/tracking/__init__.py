@@ -12,6 +12,7 @@ from ..verb import MAGIC_ONLY, Capability, Verb, lazy, lazy_exports
 
 if TYPE_CHECKING:
     from .capture import set_notebook
+    from .comparison import Comparison, compare
     from .lifecycle import (
         ActiveRun,
         RunSummary,
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from .listing import runs
     from .models import log_model
-    from .query import Comparison, Registration, compare, register, runs
+    from .registry import Registration, register
     from .sender import FlushResult, queue_status
 
 __all__ = [
@@ -56,7 +58,9 @@ __getattr__, __dir__ = lazy_exports(globals(), {
     **dict.fromkeys(["ActiveRun", "RunSummary", "TrackingWarning", "active_run", "end_run",
                      "flush", "log", "log_params", "set_tags", "start_run"], "lifecycle"),
     "log_model": "models",
-    **dict.fromkeys(["Comparison", "Registration", "compare", "register", "runs"], "query"),
+    **dict.fromkeys(["Comparison", "compare"], "comparison"),
+    "runs": "listing",
+    **dict.fromkeys(["Registration", "register"], "registry"),
     **dict.fromkeys(["FlushResult", "queue_status"], "sender"),
 })
 

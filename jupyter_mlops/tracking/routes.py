@@ -96,7 +96,7 @@ class TrackingHandler(MLOpsHandler):
 class RunsHandler(TrackingHandler):
     @web.authenticated
     async def get(self) -> None:
-        from .query import search
+        from .listing import search
 
         notebook = self.notebook_asked()
         folder = self.folder(notebook)
@@ -123,7 +123,7 @@ class RunsHandler(TrackingHandler):
 class CompareHandler(TrackingHandler):
     @web.authenticated
     async def get(self) -> None:
-        from .query import compare_runs
+        from .comparison import compare_runs
 
         ids = [i for i in self.get_argument("ids", "").split(",") if i.strip()]
         if len(ids) < 2:
@@ -136,7 +136,7 @@ class CompareHandler(TrackingHandler):
 class RunHandler(TrackingHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
-        from .query import run_detail
+        from .listing import run_detail
 
         config = await self.project_config(self.folder())
         self.reply(await self.bounded(run_detail, config, run_id))
@@ -145,7 +145,7 @@ class RunHandler(TrackingHandler):
 class ArtifactsHandler(TrackingHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
-        from .query import artifacts
+        from .listing import artifacts
 
         config = await self.project_config(self.folder())
         found = await self.bounded(artifacts, config, run_id, self.get_argument("dir", ""))
@@ -155,7 +155,7 @@ class ArtifactsHandler(TrackingHandler):
 class RegisterHandler(TrackingHandler):
     @web.authenticated
     async def post(self, run_id: str) -> None:
-        from .query import register_run
+        from .registry import register_run
 
         body = self.body()
         unknown = set(body) - {"model", "name", "alias"}

@@ -165,7 +165,7 @@ def configure_runs(parser: argparse.ArgumentParser) -> None:
 
 
 def run_runs(args: argparse.Namespace, ctx: Context) -> Any:
-    from .query import runs
+    from .listing import runs
 
     if args.this_notebook and args.notebook:
         raise UsageError("use --this-notebook or --notebook PATH, not both")
@@ -180,7 +180,7 @@ def configure_compare(parser: argparse.ArgumentParser) -> None:
 
 
 def run_compare(args: argparse.Namespace, ctx: Context) -> Any:
-    from .query import compare
+    from .comparison import compare
 
     if len(args.run_ids) < 2:
         raise UsageError(f"compare needs at least two run ids: {ctx.prog} compare RUN RUN …")
@@ -199,6 +199,6 @@ def configure_register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_register(args: argparse.Namespace, ctx: Context) -> Any:
-    from .query import register
+    from .registry import register
 
     return register(args.run_id, args.name, args.alias, model=args.model, cwd=ctx.cwd)
