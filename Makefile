@@ -48,7 +48,8 @@ demo: install labextension
 ifeq ($(HEADLESS),1)
 	$(BIN)/jupyter mlops demo --headless $(DEMO)
 else
-	$(BIN)/jupyter lab $(DEMO)
+	JUPYTER_CONFIG_PATH="$(CURDIR)/binder/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+		$(BIN)/jupyter lab $(DEMO)
 endif
 
 # UI tests drive Debian's Chromium (Playwright's own browser download cannot work here).

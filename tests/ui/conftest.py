@@ -23,6 +23,8 @@ import pytest
 
 CHROMIUM = os.environ.get("MLOPS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+#: what `make demo` and binder add to the Jupyter config path (no news prompt, say)
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "binder" / "jupyter-config"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -58,14 +60,15 @@ def start_lab(root: Path, tmp: Path, config: dict[str, Any] | None = None,
     config_dir.mkdir(exist_ok=True)
     (config_dir / "jupyter_server_config.json").write_text(json.dumps(config or {}))
     log = tmp / f"lab-{port}.log"
-    # no answer to JupyterLab's "get notified about Jupyter news?" here: the shipped
-    # jupyter-config/labconfig makes "never" the default (test_newcomer checks no prompt shows)
+    # no answer to JupyterLab's "get notified about Jupyter news?" here: binder's
+    # jupyter-config (which `make demo` and binder use) makes "never" the default
+    # (test_newcomer checks no prompt shows)
     if settings is not None:
         ours = tmp / "lab-settings" / "jupyter-mlops"
         ours.mkdir(parents=True, exist_ok=True)
         (ours / "plugin.jupyterlab-settings").write_text(json.dumps(settings))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
-    env.update(JUPYTER_CONFIG_DIR=str(config_dir),
+    env.update(JUPYTER_CONFIG_DIR=str(config_dir), JUPYTER_CONFIG_PATH=str(DEMO_CONFIG),
                JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
                JUPYTERLAB_SETTINGS_DIR=str(tmp / "lab-settings"))

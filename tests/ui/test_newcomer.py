@@ -77,7 +77,7 @@ def test_the_demo_opens_with_no_error_in_any_panel(page: Any, demo_lab: Lab) -> 
     # the pipeline panel read every code cell of the demo (magics included) into its DAG,
     # and found nothing wrong with them
     expect(sidebar.locator(".jp-mlops-pipeline-graph")).to_be_visible()
-    # JupyterLab's first-start question about fetching news stays away: the shipped
+    # JupyterLab's first-start question about fetching news stays away: the demo's
     # jupyter-config makes "never" the default, the fresh user settings say nothing
     notification = lab_settings(demo_lab, "@jupyterlab/apputils-extension:notification")
     assert notification["schema"]["properties"]["fetchNews"]["default"] == "false"
