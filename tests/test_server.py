@@ -247,8 +247,11 @@ def _described(pid: int) -> str:
 SERVING_FRONT = "-m jupyter_mlops.deploy.server "
 
 
-def _our_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("mlops-")]
+def _our_threads(before: frozenset[threading.Thread] = frozenset()) -> list[str]:
+    """Our threads (named mlops-…) that were not running ``before`` (a kernel-side sender
+    that earlier tests of this process started is not the server's)."""
+    return [t.name for t in threading.enumerate()
+            if t.name.startswith("mlops-") and t not in before]
 
 
 @pytest.mark.timeout(600)
@@ -259,6 +262,7 @@ async def test_stopping_the_server_leaves_no_thread_or_process_of_ours_behind(
     stops: the run is stopped (recorded as cancelled), the deploy interrupted at its next step
     (its serving process stopped, nothing half-deployed), and the deploy pool's threads end."""
     before = _descendants(os.getpid())
+    threads_before = frozenset(threading.enumerate())
     write_notebook(jp_root_dir / "slow.ipynb", [
         "%%mlops step wait\nimport pathlib, time\npathlib.Path('started').write_text('x')\n"
         "time.sleep(300)\nx = 1",
@@ -284,12 +288,12 @@ async def test_stopping_the_server_leaves_no_thread_or_process_of_ours_behind(
         assert task["state"] == "running", task
         named = {pid: _described(pid) for pid in _descendants(os.getpid()) - before}
     assert any("-m jupyter_mlops.pipeline.runner " in line for line in named.values())
-    assert _our_threads(), "the deploy runs in the app's pool"
+    assert _our_threads(threads_before), "the deploy runs in the app's pool"
     assert jp_serverapp.extension_manager.any_activity()  # no idle shutdown meanwhile
 
     await jp_serverapp.extension_manager.stop_all_extensions()
 
-    assert _our_threads() == []
+    assert _our_threads(threads_before) == []
     assert not jp_serverapp.extension_manager.any_activity()
     left = _descendants(os.getpid()) - before
     assert left == set(), [(_described(pid), "was: " + named.get(pid, "?")) for pid in left]
