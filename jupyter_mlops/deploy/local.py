@@ -72,10 +72,12 @@ def _token(folder: Path) -> str | None:
         return None
 
 
-def admin_status(folder: Path, url: str, timeout: float = 3.0) -> dict[str, Any] | None:
-    """The front's live status, or None when it does not answer."""
+def admin_get(folder: Path, url: str, route: str, timeout: float = 3.0
+              ) -> dict[str, Any] | None:
+    """``GET {url}/-/admin/{route}`` with the deployment's token: its JSON, or None when
+    the front does not answer."""
     try:
-        status, data = http("GET", f"{url}/-/admin/status", token=_token(folder),
+        status, data = http("GET", f"{url}/-/admin/{route}", token=_token(folder),
                             timeout=timeout)
     except OSError:
         return None
@@ -83,6 +85,11 @@ def admin_status(folder: Path, url: str, timeout: float = 3.0) -> dict[str, Any]
         return None
     result: dict[str, Any] = json.loads(data)
     return result
+
+
+def admin_status(folder: Path, url: str, timeout: float = 3.0) -> dict[str, Any] | None:
+    """The front's live status, or None when it does not answer."""
+    return admin_get(folder, url, "status", timeout)
 
 
 # ---------------------------------------------------------------------------- processes
