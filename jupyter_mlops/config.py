@@ -14,6 +14,7 @@ Every value remembers which source set it, so ``status`` can say why a value is 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import os
@@ -42,7 +43,8 @@ class Setting:
     """One configurable value: its key, type, default and the variables that may set it."""
 
     key: str
-    kind: str  # "str", "path" (a local path, made absolute, or a URL), "float", "choice"
+    kind: str  # "str", "path" (a local path, made absolute, or a URL), "float" (> 0),
+    # "fraction" (0 to 1), "count" (an integer >= 0), "bool", "choice"
     default: Callable[[Path, Path], Any]  # (project_root, state_dir) -> default value
     help: str
     env: tuple[str, ...] = ()
@@ -99,6 +101,15 @@ SETTINGS: tuple[Setting, ...] = (
             "s3://bucket/prefix where SageMaker deploys upload model packages."),
     Setting("status.timeout", "float", lambda _r, _s: 3.0,
             "Seconds each status check may take before it is reported as timed out."),
+    Setting("monitor.enabled", "bool", lambda _r, _s: True,
+            "Local deployments serve Prometheus /metrics, keep a request history and write "
+            "an inference log (off: none of the three)."),
+    Setting("monitor.sample_rate", "fraction", lambda _r, _s: 1.0,
+            "Share of the answered requests a local deployment writes to its inference log "
+            "(0 to 1)."),
+    Setting("monitor.max_rows_per_s", "count", lambda _r, _s: 10000,
+            "Most rows per second a local deployment writes to its inference log (0: no "
+            "limit); the rest are counted as sampled out."),
 )
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 
@@ -260,9 +271,33 @@ _TYPE_NAMES = {str: "string", int: "integer", float: "float", bool: "boolean", l
                dict: "table"}
 
 
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
 def _coerce(setting: Setting, raw: Any, where: str) -> Any:
     """Check and convert one raw value; ``where`` names its origin for the error message."""
     key = setting.key
+    if setting.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ConfigError(f"{where}: key '{key}' must be true or false, not {raw!r}")
+    if setting.kind == "count":
+        text = raw.strip() if isinstance(raw, str) else raw
+        if isinstance(raw, bool) or not (isinstance(text, int) or (
+                isinstance(text, str) and text.isdigit())) or int(text) < 0:
+            raise ConfigError(f"{where}: key '{key}' must be a whole number >= 0, not {raw!r}")
+        return int(text)
+    if setting.kind == "fraction":
+        value = math.nan
+        if not isinstance(raw, bool):
+            with contextlib.suppress(TypeError, ValueError):
+                value = float(raw)
+        if not 0 <= value <= 1:  # NaN fails too
+            raise ConfigError(f"{where}: key '{key}' must be a number from 0 to 1, not {raw!r}")
+        return value
     if setting.kind == "float":
         if isinstance(raw, bool):
             raise ConfigError(f"{where}: key '{key}' must be a number, not boolean")
