@@ -46,6 +46,8 @@ _LAZY: dict[str, str] = {
     "diff": "review", "open_review": "review",
     # mlops.features is the features package: mlops.features.get(...), .publish, .search, .show
     "features": "features",
+    # mlops.monitor is the monitor package: mlops.monitor.inferences("churn"), .summary(...)
+    "monitor": "monitor",
 }
 
 

@@ -35,6 +35,7 @@ CAPABILITY_PACKAGES: tuple[str, ...] = (
     "jupyter_mlops.pipeline",
     "jupyter_mlops.review",
     "jupyter_mlops.deploy",
+    "jupyter_mlops.monitor",
 )
 
 __all__ = [

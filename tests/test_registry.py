@@ -37,6 +37,7 @@ CAPABILITY_IDS = {
     "jupyter_mlops.pipeline": "pipeline",
     "jupyter_mlops.review": "review",
     "jupyter_mlops.deploy": "deploy",
+    "jupyter_mlops.monitor": "monitor",
 }
 #: which capability each verb belongs to
 OWNER = {verb.name: cap.package for cap in capabilities() for verb in cap.verbs}
@@ -67,7 +68,7 @@ def test_capabilities_come_from_their_packages_in_order() -> None:
     assert [cap.package for cap in found] == list(CAPABILITY_PACKAGES)
     assert [cap.id for cap in found] == [CAPABILITY_IDS[p] for p in CAPABILITY_PACKAGES]
     assert [cap.title for cap in found] == [
-        "Features", "Experiments", "Pipeline", "Review", "Deploy"]
+        "Features", "Experiments", "Pipeline", "Review", "Deploy", "Monitor"]
     for cap in found:
         assert cap.verbs, cap.id
 
@@ -104,6 +105,7 @@ def test_verbs_are_listed_once_core_verbs_around_the_capabilities() -> None:
     (["pipeline", "show"], "magic"),
     (["diff", "train.ipynb"], "cli"),
     (["deployments"], "magic"),
+    (["inferences", "churn", "--limit", "5"], "cli"),
 ])
 def test_a_parse_loads_only_the_capability_of_its_verb(
         argv: list[str], adapter: str, child_env: Callable[..., dict[str, str]]) -> None:

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 from ..verb import Capability, dispatched, lazy_exports
 
 if TYPE_CHECKING:
-    from .api import MonitorSummary, inferences, summary
+    from .api import inferences, summary
+    from .overview import MonitorSummary
 
 __all__ = ["CAPABILITY", "MonitorSummary", "inferences", "summary"]
 
-__getattr__, __dir__ = lazy_exports(globals(), dict.fromkeys(
-    ["MonitorSummary", "inferences", "summary"], "api"))
+__getattr__, __dir__ = lazy_exports(globals(), {
+    "inferences": "api", "summary": "api", "MonitorSummary": "overview"})
 
 _VERBS = "jupyter_mlops.monitor.verbs"
 CAPABILITY = Capability("monitor", "Monitor", __name__, verbs=(

@@ -1,0 +1,275 @@
+"""The monitor's reading side in-process: the inference log's hourly Parquet partitions (as
+the serving process lays them out), time windows, the summary's metrics parsing, its views,
+and bad input as one line each."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+import jupyter_mlops as mlops
+from jupyter_mlops.config import load_config
+from jupyter_mlops.deploy.state import Deployment, DeploymentStore
+from jupyter_mlops.errors import NotFoundError, UserInputError
+from jupyter_mlops.monitor.folders import monitoring_folder
+from jupyter_mlops.monitor.overview import MonitorSummary, Sample, parse_metrics
+from jupyter_mlops.monitor.timespan import parse_time
+
+UTC = timezone.utc
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def log_folder(project: Path, name: str) -> Path:
+    return monitoring_folder(load_config(project), name)
+
+
+def write_part(project: Path, name: str, rows: list[dict[str, Any]],
+               columns: tuple[str, ...] = ("x0", "x1")) -> Path:
+    """One flush of the log writer: a Parquet file in the rows' hourly partition (the rows
+    share one hour), in the documented layout and types."""
+    when: datetime = rows[0]["timestamp"]
+    partition = log_folder(project, name) / f"date={when:%Y-%m-%d}" / f"hour={when:%H}"
+    partition.mkdir(parents=True, exist_ok=True)
+    fields = [pa.field("request_id", pa.string()), pa.field("timestamp", pa.timestamp("us", "UTC")),
+              pa.field("version", pa.string()),
+              *(pa.field(c, pa.float64()) for c in columns),
+              pa.field("prediction", pa.float64()), pa.field("latency_ms", pa.float64())]
+    schema = pa.schema(fields)
+    table = pa.Table.from_pylist(rows, schema=schema)
+    path = partition / f"part-{int(when.timestamp() * 1000)}-{uuid.uuid4().hex[:8]}.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def row(when: datetime, n: int, version: str = "1", **extra: Any) -> dict[str, Any]:
+    return {"request_id": f"req-{n}", "timestamp": when, "version": version, "x0": float(n),
+            "x1": -float(n), "prediction": 2.0 * n, "latency_ms": 1.5, **extra}
+
+
+def deployed(project: Path, name: str) -> None:
+    """A deployment as the store records it (stopped: no process needed to read its log)."""
+    store = DeploymentStore(load_config(project).path("deploy.path"))
+    store.save(Deployment(name, "local", status="stopped"))
+
+
+@pytest.fixture
+def churn_log(project: Path) -> Path:
+    """'churn': 3 requests 3 h ago, 2 requests 90 min ago, 4 in the last 10 minutes."""
+    deployed(project, "churn")
+    old, mid = NOW - timedelta(hours=3), NOW - timedelta(minutes=90)
+    write_part(project, "churn", [row(old + timedelta(seconds=i), i) for i in range(3)])
+    write_part(project, "churn", [row(mid + timedelta(seconds=i), 10 + i) for i in range(2)])
+    recent = NOW - timedelta(minutes=10)
+    write_part(project, "churn", [row(recent + timedelta(seconds=i), 20 + i) for i in range(2)])
+    write_part(project, "churn", [row(recent + timedelta(seconds=5 + i), 22 + i, "2")
+                                  for i in range(2)])
+    return project
+
+
+# --------------------------------------------------------------------------- inferences
+
+
+def test_inferences_returns_every_logged_row_oldest_first_with_its_columns(
+        churn_log: Path) -> None:
+    frame = mlops.monitor.inferences("churn")
+    assert list(frame.columns) == ["request_id", "timestamp", "version", "x0", "x1",
+                                   "prediction", "latency_ms"]
+    assert list(frame["request_id"]) == [f"req-{n}" for n in (0, 1, 2, 10, 11, 20, 21, 22, 23)]
+    assert str(frame["timestamp"].dt.tz) == "UTC"
+    assert frame["timestamp"].is_monotonic_increasing
+    assert list(frame["version"].tail(2)) == ["2", "2"]
+    assert frame["prediction"].tolist() == (frame["x0"] * 2).tolist()
+
+
+def test_since_until_and_limit_choose_the_window_and_the_latest_rows(churn_log: Path) -> None:
+    assert mlops.monitor.inferences("churn", since="1h")["request_id"].tolist() == [
+        "req-20", "req-21", "req-22", "req-23"]
+    assert mlops.monitor.inferences("churn", since="2h", until="1h")["request_id"].tolist() == [
+        "req-10", "req-11"]
+    latest = mlops.monitor.inferences("churn", limit=3)
+    assert latest["request_id"].tolist() == ["req-21", "req-22", "req-23"]  # newest last
+    # a datetime and an ISO 8601 time (with Z) are the same window as the duration
+    since = NOW - timedelta(minutes=100)
+    iso = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    by_datetime = mlops.monitor.inferences("churn", since=since)
+    assert by_datetime["request_id"].tolist()[:2] == ["req-10", "req-11"]
+    assert by_datetime.equals(mlops.monitor.inferences("churn", since=iso))
+    assert mlops.monitor.inferences("churn", since=NOW + timedelta(minutes=1)).empty
+
+
+def test_only_partitions_of_the_window_are_opened(churn_log: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    read_table = pq.read_table
+
+    def spy(path: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(str(path))
+        return read_table(path, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "read_table", spy)
+    frame = mlops.monitor.inferences("churn", since="30m")
+    assert len(frame) == 4
+    recent_hours = {f"hour={(NOW - timedelta(minutes=10)):%H}", f"hour={NOW:%H}"}
+    assert opened and all(Path(p).parent.name in recent_hours for p in opened), opened
+
+
+def test_versions_with_other_columns_are_read_together(project: Path) -> None:
+    deployed(project, "canary")
+    when = NOW - timedelta(minutes=5)
+    write_part(project, "canary", [row(when, 1)])
+    write_part(project, "canary", [row(when + timedelta(seconds=1), 2, "2", x2=7.0)],
+               columns=("x0", "x1", "x2"))
+    frame = mlops.monitor.inferences("canary")
+    assert frame["version"].tolist() == ["1", "2"]
+    assert pd.isna(frame["x2"].iloc[0]) and frame["x2"].iloc[1] == 7.0
+
+
+def test_a_file_cut_short_is_skipped_and_the_rest_is_read(churn_log: Path) -> None:
+    good = next(log_folder(churn_log, "churn").rglob("*.parquet"))
+    (good.parent / "part-9-deadbeef.parquet").write_bytes(b"PAR1 half a file")
+    (good.parent / ".part-10-feedbeef.parquet.tmp").write_bytes(b"being written")
+    assert len(mlops.monitor.inferences("churn")) == 9
+
+
+def test_a_deployment_with_no_log_yet_gives_an_empty_frame(project: Path) -> None:
+    deployed(project, "quiet")
+    frame = mlops.monitor.inferences("quiet", since="1h")
+    assert frame.empty and {"request_id", "timestamp", "latency_ms"} <= set(frame.columns)
+
+
+def test_the_log_of_an_undeployed_model_stays_readable(churn_log: Path) -> None:
+    DeploymentStore(load_config(churn_log).path("deploy.path")).remove("churn")
+    assert len(mlops.monitor.inferences("churn")) == 9
+    found = mlops.monitor.summary("churn")
+    assert found.status == "removed" and "only its inference log" in str(found.message)
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda: mlops.monitor.inferences("nobody"), NotFoundError,
+     "no deployment named 'nobody' (deployments: churn)"),
+    (lambda: mlops.monitor.summary("nobody"), NotFoundError, "no deployment named 'nobody'"),
+    (lambda: mlops.monitor.inferences("churn", since="yesterday-ish"), UserInputError,
+     "since: cannot read 'yesterday-ish': give a duration back from now"),
+    (lambda: mlops.monitor.inferences("churn", until="3 fortnights"), UserInputError,
+     "until: cannot read '3 fortnights'"),
+    (lambda: mlops.monitor.summary("churn", since="soon"), UserInputError,
+     "since: cannot read 'soon'"),
+    (lambda: mlops.monitor.inferences("churn", limit=0), UserInputError,
+     "limit must be a whole number of at least 1, not 0"),
+    (lambda: mlops.monitor.inferences("churn", since="1h", until="2h"), UserInputError,
+     "must be before until"),
+    (lambda: mlops.monitor.inferences("Bad Name"), UserInputError,
+     "invalid deployment name 'Bad Name'"),
+])
+def test_bad_input_is_one_line(churn_log: Path, call: Any, error: type[Exception],
+                               message: str) -> None:
+    with pytest.raises(error) as caught:
+        call()
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_times_parse_as_durations_iso_8601_and_datetimes() -> None:
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    assert parse_time("15m", now=now) == now - timedelta(minutes=15)
+    assert parse_time("2d", now=now) == now - timedelta(days=2)
+    assert parse_time("1.5h", now=now) == now - timedelta(minutes=90)
+    assert parse_time("2026-12-04T10:00:00Z") == datetime(2026, 12, 4, 10, tzinfo=UTC)
+    assert parse_time("2026-12-04T11:00:00+01:00") == datetime(2026, 12, 4, 10, tzinfo=UTC)
+    assert parse_time("2026-12-04 10:00") == datetime(2026, 12, 4, 10, tzinfo=UTC)
+    local = datetime(2026, 12, 4, 10, 0)  # naive: local time, as Python reads it
+    assert parse_time(local) == local.astimezone(UTC)
+    assert parse_time(None) is None
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def metrics_text() -> str:
+    """/metrics as a serving process with a canary answers it (two deployments in one
+    registry, so only the asked one is counted)."""
+    registry = CollectorRegistry()
+    requests = Counter("mlops_requests", "answered requests", ["deployment", "version", "code"],
+                       registry=registry)
+    rows = Counter("mlops_rows", "rows predicted", ["deployment", "version"], registry=registry)
+    info = Gauge("mlops_model_info", "model", ["deployment", "version", "run_id", "device"],
+                 registry=registry)
+    requests.labels("churn", "1", "200").inc(7)
+    requests.labels("churn", "2", "200").inc(3)
+    requests.labels("churn", "1", "400").inc(2)
+    requests.labels("churn", "2", "503").inc(1)
+    requests.labels("other", "1", "200").inc(100)
+    rows.labels("churn", "1", ).inc(70)
+    rows.labels("churn", "2").inc(30)
+    info.labels("churn", "1", "r1", "cuda:0").set(1)
+    info.labels("churn", "2", "r2", "cpu").set(1)
+    return generate_latest(registry).decode()
+
+
+def test_metrics_parse_into_totals_by_code_and_version() -> None:
+    totals, info = parse_metrics(metrics_text(), "churn")
+    assert (totals.requests, totals.errors, totals.client_errors, totals.rows) == (13, 1, 2, 100)
+    assert totals.by_code == {"200": 10, "400": 2, "503": 1}
+    assert totals.by_version == {"1": 9, "2": 4}
+    assert info["1"]["device"] == "cuda:0" and info["2"]["run_id"] == "r2"
+
+
+def summary_with_history() -> MonitorSummary:
+    t0 = NOW.timestamp() - 60
+    samples = [Sample(t0 + 10 * i, requests=10 * i, errors=i % 2, rows=40 * i, batches=i,
+                      p50_ms=1.0 + i if i else None, p99_ms=5.0 + i if i else None,
+                      mean_batch=4.0 if i else None) for i in range(6)]
+    totals, _info = parse_metrics(metrics_text(), "churn")
+    return MonitorSummary("churn", "local", "serving", 2, versions=[
+        {"version": 1, "traffic": 80}, {"version": 2, "traffic": 20}], device="cuda:0",
+        run_id="r2", url="http://127.0.0.1:9", samples=samples, totals=totals,
+        log={"rows_written": 9, "dropped": 1, "sampled_out": 0, "error": None})
+
+
+def test_the_summary_as_data_has_the_panels_series() -> None:
+    data = summary_with_history().to_dict()
+    series = data["series"]
+    assert set(series) == {"t", "rps", "p50_ms", "p99_ms", "error_rate", "batch_size"}
+    assert all(len(v) == 6 for v in series.values())
+    assert series["rps"] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # 10 s intervals
+    assert series["error_rate"][:3] == [0.0, 0.1, 0.0]
+    assert series["p50_ms"][0] is None and series["p99_ms"][5] == 10.0
+    assert series["t"][0].endswith("+00:00")
+    assert data["totals"]["requests"] == 13 and data["totals"]["errors"] == 1
+    assert data["log"] == {"rows_written": 9, "dropped": 1, "sampled_out": 0, "error": None}
+    assert json.loads(json.dumps(data)) == data  # JSON-ready
+
+
+def test_the_summary_as_text_and_as_vega_lite() -> None:
+    found = summary_with_history()
+    text = found.to_text()
+    assert text.splitlines()[0] == "churn: serving (local) version 2 on cuda:0"
+    assert "versions:  v1 80%, v2 20%" in text
+    assert "13 requests (1 errors, 2 client errors), 100 rows" in text
+    assert "requests/s" in text and "▁" in text and "█" in text
+    assert "9 rows written, 1 dropped" in text
+    spec = found.vega_lite()
+    assert spec["$schema"].endswith("vega-lite/v5.json")
+    assert [c["encoding"]["y"]["field"] for c in spec["concat"]] == [
+        "rps", "p50_ms", "p99_ms", "error_rate", "batch_size"]
+    assert len(spec["data"]["values"]) == 6
+
+
+def test_the_log_status_comes_from_the_writer(churn_log: Path) -> None:
+    folder = log_folder(churn_log, "churn")
+    (folder / "_status.json").write_text(json.dumps(
+        {"rows_written": 9, "dropped": 0, "sampled_out": 2,
+         "error": "the log folder is not writable", "updated": NOW.timestamp()}))
+    found = mlops.monitor.summary("churn")
+    assert found.log["sampled_out"] == 2
+    assert found.to_dict()["log"]["error"] == "the log folder is not writable"
+    assert "error: the log folder is not writable" in found.to_text()
+    assert found.message is not None and "serving process" in found.message
