@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any, Literal, NoReturn, Protocol
 
 from .errors import UserInputError
@@ -261,6 +262,19 @@ def as_data(result: Any) -> Any:
     if _is_frame(result):
         return json.loads(result.to_json(orient="records", date_format="iso"))
     return result
+
+
+def write_frame(frame: Any, name: str, cwd: str) -> Path:
+    """A DataFrame written where ``--into FILE`` says on the command line (``.parquet``,
+    ``.pq`` or ``.csv``, relative to ``cwd``); any other name is a UsageError."""
+    path = Path(cwd) / name
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False)
+    elif path.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    else:
+        raise UsageError(f"--into {name}: give a .parquet or .csv file")
+    return path
 
 
 def _is_frame(value: Any) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import load_config
-from ..verb import Context, UsageError
+from ..verb import Context, UsageError, write_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,17 +134,6 @@ def _frame(name: str, ctx: Context, timestamps: list[str]) -> pd.DataFrame:
     raise UsageError(f"{name}: give a .parquet or .csv file")
 
 
-def _write(frame: pd.DataFrame, name: str, ctx: Context) -> Path:
-    path = Path(ctx.cwd) / name
-    if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
-    elif path.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(path, index=False)
-    else:
-        raise UsageError(f"--into {name}: give a .parquet or .csv file")
-    return path
-
-
 # --------------------------------------------------------------------------- actions
 
 
@@ -186,7 +175,7 @@ def _get(args: argparse.Namespace, ctx: Context) -> Any:
     if ctx.namespace is not None:
         ctx.namespace[args.into] = frame
     else:
-        written = _write(frame, args.into, ctx)
+        written = write_frame(frame, args.into, ctx.cwd)
     return Retrieved(args.into, frame, list(entities.columns), written)
 
 
