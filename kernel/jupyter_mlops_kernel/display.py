@@ -235,6 +235,8 @@ def wrap(result: Any, *, rich: bool = True) -> Any:
         return FeatureViewShown(result, rich=rich)
     if _is(result, "jupyter_mlops.features.verbs", "Retrieved"):
         return RetrievedView(result, rich=rich)
+    if _is(result, "jupyter_mlops.monitor", "MonitorSummary"):
+        return MonitorView(result, rich=rich)
     if _is(result, "jupyter_mlops.deploy.verbs", "DryRun"):
         return result.deployment  # its card says "dry-run"; the manifest is in its details
     return result
@@ -438,3 +440,53 @@ class DiffView(ResultView):
 
     def html(self) -> str:
         return diff_html(self.result)
+
+
+# --------------------------------------------------------------------------- monitor
+
+
+class MonitorView(ResultView):
+    """``%mlops monitor NAME``: the deployment's summary card (version, device, totals,
+    the inference log), then its series as Vega-Lite sparklines; text with sparklines for
+    terminals."""
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
+        if self.rich and self.result.samples:
+            display({"text/plain": "requests/s, p50/p99 latency, error rate, batch size",
+                     VEGA_LITE: self.result.vega_lite()}, raw=True)  # type: ignore[no-untyped-call]
+
+    def html(self) -> str:
+        s = self.result
+        data = s.to_dict()
+        totals, log = data["totals"], data["log"]
+        rows = [("Version", escape(", ".join(f"v{v['version']} ({v.get('traffic', 0)}%)"
+                                             for v in s.versions) if len(s.versions) > 1
+                                   else f"v{s.version}" if s.version is not None else "-"))]
+        if s.device:
+            rows.append(("Device", escape(s.device)))
+        if s.url:
+            rows.append(("URL", f"<code>{escape(s.url)}</code>"))
+        if totals["available"]:
+            rows.append(("Requests", f"{totals['requests']:,} ({totals['errors']:,} errors, "
+                         f"{totals['client_errors']:,} client errors) · "
+                         f"{totals['rows']:,} rows"))
+        error = (f' · <span style="color:{_COLORS["error"]}">{escape(str(log["error"]))}'
+                 "</span>" if log["error"] else "")
+        rows.append(("Inference log", f"{log['rows_written'] or 0:,} rows written · "
+                     f"{log['dropped'] or 0:,} dropped · {log['sampled_out'] or 0:,} "
+                     f"sampled out{error}"))
+        if s.message:
+            rows.append(("Note", escape(s.message)))
+        color = _COLORS["ok"] if s.status == "serving" else _COLORS["warning"]
+        body = "".join(f'<tr><td style="text-align:left;opacity:.7;padding:2px 10px 2px 0">'
+                       f'{k}</td><td style="text-align:left">{v}</td></tr>' for k, v in rows)
+        return (f'<div class="mlops-monitor" data-deployment="{escape(s.name)}" '
+                f'data-status="{escape(s.status)}" style="font-family: '
+                'var(--jp-ui-font-family, sans-serif); font-size: 13px; border: 1px solid #ccc;'
+                ' border-radius: 4px; padding: 8px 12px; display: inline-block">'
+                f'<div><b>{escape(s.name)}</b> <span style="color:{color}">● '
+                f'{escape(s.status)}</span> <span style="opacity:.6">({escape(s.target)})'
+                f"</span></div><table>{body}</table></div>")
