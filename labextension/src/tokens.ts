@@ -14,7 +14,8 @@ export const CAPABILITIES = [
   { id: 'experiments', title: (t: TranslationBundle) => t.__('Experiments') },
   { id: 'pipeline', title: (t: TranslationBundle) => t.__('Pipeline') },
   { id: 'review', title: (t: TranslationBundle) => t.__('Review') },
-  { id: 'deploy', title: (t: TranslationBundle) => t.__('Deploy') }
+  { id: 'deploy', title: (t: TranslationBundle) => t.__('Deploy') },
+  { id: 'monitor', title: (t: TranslationBundle) => t.__('Monitor') }
 ] as const;
 
 /** A capability's id. */

@@ -4,3 +4,4 @@ import './experiments.css';
 import './pipeline.css';
 import './review.css';
 import './deploy.css';
+import './monitor.css';

@@ -3,6 +3,7 @@ import { Widget } from '@lumino/widgets';
 import { createDeployPanel } from '../deploy';
 import { createExperimentsPanel } from '../experiments';
 import { createFeaturesPanel } from '../features';
+import { createMonitorPanel } from '../monitor';
 import { createPipelinePanel } from '../pipeline';
 import { createReviewPanel } from '../review';
 import { CAPABILITY_IDS, CapabilityId } from '../tokens';
@@ -26,7 +27,8 @@ export function createPanels(
     experiments: createExperimentsPanel,
     pipeline: createPipelinePanel,
     review: createReviewPanel,
-    deploy: createDeployPanel
+    deploy: createDeployPanel,
+    monitor: createMonitorPanel
   };
   const panels: Partial<Record<CapabilityId, Widget>> = {};
   for (const id of CAPABILITY_IDS) {
