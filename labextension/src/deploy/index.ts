@@ -7,13 +7,15 @@ import { addDeployCommand } from './commands';
 import { LogsViews } from './logs';
 import { DeployModel } from './model';
 import { DeployPanel } from './panel';
+import { MONITOR_DEPLOYMENT_COMMAND } from './tokens';
 
 export { DEPLOY_MODEL_COMMAND, IDeployModelArgs } from './tokens';
 
 /**
  * The Deploy panel, shown in the MLOps sidebar under the capability's status: the
  * project's deployments and targets, live deploys, logs, rollback, undeploy, "try it"
- * and a form to deploy a model. Also registers `mlops:deploy-model`.
+ * and a form to deploy a model; each deployment links to the Monitor panel. Also
+ * registers `mlops:deploy-model`.
  */
 export function createDeployPanel(context: IPanelContext): Widget | null {
   const { app, status, trans } = context;
@@ -33,7 +35,14 @@ export function createDeployPanel(context: IPanelContext): Widget | null {
     (view: MainAreaWidget) => app.shell.add(view, 'main'),
     trans
   );
-  const panel = new DeployPanel({ model, logs, trans });
+  const panel = new DeployPanel({
+    model,
+    logs,
+    // the Monitor panel's command (registered by the same plugin)
+    onMonitor: d =>
+      void app.commands.execute(MONITOR_DEPLOYMENT_COMMAND, { name: d.name }),
+    trans
+  });
   addDeployCommand({
     app,
     model,

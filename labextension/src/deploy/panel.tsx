@@ -18,6 +18,7 @@ export class DeployPanel extends ReactWidget {
     super();
     this.model = options.model;
     this._logs = options.logs;
+    this._onMonitor = options.onMonitor;
     this._trans = options.trans;
     this.addClass('jp-mlops-deploy-panel');
     this.model.changed.connect(this._onChanged, this);
@@ -32,6 +33,7 @@ export class DeployPanel extends ReactWidget {
         model={this.model}
         busy={this._busy}
         onLogs={d => this._logs.open(this.model.folder, d.name)}
+        onMonitor={this._onMonitor}
         onRollback={d => void this._rollback(d)}
         onUndeploy={d => void this._undeploy(d)}
         onDeploy={request => {
@@ -106,6 +108,7 @@ export class DeployPanel extends ReactWidget {
   }
 
   private readonly _logs: LogsViews;
+  private readonly _onMonitor?: (deployment: IDeployment) => void;
   private readonly _trans: TranslationBundle;
   private _busy: ReadonlySet<string> = new Set();
 }
@@ -114,6 +117,8 @@ export namespace DeployPanel {
   export interface IOptions {
     model: DeployModel;
     logs: LogsViews;
+    /** Show a deployment in the Monitor panel (the card's Monitor link). */
+    onMonitor?: (deployment: IDeployment) => void;
     trans: TranslationBundle;
   }
 }

@@ -6,6 +6,9 @@
 /** Deploy a model: args `IDeployModelArgs`, resolves with the final `IDeployment`. */
 export const DEPLOY_MODEL_COMMAND = 'mlops:deploy-model';
 
+/** Show a deployment in the Monitor panel: args `{ name }` (the card's Monitor link). */
+export const MONITOR_DEPLOYMENT_COMMAND = 'mlops:monitor-deployment';
+
 /** What `mlops:deploy-model` takes (the Experiments panel's Deploy button calls it). */
 export interface IDeployModelArgs {
   /** `runs:/RUN/model`, `models:/NAME@ALIAS`, `models:/NAME/N` or a run id. */

@@ -12,6 +12,7 @@ export interface IDeployViewProps {
   /** Names with a rollback or undeploy under way. */
   busy: ReadonlySet<string>;
   onLogs: (deployment: IDeployment) => void;
+  onMonitor?: (deployment: IDeployment) => void;
   onRollback: (deployment: IDeployment) => void;
   onUndeploy: (deployment: IDeployment) => void;
   onDeploy: (request: IDeployRequest) => void;
@@ -65,6 +66,7 @@ export function DeployView(props: IDeployViewProps): JSX.Element {
           deployment={d}
           busy={busy.has(d.name)}
           onLogs={() => props.onLogs(d)}
+          onMonitor={props.onMonitor && (() => props.onMonitor?.(d))}
           onRollback={() => props.onRollback(d)}
           onUndeploy={() => props.onUndeploy(d)}
           predict={data => model.predict(d.name, data)}

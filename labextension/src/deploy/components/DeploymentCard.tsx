@@ -21,6 +21,8 @@ export interface IDeploymentCardProps {
   /** A rollback or undeploy of this deployment is under way. */
   busy: boolean;
   onLogs: () => void;
+  /** Show the deployment in the Monitor panel; no link without it. */
+  onMonitor?: () => void;
   onRollback: () => void;
   onUndeploy: () => void;
   predict: (data: unknown) => Promise<IPredictions>;
@@ -29,7 +31,8 @@ export interface IDeploymentCardProps {
 
 /**
  * One deployment: status, health, the device it really runs on, model and version,
- * traffic split, recent latency and URL; Logs, Rollback, Undeploy and a "try it" box.
+ * traffic split, recent latency and URL; Logs, Monitor, Rollback, Undeploy and a "try
+ * it" box.
  */
 export function DeploymentCard(props: IDeploymentCardProps): JSX.Element {
   const { deployment: d, busy, trans } = props;
@@ -125,6 +128,19 @@ export function DeploymentCard(props: IDeploymentCardProps): JSX.Element {
         <Button small minimal onClick={props.onLogs}>
           {trans.__('Logs')}
         </Button>
+        {props.onMonitor && (
+          <Button
+            small
+            minimal
+            className="jp-mlops-deploy-monitor"
+            title={trans.__(
+              'Requests, latency, errors and the latest requests, in the Monitor panel'
+            )}
+            onClick={props.onMonitor}
+          >
+            {trans.__('Monitor')}
+          </Button>
+        )}
         <Button
           small
           minimal
