@@ -69,6 +69,11 @@ def test_manifests_are_valid_inference_services(validator: Any,
 
     assert yaml.safe_load(to_yaml(manifest)) == manifest
     assert DNS_1035.match(manifest["metadata"]["name"])
+    annotations = manifest["metadata"]["annotations"]  # Prometheus scrapes the serving port
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert annotations["prometheus.io/port"] == "8080"
+    assert annotations["serving.kserve.io/enable-prometheus-scraping"] == "true"
     predictor = manifest["spec"]["predictor"]
     assert predictor["minReplicas"] >= 1  # never scaled to zero
     assert predictor["model"]["storageUri"] == "s3://models/1/m-abc/artifacts"

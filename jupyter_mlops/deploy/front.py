@@ -2,7 +2,12 @@
 (the canary its share of them), refuses what a version could not take (too large, too many
 rows, queue full: 413 / 503), rolls versions out, back and forward, and keeps
 ``deployment.json`` up to date. A version takes traffic only after it loaded, its warm-up
-request succeeded and a health-check request went through this front."""
+request succeeded and a health-check request went through this front.
+
+It also measures what it answers (``monitor.enabled``, the default): the Prometheus metrics
+(``metrics``), the 10-second history of the last hour (``stats.History``) and the inference
+log (``jupyter_mlops.monitor.inference_log``, written by a thread of its own). Error answers
+are logged with their request id (at most ``ERROR_LINES_PER_S`` lines a second)."""
 
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from .protocol import JSON, PayloadError, error_body, inspect_payload
+from ..monitor.inference_log import InferenceLog, Names, Record, log_folder
+from .metrics import ServingMetrics
+from .protocol import JSON, PayloadError, error_body, inspect_payload, loads
 from .state import (
     SECRET_FILE,
     STATE_FILE,
@@ -25,12 +32,16 @@ from .state import (
     VersionStatus,
     write_json,
 )
-from .stats import Stats
+from .stats import History, Stats
 from .version_worker import Answer, Item, VersionWorker, WorkerState, log
 
 RolloutPhase = Literal["queued", "starting", "starting process", "loading model",
                        "warming up", "health check", "done", "failed"]
 PHASES: dict[WorkerState, RolloutPhase] = {"loading": "loading model", "warming": "warming up"}
+ERROR_LINES_PER_S = 10
+Scored = tuple[int, bytes, str, list[tuple[bytes, bytes]], int | None, int]
+"""What one scoring request got: status, body, media type, extra headers, the version that
+answered (None: refused before one was chosen) and its rows."""
 
 
 class Rollout(TypedDict, total=False):
@@ -63,6 +74,99 @@ class ServingFront:
         self.should_exit: Callable[[], None] = lambda: None
         self.mlflow_version = ""
         self.background: set[asyncio.Task[Any]] = set()
+        self._monitor_setup()
+
+    # ------------------------------------------------------------------ monitoring
+    def _monitor_setup(self) -> None:
+        monitor: dict[str, Any] = dict(self.deployment.settings.get("monitor") or {})
+        self.monitoring = bool(monitor.get("enabled", True))
+        self.metrics: ServingMetrics | None = None
+        self.history: History | None = None
+        self.inference_log: InferenceLog | None = None
+        self._names: dict[int, Names] = {}
+        self._error_second = 0
+        self._error_lines = 0
+        self._errors_unlogged = 0
+        if not self.monitoring:
+            return
+        name = self.deployment.name
+        self.metrics = ServingMetrics(name, self.queued, self._live_versions)
+        self.history = History()
+        folder = Path(str(monitor["folder"])) if monitor.get("folder") else log_folder(
+            self.folder.parent.parent, name)  # <state_dir>/deployments/<name> by default
+        self.inference_log = InferenceLog(
+            folder, sample_rate=float(monitor.get("sample_rate", 1.0)),
+            max_rows_per_s=int(monitor.get("max_rows_per_s", 0)), names=self._names_of,
+            log=log)
+
+    def _live_versions(self) -> list[tuple[int, str | None, str | None]]:
+        return [(v, w.info.run_id, w.info.device) for v, w in sorted(self.workers.items())
+                if w.state not in ("stopped", "failed")]
+
+    def _names_of(self, version: int) -> Names:
+        names = self._names.get(version)
+        if names is None:
+            info = self.deployment.get_version(version)
+            signature = info.details.get("signature") if info is not None else None
+            names = self._names[version] = Names.from_signature(
+                signature if isinstance(signature, dict) else None)
+        return names
+
+    def batched(self, version: int, rows: int) -> None:
+        """A model call of ``rows`` rows went to ``version``."""
+        self.stats.batch(rows)
+        if self.metrics is not None and self.history is not None:
+            self.metrics.batch(version, rows)
+            self.history.batch(rows)
+
+    def answered(self, request_id: str, scored: Scored, seconds: float, body: bytes,
+                 content_type: str) -> None:
+        """One scoring request was answered (its last byte written) ``seconds`` after it
+        came in: count it, and hand it to the inference log."""
+        status, answer, _, _, version, rows = scored
+        self.stats.record(status, seconds)
+        if status >= 400:
+            self._log_error(request_id, status, version, answer)
+        if self.metrics is None or self.history is None:
+            return
+        self.metrics.request(version, status, seconds, rows)
+        self.history.request(status, seconds, rows)
+        if status == 200 and version is not None and self.inference_log is not None:
+            self.inference_log.offer(Record(request_id, time.time(), version, body,
+                                            content_type, answer, seconds * 1000, rows))
+
+    def _log_error(self, request_id: str, status: int, version: int | None,
+                   answer: bytes) -> None:
+        second = int(time.monotonic())
+        if second != self._error_second:
+            if self._errors_unlogged:
+                log(f"({self._errors_unlogged} more error answers not logged)")
+            self._error_second, self._error_lines, self._errors_unlogged = second, 0, 0
+        if self._error_lines >= ERROR_LINES_PER_S:
+            self._errors_unlogged += 1
+            return
+        self._error_lines += 1
+        try:
+            message = str(loads(answer).get("message", ""))
+        except (ValueError, AttributeError):
+            message = answer[:200].decode(errors="replace")
+        where = f" (version {version})" if version is not None else ""
+        first = message.splitlines()[0][:300] if message.strip() else ""
+        log(f"request {request_id}: HTTP {status}{where}: {first}")
+
+    async def keep_history(self) -> None:
+        """Close each 10-second interval of the history when it ends."""
+        history = self.history
+        if history is None:
+            return
+        while True:
+            await asyncio.sleep(max(0.05, history.end - time.time() + 0.01))
+            history.roll(self.queued())
+
+    def history_dict(self) -> dict[str, Any]:
+        if self.history is None:
+            return {"interval_s": 10, "samples": [], "enabled": False}
+        return {**self.history.to_dict(self.queued()), "enabled": True}
 
     # ------------------------------------------------------------------ routing
     def choose(self) -> VersionWorker | None:
@@ -143,44 +247,42 @@ class ServingFront:
                            for v, w in self.workers.items()}
         data["rollout"] = self.rollout
         data["mlflow_version"] = self.mlflow_version
+        data["monitor"] = {"enabled": self.monitoring,
+                           "log": self.inference_log.status() if self.inference_log else None,
+                           "log_folder": str(self.inference_log.folder)
+                           if self.inference_log else None}
         return data
 
     # ------------------------------------------------------------------ scoring
-    async def score(self, body: bytes, size: int, content_type: str, began: float
-                    ) -> tuple[int, bytes, str, list[tuple[bytes, bytes]]]:
-        """One POST /invocations: (status, body, media type, extra headers)."""
-        loop = asyncio.get_running_loop()
+    async def score(self, body: bytes, size: int, content_type: str, began: float) -> Scored:
+        """One POST /invocations (counted by ``answered`` once the answer is written)."""
         settings = self.settings
         retry = [(b"retry-after", b"1")]
         if size > settings.max_request_bytes:
-            self.stats.record(413, loop.time() - began)
             return 413, error_body(f"the request body is larger than this deployment's limit "
-                                   f"of {settings.max_request_bytes} bytes: split it"), JSON, []
+                                   f"of {settings.max_request_bytes} bytes: split it"), JSON, \
+                [], None, 0
         try:
             info = inspect_payload(body, content_type)
         except PayloadError as exc:
-            self.stats.record(exc.status, loop.time() - began)
-            return exc.status, error_body(str(exc)), JSON, []
+            return exc.status, error_body(str(exc)), JSON, [], None, 0
         if info.rows > settings.max_request_rows:
-            self.stats.record(413, loop.time() - began)
             return 413, error_body(f"the request has {info.rows} rows; this deployment takes "
                                    f"at most {settings.max_request_rows} per request: split "
-                                   "it"), JSON, []
+                                   "it"), JSON, [], None, info.rows
         worker = self.choose()
         if worker is None:
-            self.stats.record(503, loop.time() - began)
             return 503, error_body(self.unavailable_reason(), "TEMPORARILY_UNAVAILABLE"), \
-                JSON, retry
+                JSON, retry, None, info.rows
         if self.queued() >= settings.max_queue:
-            self.stats.record(503, loop.time() - began)
             return 503, error_body(f"the queue is full ({settings.max_queue} requests "
                                    "waiting): retry later", "TEMPORARILY_UNAVAILABLE"), \
-                JSON, retry
-        future: asyncio.Future[Answer] = loop.create_future()
+                JSON, retry, worker.version, info.rows
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         worker.submit(Item(body, content_type, info, future, began))
         status, data, media = await future
-        self.stats.record(status, loop.time() - began)
-        return status, data, media, [(b"x-model-version", str(worker.version).encode())]
+        return status, data, media, [(b"x-model-version", str(worker.version).encode())], \
+            worker.version, info.rows
 
     # ------------------------------------------------------------------ versions
     async def start_version(self, info: VersionInfo) -> tuple[VersionWorker | None, str]:
@@ -317,5 +419,7 @@ class ServingFront:
         for version in list(self.workers):
             worker = self.workers.pop(version)
             await worker.stop(drain=True, timeout=10)
+        if self.inference_log is not None:
+            await asyncio.to_thread(self.inference_log.stop)
         self.deployment.status = "stopped"
         write_json(self.folder / STATE_FILE, self.deployment.to_dict())

@@ -1,7 +1,12 @@
 """The HTTP side of a serving process: MLflow's scoring protocol (``POST /invocations``,
-``GET /ping``, ``/health``, ``/version``) and the admin routes under ``/-/admin/`` (bearer
-token from ``secret.json``) that start versions, roll back, promote a canary and shut down.
-FastAPI answers everything but ``/invocations``, which ``ScoringApp`` answers directly."""
+``GET /ping``, ``/health``, ``/version``), Prometheus' ``GET /metrics`` (no token, like
+``/ping``) and the admin routes under ``/-/admin/`` (bearer token from ``secret.json``) that
+start versions, roll back, promote a canary, shut down and give the last hour's history.
+FastAPI answers everything but ``/invocations``, which ``ScoringApp`` answers directly.
+
+Every answer carries ``X-Request-Id``: the caller's (when it is 1-128 characters of letters,
+digits and ``-_.:``), else a new uuid4 hex; the inference log and the serving log's error
+lines name requests by it."""
 
 from __future__ import annotations
 
@@ -9,24 +14,42 @@ import asyncio
 import contextlib
 import hmac
 import json
+import re
+import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .front import ServingFront
+from .metrics import CONTENT_TYPE
 from .protocol import JSON, dumps, error_body
 from .state import VersionInfo
 
 DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body is read to here before the 413
+REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def request_id(scope: Scope) -> bytes:
+    """The caller's X-Request-Id when it is a sane one, else a new uuid4 hex."""
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            if REQUEST_ID.match(value):
+                return bytes(value)
+            break
+    return uuid.uuid4().hex.encode()
 
 
 def create_app(front: ServingFront) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         boot = front.deployment.get_version(front.deployment.details.get("boot_version", -1))
+        if front.inference_log is not None:
+            front.inference_log.start()
+        front.spawn(front.keep_history())
         if boot is not None:
             task = asyncio.create_task(front.roll_out(boot, None))
         yield
@@ -53,6 +76,14 @@ def create_app(front: ServingFront) -> FastAPI:
     async def version() -> Response:
         return Response(front.mlflow_version or "unknown", 200, media_type=JSON)
 
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        if front.metrics is None:
+            return Response(dumps({"message": "monitoring is off for this deployment "
+                                              "(monitor.enabled = false)"}), 404,
+                            media_type=JSON)
+        return Response(front.metrics.exposition(), 200, media_type=CONTENT_TYPE)
+
     # -------------------------------------------------------------- admin
     def authorized(request: Request) -> bool:
         given = request.headers.get("authorization", "")
@@ -69,6 +100,12 @@ def create_app(front: ServingFront) -> FastAPI:
         if not authorized(request):
             return forbidden()
         return reply(front.live())
+
+    @app.get("/-/admin/history")
+    async def admin_history(request: Request) -> Response:
+        if not authorized(request):
+            return forbidden()
+        return reply(front.history_dict())
 
     @app.post("/-/admin/versions")
     async def admin_version(request: Request) -> Response:
@@ -122,11 +159,21 @@ class ScoringApp:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/invocations" \
-                or scope["method"] != "POST":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        began = asyncio.get_running_loop().time()
+        rid = request_id(scope)
+        if scope["path"] != "/invocations" or scope["method"] != "POST":
+            async def send_with_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message.get("headers", []),
+                                                      (b"x-request-id", rid)]}
+                await send(message)
+
+            await self.app(scope, receive, send_with_id)
+            return
+        started = time.perf_counter()  # latency: the loop's clock is coarse (uvloop: 1 ms)
+        began = asyncio.get_running_loop().time()  # the batcher's deadlines
         content_type = JSON
         for key, value in scope["headers"]:
             if key == b"content-type":
@@ -145,9 +192,13 @@ class ScoringApp:
             elif size > DRAIN_LIMIT:
                 break
             # an oversized body is read (and dropped) so the client gets the 413, not a reset
-        status, body, media, headers = await self.front.score(
-            b"".join(chunks), size, content_type, began)
+        body = b"".join(chunks)
+        scored = await self.front.score(body, size, content_type, began)
+        status, answer, media, headers = scored[:4]
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", media.encode()),
-                                (b"content-length", str(len(body)).encode()), *headers]})
-        await send({"type": "http.response.body", "body": body})
+                                (b"content-length", str(len(answer)).encode()),
+                                (b"x-request-id", rid), *headers]})
+        await send({"type": "http.response.body", "body": answer})
+        self.front.answered(rid.decode(), scored, time.perf_counter() - started, body,
+                            content_type)

@@ -22,6 +22,7 @@ from .state import Deployment, DeploymentStore, TargetKind, VersionInfo
 from .target import DeployFailed, DeployOptions, Progress, TargetBase
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
+SERVING_PORT = 8080  # KServe's MLServer runtime answers HTTP and /metrics on it
 CLUSTER_SCHEMES = ("s3://", "gs://", "https://", "http://", "pvc://", "hf://", "oci://",
                    "hdfs://", "webhdfs://")
 
@@ -55,6 +56,12 @@ def build_manifest(name: str, model: ResolvedModel, *, namespace: str = "default
                    else "Serverless"}
     if model.run_id:
         annotations["mlops.jupyter.org/run-id"] = model.run_id
+    # Prometheus scrapes the serving port: the usual pod annotations and KServe's own
+    annotations.update({"prometheus.io/scrape": "true", "prometheus.io/path": "/metrics",
+                        "prometheus.io/port": str(SERVING_PORT),
+                        "serving.kserve.io/enable-prometheus-scraping": "true",
+                        "prometheus.kserve.io/path": "/metrics",
+                        "prometheus.kserve.io/port": str(SERVING_PORT)})
     predictor: dict[str, Any] = {
         "minReplicas": replicas,
         "maxReplicas": max(replicas, 1),

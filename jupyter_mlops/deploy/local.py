@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ..errors import BackendUnavailableError, MLOpsError, UserInputError
+from ..monitor.inference_log import log_folder
 from .models import ResolvedModel, download_model, inspect_model
 from .protocol import predictions_frame, request_body
 from .state import (
@@ -306,6 +307,11 @@ class LocalTarget(TargetBase):
             max_request_bytes=options.max_request_bytes,
             max_request_rows=options.max_request_rows, gpu=str(options.gpu),
             cpu_threads=options.cpu_threads, start_timeout_s=timeout, python=sys.executable))
+        deployment.settings["monitor"] = {
+            "enabled": bool(self.config["monitor.enabled"]),
+            "sample_rate": float(self.config["monitor.sample_rate"]),
+            "max_rows_per_s": int(self.config["monitor.max_rows_per_s"]),
+            "folder": str(log_folder(self.config.state_dir, name))}
         self.store.save(deployment)
         write_json(folder / SECRET_FILE, {"token": secrets.token_urlsafe(32)}, private=True)
         progress(f"starting the serving process on {deployment.url}")

@@ -45,6 +45,8 @@ class Front(Protocol):
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None: ...
 
+    def batched(self, version: int, rows: int) -> None: ...
+
     def persist(self) -> None: ...
 
 
@@ -249,7 +251,7 @@ class VersionWorker:
         header = {"id": self.next_id, "merge": len(batch) > 1 and batch[0].key is not None,
                   "items": [{"ct": i.ct, "len": len(i.body), "rows": i.rows} for i in batch]}
         self.in_flight += 1
-        self.front.stats.batch(sum(i.rows for i in batch))
+        self.front.batched(self.version, sum(i.rows for i in batch))
         proc.stdin.write(encode(header, b"".join(i.body for i in batch)))
 
     async def _read_loop(self, proc: asyncio.subprocess.Process) -> None:
