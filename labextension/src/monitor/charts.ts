@@ -35,8 +35,8 @@ interface IPoint extends JSONObject {
 }
 
 /**
- * The Vega-Lite spec of one sparkline over the last hour of `series` (the hour that
- * ends with its newest interval): no axes, a tooltip per point, nothing drawn where an
+ * The Vega-Lite spec of one sparkline of `series` over `chartWindow` (the last hour,
+ * or since the serving process started): no axes, a tooltip per point, nothing drawn where an
  * interval had nothing to measure (no request: no latency, no error rate).
  */
 export function sparklineSpec(
@@ -53,9 +53,7 @@ export function sparklineSpec(
       values.push({ t, v: typeof v === 'number' ? v : null, line });
     });
   }
-  const end = series.t.length
-    ? Date.parse(series.t[series.t.length - 1])
-    : Date.now();
+  const [start, end] = chartWindow(series);
   const range =
     id === 'latency'
       ? [colors.line, colors.second]
@@ -84,10 +82,7 @@ export function sparklineSpec(
         type: 'temporal',
         axis: null,
         scale: {
-          domain: [
-            new Date(end - WINDOW_MS).toISOString(),
-            new Date(end).toISOString()
-          ]
+          domain: [new Date(start).toISOString(), new Date(end).toISOString()]
         }
       },
       y: {
@@ -118,6 +113,22 @@ export function sparklineSpec(
       style: { 'guide-label': { fill: colors.text } }
     }
   };
+}
+
+/** A chart's time axis never spans less than this (a process that just started). */
+const MIN_WINDOW_MS = 60 * 1000;
+
+/**
+ * The time the sparklines span (ms since the epoch): from the oldest interval the
+ * serving process measured, at most an hour back, to its newest one; at least a
+ * minute, so that a process that just started does not stretch two points wide.
+ */
+export function chartWindow(series: IMonitorSeries): [number, number] {
+  const times = series.t.map(t => Date.parse(t)).filter(Number.isFinite);
+  const end = times.length ? times[times.length - 1] : Date.now();
+  const first = times.length ? times[0] : end;
+  const span = Math.min(WINDOW_MS, Math.max(MIN_WINDOW_MS, end - first));
+  return [end - span, end];
 }
 
 /** Each sparkline's lines: the name shown in its tooltip and the series it draws. */

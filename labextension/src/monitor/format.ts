@@ -106,7 +106,14 @@ export function formatValue(value: InferenceValue | undefined): string {
 /** A logged timestamp (ISO 8601 or epoch seconds) as the local time of day. */
 export function formatTime(value: InferenceValue | undefined): string {
   const date = toDate(value);
-  return date ? date.toLocaleTimeString() : formatValue(value);
+  return date
+    ? date.toLocaleTimeString([], {
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+        hour12: false
+      })
+    : formatValue(value);
 }
 
 /** A logged timestamp as the full local date and time (a hover text). */

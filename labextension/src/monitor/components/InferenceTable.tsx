@@ -20,7 +20,8 @@ export interface IInferenceTableProps {
 
 /**
  * The latest requests a deployment logged, newest first: request id, time, version,
- * a few inputs, the prediction and the latency.
+ * the prediction and the latency, then a few inputs (what a narrow sidebar shows
+ * first is what the model answered).
  */
 export function InferenceTable(props: IInferenceTableProps): JSX.Element {
   const { name, reply, trans } = props;
@@ -42,7 +43,20 @@ export function InferenceTable(props: IInferenceTableProps): JSX.Element {
           <tr>
             <th>{trans.__('Request')}</th>
             <th>{trans.__('Time')}</th>
-            <th>{trans.__('Version')}</th>
+            <th title={trans.__('The model version that answered')}>
+              {trans.__('v')}
+            </th>
+            {columns.predictions.map(([name]) => (
+              <th key={`out-${name}`} data-kind="prediction">
+                {name}
+              </th>
+            ))}
+            <th
+              data-kind="latency"
+              title={trans.__('Latency: received to answered, in ms')}
+            >
+              {trans.__('ms')}
+            </th>
             {columns.inputs.map(([name]) => (
               <th key={`in-${name}`} data-kind="input">
                 {name}
@@ -60,12 +74,6 @@ export function InferenceTable(props: IInferenceTableProps): JSX.Element {
                 …
               </th>
             )}
-            {columns.predictions.map(([name]) => (
-              <th key={`out-${name}`} data-kind="prediction">
-                {name}
-              </th>
-            ))}
-            <th data-kind="latency">{trans.__('ms')}</th>
           </tr>
         </thead>
         <tbody>
@@ -76,16 +84,10 @@ export function InferenceTable(props: IInferenceTableProps): JSX.Element {
             return (
               <tr key={`${id}-${i}`} data-request-id={id}>
                 <td className="jp-mlops-monitor-request-id" title={id}>
-                  <code>{id.slice(0, 8)}</code>
+                  <code>{id}</code>
                 </td>
                 <td title={formatDateTime(time)}>{formatTime(time)}</td>
                 <td>{formatValue(cell(row, columns.version))}</td>
-                {columns.inputs.map(([name, index]) => (
-                  <td key={`in-${name}`} data-kind="input">
-                    {formatValue(cell(row, index))}
-                  </td>
-                ))}
-                {columns.moreInputs > 0 && <td data-kind="input" />}
                 {columns.predictions.map(([name, index]) => (
                   <td key={`out-${name}`} data-kind="prediction">
                     {formatValue(cell(row, index))}
@@ -96,6 +98,12 @@ export function InferenceTable(props: IInferenceTableProps): JSX.Element {
                     ? formatNumber(latency, 3)
                     : formatValue(latency)}
                 </td>
+                {columns.inputs.map(([name, index]) => (
+                  <td key={`in-${name}`} data-kind="input">
+                    {formatValue(cell(row, index))}
+                  </td>
+                ))}
+                {columns.moreInputs > 0 && <td data-kind="input" />}
               </tr>
             );
           })}

@@ -4,7 +4,12 @@ import { HTMLSelect } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { InlineCode } from '../../components/InlineCode';
-import { ISparklineColors, sparklineSpec } from '../charts';
+import {
+  chartWindow,
+  ISparklineColors,
+  sparklineSpec,
+  WINDOW_MS
+} from '../charts';
 import { formatNumber, formatRate, hasTraffic, latest } from '../format';
 import { IMonitorLook, MonitorModel } from '../model';
 import { IMonitorSummary, SparklineId } from '../tokens';
@@ -232,7 +237,7 @@ function Sparklines(props: {
   return (
     <div className="jp-mlops-monitor-sparklines">
       <h3 className="jp-mlops-monitor-heading">
-        {trans.__('Last hour')}
+        {windowTitle(series, trans)}
         {!hasTraffic(series) && (
           <span className="jp-mlops-monitor-muted">
             {' '}
@@ -261,6 +266,18 @@ function Sparklines(props: {
       ))}
     </div>
   );
+}
+
+/** What the sparklines span: the last hour, or the minutes since the process started. */
+function windowTitle(
+  series: IMonitorSummary['series'],
+  trans: TranslationBundle
+): string {
+  const [start, end] = chartWindow(series);
+  const minutes = Math.max(1, Math.round((end - start) / 60000));
+  return end - start >= WINDOW_MS - 60000
+    ? trans.__('Last hour')
+    : trans._n('Last minute', 'Last %1 minutes', minutes);
 }
 
 /** The theme's colours for the charts (Vega draws with values, not CSS variables). */
