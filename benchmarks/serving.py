@@ -11,7 +11,13 @@ raw batched torch forward throughput of the same model on the same GPU (both pri
 servers run in the same environment (uvicorn picks httptools/uvloop for both when they are
 installed). Exit status 0 when the targets of this machine's kind are met.
 
+The monitoring column (issue #12): the same model at concurrency 32 deployed twice, with
+metrics, history and the inference log on (the default) and off (``monitor.enabled =
+false``), measured in one run in the order on, off, off, on; with monitoring on the target
+is >= 90% of the throughput and <= 1.2x the p99 of monitoring off (ratios printed).
+
     .venv/bin/python benchmarks/serving.py [--seconds 8] [--concurrency 1 8 32 64]
+    .venv/bin/python benchmarks/serving.py --monitor-only --seconds 3   # the column alone
 """
 
 from __future__ import annotations
@@ -163,10 +169,58 @@ def measure(label: str, url: str, levels: list[int], seconds: float, body: Path
     return results
 
 
+MONITOR_CONCURRENCY = 32
+
+
+def monitoring_cost(model: Path, work: Path, seconds: float, body: Path) -> bool:
+    """The same model served with monitoring on and off, at concurrency 32: on, off, off,
+    on (so a drift of the machine's load weighs on both alike); True when the target is met."""
+    from jupyter_mlops.deploy import deploy, undeploy
+
+    urls: dict[str, str] = {}
+    projects: dict[str, Path] = {}
+    for mode in ("on", "off"):
+        project = work / f"project-monitor-{mode}"
+        project.mkdir()
+        (project / "mlops.toml").write_text(f"[monitor]\nenabled = {str(mode == 'on').lower()}\n")
+        projects[mode] = project
+        urls[mode] = str(deploy(str(model), name=f"bench-{mode}", cwd=project).url)
+    runs: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+    try:
+        print(f"monitoring on vs off (c={MONITOR_CONCURRENCY}, order on, off, off, on):",
+              flush=True)
+        for mode in ("on", "off", "off", "on"):
+            runs[mode] += measure(f"monitoring {mode}", urls[mode], [MONITOR_CONCURRENCY],
+                                  seconds, body)
+        logged = projects["on"] / ".mlops" / "monitoring" / "bench-on" / "_status.json"
+        time.sleep(1.5)  # the writer's last flush
+        status = json.loads(logged.read_text()) if logged.is_file() else {}
+    finally:
+        for mode, project in projects.items():
+            undeploy(f"bench-{mode}", cwd=project)
+
+    def mean(mode: str, key: str) -> float:
+        return float(sum(r[key] for r in runs[mode])) / len(runs[mode])
+
+    throughput = mean("on", "rps") / mean("off", "rps")
+    p99 = mean("on", "p99_ms") / mean("off", "p99_ms")
+    errors = sum(r["errors"] for rs in runs.values() for r in rs)
+    met = throughput >= 0.9 and p99 <= 1.2 and errors == 0
+    print(f"  inference log: {status.get('rows_written', '?')} rows written, "
+          f"{status.get('dropped', '?')} dropped, {status.get('sampled_out', '?')} sampled "
+          f"out, error {status.get('error')}")
+    print(f"monitoring on / off at c={MONITOR_CONCURRENCY}: throughput {throughput:.1%}, p99 "
+          f"x{p99:.2f} (target >= 90% and <= 1.2x) -> {'met' if met else 'NOT met'}",
+          flush=True)
+    return met
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--monitor-only", action="store_true",
+                        help="only the monitoring on/off column (no mlflow models serve)")
     args = parser.parse_args()
     import numpy as np
     import torch
@@ -186,6 +240,8 @@ def main() -> int:
         row = np.random.RandomState(1).rand(1, FEATURES).astype("float32").tolist()
         body = work / "body.json"
         body.write_text(json.dumps({"inputs": row}))
+        if args.monitor_only:
+            return 0 if monitoring_cost(model, work, args.seconds, body) else 1
 
         # --- mlflow models serve (its defaults: one uvicorn worker)
         port = free_port()
@@ -214,6 +270,7 @@ def main() -> int:
         ours = measure("jupyter-mlops local", str(deployment.url), args.concurrency,
                        args.seconds, body)
         undeploy("bench", cwd=project)
+        monitored = monitoring_cost(model, work, args.seconds, body)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -226,7 +283,7 @@ def main() -> int:
         base = by_c[mine["concurrency"]]
         print(f"  c={mine['concurrency']:<3} throughput x{mine['rps'] / base['rps']:5.2f}   "
               f"p99 {mine['p99_ms']:7.1f} ms vs {base['p99_ms']:7.1f} ms")
-    ok = True
+    ok = monitored
     if 32 in by_c:
         mine = next(r for r in ours if r["concurrency"] == 32)
         ratio = mine["rps"] / by_c[32]["rps"]

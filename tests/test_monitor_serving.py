@@ -350,6 +350,22 @@ def test_a_canary_shows_two_versions_in_the_metrics(
     assert versions == {"1", "2"}
     assert set(by_label(families, "mlops_batch_size", "mlops_batch_size_count",
                         "version")) >= {"1", "2"}
+    # a crashed model worker is restarted: the front's counters carry on, never back
+    from jupyter_mlops.deploy import get_deployment
+
+    pid = get_deployment("mon-canary", cwd=deploy_project.root).details["workers"]["1"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+
+    def restarted() -> Any:
+        workers = get_deployment("mon-canary", cwd=deploy_project.root).details["workers"]
+        one = workers.get("1", {})
+        return True if one.get("state") == "ready" and one.get("pid") != pid else None
+
+    assert wait_for(restarted, timeout=120, every=0.5), "version 1 was not restarted"
+    again = scrape(str(deployment.url))
+    for label in ("1", "2"):
+        assert by_label(again, "mlops_requests", "mlops_requests_total", "version")[label] \
+            == answered[label]
 
 
 def test_sigkill_of_the_serving_process_loses_at_most_a_second_of_log(

@@ -49,10 +49,11 @@ def create_app(front: ServingFront) -> FastAPI:
         boot = front.deployment.get_version(front.deployment.details.get("boot_version", -1))
         if front.inference_log is not None:
             front.inference_log.start()
-        front.spawn(front.keep_history())
+        history = asyncio.create_task(front.keep_history())
         if boot is not None:
             task = asyncio.create_task(front.roll_out(boot, None))
         yield
+        history.cancel()
         if boot is not None:
             task.cancel()
         await front.shutdown()
