@@ -5,10 +5,14 @@ and bad input as one line each."""
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
+import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -20,6 +24,7 @@ from jupyter_mlops.deploy.state import DeploymentStore
 from jupyter_mlops.errors import NotFoundError, UserInputError
 from jupyter_mlops.monitor.overview import MonitorSummary, Sample, parse_metrics
 from jupyter_mlops.monitor.timespan import parse_time
+from tests.deploy_fixtures import DeployProject
 from tests.monitor_fixtures import NOW, UTC, deployed, log_folder, make_churn_log, row, write_part
 
 
@@ -226,3 +231,98 @@ def test_the_log_status_comes_from_the_writer(churn_log: Path) -> None:
     assert found.to_dict()["log"]["error"] == "the log folder is not writable"
     assert "error: the log folder is not writable" in found.to_text()
     assert found.message is not None and "serving process" in found.message
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def _wait_for(condition: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} after {timeout} s")
+        time.sleep(0.25)
+
+
+@pytest.mark.timeout(600)
+def test_a_served_model_is_logged_and_counted(deploy_project: DeployProject) -> None:
+    """A real serving process: every answered request is in the inference log with its id
+    and the model's prediction; /metrics counts them by code; the history has them."""
+    from jupyter_mlops.deploy import deploy, undeploy
+
+    root = deploy_project.root
+    endpoint = deploy("models:/churn/1", name="watched", cwd=root)
+    try:
+        rows = deploy_project.X
+        ids = [f"call-{i}" for i in range(len(rows))]
+        for i, request_id in enumerate(ids):
+            status, _body, headers = _post(f"{endpoint.url}/invocations",
+                                           {"inputs": rows[i:i + 1].tolist()}, request_id)
+            assert status == 200 and headers["X-Request-Id"] == request_id
+        status, _body, headers = _post(f"{endpoint.url}/invocations", {"nonsense": 1})
+        assert status == 400 and len(headers["X-Request-Id"]) >= 16  # one made for it
+
+        frame = _wait_for(lambda: (lambda f: f if len(f) >= len(ids) else None)(
+            mlops.monitor.inferences("watched", since="10m", cwd=root)), 10,
+            "the log does not hold the requests")
+        assert frame["request_id"].tolist() == ids  # the malformed one predicted nothing
+        assert set(frame["version"]) == {"1"}
+        predicted = frame[[c for c in frame.columns if str(c).startswith("prediction")]]
+        np.testing.assert_allclose(predicted.to_numpy(dtype="float32"),
+                                   np.asarray(deploy_project.expected_v1).reshape(len(ids), -1),
+                                   rtol=1e-5)
+        assert (frame["latency_ms"] > 0).all()
+
+        summary = _wait_for(lambda: (lambda s: s if sum(x.requests for x in s.samples)
+                                     >= len(ids) + 1 else None)(
+            mlops.monitor.summary("watched", cwd=root)), 25, "the history has no requests")
+        assert summary.status == "serving" and summary.version == 1
+        assert summary.totals is not None
+        assert summary.totals.by_code == {"200": len(ids), "400": 1}
+        assert summary.totals.rows == len(ids)
+        assert summary.log["rows_written"] >= len(ids) and summary.log["error"] is None
+        assert summary.device == endpoint.device
+        data = summary.to_dict()
+        assert sum(data["series"]["rps"]) * summary.interval_s == pytest.approx(len(ids) + 1)
+    finally:
+        undeploy("watched", cwd=root)
+    # the log outlives the deployment
+    assert len(mlops.monitor.inferences("watched", cwd=root)) == len(ids)
+
+
+def _post(url: str, body: dict[str, Any], request_id: str | None = None
+          ) -> tuple[int, Any, Any]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              **({"X-Request-Id": request_id}
+                                                 if request_id else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read()), response.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), exc.headers
+
+
+def test_status_shows_a_log_that_stopped_and_rows_dropped(churn_log: Path) -> None:
+    from jupyter_mlops.status import collect_status
+
+    def monitor_checks() -> dict[str, Any]:
+        report = collect_status(churn_log, {})
+        cap = next(c for c in report.capabilities if c.id == "monitor")
+        return {"summary": cap.summary, **{c.name: (c.level, c.message) for c in cap.checks}}
+
+    assert monitor_checks() == {
+        "summary": "watching 1 deployment",
+        "monitoring folder": ("ok", ".mlops/monitoring is writable"),
+        "inference logs": ("ok", "1 deployment logging")}
+    status = log_folder(churn_log, "churn") / "_status.json"
+    status.write_text(json.dumps({"rows_written": 9, "dropped": 3, "error": None}))
+    assert monitor_checks()["inference logs"] == (
+        "warning", "3 rows dropped by full buffers (the rest is logged)")
+    status.write_text(json.dumps({"rows_written": 9, "dropped": 3,
+                                  "error": "cannot write .mlops/monitoring/churn: read-only"}))
+    assert monitor_checks()["inference logs"] == (
+        "warning", "churn: cannot write .mlops/monitoring/churn: read-only")

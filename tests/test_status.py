@@ -24,13 +24,14 @@ from jupyter_mlops import __version__
 from jupyter_mlops.checks import check_gpu, check_writable
 from jupyter_mlops.status import StatusReport, collect_status
 
-FIVE = ["features", "experiments", "pipeline", "review", "deploy"]
+SIX = ["features", "experiments", "pipeline", "review", "deploy", "monitor"]
 CHECKS = {
     "features": ["feature store"],
     "experiments": ["tracking store", "logging queue"],
     "pipeline": ["artifact store", "engines"],
     "review": ["git", "review store"],
     "deploy": ["GPU", "deployment store"],
+    "monitor": ["monitoring folder", "inference logs"],
 }
 
 #: Experiments the store fixture creates (one of them is then deleted), beyond MLflow's
@@ -158,22 +159,25 @@ def test_mlflow_server_is_asked_over_rest_across_pages(project: Path, mlflow_ser
 # --------------------------------------------------------------------------- the report
 
 
-def test_report_has_five_capabilities_in_order_with_their_checks(project: Path) -> None:
+def test_report_has_six_capabilities_in_order_with_their_checks(project: Path) -> None:
     report = collect_status(project, {})
 
     assert report.version == __version__
     assert report.config_error is None
-    assert [c.id for c in report.capabilities] == FIVE
+    assert [c.id for c in report.capabilities] == SIX
     assert [c.title for c in report.capabilities] == [
-        "Features", "Experiments", "Pipeline", "Review", "Deploy"]
+        "Features", "Experiments", "Pipeline", "Review", "Deploy", "Monitor"]
     for cap in report.capabilities:
         assert [c.name for c in cap.checks] == CHECKS[cap.id]
         assert cap.summary
         assert all(c.message for c in cap.checks)
     # a fresh project: the embedded stores will be created on first use
-    for cap_id in ("features", "experiments", "pipeline"):
+    for cap_id in ("features", "experiments", "pipeline", "monitor"):
         assert capability(report, cap_id).state == "ok", capability(report, cap_id).checks
     assert "created by the first run" in check(report, "experiments", "tracking store").message
+    assert check(report, "monitor", "monitoring folder").message == (
+        ".mlops/monitoring will be created on first use (. is writable)")
+    assert capability(report, "monitor").summary == "watching 0 deployments"
 
 
 def test_report_as_json_carries_config_and_states(project: Path) -> None:

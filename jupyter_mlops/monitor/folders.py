@@ -10,18 +10,18 @@ from typing import Any
 from ..config import Config
 from ..deploy.core import store_for
 from ..deploy.state import check_name
-
-STATUS_FILE = "_status.json"
+from .inference_log import STATUS_FILE, log_folder
 
 
 def monitoring_root(config: Config) -> Path:
-    """The folder holding every deployment's monitoring folder."""
+    """The folder holding every deployment's ``log_folder``."""
     return config.state_dir / "monitoring"
 
 
 def monitoring_folder(config: Config, name: str) -> Path:
-    """Where ``name``'s inference log and its ``_status.json`` are kept."""
-    return monitoring_root(config) / check_name(name)
+    """Where ``name``'s inference log and its ``_status.json`` are kept (the serving
+    process's own ``log_folder``)."""
+    return log_folder(config.state_dir, check_name(name))
 
 
 def require_known(config: Config, name: str) -> Path:

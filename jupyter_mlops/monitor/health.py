@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from ..checks import Check, check_writable, health_check, plural
 from ..config import Config
 from ..deploy.core import store_for
-from .folders import monitoring_root
+from .folders import log_status, monitoring_root
+from .folders import monitoring_folder as monitoring_folder_of
 
 
 @health_check("monitoring folder")
@@ -17,7 +18,27 @@ def monitoring_folder(config: Config, timeout: float, environ: Mapping[str, str]
                           config.project_root)
 
 
-CHECKS = (monitoring_folder,)
+@health_check("inference logs")
+def inference_logs(config: Config, timeout: float, environ: Mapping[str, str]) -> Check:
+    """Each deployment's log writer says in ``_status.json`` why it stopped, if it did
+    (serving goes on without it)."""
+    names = store_for(config).names()
+    failing = [(name, status["error"]) for name in names
+               if (status := log_status(monitoring_folder_of(config, name)))["error"]]
+    if failing:
+        name, error = failing[0]
+        more = f" (and {plural(len(failing) - 1, 'more')})" if len(failing) > 1 else ""
+        return Check("inference logs", False, f"{name}: {error}{more}", level="warning")
+    dropped = sum(int(log_status(monitoring_folder_of(config, n))["dropped"] or 0)
+                  for n in names)
+    if dropped:
+        return Check("inference logs", True, f"{plural(dropped, 'row')} dropped by full "
+                     "buffers (the rest is logged)", level="warning")
+    return Check("inference logs", True, f"{plural(len(names), 'deployment')} logging" if names
+                 else "no deployment yet")
+
+
+CHECKS = (monitoring_folder, inference_logs)
 
 
 def summary(config: Config, checks: Sequence[Check]) -> str:
