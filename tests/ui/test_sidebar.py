@@ -19,8 +19,8 @@ from .conftest import Lab, screenshot, start_lab, stop_lab
 from .helpers import section_title
 
 pytestmark = pytest.mark.ui
-SECTIONS = ["features", "experiments", "pipeline", "review", "deploy"]
-TITLES = ["Features", "Experiments", "Pipeline", "Review", "Deploy"]
+SECTIONS = ["features", "experiments", "pipeline", "review", "deploy", "monitor"]
+TITLES = ["Features", "Experiments", "Pipeline", "Review", "Deploy", "Monitor"]
 
 
 def open_lab(page: Any, lab: Lab) -> None:
@@ -46,13 +46,14 @@ def wait_loaded(sidebar: Any) -> None:
             "data-state", re.compile("^(ok|warning|error)$"), timeout=20_000)
 
 
-def test_sidebar_shows_five_sections_with_live_status(page: Any, lab: Lab) -> None:
+def test_sidebar_shows_six_sections_with_live_status(page: Any, lab: Lab) -> None:
     open_lab(page, lab)
     sidebar = open_sidebar(page)
     wait_loaded(sidebar)
     sections = sidebar.locator("[data-mlops-section]")
-    expect(sections).to_have_count(5)
-    assert [sections.nth(i).get_attribute("data-mlops-section") for i in range(5)] == SECTIONS
+    expect(sections).to_have_count(len(SECTIONS))
+    assert [sections.nth(i).get_attribute("data-mlops-section")
+            for i in range(len(SECTIONS))] == SECTIONS
     for title in TITLES:
         expect(sidebar).to_contain_text(title)
     # live, measured values from this server's project, not placeholders
@@ -215,13 +216,14 @@ def test_health_folds_to_a_dot_and_a_line_and_the_layout_survives_a_reload(
     assert arranged(saved), saved
     assert saved and saved["expanded"] == {
         "features": False, "experiments": True, "pipeline": True, "review": False,
-        "deploy": True}
+        "deploy": True, "monitor": True}
     page.reload()
     page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
     sidebar = page.locator("#mlops-sidebar")
     expect(sidebar).to_be_visible()  # the sidebar itself was left open
     for name, expanded in (("features", "false"), ("experiments", "true"),
-                           ("pipeline", "true"), ("review", "false"), ("deploy", "true")):
+                           ("pipeline", "true"), ("review", "false"), ("deploy", "true"),
+                           ("monitor", "true")):
         expect(section_title(page, name)).to_have_attribute("aria-expanded", expanded)
     expect(page.locator('[data-mlops-panel="review"]')).to_be_hidden()
     expect(page.locator('[data-mlops-panel="pipeline"]')).to_be_visible()
