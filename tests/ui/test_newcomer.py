@@ -19,7 +19,7 @@ from .helpers import SIDEBAR_TAB, open_notebook, section_title, show_panel
 
 pytestmark = pytest.mark.ui
 BINDER = Path(__file__).resolve().parents[2] / "binder"
-CAPABILITIES = ["features", "experiments", "pipeline", "review", "deploy"]
+CAPABILITIES = ["features", "experiments", "pipeline", "review", "deploy", "monitor"]
 # what each panel shows once its first answer is in (so that "no error" is not said early)
 SETTLED = {
     "features": ".jp-mlops-features-note[data-kind='empty-store'], .jp-mlops-features-results",
@@ -28,6 +28,7 @@ SETTLED = {
                 " .jp-mlops-pipeline-problem)",
     "review": ".jp-mlops-review-heading",
     "deploy": ".jp-mlops-deploy-empty",
+    "monitor": ".jp-mlops-monitor-empty",
 }
 # whatever a panel uses to say something went wrong
 ERRORS = ", ".join([
@@ -35,7 +36,7 @@ ERRORS = ", ".join([
     ".jp-mlops-sectionTitle[data-state='error']", ".jp-mlops-check[data-level='error']",
     ".jp-mlops-pipeline-problem", ".jp-mlops-pipeline-warnings li",
     ".jp-mlops-experiments-error", ".jp-mlops-review-error", ".jp-mlops-features-error",
-    ".jp-mlops-deploy-error",
+    ".jp-mlops-deploy-error", ".jp-mlops-monitor-error",
 ])
 
 
