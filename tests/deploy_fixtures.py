@@ -167,14 +167,15 @@ def served(deploy_project: DeployProject) -> Iterator[Any]:
 
 
 def post(url: str, body: bytes | str | dict[str, Any],
-         content_type: str = "application/json", timeout: float = 60
-         ) -> tuple[int, Any, Any]:
-    """POST; returns (status, parsed JSON or text, headers (case-insensitive))."""
+         content_type: str = "application/json", timeout: float = 60,
+         headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
+    """POST (with ``headers`` besides the content type); returns (status, parsed JSON or
+    text, headers (case-insensitive))."""
     if isinstance(body, dict):
         body = json.dumps(body)
     data = body.encode() if isinstance(body, str) else body
     request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": content_type})
+                                     headers={"Content-Type": content_type, **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status, raw, headers = response.status, response.read(), response.headers

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from jupyter_mlops.deploy.state import DeploymentStore
 from jupyter_mlops.errors import NotFoundError, UserInputError
 from jupyter_mlops.monitor.overview import MonitorSummary, Sample, parse_metrics
 from jupyter_mlops.monitor.timespan import parse_time
-from tests.deploy_fixtures import DeployProject
+from tests.deploy_fixtures import DeployProject, post
 from tests.monitor_fixtures import NOW, UTC, deployed, log_folder, make_churn_log, row, write_part
 
 
@@ -259,10 +257,11 @@ def test_a_served_model_is_logged_and_counted(deploy_project: DeployProject) -> 
         rows = deploy_project.X
         ids = [f"call-{i}" for i in range(len(rows))]
         for i, request_id in enumerate(ids):
-            status, _body, headers = _post(f"{endpoint.url}/invocations",
-                                           {"inputs": rows[i:i + 1].tolist()}, request_id)
+            status, _body, headers = post(f"{endpoint.url}/invocations",
+                                          {"inputs": rows[i:i + 1].tolist()},
+                                          headers={"X-Request-Id": request_id})
             assert status == 200 and headers["X-Request-Id"] == request_id
-        status, _body, headers = _post(f"{endpoint.url}/invocations", {"nonsense": 1})
+        status, _body, headers = post(f"{endpoint.url}/invocations", {"nonsense": 1})
         assert status == 400 and len(headers["X-Request-Id"]) >= 16  # one made for it
 
         frame = _wait_for(lambda: (lambda f: f if len(f) >= len(ids) else None)(
@@ -291,19 +290,6 @@ def test_a_served_model_is_logged_and_counted(deploy_project: DeployProject) -> 
         undeploy("watched", cwd=root)
     # the log outlives the deployment
     assert len(mlops.monitor.inferences("watched", cwd=root)) == len(ids)
-
-
-def _post(url: str, body: dict[str, Any], request_id: str | None = None
-          ) -> tuple[int, Any, Any]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              **({"X-Request-Id": request_id}
-                                                 if request_id else {})})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read()), response.headers
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), exc.headers
 
 
 def test_status_shows_a_log_that_stopped_and_rows_dropped(churn_log: Path) -> None:

@@ -4,13 +4,17 @@ unknown deployment, one-line 400s for a window that does not parse, 403 without 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from tests.deploy_fixtures import DeployProject, post
 from tests.monitor_fixtures import make_churn_log
 
 pytestmark = pytest.mark.timeout(300)
@@ -107,3 +111,42 @@ async def test_routes_need_authentication(jp_fetch: Any, logged: Path,
         await jp_fetch("mlops", "api", "monitor", *parts, params={"path": "proj"},
                        headers={"Authorization": ""})
     assert caught.value.code == 403
+
+
+async def test_a_served_deployment_through_the_routes(
+        jp_fetch: Any, jp_root_dir: Path, deploy_project: DeployProject) -> None:
+    """A real serving process in a project under the server root: the routes list it, count
+    its requests and return them by id."""
+    from jupyter_mlops.deploy import deploy, undeploy
+
+    project = jp_root_dir / "served"
+    shutil.copytree(deploy_project.local_v1, project / "models" / "churn-v1")
+    (project / "mlops.toml").write_text('[tracking]\nexperiment = "monitor-rest"\n')
+    endpoint = await asyncio.to_thread(deploy, str(project / "models" / "churn-v1"),
+                                       name="rest-watched", cwd=project)
+    try:
+        ids = [f"rest-{i}" for i in range(3)]
+        for i, request_id in enumerate(ids):
+            status, _body, _headers = await asyncio.to_thread(
+                post, f"{endpoint.url}/invocations",
+                {"inputs": deploy_project.X[i:i + 1].tolist()},
+                headers={"X-Request-Id": request_id})
+            assert status == 200
+        listed = (await _get(jp_fetch, "deployments", path="served"))["deployments"]
+        assert [(d["name"], d["status"], d["url"]) for d in listed] == [
+            ("rest-watched", "serving", endpoint.url)]
+        deadline = time.monotonic() + 10
+        while True:
+            page = await _get(jp_fetch, "deployments", "rest-watched", "inferences",
+                              path="served", limit="10")
+            if page["total"] >= len(ids) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.25)
+        assert [r[page["columns"].index("request_id")] for r in page["rows"]] == ids
+        summary = await _get(jp_fetch, "deployments", "rest-watched", path="served")
+        assert summary["status"] == "serving" and summary["device"] == endpoint.device
+        assert summary["totals"]["requests"] == len(ids) and summary["totals"]["errors"] == 0
+        assert summary["totals"]["by_code"] == {"200": len(ids)}
+        assert summary["versions"][0]["version"] == 1
+    finally:
+        await asyncio.to_thread(undeploy, "rest-watched", cwd=project)

@@ -240,6 +240,10 @@ def collect(name: str, since: TimeLike, config: Config) -> MonitorSummary:
     history = admin_get(store.folder(name), deployment.url, "history")
     if history is None:
         found.message = "the serving process did not answer /-/admin/history"
+    elif history.get("enabled") is False:
+        found.message = ("monitoring is off for this deployment (monitor.enabled was false "
+                         "when it was deployed): no series, no totals, no log")
+        return found
     else:
         found.interval_s = float(history.get("interval_s") or 10.0)
         cutoff = start.timestamp() if start else 0.0
