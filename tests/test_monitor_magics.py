@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from jupyter_mlops_kernel.display import VEGA_LITE, MonitorView, wrap
+from IPython.utils.capture import capture_output
+from jupyter_mlops_kernel.display import VEGA_LITE
 
 from jupyter_mlops.monitor.overview import MonitorSummary, Sample
 from tests.monitor_fixtures import NOW, make_churn_log
@@ -58,36 +59,40 @@ def test_bad_input_is_one_line(shell: InteractiveShell, churn_log: Path, line: s
     assert message in text and "\n" not in text
 
 
+def displayed(shell: InteractiveShell, value: Any) -> list[dict[str, Any]]:
+    """The outputs a frontend receives for ``value`` shown as a cell's result."""
+    with capture_output() as captured:
+        shell.displayhook(value)
+    return [output.data for output in captured.outputs]
+
+
 def test_monitor_shows_a_card_for_a_deployment_that_is_not_serving(
         shell: InteractiveShell, churn_log: Path) -> None:
-    view = run(shell, "%mlops monitor churn")
-    assert isinstance(view, MonitorView)
-    bundle = view._repr_mimebundle_()
-    assert 'data-deployment="churn"' in bundle["text/html"]
-    assert "Inference log" in bundle["text/html"] and "serving process" in bundle["text/plain"]
+    summary = run(shell, "%mlops monitor churn")
+    assert isinstance(summary, MonitorSummary)  # the object itself, for the user to keep
+    (card,) = displayed(shell, summary)  # no history: no charts
+    assert 'data-deployment="churn"' in card["text/html"]
+    assert "Inference log" in card["text/html"] and "serving process" in card["text/plain"]
     data = run(shell, "%mlops monitor churn --json")
     assert data["name"] == "churn" and set(data["series"]) >= {"t", "rps", "p99_ms"}
 
 
 def test_a_summary_with_history_shows_its_card_and_its_charts(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The notebook's display: the card first, then one Vega-Lite spec of the sparklines."""
+        shell: InteractiveShell) -> None:
+    """From Python too: the card first, then one Vega-Lite spec of the sparklines; text
+    only while the magic's rich output is off."""
     summary = MonitorSummary("churn", "local", "serving", 1, device="cpu",
                              samples=[Sample(NOW.timestamp() - 10 * i, requests=5, p50_ms=1.0,
                                              p99_ms=2.0, mean_batch=1.0) for i in range(3)])
-    shown_bundles: list[dict[str, Any]] = []
-    import IPython.display
-
-    monkeypatch.setattr(IPython.display, "display",
-                        lambda bundle, raw=False: shown_bundles.append(bundle))
-    view = wrap(summary)
-    assert isinstance(view, MonitorView)
-    view._ipython_display_()
-    card, chart = shown_bundles
+    card, chart = displayed(shell, summary)
     assert 'data-status="serving"' in card["text/html"] and "cpu" in card["text/html"]
     assert chart[VEGA_LITE]["concat"][0]["encoding"]["y"]["field"] == "rps"
-    plain = wrap(summary, rich=False)
-    assert "text/html" not in plain._repr_mimebundle_()
+    run(shell, "%config MLOpsMagics.rich = False")
+    (plain,) = displayed(shell, summary)
+    assert set(plain) == {"text/plain"} and plain["text/plain"] == summary.to_text()
+    run(shell, "%unload_ext jupyter_mlops")
+    assert displayed(shell, summary) == []  # back to the shell's own repr: printed, no output
+    run(shell, "%load_ext jupyter_mlops")
 
 
 def test_the_cli_writes_parquet_csv_and_json(cli: Callable[..., Any], churn_log: Path) -> None:

@@ -4,8 +4,9 @@ The core's verbs return plain result objects (a ``StatusReport``, a ``Pipeline``
 ``NotebookDiff``, …) and render no HTML; ``wrap`` turns a result into what the magic returns
 so Jupyter shows it well, and ``add_formatters`` teaches the shell's display formatter the
 core types a notebook keeps as they are (a ``Pipeline``, a ``RunResult``), drawn through
-``jupyter_mlops.pipeline.render``. Objects of the Python API that have their own
-``_repr_html_`` (a ``FeatureView``, a ``Deployment``) keep it. Live progress is in
+``jupyter_mlops.pipeline.render`` or shown by a view of this module (a ``MonitorSummary``).
+Objects of the Python API that have their own ``_repr_html_`` (a ``FeatureView``, a
+``Deployment``) keep it. Live progress is in
 ``progress``. Plain text always comes along, for terminals.
 """
 
@@ -235,8 +236,6 @@ def wrap(result: Any, *, rich: bool = True) -> Any:
         return FeatureViewShown(result, rich=rich)
     if _is(result, "jupyter_mlops.features.verbs", "Retrieved"):
         return RetrievedView(result, rich=rich)
-    if _is(result, "jupyter_mlops.monitor", "MonitorSummary"):
-        return MonitorView(result, rich=rich)
     if _is(result, "jupyter_mlops.deploy.verbs", "DryRun"):
         return result.deployment  # its card says "dry-run"; the manifest is in its details
     return result
@@ -272,6 +271,13 @@ def add_formatters(shell: Any, rich: Callable[[], bool]) -> None:
 
         formatters["text/plain"].for_type_by_name(module, name, _plain)
         formatters["text/html"].for_type_by_name(module, name, html)
+    views = shell.display_formatter.ipython_display_formatter
+    for module, name, view in VIEWED:
+
+        def show(obj: Any, view: type[MonitorView] = view) -> None:
+            view(obj, rich=rich())._ipython_display_()
+
+        views.for_type_by_name(module, name, show)
 
 
 def remove_formatters(shell: Any) -> None:
@@ -280,6 +286,8 @@ def remove_formatters(shell: Any) -> None:
     for module, name, _draw in FORMATTED:
         for mime in ("text/plain", "text/html"):
             formatters[mime].pop(f"{module}.{name}", None)
+    for module, name, _view in VIEWED:
+        shell.display_formatter.ipython_display_formatter.pop(f"{module}.{name}", None)
 
 
 # --------------------------------------------------------------------------- features
@@ -446,9 +454,9 @@ class DiffView(ResultView):
 
 
 class MonitorView(ResultView):
-    """``%mlops monitor NAME``: the deployment's summary card (version, device, totals,
-    the inference log), then its series as Vega-Lite sparklines; text with sparklines for
-    terminals."""
+    """A ``MonitorSummary`` (``%mlops monitor NAME``, ``mlops.monitor.summary(NAME)``): the
+    deployment's card (version, device, totals, the inference log), then its series as
+    Vega-Lite sparklines; text with sparklines for terminals."""
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -490,3 +498,10 @@ class MonitorView(ResultView):
                 f'<div><b>{escape(s.name)}</b> <span style="color:{color}">● '
                 f'{escape(s.status)}</span> <span style="opacity:.6">({escape(s.target)})'
                 f"</span></div><table>{body}</table></div>")
+
+
+#: core types shown as several outputs (a card, then charts) by a view of this module: (the
+#: module that defines the type, its name, the view); by name, like ``FORMATTED``
+VIEWED: tuple[tuple[str, str, type[MonitorView]], ...] = (
+    ("jupyter_mlops.monitor.overview", "MonitorSummary", MonitorView),
+)
