@@ -266,6 +266,30 @@ def test_the_monitor_panel_shows_a_deployment_after_traffic(
         timeout=30_000)
 
 
+def test_the_panel_says_why_it_cannot_look_in_one_line(
+        page: Any, monitor_lab: Lab, root: Path) -> None:
+    open_lab(page, monitor_lab, "lab/workspaces/monitor-error")
+    panel = show_panel(page, "monitor")
+    expect(panel.locator(".jp-mlops-monitor-empty")).to_be_visible()
+    refresh = page.locator('[data-command="mlops:refresh-status"]').first
+    # a project whose configuration does not load: the server's one line (what was shown
+    # before stays under it: a passing failure does not blank the charts)
+    config = root / "mlops.toml"
+    config.write_text("[monitor]\nsample_rate = 3\n")
+    try:
+        refresh.click()
+        error = panel.locator(".jp-mlops-monitor-error")
+        expect(error).to_contain_text("monitor.sample_rate", timeout=30_000)
+        text = error.inner_text()
+        assert "\n" not in text.strip() and "Traceback" not in text
+        screenshot(page, "monitor-panel-error", page.locator("#mlops-sidebar"))
+    finally:
+        config.unlink()
+    refresh.click()
+    expect(panel.locator(".jp-mlops-monitor-error")).to_have_count(0, timeout=30_000)
+    expect(panel.locator(".jp-mlops-monitor-empty")).to_be_visible()
+
+
 def test_an_unknown_deployment_is_one_line_over_rest(monitor_lab: Lab) -> None:
     """What the panel would show as its error: the server's one-line message."""
     with pytest.raises(urllib.error.HTTPError) as caught:
