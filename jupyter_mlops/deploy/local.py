@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ..errors import BackendUnavailableError, MLOpsError, UserInputError
-from ..monitor.inference_log import log_folder
 from .models import ResolvedModel, download_model, inspect_model
 from .protocol import predictions_frame, request_body
 from .state import (
@@ -307,6 +306,8 @@ class LocalTarget(TargetBase):
             max_request_bytes=options.max_request_bytes,
             max_request_rows=options.max_request_rows, gpu=str(options.gpu),
             cpu_threads=options.cpu_threads, start_timeout_s=timeout, python=sys.executable))
+        from ..monitor.inference_log import log_folder  # parsing a deploy verb loads no monitor
+
         deployment.settings["monitor"] = {
             "enabled": bool(self.config["monitor.enabled"]),
             "sample_rate": float(self.config["monitor.sample_rate"]),
