@@ -124,10 +124,11 @@ def test_monitor_settings_have_defaults_and_read_the_environment(tmp_path: Path)
 # ---------------------------------------------------------------------------- the writer
 
 
-def _record(i: int, rows: int = 1) -> Record:
+def _record(i: int, rows: int = 1, at: float | None = None) -> Record:
     body = json.dumps({"inputs": [[float(i), float(i) + .5]] * rows}).encode()
     answer = json.dumps({"predictions": [float(i) * 2] * rows}).encode()
-    return Record(f"r{i}", time.time(), 1, body, "application/json", answer, 1.5, rows)
+    return Record(f"r{i}", time.time() if at is None else at, 1, body, "application/json",
+                  answer, 1.5, rows)
 
 
 def test_a_full_buffer_drops_and_counts_instead_of_blocking(tmp_path: Path) -> None:
@@ -163,6 +164,25 @@ def test_a_full_buffer_drops_and_counts_instead_of_blocking(tmp_path: Path) -> N
     ids = [i for p in (tmp_path / "log").rglob("part-*.parquet")
            for i in pq.read_table(p)["request_id"].to_pylist()]
     assert len(ids) == accepted == len(set(ids))
+
+
+def test_the_writer_process_writes_what_it_is_handed(tmp_path: Path) -> None:
+    """As in a serving process: records pickled to a child process that writes the files and
+    ``_status.json`` (with the counts of the process that sampled and dropped)."""
+    import pyarrow.parquet as pq
+
+    log = InferenceLog(tmp_path / "log", flush_every_s=0.05, max_rows_per_s=50,
+                       names=lambda _v: Names(("a", "b"), ("y",)))
+    log.start(process=True)
+    second = float(int(time.time()))  # one second's budget of 50 rows
+    assert sum(log.offer(_record(i, rows=2, at=second + .5)) for i in range(40)) == 25
+    log.stop()
+    rows = [row for p in (tmp_path / "log").rglob("part-*.parquet")
+            for row in pq.read_table(p).to_pylist()]
+    assert len(rows) == 50 and {r["request_id"] for r in rows} == {f"r{i}" for i in range(25)}
+    assert set(rows[0]) >= {"request_id", "timestamp", "version", "a", "b", "y", "latency_ms"}
+    status = json.loads((tmp_path / "log" / STATUS_FILE).read_text())
+    assert (status["rows_written"], status["dropped"], status["sampled_out"]) == (50, 0, 30)
 
 
 def test_sampling_and_the_rows_per_second_limit_are_counted(tmp_path: Path) -> None:

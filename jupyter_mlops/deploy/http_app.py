@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 import hmac
 import json
+import os
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,7 +40,15 @@ def request_id(scope: Scope) -> bytes:
             if REQUEST_ID.match(value):
                 return bytes(value)
             break
-    return uuid.uuid4().hex.encode()
+    return new_request_id()
+
+
+def new_request_id() -> bytes:
+    """A uuid4 in hex, as ``uuid.uuid4().hex`` (a fifth of its cost: no UUID object)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    return raw.hex().encode()
 
 
 def create_app(front: ServingFront) -> FastAPI:
@@ -48,7 +56,7 @@ def create_app(front: ServingFront) -> FastAPI:
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         boot = front.deployment.get_version(front.deployment.details.get("boot_version", -1))
         if front.inference_log is not None:
-            front.inference_log.start()
+            front.inference_log.start(process=True)
         history = asyncio.create_task(front.keep_history())
         if boot is not None:
             task = asyncio.create_task(front.roll_out(boot, None))

@@ -25,10 +25,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import os
+import pickle
 import random
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -36,8 +40,9 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 STATUS_FILE = "_status.json"
 FLUSH_EVERY_S = 0.5  # well under a second: SIGKILL loses at most the last second
@@ -58,8 +63,7 @@ def partition(folder: Path, epoch: float) -> Path:
     return folder / time.strftime("date=%Y-%m-%d", stamp) / time.strftime("hour=%H", stamp)
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One answered request as the request path hands it over (nothing parsed yet)."""
 
     request_id: str
@@ -124,6 +128,9 @@ class InferenceLog:
         self._counts = (0, 0)
         self._logged_errors: set[str] = set()
         self.rows_written = 0
+        self.failed = 0  # rows this process could not write (part of ``dropped``)
+        self._child: subprocess.Popen[bytes] | None = None
+        self._sent_counts: tuple[int, int] | None = None
         self.dropped = 0
         self.sampled_out = 0
         self.error: str | None = None
@@ -159,24 +166,67 @@ class InferenceLog:
         return True
 
     # ------------------------------------------------------------------ the writer
-    def start(self) -> InferenceLog:
+    def start(self, *, process: bool = False) -> InferenceLog:
+        """Start the writer thread. With ``process``, the thread only hands the records
+        (pickled, unparsed) to a child process (``python -m ...inference_log FOLDER``) that
+        builds and writes the files: the serving process's interpreter (its GIL) stays free
+        for requests. The child writes what it got when the pipe closes, even after a
+        SIGKILL of this process."""
+        if process:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(self.folder)], stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL, close_fds=True)
         self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
         self._thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Write what is buffered, then end the thread."""
+        """Write what is buffered, then end the thread (and the child process)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
         self._thread = None
+        child, self._child = self._child, None
+        if child is not None:
+            with contextlib.suppress(OSError):
+                assert child.stdin is not None
+                child.stdin.close()
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
     def _run(self) -> None:
-        self._write_status(force=True)
+        if self._child is None:
+            self._write_status(force=True)
         while not self._stop.wait(self.flush_every_s):
             self.flush()
         self.flush()
-        self._write_status(force=True)
+        if self._child is None:
+            self._write_status(force=True)
+
+    def _hand_over(self, records: list[Record]) -> bool:
+        """Send records (and the counts) to the child; False when it is gone."""
+        child = self._child
+        counts = (self.dropped, self.sampled_out)
+        if child is None or child.stdin is None:
+            return False
+        if not records and counts == self._sent_counts:
+            return True
+        names = {v: self.names(v) for v in {r.version for r in records}}
+        frame = pickle.dumps((counts, {v: (n.inputs, n.outputs) for v, n in names.items()},
+                              [tuple(r) for r in records]), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            child.stdin.write(frame)
+            child.stdin.flush()
+        except OSError as exc:  # the child died: write here from now on
+            self._child = None
+            self.log(f"inference log: the writer process is gone ({_one_line(exc)}); "
+                     "writing from the serving process")
+            return False
+        self._sent_counts = counts
+        return True
 
     def _take(self) -> list[Record]:
         with self._lock:
@@ -184,8 +234,11 @@ class InferenceLog:
         return list(batch)
 
     def flush(self) -> int:
-        """Write what is buffered (one file per hour it spans); the rows written."""
+        """Write what is buffered (one file per hour it spans); the rows written (0 when
+        the child process writes them)."""
         records = self._take()
+        if self._child is not None and self._hand_over(records):
+            return 0
         written = 0
         if records:
             try:
@@ -213,6 +266,7 @@ class InferenceLog:
     def _fail(self, rows: int, message: str) -> None:
         with self._lock:
             self.dropped += rows
+            self.failed += rows
         self.error = message
         self._status_dirty = True
         if message not in self._logged_errors:
@@ -221,6 +275,11 @@ class InferenceLog:
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
+        if self._child is not None:  # the child keeps the file up to date
+            with contextlib.suppress(OSError, ValueError):
+                data: dict[str, Any] = json.loads(
+                    (self.folder / STATUS_FILE).read_text(encoding="utf-8"))
+                return data
         return {"rows_written": self.rows_written, "dropped": self.dropped,
                 "sampled_out": self.sampled_out, "error": self.error,
                 "updated": round(time.time(), 3)}
@@ -271,7 +330,9 @@ def write_parquet(path: Path, table: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        pq.write_table(table, tmp, compression="snappy")
+        # no dictionaries (features and ids are mostly unique), statistics for time filters
+        pq.write_table(table, tmp, compression="snappy", use_dictionary=["version"],
+                       write_statistics=["timestamp"])
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -303,73 +364,108 @@ def _cell(value: Any) -> Any:
         return str(value)
 
 
-def _named(rows: Sequence[Any], names: Sequence[str], prefix: str
-           ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-    """Rows (lists, dicts or scalars) as (column names, tuples of cells)."""
+Rows = tuple[tuple[str, ...], Sequence[Sequence[Any]]]
+"""Column names and the rows (sequences of raw values, as parsed; no per-cell work here:
+``_array`` converts whole columns)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _numbered(prefix: str, width: int) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{i}" for i in range(width))
+
+
+def _named(rows: Sequence[Any], names: Sequence[str], prefix: str) -> Rows:
+    """Rows (lists, dicts or scalars) as column names and sequences of values."""
     if not rows:
         return (), []
     first = rows[0]
     if isinstance(first, dict):
-        keys = tuple(str(k) for k in first)
-        return keys, [tuple(_cell(r.get(k)) if isinstance(r, dict) else None for k in first)
-                      for r in rows]
-    if isinstance(first, (list, tuple)):
+        keys = tuple(first)
+        if len(keys) == 1:
+            key = keys[0]
+            return (str(key),), [(r.get(key) if isinstance(r, dict) else None,) for r in rows]
+        pick = itemgetter(*keys)
+        try:
+            return tuple(map(str, keys)), [pick(r) for r in rows]
+        except (KeyError, TypeError):
+            return tuple(map(str, keys)), [tuple(r.get(k) for k in keys) if isinstance(r, dict)
+                                           else (None,) * len(keys) for r in rows]
+    if isinstance(first, list):
         width = len(first)
-        cols = tuple(names) if len(names) == width else tuple(
-            f"{prefix}_{i}" for i in range(width))
-        return cols, [tuple(_cell(v) for v in (list(r) + [None] * width)[:width])
-                      if isinstance(r, (list, tuple)) else (_cell(r),) + (None,) * (width - 1)
-                      for r in rows]
+        cols = tuple(names) if len(names) == width else _numbered(prefix, width)
+        if all(isinstance(r, list) and len(r) == width for r in rows):
+            return cols, rows
+        return cols, [(list(r) + [None] * width)[:width] if isinstance(r, (list, tuple))
+                      else [r] + [None] * (width - 1) for r in rows]
     col = names[0] if len(names) == 1 else (prefix if prefix == "prediction" else f"{prefix}_0")
-    return (col,), [(_cell(r),) for r in rows]
+    return (col,), [(r,) for r in rows]
 
 
-def input_rows(body: bytes, content_type: str, names: Sequence[str]
-               ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-    """The rows of one scoring request, as columns and tuples."""
+def input_rows(body: bytes, content_type: str, names: Sequence[str]) -> Rows:
+    """The rows of one scoring request."""
     mime = content_type.split(";", 1)[0].strip().lower()
     if mime == "text/csv":
-        reader = list(csv.reader(io.StringIO(body.decode("utf-8", errors="replace"))))
-        reader = [r for r in reader if r]
-        return (tuple(reader[0]), [tuple(r) for r in reader[1:]]) if reader else ((), [])
+        reader = [r for r in csv.reader(io.StringIO(body.decode("utf-8", errors="replace")))
+                  if r]
+        return (tuple(reader[0]), reader[1:]) if reader else ((), [])
     if mime == "application/vnd.apache.parquet":
         import pyarrow.parquet as pq
 
         table = pq.read_table(io.BytesIO(body))
-        return tuple(table.column_names), [tuple(_cell(v) for v in row.values())
-                                           for row in table.to_pylist()]
-    data = _loads(body)
+        return tuple(table.column_names), [tuple(row.values()) for row in table.to_pylist()]
+    return json_rows(_loads(body), names)
+
+
+def json_rows(data: Any, names: Sequence[str]) -> Rows:
+    """The rows of one parsed JSON scoring request."""
     fmt = next((f for f in FORMATS if isinstance(data, dict) and f in data), None)
     if fmt is None:
-        return ("input",), [(_cell(data),)]
+        return ("input",), [(data,)]
     value = data[fmt]
     if fmt == "dataframe_split" and isinstance(value, dict):
         rows = value.get("data") or []
         columns = value.get("columns")
-        cols, out = _named(rows, [str(c) for c in columns] if isinstance(columns, list)
-                           else names, "input")
-        return cols, out
+        return _named(rows, [str(c) for c in columns] if isinstance(columns, list) else names,
+                      "input")
     if isinstance(value, dict) and value and all(isinstance(v, list) for v in value.values()):
-        cols = tuple(str(k) for k in value)
-        return cols, [tuple(_cell(v) for v in row) for row in zip(*value.values(), strict=False)]
+        return tuple(map(str, value)), list(zip(*value.values(), strict=False))
     if isinstance(value, list):
         return _named(value, names, "input")
-    return ("input",), [(_cell(value),)]
+    return ("input",), [(value,)]
 
 
-def output_rows(answer: bytes, names: Sequence[str], rows: int
-                ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-    """The predictions of one answer, one tuple per input row."""
-    data = _loads(answer)
+_UNPARSED = object()
+
+
+def _parse_all(blobs: Sequence[bytes]) -> list[Any]:
+    """Each JSON document of ``blobs`` parsed (one parser call for all of them when they are
+    all valid); ``_UNPARSED`` for one that is not."""
+    if not blobs:
+        return []
+    try:
+        parsed = _loads(b"[" + b",".join(blobs) + b"]")
+        if isinstance(parsed, list) and len(parsed) == len(blobs):
+            return parsed
+    except ValueError:
+        pass
+    out = []
+    for blob in blobs:
+        try:
+            out.append(_loads(blob))
+        except ValueError:
+            out.append(_UNPARSED)
+    return out
+
+
+def output_rows(data: Any, names: Sequence[str], rows: int) -> Rows:
+    """The predictions of one parsed answer, one row per input row."""
     predictions = data.get("predictions", data) if isinstance(data, dict) else data
     if isinstance(predictions, dict) and predictions and all(
             isinstance(v, list) for v in predictions.values()):
-        cols = tuple(str(k) for k in predictions)
-        return cols, [tuple(_cell(v) for v in row)
-                      for row in zip(*predictions.values(), strict=False)]
+        return tuple(map(str, predictions)), list(zip(*predictions.values(), strict=False))
     if isinstance(predictions, list):
         return _named(predictions, names, "prediction")
-    return ("prediction",), [(_cell(predictions),)] * max(rows, 1)
+    return ("prediction",), [(predictions,)] * max(rows, 1)
 
 
 def build_tables(records: Sequence[Record], names: Callable[[int], Names]
@@ -378,11 +474,22 @@ def build_tables(records: Sequence[Record], names: Callable[[int], Names]
     import pyarrow as pa
 
     groups: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
-    for record in records:
+    is_json = [r.content_type.startswith("application/json") for r in records]
+    bodies = iter(_parse_all([r.body for r, j in zip(records, is_json, strict=True) if j]))
+    answers = _parse_all([r.answer for r in records])
+    for record, answer, json_body in zip(records, answers, is_json, strict=True):
         known = names(record.version)
         try:
-            in_cols, in_rows = input_rows(record.body, record.content_type, known.inputs)
-            out_cols, out_rows = output_rows(record.answer, known.outputs, len(in_rows))
+            if json_body:
+                data = next(bodies)
+                if data is _UNPARSED:
+                    raise ValueError("not JSON")
+                in_cols, in_rows = json_rows(data, known.inputs)
+            else:
+                in_cols, in_rows = input_rows(record.body, record.content_type, known.inputs)
+            if answer is _UNPARSED:
+                raise ValueError("not JSON")
+            out_cols, out_rows = output_rows(answer, known.outputs, len(in_rows))
         except (ValueError, UnicodeDecodeError):
             in_cols, in_rows = ("input",), [(record.body.decode(errors="replace"),)]
             out_cols, out_rows = ("prediction",), [(record.answer.decode(errors="replace"),)]
@@ -401,8 +508,8 @@ def build_tables(records: Sequence[Record], names: Callable[[int], Names]
         group["request_id"] += [record.request_id] * n
         group["timestamp"] += [int(record.timestamp * 1_000_000)] * n
         group["version"] += [str(record.version)] * n
-        group["_in"] += in_rows
-        group["_out"] += out_rows
+        group["_in"].extend(in_rows)
+        group["_out"].extend(out_rows)
         group["latency_ms"] += [record.latency_ms] * n
     by_hour: dict[int, list[Any]] = {}
     for (hour, in_cols, out_cols), group in groups.items():
@@ -426,10 +533,56 @@ def build_tables(records: Sequence[Record], names: Callable[[int], Names]
 
 
 def _array(values: Sequence[Any]) -> Any:
-    """One column; mixed types (numbers and text) become text."""
+    """One column: as pyarrow reads it when it can; nested values as JSON text; mixed types
+    (numbers and text) as text."""
     import pyarrow as pa
 
     try:
-        return pa.array(values)
+        array = pa.array(values)
+        if not pa.types.is_nested(array.type):
+            return array
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    cells = [_cell(v) for v in values]
+    try:
+        return pa.array(cells)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
+        return pa.array([None if v is None else str(v) for v in cells], pa.string())
+
+
+# ---------------------------------------------------------------------------- the child
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The writer process: frames from the serving process on stdin, files out, until the
+    pipe closes (the serving process stopped, or was killed)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m jupyter_mlops.monitor.inference_log FOLDER", file=sys.stderr)
+        return 2
+    known: dict[int, Names] = {}
+
+    def say(message: str) -> None:
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} log writer: {message}", file=sys.stderr,
+              flush=True)
+
+    log = InferenceLog(Path(args[0]), names=lambda v: known.get(v, Names()), log=say)
+    log._write_status(force=True)
+    stream = sys.stdin.buffer
+    while True:
+        try:
+            (dropped, sampled_out), names, records = pickle.load(stream)
+        except (EOFError, pickle.UnpicklingError, OSError):
+            break
+        known.update({v: Names(tuple(i), tuple(o)) for v, (i, o) in names.items()})
+        with log._lock:
+            log._buffer.extend(Record(*r) for r in records)
+        log.dropped = dropped + log.failed
+        log.sampled_out = sampled_out
+        log.flush()
+    log._write_status(force=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
