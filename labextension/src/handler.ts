@@ -62,6 +62,25 @@ export async function requestAPI<T>(
   return data as T;
 }
 
+/**
+ * The endpoint of a route that names its project by folder:
+ * `PART/PART…?path=FOLDER[&KEY=VALUE…]`, each part URL-encoded (a deployment's name,
+ * say); no `path` for the server root.
+ */
+export function projectRoute(
+  parts: string[],
+  folder: string,
+  query: Record<string, string> = {}
+): string {
+  const params = new URLSearchParams(query);
+  if (folder) {
+    params.set('path', folder);
+  }
+  const path = parts.map(encodeURIComponent).join('/');
+  const search = params.toString();
+  return search ? `${path}?${search}` : path;
+}
+
 function serverMessage(data: unknown): string | null {
   if (typeof data === 'object' && data !== null && 'message' in data) {
     const message = (data as { message: unknown }).message;

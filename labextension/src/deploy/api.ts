@@ -1,4 +1,4 @@
-import { requestAPI } from '../handler';
+import { projectRoute, requestAPI } from '../handler';
 import {
   IDeployment,
   IDeploymentLogs,
@@ -14,13 +14,7 @@ function endpoint(
   folder: string,
   query: Record<string, string> = {}
 ): string {
-  const params = new URLSearchParams(query);
-  if (folder) {
-    params.set('path', folder);
-  }
-  const path = ['deployments', ...parts.map(encodeURIComponent)].join('/');
-  const search = params.toString();
-  return search ? `${path}?${search}` : path;
+  return projectRoute(['deployments', ...parts], folder, query);
 }
 
 function post(body: unknown): RequestInit {

@@ -1,4 +1,4 @@
-import { requestAPI } from '../handler';
+import { projectRoute, requestAPI } from '../handler';
 import {
   IInferencesReply,
   IMonitorDeploymentsReply,
@@ -11,13 +11,7 @@ function endpoint(
   folder: string,
   query: Record<string, string> = {}
 ): string {
-  const params = new URLSearchParams(query);
-  if (folder) {
-    params.set('path', folder);
-  }
-  const path = ['monitor', 'deployments', ...parts.map(encodeURIComponent)];
-  const search = params.toString();
-  return search ? `${path.join('/')}?${search}` : path.join('/');
+  return projectRoute(['monitor', 'deployments', ...parts], folder, query);
 }
 
 /** The monitor routes of the server extension, one function each. */
