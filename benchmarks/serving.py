@@ -172,26 +172,54 @@ def measure(label: str, url: str, levels: list[int], seconds: float, body: Path
 MONITOR_CONCURRENCY = 32
 
 
+def cpu_seconds(pid: int | None, *, writer: bool = False) -> float:
+    """CPU time (user + system) of a process, or of its inference-log writer child: a
+    measure of the cost that a loaded machine's throughput numbers blur."""
+    if not pid:
+        return float("nan")
+    try:
+        if writer:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            found = [c for c in children if b"inference_log" in
+                     Path(f"/proc/{c}/cmdline").read_bytes()]
+            if not found:
+                return 0.0
+            pid = int(found[0])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def monitoring_cost(model: Path, work: Path, seconds: float, body: Path) -> bool:
     """The same model served with monitoring on and off, at concurrency 32: on, off, off,
     on (so a drift of the machine's load weighs on both alike); True when the target is met."""
     from jupyter_mlops.deploy import deploy, undeploy
 
     urls: dict[str, str] = {}
+    pids: dict[str, int | None] = {}
     projects: dict[str, Path] = {}
     for mode in ("on", "off"):
         project = work / f"project-monitor-{mode}"
         project.mkdir()
         (project / "mlops.toml").write_text(f"[monitor]\nenabled = {str(mode == 'on').lower()}\n")
         projects[mode] = project
-        urls[mode] = str(deploy(str(model), name=f"bench-{mode}", cwd=project).url)
+        deployed = deploy(str(model), name=f"bench-{mode}", cwd=project)
+        urls[mode], pids[mode] = str(deployed.url), deployed.pid
     runs: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
     try:
         print(f"monitoring on vs off (c={MONITOR_CONCURRENCY}, order on, off, off, on):",
               flush=True)
         for mode in ("on", "off", "off", "on"):
-            runs[mode] += measure(f"monitoring {mode}", urls[mode], [MONITOR_CONCURRENCY],
-                                  seconds, body)
+            front, writer = cpu_seconds(pids[mode]), cpu_seconds(pids[mode], writer=True)
+            result = measure(f"monitoring {mode}", urls[mode], [MONITOR_CONCURRENCY],
+                             seconds, body)[0]
+            sent = result["requests"] * (seconds + 1) / seconds  # the warm-up second too
+            result["front_us"] = (cpu_seconds(pids[mode]) - front) / sent * 1e6
+            result["writer_us"] = (cpu_seconds(pids[mode], writer=True) - writer) / sent * 1e6
+            print(f"    CPU per request: serving process {result['front_us']:.0f} us, log "
+                  f"writer process {result['writer_us']:.0f} us", flush=True)
+            runs[mode].append(result)
         logged = projects["on"] / ".mlops" / "monitoring" / "bench-on" / "_status.json"
         time.sleep(1.5)  # the writer's last flush
         status = json.loads(logged.read_text()) if logged.is_file() else {}
@@ -209,6 +237,8 @@ def monitoring_cost(model: Path, work: Path, seconds: float, body: Path) -> bool
     print(f"  inference log: {status.get('rows_written', '?')} rows written, "
           f"{status.get('dropped', '?')} dropped, {status.get('sampled_out', '?')} sampled "
           f"out, error {status.get('error')}")
+    print(f"  serving process CPU per request: on {mean('on', 'front_us'):.0f} us, off "
+          f"{mean('off', 'front_us'):.0f} us; log writer process {mean('on', 'writer_us'):.0f} us")
     print(f"monitoring on / off at c={MONITOR_CONCURRENCY}: throughput {throughput:.1%}, p99 "
           f"x{p99:.2f} (target >= 90% and <= 1.2x) -> {'met' if met else 'NOT met'}",
           flush=True)

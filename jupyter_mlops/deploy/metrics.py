@@ -16,6 +16,7 @@ ready) carry ``version="none"``.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -30,54 +31,94 @@ LiveVersions = Callable[[], Iterable[tuple[int, str | None, str | None]]]
 
 
 class ServingMetrics:
-    """The six metric families of one deployment; children cached per label set (the hot
-    path pays a dict lookup and an increment)."""
+    """The six metric families of one deployment. The hot path adds to plain lists (one
+    event loop, no locks); the families are built when ``/metrics`` is scraped, in the same
+    thread."""
 
     def __init__(self, deployment: str, queue_depth: Callable[[], int],
                  live_versions: LiveVersions) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry
 
         self.deployment = deployment
-        self.registry = CollectorRegistry(auto_describe=True)
-        labels = ["deployment", "version"]
-        self._requests = Counter("mlops_requests", "Answered scoring requests, by HTTP status.",
-                                 [*labels, "code"], registry=self.registry)
-        self._latency = Histogram("mlops_request_latency_seconds",
-                                  "Scoring request received to answer written, in seconds.",
-                                  labels, buckets=LATENCY_BUCKETS, registry=self.registry)
-        self._batch = Histogram("mlops_batch_size", "Rows per model call.", labels,
-                                buckets=BATCH_BUCKETS, registry=self.registry)
-        self._rows = Counter("mlops_rows", "Rows predicted (answered with HTTP 200).", labels,
-                             registry=self.registry)
-        depth = Gauge("mlops_queue_depth", "Scoring requests waiting for a model call.",
-                      ["deployment"], registry=self.registry)
-        depth.labels(deployment).set_function(lambda: float(queue_depth()))
+        self.queue_depth = queue_depth
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
         self.registry.register(_ModelInfo(deployment, live_versions))
-        self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
-        self._batches: dict[str, Any] = {}
+        self._requests: dict[tuple[str, int], list[int]] = {}
+        self._latency: dict[str, list[float]] = {}  # bucket counts, then count and sum
+        self._rows: dict[str, list[int]] = {}
+        self._batches: dict[str, list[float]] = {}
 
     def request(self, version: int | None, status: int, seconds: float, rows: int) -> None:
         """One answered scoring request."""
         label = NO_VERSION if version is None else str(version)
-        children = self._children.get((label, status))
-        if children is None:
-            children = self._children[(label, status)] = (
-                self._requests.labels(self.deployment, label, str(status)),
-                self._latency.labels(self.deployment, label),
-                self._rows.labels(self.deployment, label))
-        count, latency, predicted = children
-        count.inc()
-        latency.observe(seconds)
+        count = self._requests.get((label, status))
+        if count is None:
+            count = self._requests[(label, status)] = [0]
+        count[0] += 1
+        latency = self._latency.get(label)
+        if latency is None:
+            latency = self._latency[label] = [0.0] * (len(LATENCY_BUCKETS) + 3)
+        latency[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        latency[-2] += 1
+        latency[-1] += seconds
         if status == 200:
-            predicted.inc(rows)
+            predicted = self._rows.get(label)
+            if predicted is None:
+                predicted = self._rows[label] = [0]
+            predicted[0] += rows
 
     def batch(self, version: int, rows: int) -> None:
         """One model call of ``rows`` rows."""
         label = str(version)
-        child = self._batches.get(label)
-        if child is None:
-            child = self._batches[label] = self._batch.labels(self.deployment, label)
-        child.observe(rows)
+        sizes = self._batches.get(label)
+        if sizes is None:
+            sizes = self._batches[label] = [0.0] * (len(BATCH_BUCKETS) + 3)
+        sizes[bisect_left(BATCH_BUCKETS, rows)] += 1
+        sizes[-2] += 1
+        sizes[-1] += rows
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
+
+        name = self.deployment
+        requests = CounterMetricFamily("mlops_requests",
+                                       "Answered scoring requests, by HTTP status.",
+                                       labels=["deployment", "version", "code"])
+        for (version, code), count in sorted(self._requests.items()):
+            requests.add_metric([name, version, str(code)], count[0])
+        yield requests
+        yield self._histogram(HistogramMetricFamily, "mlops_request_latency_seconds",
+                              "Scoring request received to answer written, in seconds.",
+                              LATENCY_BUCKETS, self._latency)
+        yield self._histogram(HistogramMetricFamily, "mlops_batch_size",
+                              "Rows per model call.", BATCH_BUCKETS, self._batches)
+        rows = CounterMetricFamily("mlops_rows", "Rows predicted (answered with HTTP 200).",
+                                   labels=["deployment", "version"])
+        for version, count in sorted(self._rows.items()):
+            rows.add_metric([name, version], count[0])
+        yield rows
+        depth = GaugeMetricFamily("mlops_queue_depth",
+                                  "Scoring requests waiting for a model call.",
+                                  labels=["deployment"])
+        depth.add_metric([name], float(self.queue_depth()))
+        yield depth
+
+    def _histogram(self, family: Any, metric: str, help_text: str,
+                   bounds: tuple[float, ...], data: dict[str, list[float]]) -> Any:
+        histogram = family(metric, help_text, labels=["deployment", "version"])
+        for version, counts in sorted(data.items()):
+            cumulative, buckets = 0.0, []
+            for bound, n in zip((*bounds, float("inf")), counts, strict=False):
+                cumulative += n
+                buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)),
+                                cumulative))
+            histogram.add_metric([self.deployment, version], buckets, sum_value=counts[-1])
+        return histogram
 
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""

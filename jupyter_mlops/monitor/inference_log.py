@@ -115,9 +115,10 @@ class InferenceLog:
         self.names = names
         self.log = log
         self.sink = sink or write_parquet
-        self._lock = threading.Lock()
         self._buffer: deque[Record] = deque()
-        self._bytes = 0
+        self._bytes_in = 0  # counted by the request thread
+        self._bytes_out = 0  # counted by the writer
+        self._refused = 0  # rows a full buffer refused (request thread)
         self._second = 0
         self._second_rows = 0
         self._random = random.Random()
@@ -131,15 +132,14 @@ class InferenceLog:
         self.failed = 0  # rows this process could not write (part of ``dropped``)
         self._child: subprocess.Popen[bytes] | None = None
         self._sent_counts: tuple[int, int] | None = None
-        self.dropped = 0
         self.sampled_out = 0
         self.error: str | None = None
         self._restore()
 
     # ------------------------------------------------------------------ request path
     def offer(self, record: Record) -> bool:
-        """Hand a record over; False when it was sampled out or dropped. Never blocks long
-        (one uncontended lock) and never raises."""
+        """Hand a record over; False when it was sampled out or dropped. Never blocks and
+        never raises."""
         rows = record.rows
         if self.sample_rate < 1.0 and self._random.random() >= self.sample_rate:
             self.sampled_out += rows
@@ -153,17 +153,23 @@ class InferenceLog:
                 return False
             self._second_rows += rows
         size = len(record.body) + len(record.answer)
-        with self._lock:
-            held = len(self._buffer)
-            fill = max(held / self.max_records, self._bytes / self.max_bytes)
-            # over half full: accept with a probability falling to 0 at full (sample down)
-            if fill >= 1.0 or self._bytes + size > self.max_bytes or (
-                    fill > 0.5 and self._random.random() >= 2 * (1.0 - fill)):
-                self.dropped += rows
-                return False
-            self._buffer.append(record)
-            self._bytes += size
+        # no lock: only this thread appends and counts in, only the writer pops and counts out
+        held = len(self._buffer)
+        pending = self._bytes_in - self._bytes_out
+        fill = max(held / self.max_records, pending / self.max_bytes)
+        # over half full: accept with a probability falling to 0 at full (sample down)
+        if fill >= 1.0 or pending + size > self.max_bytes or (
+                fill > 0.5 and self._random.random() >= 2 * (1.0 - fill)):
+            self._refused += rows
+            return False
+        self._buffer.append(record)
+        self._bytes_in += size
         return True
+
+    @property
+    def dropped(self) -> int:
+        """Rows lost: refused by a full buffer, or not written (see ``error``)."""
+        return self._refused + self.failed
 
     # ------------------------------------------------------------------ the writer
     def start(self, *, process: bool = False) -> InferenceLog:
@@ -229,9 +235,10 @@ class InferenceLog:
         return True
 
     def _take(self) -> list[Record]:
-        with self._lock:
-            batch, self._buffer, self._bytes = self._buffer, deque(), 0
-        return list(batch)
+        buffer = self._buffer
+        batch = [buffer.popleft() for _ in range(len(buffer))]
+        self._bytes_out += sum(len(r.body) + len(r.answer) for r in batch)
+        return batch
 
     def flush(self) -> int:
         """Write what is buffered (one file per hour it spans); the rows written (0 when
@@ -264,9 +271,7 @@ class InferenceLog:
         return written
 
     def _fail(self, rows: int, message: str) -> None:
-        with self._lock:
-            self.dropped += rows
-            self.failed += rows
+        self.failed += rows
         self.error = message
         self._status_dirty = True
         if message not in self._logged_errors:
@@ -289,7 +294,7 @@ class InferenceLog:
         try:
             data = json.loads((self.folder / STATUS_FILE).read_text(encoding="utf-8"))
             self.rows_written = int(data.get("rows_written", 0))
-            self.dropped = int(data.get("dropped", 0))
+            self._refused = int(data.get("dropped", 0))
             self.sampled_out = int(data.get("sampled_out", 0))
         except (OSError, ValueError, TypeError, AttributeError):
             pass
@@ -575,9 +580,9 @@ def main(argv: list[str] | None = None) -> int:
         except (EOFError, pickle.UnpicklingError, OSError):
             break
         known.update({v: Names(tuple(i), tuple(o)) for v, (i, o) in names.items()})
-        with log._lock:
-            log._buffer.extend(Record(*r) for r in records)
-        log.dropped = dropped + log.failed
+        log._buffer.extend(Record(*r) for r in records)
+        log._bytes_in += sum(len(r[3]) + len(r[5]) for r in records)
+        log._refused = dropped
         log.sampled_out = sampled_out
         log.flush()
     log._write_status(force=True)
