@@ -43,7 +43,7 @@ def test_status_json_is_the_core_report(project: Path, cli: CLI) -> None:
     expected = collect_status(project, {}).to_dict()
     assert without_timings(printed) == without_timings(expected)
     assert [c["id"] for c in printed["capabilities"]] == [
-        "features", "experiments", "pipeline", "review", "deploy"]
+        "features", "experiments", "pipeline", "review", "deploy", "monitor"]
     assert printed["config"]["project_root"] == str(project)
 
 

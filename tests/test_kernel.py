@@ -26,7 +26,7 @@ from jupyter_mlops.status import StatusReport
 from .pipeline_notebooks import CHAIN, write_notebook
 from .shell_fixtures import forget_config, run, shown
 
-TITLES = ("Features", "Experiments", "Pipeline", "Review", "Deploy")
+TITLES = ("Features", "Experiments", "Pipeline", "Review", "Deploy", "Monitor")
 MAGIC_VERBS = [v.name for v in verbs_for("magic")]
 
 
@@ -252,7 +252,7 @@ def test_status_shows_tracking_uri_and_five_capabilities_as_html_and_text(
     for title in TITLES:
         assert f" {title}: " in data["text/plain"]
         assert f"<b>{title}</b>" in data["text/html"]
-    for cap_id in ("features", "experiments", "pipeline", "review", "deploy"):
+    for cap_id in ("features", "experiments", "pipeline", "review", "deploy", "monitor"):
         assert f'data-capability="{cap_id}"' in data["text/html"]
 
 

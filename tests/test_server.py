@@ -24,7 +24,7 @@ from tests.deploy_fixtures import DeployProject
 
 from .pipeline_notebooks import write_notebook
 
-CAPABILITIES = ["features", "experiments", "pipeline", "review", "deploy"]
+CAPABILITIES = ["features", "experiments", "pipeline", "review", "deploy", "monitor"]
 
 
 @pytest.fixture
