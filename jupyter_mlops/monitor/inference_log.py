@@ -46,6 +46,8 @@ from typing import Any, NamedTuple
 
 STATUS_FILE = "_status.json"
 FLUSH_EVERY_S = 0.5  # well under a second: SIGKILL loses at most the last second
+HAND_OVER_EVERY_S = 0.1  # to the writer process: small frames, short holds of the GIL
+WRITER_NICE = 10  # the writer process yields the CPU to serving when cores are scarce
 STATUS_EVERY_S = 1.0
 MAX_RECORDS = 50_000
 MAX_BYTES = 64 * 1024 * 1024
@@ -206,7 +208,8 @@ class InferenceLog:
     def _run(self) -> None:
         if self._child is None:
             self._write_status(force=True)
-        while not self._stop.wait(self.flush_every_s):
+        every = HAND_OVER_EVERY_S if self._child is not None else self.flush_every_s
+        while not self._stop.wait(every):
             self.flush()
         self.flush()
         if self._child is None:
@@ -571,8 +574,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} log writer: {message}", file=sys.stderr,
               flush=True)
 
+    with contextlib.suppress(OSError):
+        os.nice(WRITER_NICE)
     log = InferenceLog(Path(args[0]), names=lambda v: known.get(v, Names()), log=say)
-    log._write_status(force=True)
+    log.start()  # writes every FLUSH_EVERY_S what this thread puts in its buffer
     stream = sys.stdin.buffer
     while True:
         try:
@@ -580,12 +585,11 @@ def main(argv: list[str] | None = None) -> int:
         except (EOFError, pickle.UnpicklingError, OSError):
             break
         known.update({v: Names(tuple(i), tuple(o)) for v, (i, o) in names.items()})
-        log._buffer.extend(Record(*r) for r in records)
         log._bytes_in += sum(len(r[3]) + len(r[5]) for r in records)
+        log._buffer.extend(Record(*r) for r in records)
         log._refused = dropped
         log.sampled_out = sampled_out
-        log.flush()
-    log._write_status(force=True)
+    log.stop()  # the last flush and the status
     return 0
 
 
