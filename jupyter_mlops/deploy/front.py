@@ -6,7 +6,7 @@ request succeeded and a health-check request went through this front.
 
 It also measures what it answers (``monitor.enabled``, the default): the Prometheus metrics
 (``metrics``), the 10-second history of the last hour (``stats.History``) and the inference
-log (``jupyter_mlops.monitor.inference_log``, written by a thread of its own). Error answers
+log (``jupyter_mlops.monitor.inference_log``, written by a process of its own). Error answers
 are logged with their request id (at most ``ERROR_LINES_PER_S`` lines a second)."""
 
 from __future__ import annotations

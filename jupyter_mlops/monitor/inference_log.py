@@ -1,13 +1,16 @@
 """The inference log of a serving process: every answered scoring request (sampled by
 ``monitor.sample_rate`` and ``monitor.max_rows_per_s``) as rows of hourly Parquet files.
 
-The request path only hands a record over (``InferenceLog.offer``: a lock, a deque append;
-O(1), never blocks, never raises); a background thread parses the request and answer bodies,
-builds the columns and writes one Parquet file per flush, at least twice a second, so a
-process killed with SIGKILL loses at most the last second. When the buffer fills up, new
-records are accepted with a falling probability (sampled down) and what is refused is
-counted as ``dropped``. A folder that cannot be written keeps the serving going: the error is
-logged once and shown in ``_status.json``.
+The request path only hands a record over (``InferenceLog.offer``: a deque append, no lock;
+O(1), never blocks, never raises). In a serving process a thread pickles the records every
+0.1 s to a writer process (``python -m jupyter_mlops.monitor.inference_log FOLDER``, at nice
+10) that parses the request and answer bodies, builds the columns and writes one Parquet file
+twice a second; it writes what it got when the pipe closes, so a serving process killed with
+SIGKILL loses at most the last second. (``start()`` without ``process`` does all of it in a
+thread of this process.) When the buffer fills up, new records are accepted with a falling
+probability (sampled down) and what is refused is counted as ``dropped``. A folder that
+cannot be written keeps the serving going: the error is logged once and shown in
+``_status.json``.
 
 Layout (``log_folder``)::
 
