@@ -60,9 +60,11 @@ class SageMakerTarget(TargetBase):
             raise ConfigError("no AWS region: set aws.region in mlops.toml or AWS_REGION")
         return session
 
-    def _client(self, session: Any, service: str) -> Any:
+    def _client(self, session: Any, service: str, **options: Any) -> Any:
+        """A client as this target makes them (aws.endpoint_url); ``options`` go to boto3
+        (e.g. a botocore ``config`` with short timeouts for a panel's poll)."""
         endpoint = str(self.config["aws.endpoint_url"] or "") or None
-        return session.client(service, endpoint_url=endpoint)
+        return session.client(service, endpoint_url=endpoint, **options)
 
     def _call(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
         from botocore.exceptions import (  # type: ignore[import-untyped, unused-ignore]
@@ -144,7 +146,8 @@ class SageMakerTarget(TargetBase):
                                      "Environment": dict(CONTAINER_ENV)})
         progress(f"create_endpoint_config {resource}: {replicas} × {instance_type}")
         self._call(sm.create_endpoint_config, EndpointConfigName=resource, Tags=tags,
-                   ProductionVariants=[{"VariantName": f"v{version}", "ModelName": resource,
+                   ProductionVariants=[{"VariantName": variant_name(version),
+                                        "ModelName": resource,
                                         "InitialInstanceCount": replicas,
                                         "InstanceType": instance_type,
                                         "InitialVariantWeight": 1.0}])
@@ -322,6 +325,11 @@ class SageMakerTarget(TargetBase):
             sections[stream["logStreamName"]] = [e.get("message", "")
                                                  for e in events.get("events", [])]
         return sections or {group: ["no log streams yet"]}
+
+
+def variant_name(version: int) -> str:
+    """The production variant a version serves as (CloudWatch's ``VariantName``)."""
+    return f"v{version}"
 
 
 def blue_green_policy(canary: int | None) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 (requests/s, p50/p99 latency, error rate, batch size per 10 s) come from the serving
 process's ring buffer (``/-/admin/history``, the last hour, kept across reloads), the totals
 from its Prometheus ``/metrics`` (parsed with ``prometheus_client.parser``), and the log's
-state from the writer's ``_status.json``. A target without a local serving process (KServe,
-SageMaker) or a process that does not answer gives a summary without series; ``message``
-says why."""
+state from the writer's ``_status.json``. A SageMaker endpoint's series and totals come from
+its CloudWatch metrics instead (``cloudwatch``: one point a minute). KServe, or a process
+that does not answer, gives a summary without series; ``message`` says why."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from typing import Any
 from ..config import Config
 from ..deploy.core import get_deployment, store_for
 from ..deploy.local import admin_get, http
+from ..deploy.state import Deployment
+from ..errors import MLOpsError
+from .cloudwatch import endpoint_history
 from .folders import log_status, require_known
 from .timespan import TimeLike, parse_time
 
@@ -230,9 +233,11 @@ def collect(name: str, since: TimeLike, config: Config) -> MonitorSummary:
                   if str(v.version) in deployment.traffic or v.version == deployment.version],
         device=deployment.device, run_id=deployment.run_id, url=deployment.url,
         since=start.timestamp() if start else None, log=log)
+    if deployment.target == "sagemaker":
+        return _from_cloudwatch(found, deployment, start, config)
     if deployment.target != "local":
-        found.message = (f"series and totals are measured for local deployments; see the "
-                         f"{deployment.target} console for this one")
+        found.message = ("KServe: scrape /metrics with Prometheus; the annotations are in the "
+                         "manifest")
         return found
     if not deployment.url or deployment.status in ("dead", "failed", "stopped"):
         found.message = f"the serving process is {deployment.status}: no live metrics"
@@ -264,3 +269,20 @@ def collect(name: str, since: TimeLike, config: Config) -> MonitorSummary:
         found.message = found.message or f"the serving process's /metrics answered {status}"
     return found
 
+
+def _from_cloudwatch(found: MonitorSummary, deployment: Deployment, start: datetime | None,
+                     config: Config) -> MonitorSummary:
+    """A SageMaker endpoint's series and totals, from its CloudWatch metrics (a minute
+    each); CloudWatch out of reach is the summary's one-line message."""
+    try:
+        measured = endpoint_history(deployment, config, start)
+    except MLOpsError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        found.message = f"CloudWatch could not be read: {reason}"
+        return found
+    found.interval_s = float(measured["interval_s"])
+    found.samples = [Sample.from_dict(s) for s in measured["samples"]]
+    found.totals = Totals(**measured["totals"])
+    for entry in found.versions:
+        entry["requests"] = found.totals.by_version.get(str(entry["version"]), 0)
+    return found
