@@ -193,3 +193,25 @@ def get(url: str, timeout: float = 10) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+SAGEMAKER_ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
+SAGEMAKER_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow-pyfunc:3.17.2"
+
+
+def point_at_sagemaker_emulator(s3_emulator: dict[str, str], monkeypatch: Any,
+                                bucket: str) -> str:
+    """Credentials and the SageMaker settings pointing at moto's emulator (not AWS), with the
+    package bucket made; the emulator's endpoint URL."""
+    import boto3
+
+    for key, value in s3_emulator.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("MLOPS_AWS_SAGEMAKER_ROLE", SAGEMAKER_ROLE)
+    monkeypatch.setenv("MLOPS_AWS_SAGEMAKER_IMAGE", SAGEMAKER_IMAGE)
+    monkeypatch.setenv("MLOPS_AWS_SAGEMAKER_BUCKET", f"s3://{bucket}/packages")
+    endpoint = s3_emulator["AWS_ENDPOINT_URL"]
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+        Bucket=bucket)
+    return endpoint

@@ -24,12 +24,16 @@ from jupyter_mlops.deploy import deploy, deployments, predict, rollback, undeplo
 from jupyter_mlops.deploy.sagemaker import blue_green_policy
 from jupyter_mlops.deploy.target import DeployFailed
 from jupyter_mlops.errors import ConfigError
-from tests.deploy_fixtures import DeployProject
+from tests.deploy_fixtures import (
+    SAGEMAKER_IMAGE,
+    SAGEMAKER_ROLE,
+    DeployProject,
+    point_at_sagemaker_emulator,
+)
 
 pytestmark = pytest.mark.timeout(600)
 BUCKET = "mlops-deploy"
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow-pyfunc:3.17.2"
+ROLE, IMAGE = SAGEMAKER_ROLE, SAGEMAKER_IMAGE
 
 
 @pytest.fixture
@@ -37,16 +41,9 @@ def aws(s3_emulator: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[st
     """Credentials and settings pointing at the emulator; clients for checking it."""
     import boto3
 
-    for key, value in s3_emulator.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("MLOPS_AWS_SAGEMAKER_ROLE", ROLE)
-    monkeypatch.setenv("MLOPS_AWS_SAGEMAKER_IMAGE", IMAGE)
-    monkeypatch.setenv("MLOPS_AWS_SAGEMAKER_BUCKET", f"s3://{BUCKET}/packages")
-    endpoint = s3_emulator["AWS_ENDPOINT_URL"]
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    return {"endpoint": endpoint, "s3": s3,
+    endpoint = point_at_sagemaker_emulator(s3_emulator, monkeypatch, BUCKET)
+    return {"endpoint": endpoint,
+            "s3": boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1"),
             "sm": boto3.client("sagemaker", endpoint_url=endpoint, region_name="us-east-1")}
 
 

@@ -27,13 +27,11 @@ from jupyter_mlops.config import load_config
 from jupyter_mlops.deploy import deploy, undeploy
 from jupyter_mlops.deploy.state import Deployment, DeploymentStore, VersionInfo
 from jupyter_mlops.monitor.cloudwatch import history, metric_queries, read_metrics, window
-from tests.deploy_fixtures import DeployProject
+from tests.deploy_fixtures import DeployProject, point_at_sagemaker_emulator
 
 pytestmark = pytest.mark.timeout(300)
 UTC = timezone.utc
 BUCKET = "mlops-monitor-cw"
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlflow-pyfunc:3.17.2"
 
 
 @pytest.fixture
@@ -48,15 +46,7 @@ def aws(s3_emulator: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[st
     it, to put the points SageMaker would publish."""
     import boto3
 
-    for key, value in s3_emulator.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("MLOPS_AWS_SAGEMAKER_ROLE", ROLE)
-    monkeypatch.setenv("MLOPS_AWS_SAGEMAKER_IMAGE", IMAGE)
-    monkeypatch.setenv("MLOPS_AWS_SAGEMAKER_BUCKET", f"s3://{BUCKET}/packages")
-    endpoint = s3_emulator["AWS_ENDPOINT_URL"]
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-        Bucket=BUCKET)
+    endpoint = point_at_sagemaker_emulator(s3_emulator, monkeypatch, BUCKET)
     return {"endpoint": endpoint,
             "cw": boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1")}
 
