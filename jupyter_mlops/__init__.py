@@ -1,4 +1,4 @@
-"""jupyter-mlops: features, experiments, pipelines, review and deploy inside JupyterLab.
+"""jupyter-mlops: features, experiments, pipelines, review, deploy and monitoring inside JupyterLab.
 
 ``import jupyter_mlops as mlops`` exposes the verbs as functions. Importing this package is
 cheap: capability libraries (mlflow, torch, pandas, ...) load on first use.

@@ -122,7 +122,7 @@ def build_parser(verbs: Sequence[Verb], prog: str, help_file: IO[str] | None = N
         help_file=help_file,
         usage="%(prog)s VERB [options]",
         description="The ML loop inside the notebook: features, experiments, pipelines, "
-        "review and deploy.\n\nverbs:\n" + "\n".join(lines),
+        "review, deploy and monitoring.\n\nverbs:\n" + "\n".join(lines),
         epilog=f"Run '{prog} VERB --help' for a verb's options.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
