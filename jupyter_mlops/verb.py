@@ -68,6 +68,17 @@ class CommandParser(argparse.ArgumentParser):
         super().print_help(file or self._help_file or sys.stdout)
 
 
+def positive_int(text: str) -> int:
+    """An argument that is a whole number of at least 1 (``--limit``, ``--replicas``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text!r}")
+    return value
+
+
 # --------------------------------------------------------------------------- progress
 
 

@@ -3,7 +3,6 @@ access off: search, a view's detail, lazy statistics, 4xx on bad input, 403 outs
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,8 @@ from tornado.httpclient import HTTPClientError
 
 from jupyter_mlops import features
 from tests.features_fixtures import ORDERS_TTL, generate
+
+from .rest_helpers import api_error, api_get
 
 
 @pytest.fixture
@@ -41,21 +42,11 @@ def published(jp_root_dir: Path) -> Path:
 
 
 async def _get(jp_fetch: Any, *parts: str, **params: Any) -> Any:
-    response = await jp_fetch("mlops", "api", "features", *parts, params=params)
-    assert response.code == 200
-    assert response.headers["Content-Type"].startswith("application/json")
-    return json.loads(response.body.decode())
+    return await api_get(jp_fetch, "features", *parts, **params)
 
 
 async def _error(jp_fetch: Any, *parts: str, **params: Any) -> tuple[int, str]:
-    with pytest.raises(HTTPClientError) as caught:
-        await jp_fetch("mlops", "api", "features", *parts, params=params)
-    response = caught.value.response
-    assert response is not None
-    body = json.loads(response.body.decode())
-    assert set(body) == {"message"}, body  # no traceback for the caller's mistakes
-    assert "\n" not in body["message"]
-    return caught.value.code, body["message"]
+    return await api_error(jp_fetch, "features", *parts, **params)
 
 
 async def test_search_lists_views_newest_first_with_what_matched(

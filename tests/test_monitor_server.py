@@ -5,7 +5,6 @@ unknown deployment, one-line 400s for a window that does not parse, 403 without 
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import time
 from pathlib import Path
@@ -16,6 +15,8 @@ from tornado.httpclient import HTTPClientError
 
 from tests.deploy_fixtures import DeployProject, post
 from tests.monitor_fixtures import make_churn_log
+
+from .rest_helpers import api_error, api_get
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -37,21 +38,11 @@ def logged(jp_root_dir: Path) -> Path:
 
 
 async def _get(jp_fetch: Any, *parts: str, **params: Any) -> Any:
-    response = await jp_fetch("mlops", "api", "monitor", *parts, params=params)
-    assert response.code == 200
-    assert response.headers["Content-Type"].startswith("application/json")
-    return json.loads(response.body.decode())
+    return await api_get(jp_fetch, "monitor", *parts, **params)
 
 
 async def _error(jp_fetch: Any, *parts: str, **params: Any) -> tuple[int, str]:
-    with pytest.raises(HTTPClientError) as caught:
-        await jp_fetch("mlops", "api", "monitor", *parts, params=params)
-    response = caught.value.response
-    assert response is not None
-    body = json.loads(response.body.decode())
-    assert set(body) == {"message"}, body  # no traceback for the caller's mistakes
-    assert "\n" not in body["message"]
-    return caught.value.code, body["message"]
+    return await api_error(jp_fetch, "monitor", *parts, **params)
 
 
 async def test_deployments_summary_and_inferences(jp_fetch: Any, logged: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import load_config
-from ..verb import Context, UsageError
+from ..verb import Context, UsageError, positive_int
 from . import core
 from .state import TARGETS
 
@@ -18,18 +18,8 @@ if TYPE_CHECKING:
     from .state import Deployment
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text!r}")
-    return value
-
-
 def _percent(text: str) -> int:
-    value = _positive_int(text)
+    value = positive_int(text)
     if value > 99:
         raise argparse.ArgumentTypeError(f"a canary is 1-99 % of the traffic, not {text!r}")
     return value
@@ -94,17 +84,17 @@ def configure_deploy(parser: argparse.ArgumentParser) -> None:
                         "rest); 'rollback' drops it")
     parser.add_argument("--instance-type", default=None,
                         help="SageMaker instance type (default ml.g4dn.xlarge, a T4 GPU)")
-    parser.add_argument("--replicas", type=_positive_int, default=1,
+    parser.add_argument("--replicas", type=positive_int, default=1,
                         help="KServe/SageMaker replicas (at least 1)")
-    parser.add_argument("--port", type=_positive_int, default=None,
+    parser.add_argument("--port", type=positive_int, default=None,
                         help="local port (default: a free one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="local address to listen on (default loopback only)")
-    parser.add_argument("--max-batch-size", type=_positive_int,
+    parser.add_argument("--max-batch-size", type=positive_int,
                         default=core.DEFAULT_MAX_BATCH_SIZE, help="rows per batch (default 64)")
     parser.add_argument("--max-wait-ms", type=float, default=core.DEFAULT_MAX_WAIT_MS,
                         help="how long a request may wait for a batch to fill (default 2)")
-    parser.add_argument("--max-queue", type=_positive_int, default=core.DEFAULT_MAX_QUEUE,
+    parser.add_argument("--max-queue", type=positive_int, default=core.DEFAULT_MAX_QUEUE,
                         help="requests waiting before new ones get 503 (default 1024)")
     parser.add_argument("--namespace", default="default", help="KServe namespace")
     parser.add_argument("--dry-run", action="store_true",
@@ -189,7 +179,7 @@ def run_undeploy(args: argparse.Namespace, ctx: Context) -> Undeployed:
 
 def configure_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="deployment name")
-    parser.add_argument("--lines", type=_positive_int, default=100,
+    parser.add_argument("--lines", type=positive_int, default=100,
                         help="last lines of each log (default 100)")
     _json_flag(parser)
 

@@ -15,22 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import load_config
-from ..verb import Context, UsageError, write_frame
+from ..verb import Context, UsageError, positive_int, write_frame
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
     from .overview import MonitorSummary
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text!r}")
-    return value
 
 
 def _common(parser: argparse.ArgumentParser, since: str | None) -> None:
@@ -49,7 +39,7 @@ def configure_inferences(parser: argparse.ArgumentParser) -> None:
     _common(parser, None)
     parser.add_argument("--until", default=None, metavar="WHEN",
                         help="the end of the window, like --since (default: now)")
-    parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
                         help="only the latest N requests")
     parser.add_argument("--into", default=None, metavar="NAME",
                         help="notebook: store the frame in this variable; CLI: write it to "

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import MLOpsError
-from ..verb import Context, UsageError
+from ..verb import Context, UsageError, positive_int
 from . import lifecycle
 from .store import first_line
 
@@ -140,16 +140,6 @@ def run_param(args: argparse.Namespace, ctx: Context) -> None:
 # ------------------------------------------------------------------ runs, compare, register
 
 
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text!r}")
-    return value
-
-
 def configure_runs(parser: argparse.ArgumentParser) -> None:
     parser.description = ("The runs of an experiment (default: tracking.experiment) or of this "
                           "notebook, newest first, as a DataFrame: status, start, duration, "
@@ -160,7 +150,7 @@ def configure_runs(parser: argparse.ArgumentParser) -> None:
                         help="only the runs of the notebook at PATH (any experiment)")
     parser.add_argument("--experiment", metavar="NAME",
                         help="the experiment (default: tracking.experiment)")
-    parser.add_argument("--limit", type=_limit, default=100, metavar="N",
+    parser.add_argument("--limit", type=positive_int, default=100, metavar="N",
                         help="at most N runs (default 100)")
 
 
