@@ -188,6 +188,14 @@ class Context:
         """Frames are the user's variables (a kernel), not files (the command line)."""
         return self.namespace is not None
 
+    def keep_frame(self, frame: Any, into: str) -> Path | None:
+        """``--into``: the frame becomes a variable of the notebook (a kernel) or a Parquet/CSV
+        file (the command line); the file's path, or None for a variable."""
+        if self.namespace is not None:
+            self.namespace[into] = frame
+            return None
+        return write_frame(frame, into, self.cwd)
+
 
 # --------------------------------------------------------------------------- verbs
 

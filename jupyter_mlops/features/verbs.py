@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import load_config
-from ..verb import Context, UsageError, write_frame
+from ..verb import Context, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -171,11 +171,7 @@ def _get(args: argparse.Namespace, ctx: Context) -> Any:
     progress.close(frame)
     if not args.into:
         return frame
-    written = None
-    if ctx.namespace is not None:
-        ctx.namespace[args.into] = frame
-    else:
-        written = write_frame(frame, args.into, ctx.cwd)
+    written = ctx.keep_frame(frame, args.into)
     return Retrieved(args.into, frame, list(entities.columns), written)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import load_config
-from ..verb import Context, UsageError, positive_int, write_frame
+from ..verb import Context, UsageError, positive_int
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
@@ -90,11 +90,7 @@ def run_inferences(args: argparse.Namespace, ctx: Context) -> Any:
     frame, total = read_log(args.name, args.since, args.until, args.limit, cwd=ctx.cwd)
     if not args.into:
         return frame
-    written = None
-    if ctx.namespace is not None:
-        ctx.namespace[args.into] = frame
-    else:
-        written = write_frame(frame, args.into, ctx.cwd)
+    written = ctx.keep_frame(frame, args.into)
     return InferencesSaved(args.name, args.into, frame, total, written)
 
 
