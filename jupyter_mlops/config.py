@@ -110,6 +110,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("monitor.max_rows_per_s", "count", lambda _r, _s: 10000,
             "Most rows per second a local deployment writes to its inference log (0: no "
             "limit); the rest are counted as sampled out."),
+    Setting("monitor.drift_method", "choice", lambda _r, _s: "psi",
+            "How numeric inputs are compared with the training data: population stability "
+            "index, Wasserstein distance (normed by the reference's deviation) or "
+            "Kolmogorov-Smirnov.", choices=("psi", "wasserstein", "ks")),
+    Setting("monitor.categorical_method", "choice", lambda _r, _s: "psi",
+            "How categorical inputs are compared with the training data: population "
+            "stability index, chi-square or Jensen-Shannon distance.",
+            choices=("psi", "chisquare", "jensenshannon")),
+    Setting("monitor.drift_threshold", "str", lambda _r, _s: "",
+            "Drift threshold for every input (empty: the method's own: psi 0.2, wasserstein "
+            "and jensenshannon 0.1, ks and chisquare a p-value below 0.05)."),
+    Setting("monitor.feature_thresholds", "str", lambda _r, _s: "",
+            "Per-input drift thresholds that override monitor.drift_threshold, as "
+            "'age=0.3 income=0.25'."),
+    Setting("monitor.check_interval", "count", lambda _r, _s: 600,
+            "Seconds between the server's checks of the monitoring rules of local "
+            "deployments (0: the server never checks by itself)."),
+    Setting("monitor.cooldown", "count", lambda _r, _s: 3600,
+            "Seconds a monitoring rule waits after firing before it may fire again."),
 )
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 

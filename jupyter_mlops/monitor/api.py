@@ -10,26 +10,22 @@ hourly partitions that overlap the asked window are opened. ``since`` / ``until`
 from __future__ import annotations
 
 import os
-import re
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Config, load_config
 from ..errors import UserInputError
 from .folders import require_known
+from .log_store import hours_in
 from .overview import MonitorSummary, collect
 from .timespan import TimeLike, parse_time
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 __all__ = ["LOG_COLUMNS", "MonitorSummary", "inferences", "read_log", "summary"]
 
 #: the columns every logged row has, whatever the model (its inputs and outputs come between)
 LOG_COLUMNS = ("request_id", "timestamp", "version", "latency_ms")
-_PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$"), re.compile(r"^hour=(\d{2})$")
 
 
 def _config(config: Config | None, cwd: str | os.PathLike[str] | None) -> Config:
@@ -42,48 +38,6 @@ def _limit(limit: int | None) -> int | None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise UserInputError(f"limit must be a whole number of at least 1, not {limit!r}")
     return limit
-
-
-def _partitions(folder: Path, since: datetime | None, until: datetime | None) -> list[Path]:
-    """The hourly partition folders that may hold rows of [since, until), oldest first."""
-    found: list[tuple[datetime, Path]] = []
-    for day in folder.glob("date=*"):
-        day_match = _PARTITION[0].match(day.name)
-        if not day_match or not day.is_dir():
-            continue
-        for hour in day.glob("hour=*"):
-            hour_match = _PARTITION[1].match(hour.name)
-            if not hour_match:
-                continue
-            try:
-                start = datetime.fromisoformat(day_match.group(1)).replace(
-                    hour=int(hour_match.group(1)), tzinfo=timezone.utc)
-            except ValueError:
-                continue
-            if since is not None and start + timedelta(hours=1) <= since:
-                continue
-            if until is not None and start >= until:
-                continue
-            found.append((start, hour))
-    return [path for _start, path in sorted(found)]
-
-
-def _read_files(partitions: list[Path]) -> list[pa.Table]:
-    """Every finished Parquet file of the partitions (a file still being written, or one
-    cut short by a killed process, is skipped: it is not a Parquet file yet)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
-
-    tables = []
-    for partition in partitions:
-        for path in sorted(partition.glob("*.parquet")):
-            if path.name.startswith((".", "_")):
-                continue
-            try:
-                tables.append(pq.read_table(path))
-            except (OSError, pa.ArrowInvalid):
-                continue
-    return tables
 
 
 def read_log(name: str, since: TimeLike = None, until: TimeLike = None,
@@ -102,7 +56,8 @@ def read_log(name: str, since: TimeLike = None, until: TimeLike = None,
                              f"({end.isoformat()})")
     config = _config(config, cwd)
     folder = require_known(config, name)
-    tables = _read_files(_partitions(folder, start, end))
+    tables = [table for table in (hour.read() for hour in hours_in(folder, start, end))
+              if table.num_columns]
     if not tables:
         return pd.DataFrame(columns=list(LOG_COLUMNS)), 0
     table = pa.concat_tables(tables, promote_options="permissive")
