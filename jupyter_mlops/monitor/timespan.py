@@ -14,6 +14,28 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)$", re.IGNORECASE
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def parse_duration(value: str | float | timedelta, what: str = "by") -> timedelta:
+    """A length of time: a ``timedelta``, seconds, or text (``90``, ``30s``, ``15m``, ``1h``,
+    ``2d``, ``1w``); anything else (an ISO time, a negative length) is a one-line
+    UserInputError naming ``what``."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip()
+        match = _DURATION.match(text) if isinstance(value, str) else None
+        try:
+            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()] \
+                if match else float(text)
+        except ValueError:
+            seconds = float("nan")
+    if not 0 <= seconds < float("inf"):
+        raise UserInputError(f"{what}: give seconds or a duration (30s, 15m, 1h, 2d, 1w), "
+                             f"not {value!r}")
+    return timedelta(seconds=seconds)
+
+
 def parse_time(value: TimeLike, what: str = "since", *, now: datetime | None = None
                ) -> datetime | None:
     """``value`` as an aware UTC datetime (None stays None); text that is neither a duration
