@@ -1,8 +1,12 @@
 import { projectRoute, requestAPI } from '../handler';
 import {
+  ICheckResult,
+  IDriftReport,
   IInferencesReply,
   IMonitorDeploymentsReply,
-  IMonitorSummary
+  IMonitorSummary,
+  IPerformanceReply,
+  IRulesReply
 } from './tokens';
 
 /** `monitor/deployments[/…]?path=FOLDER[&…]`: every route names the project by its folder. */
@@ -39,5 +43,35 @@ export const monitorAPI = {
     return requestAPI<IInferencesReply>(
       endpoint([name, 'inferences'], folder, { since, limit: String(limit) })
     );
+  },
+
+  /** A deployment's logged inputs over the last `since` against its reference. */
+  drift(folder: string, name: string, since: string): Promise<IDriftReport> {
+    return requestAPI<IDriftReport>(
+      endpoint([name, 'drift'], folder, { since })
+    );
+  },
+
+  /** The model's metric on the labelled requests, bucket by bucket (the server's default metric). */
+  performance(
+    folder: string,
+    name: string,
+    since: string
+  ): Promise<IPerformanceReply> {
+    return requestAPI<IPerformanceReply>(
+      endpoint([name, 'performance'], folder, { since })
+    );
+  },
+
+  rules(folder: string, name: string): Promise<IRulesReply> {
+    return requestAPI<IRulesReply>(endpoint([name, 'rules'], folder));
+  },
+
+  /** Evaluate the deployment's rules now; a rule that holds fires (outside its cooldown). */
+  check(folder: string, name: string): Promise<ICheckResult> {
+    return requestAPI<ICheckResult>(endpoint([name, 'check'], folder), {
+      method: 'POST',
+      body: JSON.stringify({ dry_run: false })
+    });
   }
 };

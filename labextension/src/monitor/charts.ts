@@ -1,6 +1,11 @@
 import { JSONObject } from '@lumino/coreutils';
 
-import { IMonitorSeries, SparklineId } from './tokens';
+import {
+  IDriftHistogram,
+  IMonitorSeries,
+  IPerformanceReply,
+  SparklineId
+} from './tokens';
 
 /** The mime type of the sparklines: JupyterLab's Vega-Lite 5 renderer draws them. */
 export const VEGA_LITE = 'application/vnd.vegalite.v5+json';
@@ -152,3 +157,191 @@ const FORMATS: Record<SparklineId, string> = {
   error_rate: '.1%',
   batch_size: '.1f'
 };
+
+/** Colours of the drift histograms and the performance chart. */
+export interface IQualityColors {
+  /** The reference's bars. */
+  reference: string;
+  /** The current window's bars; the performance line. */
+  current: string;
+  /** The training value's rule. */
+  training: string;
+  text: string;
+}
+
+/** The words of the drift histograms' legend and tooltips, translated. */
+export interface IHistogramWords {
+  reference: string;
+  current: string;
+  bin: string;
+  /** Whose rows: the reference's or the window's. */
+  rows: string;
+  share: string;
+}
+
+/**
+ * The Vega-Lite spec of one feature's histogram: the share of the reference's rows
+ * and of the window's logged rows in each bin (or category), side by side, the
+ * bins in the server's order.
+ */
+export function histogramSpec(
+  feature: string,
+  histogram: IDriftHistogram,
+  colors: IQualityColors,
+  words: IHistogramWords
+): JSONObject {
+  const values: JSONObject[] = [];
+  histogram.bins.forEach((bin, i) => {
+    for (const [series, shares] of [
+      [words.reference, histogram.reference],
+      [words.current, histogram.current]
+    ] as const) {
+      const share = shares[i];
+      values.push({
+        bin: String(bin),
+        order: i,
+        series,
+        share: typeof share === 'number' ? share : null
+      });
+    }
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    description: `${feature}: reference vs current`,
+    width: 'container',
+    height: 110,
+    autosize: { type: 'fit', contains: 'padding' },
+    background: 'transparent',
+    data: { values },
+    mark: { type: 'bar' },
+    encoding: {
+      x: {
+        field: 'bin',
+        type: 'ordinal',
+        sort: { field: 'order' },
+        title: null,
+        axis: { labelAngle: -40, labelLimit: 70, labelOverlap: true }
+      },
+      xOffset: { field: 'series', sort: [words.reference, words.current] },
+      y: {
+        field: 'share',
+        type: 'quantitative',
+        title: null,
+        axis: { format: '.0%', tickCount: 3 }
+      },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        scale: {
+          domain: [words.reference, words.current],
+          range: [colors.reference, colors.current]
+        },
+        legend: { orient: 'top', direction: 'horizontal' }
+      },
+      tooltip: [
+        { field: 'bin', type: 'ordinal', title: words.bin },
+        { field: 'series', type: 'nominal', title: words.rows },
+        {
+          field: 'share',
+          type: 'quantitative',
+          title: words.share,
+          format: '.1%'
+        }
+      ]
+    },
+    config: {
+      view: { stroke: null },
+      style: { 'guide-label': { fill: colors.text } },
+      legend: { labelColor: colors.text }
+    }
+  };
+}
+
+/** The words of the performance chart's tooltips, translated. */
+export interface IPerformanceWords {
+  time: string;
+  value: string;
+  rows: string;
+  training: string;
+}
+
+/**
+ * The Vega-Lite spec of the performance chart: the metric per bucket of labelled
+ * requests, and the training run's value as a dashed rule when it logged one.
+ */
+export function performanceSpec(
+  reply: IPerformanceReply,
+  colors: IQualityColors,
+  words: IPerformanceWords
+): JSONObject {
+  const values: JSONObject[] = reply.points.map(p => ({
+    t: p.t,
+    v: typeof p.value === 'number' ? p.value : null,
+    rows: typeof p.rows === 'number' ? p.rows : null
+  }));
+  const layers: JSONObject[] = [
+    {
+      data: { values },
+      mark: {
+        type: 'line',
+        color: colors.current,
+        strokeWidth: 1.5,
+        point: { size: 14, filled: true, color: colors.current },
+        invalid: null
+      },
+      encoding: {
+        x: { field: 't', type: 'temporal', title: null },
+        y: {
+          field: 'v',
+          type: 'quantitative',
+          title: reply.metric,
+          scale: { zero: false }
+        },
+        tooltip: [
+          { field: 't', type: 'temporal', title: words.time, format: '%H:%M' },
+          {
+            field: 'v',
+            type: 'quantitative',
+            title: words.value,
+            format: '.4~f'
+          },
+          { field: 'rows', type: 'quantitative', title: words.rows }
+        ]
+      }
+    }
+  ];
+  if (typeof reply.training === 'number' && Number.isFinite(reply.training)) {
+    layers.push({
+      data: { values: [{ y: reply.training }] },
+      mark: { type: 'rule', color: colors.training, strokeDash: [4, 3] },
+      encoding: {
+        y: { field: 'y', type: 'quantitative' },
+        tooltip: [
+          {
+            field: 'y',
+            type: 'quantitative',
+            title: words.training,
+            format: '.4~f'
+          }
+        ]
+      }
+    });
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    description: `${reply.metric} over time`,
+    width: 'container',
+    height: 90,
+    autosize: { type: 'fit', contains: 'padding' },
+    background: 'transparent',
+    layer: layers,
+    config: {
+      view: { stroke: null },
+      style: {
+        'guide-label': { fill: colors.text },
+        'guide-title': { fill: colors.text }
+      }
+    }
+  };
+}

@@ -133,3 +133,23 @@ function toDate(value: InferenceValue | undefined): Date | null {
   }
   return null;
 }
+
+/** An error's one-line message. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * An ISO 8601 time for a line of text: the time of day when it is today, else the
+ * date and time (local); '-' when there is none.
+ */
+export function formatWhen(value: string | null | undefined): string {
+  const date = toDate(value ?? null);
+  if (date === null) {
+    return '-';
+  }
+  const time = formatTime(value ?? null);
+  return date.toDateString() === new Date().toDateString()
+    ? time
+    : `${date.toLocaleDateString()} ${time}`;
+}

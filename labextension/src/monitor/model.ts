@@ -3,6 +3,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { PanelPoll } from '../panels/poll';
 import { monitorAPI } from './api';
+import { describe } from './format';
+import { QualityModel } from './quality';
 import {
   IInferencesReply,
   IMonitorDeploymentsReply,
@@ -47,6 +49,8 @@ export interface IMonitorLook extends IQuestion {
 export class MonitorModel implements IDisposable {
   constructor(options: MonitorModel.IOptions = {}) {
     this._api = options.api ?? monitorAPI;
+    this.quality = new QualityModel({ api: this._api });
+    this.quality.changed.connect(this._emit, this);
     this._poll = new PanelPoll<IMonitorLook>({
       name: 'jupyter-mlops:monitor',
       interval: MAX_INTERVAL_S,
@@ -55,6 +59,10 @@ export class MonitorModel implements IDisposable {
         if (this._answers(look)) {
           this._current = look;
           this._failure = null;
+          this.quality.target =
+            look.name === null
+              ? null
+              : { folder: look.folder, name: look.name };
           this._emit();
         }
       },
@@ -67,6 +75,9 @@ export class MonitorModel implements IDisposable {
       onLoading: () => this._emit()
     });
   }
+
+  /** Drift, performance and rules of the deployment shown (Monitor II). */
+  readonly quality: QualityModel;
 
   /** Emitted whenever anything shown from this model changes. */
   get changed(): ISignal<this, void> {
@@ -84,6 +95,7 @@ export class MonitorModel implements IDisposable {
     this._folder = value;
     this._current = null;
     this._failure = null;
+    this.quality.target = null;
     this._emit();
     this._poll.invalidate();
   }
@@ -106,6 +118,9 @@ export class MonitorModel implements IDisposable {
         inferences: null,
         error: null
       };
+      if (value !== null) {
+        this.quality.target = { folder: this._current.folder, name: value };
+      }
     }
     this._emit();
     this._poll.invalidate();
@@ -131,6 +146,7 @@ export class MonitorModel implements IDisposable {
   }
   set active(value: boolean) {
     this._poll.active = value;
+    this.quality.active = value;
   }
 
   /**
@@ -142,15 +158,16 @@ export class MonitorModel implements IDisposable {
   }
   set refreshInterval(value: number) {
     this._poll.interval = value > 0 ? Math.min(value, MAX_INTERVAL_S) : 0;
+    this.quality.refreshInterval = value;
   }
 
   get isDisposed(): boolean {
     return this._isDisposed;
   }
 
-  /** Look now (once more after a look in flight). */
-  refresh(): Promise<void> {
-    return this._poll.refresh();
+  /** Look now (once more after a look in flight), at Monitor II's parts too. */
+  async refresh(): Promise<void> {
+    await Promise.all([this._poll.refresh(), this.quality.refresh()]);
   }
 
   dispose(): void {
@@ -159,6 +176,7 @@ export class MonitorModel implements IDisposable {
     }
     this._isDisposed = true;
     this._poll.dispose();
+    this.quality.dispose();
     Signal.clearData(this);
   }
 
@@ -228,9 +246,4 @@ export namespace MonitorModel {
     /** The server routes (a stand-in in unit tests). */
     api?: typeof monitorAPI;
   }
-}
-
-/** An error's one-line message. */
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

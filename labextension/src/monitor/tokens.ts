@@ -120,3 +120,116 @@ export interface IInferencesReply {
 
 /** The sparklines the panel draws, in order. */
 export type SparklineId = 'rps' | 'latency' | 'error_rate' | 'batch_size';
+
+// ------------------------------------------------------------------ Monitor II
+
+/** How a column is compared with the reference. */
+export type DriftKind = 'numeric' | 'categorical';
+
+/** One row of a drift report: a feature (or `prediction`) against the reference. */
+export interface IFeatureDrift {
+  feature: string;
+  kind: DriftKind;
+  /** psi, wasserstein, ks, chisquare or jensenshannon. */
+  method: string;
+  /** null: nothing to compare (no logged row in the window). */
+  statistic: number | null;
+  threshold: number | null;
+  drifted: boolean;
+  reference_rows: number | null;
+  current_rows: number | null;
+}
+
+/** Reference vs current shares of one feature, bin by bin (or value by value). */
+export interface IDriftHistogram {
+  bins: string[];
+  reference: (number | null)[];
+  current: (number | null)[];
+}
+
+/**
+ * `GET monitor/deployments/NAME/drift?path=&since=&until=` (`DriftReport.to_dict()`);
+ * without a reference: `features` empty and `message` saying how to give one.
+ */
+export interface IDriftReport {
+  name: string;
+  since?: string | null;
+  until?: string | null;
+  /** Where the reference came from (one line) and its rows; null without one. */
+  reference?: { origin: string | null; rows: number | null } | null;
+  current_rows?: number | null;
+  features: IFeatureDrift[];
+  drifted?: string[];
+  /** The model's inputs the reference does not have. */
+  missing?: string[];
+  histograms?: Record<string, IDriftHistogram>;
+  message?: string | null;
+}
+
+/** One bucket of the performance series. */
+export interface IPerformancePoint {
+  /** The bucket's start, ISO 8601. */
+  t: string;
+  value: number | null;
+  /** Labelled rows in the bucket. */
+  rows: number | null;
+}
+
+/** `GET monitor/deployments/NAME/performance?path=&metric=&since=&by=` */
+export interface IPerformanceReply {
+  metric: string;
+  by?: string | null;
+  /** The training run's value of the same metric; null when it logged none. */
+  training: number | null;
+  points: IPerformancePoint[];
+  /** Why there are no points (no labels: how to log them). */
+  message?: string | null;
+}
+
+/** How a rule's last retraining run went. */
+export interface IRuleResult {
+  status: 'running' | 'succeeded' | 'failed' | string;
+  run_id?: string | null;
+  /** The run's log (where it is, or its tail). */
+  log?: string | null;
+  error?: string | null;
+}
+
+/** One rule of a deployment (`Rule.to_dict()`). */
+export interface IRule {
+  id: string;
+  /** `drift`, `drift:FEATURE`, `metric:NAME<0.8`, `rows>10000`. */
+  when: string;
+  /** The notebook whose pipeline it starts. */
+  then: string;
+  target: string;
+  cooldown_s?: number | null;
+  created?: string | null;
+  /** When it last fired, ISO 8601; null: never. */
+  last_fired?: string | null;
+  last_result?: IRuleResult | null;
+}
+
+/** `GET monitor/deployments/NAME/rules?path=` */
+export interface IRulesReply {
+  rules: IRule[];
+}
+
+/** What a check made of one rule. */
+export interface IRuleCheck {
+  id: string;
+  when: string;
+  fired: boolean;
+  /** Why it did not fire although its condition holds (`cooldown`). */
+  skipped?: string | null;
+  /** The condition's finding, one line. */
+  reason?: string | null;
+  result?: IRuleResult | null;
+}
+
+/** `POST monitor/deployments/NAME/check?path=` (`CheckResult.to_dict()`). */
+export interface ICheckResult {
+  name: string;
+  checked_at: string;
+  rules: IRuleCheck[];
+}

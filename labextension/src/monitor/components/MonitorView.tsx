@@ -14,6 +14,7 @@ import { formatNumber, formatRate, hasTraffic, latest } from '../format';
 import { IMonitorLook, MonitorModel } from '../model';
 import { IMonitorSummary, SparklineId } from '../tokens';
 import { InferenceTable } from './InferenceTable';
+import { Quality } from './Quality';
 import { Sparkline } from './Sparkline';
 
 export interface IMonitorViewProps {
@@ -24,8 +25,8 @@ export interface IMonitorViewProps {
 
 /**
  * The Monitor panel: the project's deployments (one chosen), the chosen one's
- * version, device and totals, sparklines of its last hour and its latest logged
- * requests.
+ * version, device and totals, sparklines of its last hour, its drift against the
+ * reference, its performance, its rules, and its latest logged requests.
  */
 export function MonitorView(props: IMonitorViewProps): JSX.Element {
   const { model, trans } = props;
@@ -75,11 +76,14 @@ export function MonitorView(props: IMonitorViewProps): JSX.Element {
   );
 }
 
-/** One deployment: its header, facts, sparklines and latest requests. */
+/**
+ * One deployment: its header, facts, sparklines, drift, performance and rules, and
+ * latest requests.
+ */
 function DeploymentMonitor(
   props: IMonitorViewProps & { look: IMonitorLook }
 ): JSX.Element {
-  const { look, rendermime, trans } = props;
+  const { look, model, rendermime, trans } = props;
   const listed = look.reply.deployments.find(d => d.name === look.name);
   const summary = look.summary;
   const name = look.name ?? '';
@@ -112,6 +116,12 @@ function DeploymentMonitor(
       {summary && (
         <Sparklines summary={summary} rendermime={rendermime} trans={trans} />
       )}
+      <Quality
+        name={name}
+        model={model.quality}
+        rendermime={rendermime}
+        trans={trans}
+      />
       {look.inferences && (
         <>
           <h3 className="jp-mlops-monitor-heading">

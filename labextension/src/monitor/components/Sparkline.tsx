@@ -4,7 +4,7 @@ import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { VEGA_LITE } from '../charts';
-import { describe } from '../model';
+import { describe } from '../format';
 
 type Renderer = ReturnType<IRenderMimeRegistry['createRenderer']>;
 

@@ -1,0 +1,202 @@
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Button } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { IQualityColors, performanceSpec } from '../charts';
+import { formatNumber, latest } from '../format';
+import { QualityModel } from '../quality';
+import { IPerformanceReply } from '../tokens';
+import { DriftTable } from './DriftTable';
+import { CheckLine, Rules } from './Rules';
+import { Sparkline } from './Sparkline';
+
+export interface IQualityProps {
+  /** The deployment shown. */
+  name: string;
+  model: QualityModel;
+  rendermime: IRenderMimeRegistry | null;
+  trans: TranslationBundle;
+}
+
+/**
+ * Monitor II of one deployment: its drift against the reference, its performance on
+ * labelled requests (when there are any), and its rules with the "Check now" button.
+ */
+export function Quality(props: IQualityProps): JSX.Element {
+  const { name, model, rendermime, trans } = props;
+  const target = model.target;
+  const look =
+    model.current && target && model.current.name === target.name
+      ? model.current
+      : null;
+  const colors = qualityColors();
+  const loading = (
+    <p className="jp-mlops-monitor-muted">{trans.__('Loading…')}</p>
+  );
+  return (
+    <div className="jp-mlops-monitor-quality" data-deployment={name}>
+      <section
+        className="jp-mlops-monitor-drift-section"
+        aria-label={trans.__('Drift')}
+        aria-busy={model.isLoading}
+      >
+        <h3 className="jp-mlops-monitor-heading">
+          {trans.__('Drift, last 24 hours')}
+          {look?.drift && look.drift.features.length > 0 && (
+            <span className="jp-mlops-monitor-muted" data-field="drifted">
+              {' '}
+              {trans.__(
+                '(%1 of %2 drifted)',
+                look.drift.features.filter(f => f.drifted).length,
+                look.drift.features.length
+              )}
+            </span>
+          )}
+        </h3>
+        {look === null ? (
+          loading
+        ) : look.driftError ? (
+          <div className="jp-mlops-monitor-error" role="alert">
+            {look.driftError}
+          </div>
+        ) : (
+          look.drift && (
+            <DriftTable
+              key={name}
+              report={look.drift}
+              rendermime={rendermime}
+              colors={colors}
+              trans={trans}
+            />
+          )
+        )}
+      </section>
+      {look && (
+        <Performance
+          reply={look.performance}
+          error={look.performanceError}
+          rendermime={rendermime}
+          colors={colors}
+          trans={trans}
+        />
+      )}
+      <section
+        className="jp-mlops-monitor-rules-section"
+        aria-label={trans.__('Rules')}
+      >
+        <div className="jp-mlops-monitor-heading-row">
+          <h3 className="jp-mlops-monitor-heading">{trans.__('Rules')}</h3>
+          <Button
+            small
+            className="jp-mlops-monitor-check"
+            disabled={model.isChecking || target === null}
+            aria-busy={model.isChecking}
+            title={trans.__(
+              'Evaluate the rules now: a rule that holds starts its notebook (outside its cooldown)'
+            )}
+            onClick={() => void model.check()}
+          >
+            {model.isChecking ? trans.__('Checking…') : trans.__('Check now')}
+          </Button>
+        </div>
+        {model.lastCheck && (
+          <CheckLine outcome={model.lastCheck} trans={trans} />
+        )}
+        {look === null ? (
+          loading
+        ) : look.rulesError ? (
+          <div className="jp-mlops-monitor-error" role="alert">
+            {look.rulesError}
+          </div>
+        ) : (
+          look.rules && <Rules name={name} rules={look.rules} trans={trans} />
+        )}
+      </section>
+    </div>
+  );
+}
+
+/**
+ * The metric over time when labels joined logged requests, the training run's value
+ * as a dashed rule; otherwise the server's line (how to log labels) or its error.
+ */
+function Performance(props: {
+  reply: IPerformanceReply | null;
+  error: string | null;
+  rendermime: IRenderMimeRegistry | null;
+  colors: IQualityColors;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { reply, error, rendermime, colors, trans } = props;
+  if (reply === null && error === null) {
+    return null;
+  }
+  const points = reply?.points ?? [];
+  const fallback = trans.__('no Vega-Lite renderer in this JupyterLab');
+  return (
+    <section
+      className="jp-mlops-monitor-performance"
+      aria-label={trans.__('Performance')}
+      data-points={points.length}
+    >
+      <h3 className="jp-mlops-monitor-heading">
+        {reply && points.length > 0
+          ? trans.__('Performance (%1)', reply.metric)
+          : trans.__('Performance')}
+        {reply && points.length > 0 && (
+          <span className="jp-mlops-monitor-muted" data-field="performance">
+            {' '}
+            {typeof reply.training === 'number'
+              ? trans.__(
+                  '%1 now, %2 in training',
+                  formatNumber(latest(points.map(p => p.value)), 3),
+                  formatNumber(reply.training, 3)
+                )
+              : trans.__(
+                  '%1 now',
+                  formatNumber(latest(points.map(p => p.value)), 3)
+                )}
+          </span>
+        )}
+      </h3>
+      {error !== null ? (
+        <div className="jp-mlops-monitor-error" role="alert">
+          {error}
+        </div>
+      ) : reply && points.length > 0 ? (
+        rendermime ? (
+          <Sparkline
+            rendermime={rendermime}
+            spec={performanceSpec(reply, colors, {
+              time: trans.__('from'),
+              value: reply.metric,
+              rows: trans.__('labelled rows'),
+              training: trans.__('training')
+            })}
+            fallback={fallback}
+          />
+        ) : (
+          <span className="jp-mlops-monitor-muted">{fallback}</span>
+        )
+      ) : (
+        <p className="jp-mlops-monitor-muted jp-mlops-monitor-no-labels">
+          {reply?.message ?? trans.__('No labelled requests in the window.')}
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** The theme's colours for the charts (Vega draws with values, not CSS variables). */
+function qualityColors(): IQualityColors {
+  const style = getComputedStyle(document.body);
+  const read = (name: string, fallback: string): string =>
+    style.getPropertyValue(name).trim() || fallback;
+  return {
+    reference: read('--jp-layout-color4', '#9e9e9e'),
+    current: read('--jp-brand-color1', '#1976d2'),
+    training: read('--jp-warn-color1', '#f57c00'),
+    text: read('--jp-ui-font-color2', '#616161')
+  };
+}
