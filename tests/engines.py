@@ -30,10 +30,12 @@ REQUIREMENTS: dict[str, list[str]] = {
     "kfp": ["kfp>=2.7,<3"],
     # the Features adapter's tests and benchmarks/features.py: Feast pins pandas < 3
     "feast": ["feast[duckdb]==0.67.*"],
+    # benchmarks/monitor.py and the drift agreement test: Evidently 0.7 needs pandas < 3
+    "evidently": ["evidently==0.7.*", "pandas<3", "pyarrow"],
 }
 #: The module whose import proves the venv works.
 PROBE = {"airflow": "airflow.sdk", "prefect": "prefect", "kfp": "kfp.compiler",
-         "feast": "feast"}
+         "feast": "feast", "evidently": "evidently.presets"}
 
 _locks = {name: threading.Lock() for name in REQUIREMENTS}
 
