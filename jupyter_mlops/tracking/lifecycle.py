@@ -27,7 +27,7 @@ from typing import Any
 from ..config import Config, load_config
 from ..errors import BackendUnavailableError, NotFoundError, UserInputError
 from ..session import current_notebook
-from . import capture
+from . import capture, trigger
 from .journal import Journal, journal_dir
 from .sender import SENDER, FlushResult, Op, RunRef, StoreLink
 from .store import (
@@ -207,7 +207,7 @@ def start_run(experiment: str | None = None, run_name: str | None = None, nested
         online = link.transport.reachable(PROBE_TIMEOUT)
         context = capture.collect(nb, config.project_root, namespace)
         local_id = uuid.uuid4().hex
-        tags = {**context.tags, "mlops.client_run_id": local_id}
+        tags = {**context.tags, **trigger.run_tags(), "mlops.client_run_id": local_id}
         start_time = _now_ms()
         run_id: str | None = None
         experiment_id: str | None = None
@@ -254,6 +254,7 @@ def start_run(experiment: str | None = None, run_name: str | None = None, nested
         _warned.clear()
         run.steps = steps
         _stack.append(run)
+        trigger.note_run(run)
         if resume and run_id is not None:
             _queue_tags(run, context.tags)
         if run_id is not None:

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import BackendUnavailableError, UserInputError
-from . import lifecycle
+from . import lifecycle, trigger
 from .store import client, first_line
 
 MODELS_TAG = "mlops.models"
@@ -112,4 +112,5 @@ def log_model(model: Any, name: str, input_example: Any = None) -> str:
     entry = {"name": name, "uri": str(info.model_uri), "flavor": flavor}
     run.models = [m for m in run.models if m["name"] != name] + [entry]
     client(run.config).set_tag(run.ref.run_id, MODELS_TAG, json.dumps(run.models))
+    trigger.register_candidate(run, entry["uri"])
     return entry["uri"]
