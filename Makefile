@@ -73,7 +73,7 @@ lint: lint-py lint-ts
 # requirements stay the same. A venv that cannot be built makes only its tests skip (with why),
 # except on CI (CI=true), where it fails `make test`: CI never passes with an engine untested.
 engines: install
-	$(BIN)/python tests/engines.py airflow prefect kfp feast
+	$(BIN)/python tests/engines.py airflow prefect kfp feast evidently
 
 pytest: install engines
 	$(BIN)/python -m pytest tests --ignore=tests/ui -q -rs
