@@ -205,7 +205,7 @@ def check(name: str, *, fire: bool = True, cwd: str | os.PathLike[str] | None = 
     starts and the rules' state is left as it was."""
     config = _config(config, cwd)
     require_known(config, name)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(timezone.utc)
     loaded = load_rules(config, name)
     found = {item.id: evaluate(config, name, item, now) for item in loaded}
     result = CheckResult(name, now.isoformat(), dry_run=not fire)
@@ -242,8 +242,8 @@ def _decide(config: Config, name: str, item: Rule, verdict: tuple[bool | None, s
         return outcome
     if fired_at is not None and now - fired_at < cooldown:
         outcome.skipped = "cooldown"
-        outcome.reason += (f"; fired at {item.last_fired}, quiet until "
-                           f"{(fired_at + cooldown).isoformat()}")
+        outcome.reason += (f"; fired at {fired_at:%Y-%m-%d %H:%M:%S} UTC, quiet until "
+                           f"{fired_at + cooldown:%Y-%m-%d %H:%M:%S} UTC")
         return outcome
     if not fire:
         outcome.reason += "; would fire (dry run)"

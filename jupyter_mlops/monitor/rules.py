@@ -123,7 +123,9 @@ def parse_cooldown(value: Any) -> int | None:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """Now, to the microsecond: a rule's window starts at such a time, and requests logged
+    in the same second before it are not in it."""
+    return datetime.now(timezone.utc).isoformat()
 
 
 def read_time(value: str | None) -> datetime | None:

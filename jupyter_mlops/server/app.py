@@ -16,6 +16,7 @@ from .._version import __version__
 from ..commands import CAPABILITY_PACKAGES
 from ..deploy.tasks import DeployTasks
 from ..errors import NotFoundError
+from ..monitor.check import PeriodicCheck
 from ..pipeline.background import PipelineRuns
 from .base import API_PREFIX, MLOpsHandler
 
@@ -73,10 +74,13 @@ class MLOpsApp(ExtensionApp):
 
     pipeline_runs: PipelineRuns
     deploy_tasks: DeployTasks
+    monitor_checks: PeriodicCheck
 
     def initialize_settings(self) -> None:
         self.pipeline_runs = PipelineRuns()
         self.deploy_tasks = DeployTasks()
+        self.monitor_checks = PeriodicCheck(self.root_dir, self.log)  # monitor.check_interval
+        self.monitor_checks.start()
 
     def initialize_handlers(self) -> None:
         # every handler gets the same state; each picks the services it needs (base.injected)
@@ -101,14 +105,15 @@ class MLOpsApp(ExtensionApp):
         if not self._initialized():
             return
         left = await asyncio.gather(asyncio.to_thread(self.pipeline_runs.close),
-                                    asyncio.to_thread(self.deploy_tasks.close))
+                                    asyncio.to_thread(self.deploy_tasks.close),
+                                    asyncio.to_thread(self.monitor_checks.close))
         for task in left[1]:
             self.log.warning("jupyter_mlops: the %s of %s did not stop in time", task.kind,
                              task.label)
 
     def _initialized(self) -> bool:
         """``initialize_settings`` ran (it has not when the extension failed to load)."""
-        return hasattr(self, "pipeline_runs") and hasattr(self, "deploy_tasks")
+        return all(hasattr(self, a) for a in ("pipeline_runs", "deploy_tasks", "monitor_checks"))
 
     @property
     def root_dir(self) -> str:
