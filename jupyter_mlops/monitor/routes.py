@@ -20,8 +20,21 @@ project whose configuration, deployments and ``.mlops/monitoring`` are meant.
                                       latest ``limit``; timestamps ISO 8601 UTC), total: the
                                       rows of the window}
 
-An unknown deployment is a 404, a ``since``/``until``/``limit`` that does not parse a 400,
-each with its one-line message.
+    GET monitor/deployments/NAME/rules
+                                     {rules: [{id, when, then, target, cooldown_s, created,
+                                      last_fired, last_result}]}
+    POST monitor/deployments/NAME/rules  {when, then, target?, cooldown?}
+                                     the rule added (201); then: a notebook relative to the
+                                      project folder; cooldown: seconds or a duration (6h)
+    DELETE monitor/deployments/NAME/rules/ID
+                                     {removed: ID}
+    POST monitor/deployments/NAME/check  {dry_run?: false}
+                                     CheckResult.to_dict(): {name, checked_at, rules: [{id,
+                                      when, fired, skipped, reason, result}]}
+
+An unknown deployment (or rule) is a 404; a ``since``/``until``/``limit``, a rule or a body
+that does not parse a 400, each with its one-line message. Every route's work (reading the
+log, checking rules, which may start a pipeline) runs in an executor, never on the event loop.
 """
 
 from __future__ import annotations
@@ -93,8 +106,71 @@ class InferencesHandler(MonitorHandler):
         self.reply(await self.in_executor(page))
 
 
+class RulesHandler(MonitorHandler):
+    @web.authenticated
+    async def get(self, raw: str) -> None:
+        from .rules import rules
+
+        name, folder = self.deployment_name(raw), self.folder()
+        found = await self.in_executor(lambda: rules(name, cwd=folder))
+        self.reply({"rules": [r.to_dict() for r in found]})
+
+    @web.authenticated
+    async def post(self, raw: str) -> None:
+        from .rules import rule
+
+        name, folder = self.deployment_name(raw), self.folder()
+        body = self.body()
+        unknown = set(body) - {"when", "then", "target", "cooldown", "path"}
+        if unknown:
+            raise UserInputError(f"unknown fields: {', '.join(sorted(unknown))}")
+        when, then = _text(body, "when"), _text(body, "then")
+        target, cooldown = _text(body, "target", "local"), body.get("cooldown")
+        if cooldown is not None and not isinstance(cooldown, int | str):
+            raise UserInputError(f"cooldown: give seconds or a duration (6h), not {cooldown!r}")
+        added = await self.in_executor(lambda: rule(name, when, then, target=target,
+                                                    cooldown=cooldown, cwd=folder))
+        self.reply(added.to_dict(), 201)
+
+
+class RuleHandler(MonitorHandler):
+    @web.authenticated
+    async def delete(self, raw: str, rule_id: str) -> None:
+        from .rules import remove_rule
+
+        name, folder = self.deployment_name(raw), self.folder()
+        removed = await self.in_executor(lambda: remove_rule(name, rule_id, cwd=folder))
+        self.reply({"removed": removed.to_dict()["id"]})
+
+
+class CheckHandler(MonitorHandler):
+    @web.authenticated
+    async def post(self, raw: str) -> None:
+        from .check import check
+
+        name, folder = self.deployment_name(raw), self.folder()
+        body = self.body()
+        dry_run = body.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise UserInputError(f"dry_run must be true or false, not {dry_run!r}")
+        result = await self.in_executor(lambda: check(name, fire=not dry_run, cwd=folder))
+        self.reply(result.to_dict())
+
+
+def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
+    """The body's text ``key`` (``default`` when absent; required when there is none)."""
+    value = body.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise UserInputError(f"'{key}' is required: text" if default is None
+                             else f"'{key}' must be text, not {value!r}")
+    return value.strip()
+
+
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("monitor/deployments", DeploymentsHandler),
     ("monitor/deployments/(.*)/inferences", InferencesHandler),
+    ("monitor/deployments/(.*)/rules", RulesHandler),
+    ("monitor/deployments/(.*)/rules/(.*)", RuleHandler),
+    ("monitor/deployments/(.*)/check", CheckHandler),
     ("monitor/deployments/(.*)", SummaryHandler),
 ]

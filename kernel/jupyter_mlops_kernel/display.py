@@ -274,8 +274,15 @@ def add_formatters(shell: Any, rich: Callable[[], bool]) -> None:
     views = shell.display_formatter.ipython_display_formatter
     for module, name, view in VIEWED:
 
-        def show(obj: Any, view: type[MonitorView] = view) -> None:
-            view(obj, rich=rich())._ipython_display_()
+        def show(obj: Any, view: type[ResultView] = view) -> None:
+            shown = view(obj, rich=rich())
+            own = getattr(shown, "_ipython_display_", None)
+            if callable(own):
+                own()
+            else:
+                from IPython.display import display
+
+                display(shown._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
 
         views.for_type_by_name(module, name, show)
 
@@ -500,8 +507,94 @@ class MonitorView(ResultView):
                 f"</span></div><table>{body}</table></div>")
 
 
+# --------------------------------------------------------------------------- Monitor II
+
+_ROW_STYLE = "text-align:left; padding:2px 8px"
+
+
+def _number(value: Any) -> str:
+    if value is None or value != value:  # NaN: no value
+        return "—"
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else (
+        f"{value:.4g}" if isinstance(value, float) else str(value))
+
+
+def _table(head: list[str], rows: list[str]) -> str:
+    cells = "".join(f'<th style="{_ROW_STYLE}">{escape(h)}</th>' for h in head)
+    return (f'<table style="border-collapse: collapse; margin-top: 4px"><thead><tr>{cells}'
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _box(kind: str, attrs: str, body: str) -> str:
+    return (f'<div class="mlops-{kind}" {attrs} style="font-family: var(--jp-ui-font-family, '
+            f'sans-serif); font-size: 13px; line-height: 1.5">{body}</div>')
+
+
+def _result_html(result: Any) -> str:
+    """A rule's last firing (``{status, run_id, log, error}``), coloured by its status."""
+    if not isinstance(result, dict) or not result.get("status"):
+        return '<span style="opacity:.5">—</span>'
+    status = str(result["status"])
+    color = {"succeeded": _COLORS["ok"], "failed": _COLORS["error"]}.get(status, "#1565c0")
+    extra = [f"run <code>{escape(str(result['run_id'])[:12])}</code>"
+             if result.get("run_id") else "",
+             f"log <code>{escape(str(result['log']))}</code>" if result.get("log") else "",
+             escape(str(result["error"])) if result.get("error") else ""]
+    return (f'<span style="color:{color}">{escape(status)}</span> '
+            + " · ".join(e for e in extra if e))
+
+
+class RulesView(ResultView):
+    """``%mlops rule add|list|remove``: the deployment's rules with their last firing."""
+
+    def html(self) -> str:
+        shown = self.result
+        if shown.action != "listed" or not shown.rules:
+            return _box("rules", f'data-action="{shown.action}"', escape(self.text()))
+        rows = []
+        for r in (rule.to_dict() for rule in shown.rules):
+            cells = [f"<code>{escape(str(r['id']))}</code>", escape(str(r["when"])),
+                     escape(str(r["then"])), escape(str(r["target"])),
+                     _number(r["cooldown_s"]) + " s",
+                     escape(str(r.get("last_fired") or "never")),
+                     _result_html(r.get("last_result"))]
+            rows.append(f'<tr data-rule="{escape(str(r["id"]))}">'
+                        + "".join(f'<td style="{_ROW_STYLE}">{c}</td>' for c in cells) + "</tr>")
+        return _box("rules", 'data-action="listed"',
+                    f"<div><b>{escape(shown.name)}</b>: {len(rows)} rules</div>"
+                    + _table(["id", "when", "then", "target", "cooldown", "last fired",
+                              "last result"], rows))
+
+
+class CheckView(ResultView):
+    """A ``CheckResult`` (``%mlops check NAME``): each rule, whether it fired, and why."""
+
+    def html(self) -> str:
+        d = self.result.to_dict()
+        rows = []
+        for r in d["rules"]:
+            state = ("fired" if r["fired"] else f"skipped ({r['skipped']})" if r["skipped"]
+                     else "not met")
+            color = _COLORS["warning"] if r["fired"] else "#888"
+            style = ' style="background: rgba(239, 108, 0, 0.12)"' if r["fired"] else ""
+            cells = [f"<code>{escape(str(r['id']))}</code>", escape(str(r["when"])),
+                     f'<span style="color:{color}">{escape(state)}</span>',
+                     escape(str(r.get("reason") or "")), _result_html(r.get("result"))]
+            rows.append(f'<tr data-rule="{escape(str(r["id"]))}" data-fired='
+                        f'"{str(bool(r["fired"])).lower()}"{style}>'
+                        + "".join(f'<td style="{_ROW_STYLE}">{c}</td>' for c in cells) + "</tr>")
+        fired = sum(1 for r in d["rules"] if r["fired"])
+        head = (f"<div><b>{escape(str(d['name']))}</b>: {len(rows)} rules checked at "
+                f"{escape(str(d['checked_at']))[:19]}, {fired} fired</div>")
+        body = _table(["rule", "when", "state", "reason", "result"], rows) if rows else (
+            '<div style="opacity:.7">no rules: add one with %mlops rule add</div>')
+        return _box("check", f'data-deployment="{escape(str(d["name"]))}"', head + body)
+
+
 #: core types shown as several outputs (a card, then charts) by a view of this module: (the
 #: module that defines the type, its name, the view); by name, like ``FORMATTED``
-VIEWED: tuple[tuple[str, str, type[MonitorView]], ...] = (
+VIEWED: tuple[tuple[str, str, type[ResultView]], ...] = (
     ("jupyter_mlops.monitor.overview", "MonitorSummary", MonitorView),
+    ("jupyter_mlops.monitor.check", "CheckResult", CheckView),
+    ("jupyter_mlops.monitor.verbs", "RulesShown", RulesView),
 )

@@ -1,0 +1,143 @@
+"""The Monitor II REST routes through a real Jupyter server (pytest-jupyter, unauthenticated
+access off) over an inference log written as the serving process writes it
+(``monitor_traffic``): a deployment's rules (list, add, remove) and its check; one-line 4xx
+for the caller's mistakes, 403 without credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.monitor_traffic import Traffic, retrain_notebook, shifted_traffic
+
+from .rest_helpers import api_get
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_mlops": True},
+                          "allow_unauthenticated_access": False}}
+
+
+@pytest.fixture
+def traffic(jp_root_dir: Path) -> Traffic:
+    """A project ``proj`` under the server root: deployment 'churn' with shifted traffic,
+    a retraining notebook, and no periodic check (monitor.check_interval 0)."""
+    project = jp_root_dir / "proj"
+    project.mkdir()
+    (project / "mlops.toml").write_text('[tracking]\nexperiment = "drift-rest"\n'
+                                        "[monitor]\ncheck_interval = 0\n")
+    found = shifted_traffic(project)
+    retrain_notebook(project)
+    return found
+
+
+async def _send(jp_fetch: Any, method: str, *parts: str, body: Any = None) -> tuple[int, Any]:
+    response = await jp_fetch("mlops", "api", "monitor", "deployments", *parts, method=method,
+                              params={"path": "proj"},
+                              body=None if body is None else json.dumps(body))
+    return response.code, json.loads(response.body.decode())
+
+
+async def _refused(jp_fetch: Any, method: str, *parts: str, body: Any = None
+                   ) -> tuple[int, str]:
+    with pytest.raises(HTTPClientError) as caught:
+        await _send(jp_fetch, method, *parts, body=body)
+    response = caught.value.response
+    assert response is not None
+    answer = json.loads(response.body.decode())
+    assert set(answer) == {"message"} and "\n" not in answer["message"], answer
+    return caught.value.code, answer["message"]
+
+
+# --------------------------------------------------------------------------- rules and check
+
+
+async def test_rules_are_added_listed_checked_and_removed(jp_fetch: Any,
+                                                          traffic: Traffic) -> None:
+    assert await api_get(jp_fetch, "monitor", "deployments", "churn", "rules",
+                         path="proj") == {"rules": []}
+    code, added = await _send(jp_fetch, "POST", "churn", "rules",
+                              body={"when": "rows>=0", "then": "retrain.ipynb",
+                                    "cooldown": "2h"})
+    assert code == 201
+    assert (added["when"], added["then"], added["target"], added["cooldown_s"]) == (
+        "rows>=0", "retrain.ipynb", "local", 7200)
+    assert set(added) >= {"id", "when", "then", "target", "cooldown_s", "created",
+                          "last_fired", "last_result"}
+    listed = await api_get(jp_fetch, "monitor", "deployments", "churn", "rules", path="proj")
+    assert listed == {"rules": [added]}
+
+    code, dry = await _send(jp_fetch, "POST", "churn", "check", body={"dry_run": True})
+    assert code == 200 and dry["name"] == "churn" and dry["dry_run"] is True
+    (ruled,) = dry["rules"]
+    assert (ruled["id"], ruled["holds"], ruled["fired"]) == (added["id"], True, False)
+    assert "would fire" in ruled["reason"]
+
+    code, fired = await _send(jp_fetch, "POST", "churn", "check", body={})
+    assert code == 200 and [r["fired"] for r in fired["rules"]] == [True]
+    assert fired["rules"][0]["result"]["status"] == "running"
+    deadline = time.monotonic() + 120
+    while True:  # the retraining runs in a child of its own; the rule records how it ended
+        (state,) = (await api_get(jp_fetch, "monitor", "deployments", "churn", "rules",
+                                  path="proj"))["rules"]
+        if state["last_result"]["status"] != "running" or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert state["last_fired"] is not None
+    assert state["last_result"]["status"] in ("succeeded", "failed"), state
+    code, again = await _send(jp_fetch, "POST", "churn", "check", body={})
+    assert [(r["fired"], r["skipped"]) for r in again["rules"]] == [(False, "cooldown")]
+
+    code, removed = await _send(jp_fetch, "DELETE", "churn", "rules", added["id"])
+    assert (code, removed) == (200, {"removed": added["id"]})
+    assert await api_get(jp_fetch, "monitor", "deployments", "churn", "rules",
+                         path="proj") == {"rules": []}
+
+
+@pytest.mark.parametrize(("method", "parts", "body", "code", "message"), [
+    ("POST", ("churn", "rules"), {"then": "retrain.ipynb"}, 400, "'when' is required"),
+    ("POST", ("churn", "rules"), {"when": "drift"}, 400, "'then' is required"),
+    ("POST", ("churn", "rules"), {"when": "sometimes", "then": "retrain.ipynb"}, 400,
+     "cannot read the condition 'sometimes'"),
+    ("POST", ("churn", "rules"), {"when": "drift", "then": "nothere.ipynb"}, 404,
+     "no such notebook"),
+    ("POST", ("churn", "rules"), {"when": "drift", "then": "../../escape.ipynb"}, 403,
+     "outside the project"),
+    ("POST", ("churn", "rules"), {"when": "drift", "then": "retrain.ipynb",
+                                  "cooldown": [1]}, 400, "cooldown: give seconds"),
+    ("POST", ("churn", "rules"), {"when": "drift", "then": "retrain.ipynb",
+                                  "cooldown": "a bit"}, 400, "cooldown"),
+    ("POST", ("churn", "rules"), {"when": "drift", "then": "retrain.ipynb", "every": 1}, 400,
+     "unknown fields: every"),
+    ("POST", ("churn", "rules"), [1, 2], 400, "the request body must be a JSON object"),
+    ("DELETE", ("churn", "rules", "0123abcd"), None, 404, "has no rule '0123abcd'"),
+    ("POST", ("churn", "check"), {"dry_run": "yes"}, 400, "dry_run must be true or false"),
+    ("POST", ("nobody", "check"), {}, 404, "no deployment named 'nobody'"),
+    ("POST", ("Bad_Name", "check"), {}, 400, "invalid deployment name"),
+])
+async def test_mistakes_are_one_line_4xx(jp_fetch: Any, traffic: Traffic, method: str,
+                                         parts: tuple[str, ...], body: Any, code: int,
+                                         message: str) -> None:
+    got, text = await _refused(jp_fetch, method, *parts, body=body)
+    assert (got, message in text) == (code, True), text
+
+
+@pytest.mark.parametrize(("method", "parts"), [
+    ("GET", ("churn", "rules")), ("POST", ("churn", "rules")),
+    ("DELETE", ("churn", "rules", "0123abcd")), ("POST", ("churn", "check"))])
+async def test_routes_need_authentication(jp_fetch: Any, traffic: Traffic, method: str,
+                                          parts: tuple[str, ...]) -> None:
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch("mlops", "api", "monitor", "deployments", *parts, method=method,
+                       params={"path": "proj"}, headers={"Authorization": ""},
+                       body="{}" if method == "POST" else None)
+    assert caught.value.code == 403

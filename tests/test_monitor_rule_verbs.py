@@ -1,0 +1,164 @@
+"""``%mlops rule add|list|remove`` and ``%mlops check`` in a real IPython shell and the same
+``jupyter mlops`` verbs in a real subprocess, over an inference log written as the serving
+process writes it (``monitor_traffic``) and a one-step retraining notebook."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from tests.monitor_traffic import Traffic, retrain_notebook, shifted_traffic
+from tests.shell_fixtures import run
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def traffic(project: Path) -> Traffic:
+    return shifted_traffic(project)
+
+
+def displayed(shell: InteractiveShell, value: Any) -> list[dict[str, Any]]:
+    """The outputs a frontend receives for ``value`` shown as a cell's result: one mime
+    bundle, or those a view displays one after the other (a table, then its charts)."""
+    data, _metadata = shell.display_formatter.format(value)
+    if data:
+        return [dict(data)]
+    with capture_output() as captured:
+        shell.displayhook(value)
+    return [output.data for output in captured.outputs]
+
+
+def shown_text(shell: InteractiveShell, value: Any) -> str:
+    """The plain text a frontend shows for ``value``."""
+    (first, *_rest) = displayed(shell, value)
+    return str(first["text/plain"])
+
+
+def one_line_error(shell: InteractiveShell, line: str) -> str:
+    with pytest.raises(UsageError) as caught:
+        run(shell, line)
+    text = str(caught.value).split("; usage:")[0]  # argparse's end with the (wrapped) usage
+    assert "\n" not in text, text
+    return text
+
+
+# --------------------------------------------------------------------------- rules and check
+
+
+def _finished(project: Path, name: str, rule_id: str, timeout: float = 120) -> dict[str, Any]:
+    """The rule's last retraining once it is no longer running."""
+    import time
+
+    from jupyter_mlops.monitor.rules import rules
+
+    deadline = time.monotonic() + timeout
+    while True:
+        (found,) = [r for r in rules(name, cwd=project) if r.id == rule_id]
+        result = found.last_result or {}
+        if result.get("status") != "running" or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)
+
+
+def test_rules_added_listed_checked_and_removed_in_a_notebook(
+        shell: InteractiveShell, traffic: Traffic) -> None:
+    from jupyter_mlops.monitor.check import CheckResult
+
+    retrain_notebook(traffic.project)
+    listed = run(shell, "%mlops rule list churn")
+    assert shown_text(shell, listed).startswith("churn: no rules")
+    added = run(shell, "%mlops rule add churn --when 'rows>100' --then retrain.ipynb "
+                       "--cooldown 1h")
+    rule_id = added.to_dict()["id"]
+    assert added.to_dict()["cooldown_s"] == 3600 and added.to_dict()["then"] == "retrain.ipynb"
+    assert f"churn: rule added [{rule_id}] when rows>100 then retrain.ipynb" in shown_text(
+        shell, added)
+    listed = run(shell, "%mlops rule list churn")
+    (table,) = displayed(shell, listed)
+    assert f'data-rule="{rule_id}"' in table["text/html"] and "never" in table["text/html"]
+    assert run(shell, "%mlops rule list churn --json") == {"rules": [added.to_dict()]}
+
+    # a dry run: nothing was logged since the rule was added, so it does not hold
+    dry = run(shell, "%mlops check churn --dry-run")
+    assert isinstance(dry, CheckResult) and dry.dry_run and dry.fired == []
+    (card,) = displayed(shell, dry)
+    assert f'data-rule="{rule_id}" data-fired="false"' in card["text/html"]
+    assert card["text/plain"] == dry.to_text()
+
+    removed = run(shell, f"%mlops rule remove churn {rule_id} --json")
+    assert removed == {"removed": rule_id}
+    assert run(shell, "%mlops rule list churn --json") == {"rules": []}
+
+
+def test_a_rule_fires_once_from_the_magic(shell: InteractiveShell, traffic: Traffic) -> None:
+    """A rule whose condition holds fires on the first check (its retraining starts) and is
+    skipped on the next one; the outcome shows in the rules list."""
+    retrain_notebook(traffic.project)
+    rule_id = run(shell, "%mlops rule add churn --when 'rows>=0' --then retrain.ipynb "
+                         "--json")["id"]
+    first = run(shell, "%mlops check churn")
+    assert first.fired == [rule_id]
+    (card,) = displayed(shell, first)
+    assert f'data-rule="{rule_id}" data-fired="true"' in card["text/html"]
+    outcome = _finished(traffic.project, "churn", rule_id)
+    assert outcome.get("status") in ("succeeded", "failed"), outcome
+    second = run(shell, "%mlops check churn --json")
+    (again,) = second["rules"]
+    assert again["fired"] is False and again["skipped"] == "cooldown"
+    listed = run(shell, "%mlops rule list churn")
+    (table,) = displayed(shell, listed)
+    assert f">{outcome['status']}</span>" in table["text/html"]
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("%mlops rule add churn --when 'accuracy<0.8' --then retrain.ipynb",
+     "cannot read the condition 'accuracy<0.8'"),
+    ("%mlops rule add churn --when drift --then missing.ipynb", "no such notebook"),
+    ("%mlops rule add churn --when drift --then retrain.ipynb --cooldown soon",
+     "cooldown: "),
+    ("%mlops rule add churn --when drift --then retrain.ipynb --target cron", "target 'cron'"),
+    ("%mlops rule add nobody --when drift --then retrain.ipynb", "no deployment named 'nobody'"),
+    ("%mlops rule add churn --then retrain.ipynb", "the following arguments are required: "
+     "--when"),
+    ("%mlops rule remove churn abcdef12", "has no rule 'abcdef12'"),
+    ("%mlops rule pause churn", "invalid choice: 'pause'"),
+    ("%mlops check nobody", "no deployment named 'nobody'"),
+])
+def test_rule_and_check_mistakes_are_one_line(shell: InteractiveShell, traffic: Traffic,
+                                              line: str, message: str) -> None:
+    retrain_notebook(traffic.project)
+    assert message in one_line_error(shell, line)
+
+
+def test_rules_and_check_on_the_command_line(cli: Callable[..., Any],
+                                             traffic: Traffic) -> None:
+    retrain_notebook(traffic.project)
+    done = cli("rule", "add", "churn", "--when", "rows>5", "--then", "retrain.ipynb",
+               "--json", cwd=traffic.project)
+    assert done.returncode == 0, done.stderr
+    added = json.loads(done.stdout)
+    assert added["when"] == "rows>5" and added["target"] == "local"
+    done = cli("rule", "list", "churn", cwd=traffic.project)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "churn: 1 rule"
+    assert f"[{added['id']}] when rows>5 then retrain.ipynb (local, the default cooldown; " \
+           "fired never)" in done.stdout
+    done = cli("check", "churn", "--dry-run", "--json", cwd=traffic.project)
+    assert done.returncode == 0, done.stderr
+    checked = json.loads(done.stdout)
+    assert checked["dry_run"] is True and [r["id"] for r in checked["rules"]] == [added["id"]]
+    assert checked["rules"][0]["fired"] is False
+    done = cli("rule", "remove", "churn", added["id"], cwd=traffic.project)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"churn: rule {added['id']} removed"
+    done = cli("rule", "remove", "churn", added["id"], cwd=traffic.project)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert f"has no rule '{added['id']}'" in done.stderr
