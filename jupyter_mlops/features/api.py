@@ -177,7 +177,8 @@ def get(features: str | Sequence[str], entity_df: pd.DataFrame, *, timestamp: st
         config: Config | None = None, progress: Progress | None = None) -> pd.DataFrame:
     """A point-in-time correct training frame: ``entity_df`` (every row, in order) with the
     features asked for (``"view:feature"``, ``"view:*"``, ``"view@2:feature"``) as they were
-    at each row's ``timestamp``. During an active run, the retrieval is logged as its input."""
+    at each row's ``timestamp``. During an active run, the retrieval is logged as its input
+    and the run's first retrieval is profiled as its reference (``monitor/reference.json``)."""
     config = _config(cwd, config)
     store = open_store(config)
     refs = parse_refs(features)
@@ -187,9 +188,14 @@ def get(features: str | Sequence[str], entity_df: pd.DataFrame, *, timestamp: st
     # keeps it (and its imports) out of the first retrieval's time
     lifecycle = sys.modules.get("jupyter_mlops.tracking.lifecycle")
     if lifecycle is not None and lifecycle.active_run() is not None:
+        from ..monitor.reference import capture
         from .lineage import record
 
-        record(store.resolve(refs), entity_df, timestamp, store.where)
+        resolved = store.resolve(refs)
+        record(resolved, entity_df, timestamp, store.where)
+        # the run's first retrieval is its reference for drift (profiled in the background)
+        capture(frame, {"views": [{"view": view.name, "version": view.version}
+                                  for view, _ in resolved]})
     return frame
 
 

@@ -18,7 +18,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +69,7 @@ class ActiveRun:
         self.points = 0
         self.cells = 0
         self.status: RunStatus = "RUNNING"
+        self.before_end: list[Callable[[], None]] = []  # waited for first (a reference profiled)
 
     @property
     def run_id(self) -> str:
@@ -492,6 +493,8 @@ def _end_status(status: str) -> EndStatus:
 
 
 def _finish(run: ActiveRun, status: EndStatus, error: BaseException | None) -> None:
+    while run.before_end:  # work that must reach the run before its end (never raises)
+        run.before_end.pop(0)()
     if run in _stack:
         _stack.remove(run)
     run.status = status

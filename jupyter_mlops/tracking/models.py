@@ -74,11 +74,20 @@ def _signature(flavor: str, model: Any, example: Any) -> Any:
     return infer_signature(example, output)
 
 
-def log_model(model: Any, name: str, input_example: Any = None) -> str:
-    """Log ``model`` to the active run under ``name`` and return its ``models:/`` URI."""
+def log_model(model: Any, name: str, input_example: Any = None, *,
+              reference: Any = None) -> str:
+    """Log ``model`` to the active run under ``name`` and return its ``models:/`` URI.
+
+    ``reference``: the frame the model was trained on (a DataFrame), profiled with the
+    model's predictions on it as the run's reference for drift, replacing the one a
+    ``features.get`` in the run captured."""
     run = lifecycle.require_active("mlops.log_model")
     if not name or not isinstance(name, str):
         raise UserInputError("log_model: a model needs a name")
+    if reference is not None:
+        from ..monitor.reference import check_frame
+
+        check_frame(reference, "log_model: reference")
     if run.ref.run_id is None or run.ref.store.offline:
         raise BackendUnavailableError(
             f"log_model: tracking store {run.ref.store.shown} is unreachable: the model was not "
@@ -112,5 +121,9 @@ def log_model(model: Any, name: str, input_example: Any = None) -> str:
     entry = {"name": name, "uri": str(info.model_uri), "flavor": flavor}
     run.models = [m for m in run.models if m["name"] != name] + [entry]
     client(run.config).set_tag(run.ref.run_id, MODELS_TAG, json.dumps(run.models))
+    if reference is not None:
+        from ..monitor.reference import model_reference
+
+        model_reference(run, model, flavor, reference, name, entry["uri"])
     trigger.register_candidate(run, entry["uri"])
     return entry["uri"]
