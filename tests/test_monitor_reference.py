@@ -270,12 +270,12 @@ def test_what_set_and_load_reference_refuse(on_server: Path) -> None:
     with pytest.raises(NotFoundError, match="no deployment named 'ghost'"):
         set_reference("ghost", frame, cwd=project)
     with pytest.raises(UserInputError, match="must be a pandas DataFrame, not dict"):
-        set_reference("ghost", {"x": [1.0]}, cwd=project)  # type: ignore[arg-type]
+        set_reference("ghost", {"x": [1.0]}, cwd=project)
     with pytest.raises(UserInputError, match="is neither a deployment name nor a model URI"):
         set_reference("s3://bucket/model", frame, cwd=project)
     _deploy_record(project, "folder-model", None)
-    with pytest.raises(NoReference, match="which has no training run and so no reference; "
-                                          "give it one: mlops.monitor.set_reference"):
+    with pytest.raises(NoReference, match=r"which has no training run and so no reference; "
+                                          r"give it one: mlops\.monitor\.set_reference"):
         load_reference("folder-model", cwd=project)
     with pytest.raises(UserInputError, match="no training run to keep a reference on"):
         set_reference("folder-model", frame, cwd=project)
@@ -388,11 +388,11 @@ def test_the_reader_names_the_first_fault() -> None:
         Profile.from_json(broken, what="the file")
     broken = json.loads(json.dumps(good))
     broken["columns"]["x"]["edges"].reverse()
-    with pytest.raises(UserInputError, match="x.edges are not at most 101 ascending"):
+    with pytest.raises(UserInputError, match=r"x\.edges are not at most 101 ascending"):
         Profile.from_json(broken)
     broken = json.loads(json.dumps(good))
     broken["columns"]["x"]["mean"] = "NaN"
-    with pytest.raises(UserInputError, match="x.mean is not a finite number"):
+    with pytest.raises(UserInputError, match=r"x\.mean is not a finite number"):
         Profile.from_json(broken)
     broken = json.loads(json.dumps(good))
     broken["rows"] = True
