@@ -116,7 +116,7 @@ def _label_kind(series: pd.Series, column: str) -> LabelKind:
             types.infer_dtype(series, skipna=True) in ("string", "empty"):
         return "text"
     raise UserInputError(f"label column {column!r} must hold numbers, booleans or text, not "
-                         f"{types.infer_dtype(series, skipna=True)} ({series.dtype})")
+                         f"{series.dtype}")
 
 
 def _checked_table(df: Any, label: str | None) -> tuple[pa.Table, str, LabelKind]:
