@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from ..monitor.inference_log import InferenceLog, Names, Record, log_folder
+from ..monitor.remote_log import RemoteLog
 from .metrics import ServingMetrics
 from .protocol import JSON, PayloadError, error_body, inspect_payload, loads
 from .state import (
@@ -94,10 +95,12 @@ class ServingFront:
         self.history = History()
         folder = Path(str(monitor["folder"])) if monitor.get("folder") else log_folder(
             self.folder.parent.parent, name)  # <state_dir>/deployments/<name> by default
+        remote = RemoteLog(str(monitor["remote"]), str(monitor.get("endpoint_url") or ""),
+                           str(monitor.get("region") or "")) if monitor.get("remote") else None
         self.inference_log = InferenceLog(
             folder, sample_rate=float(monitor.get("sample_rate", 1.0)),
             max_rows_per_s=int(monitor.get("max_rows_per_s", 0)), names=self._names_of,
-            log=log)
+            log=log, remote=remote)
 
     def _live_versions(self) -> list[tuple[int, str | None, str | None]]:
         return [(v, w.info.run_id, w.info.device) for v, w in sorted(self.workers.items())

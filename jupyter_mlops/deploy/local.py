@@ -306,13 +306,18 @@ class LocalTarget(TargetBase):
             max_request_bytes=options.max_request_bytes,
             max_request_rows=options.max_request_rows, gpu=str(options.gpu),
             cpu_threads=options.cpu_threads, start_timeout_s=timeout, python=sys.executable))
-        from ..monitor.inference_log import log_folder  # parsing a deploy verb loads no monitor
+        # parsing a deploy verb loads no monitor module
+        from ..monitor.inference_log import log_folder
+        from ..monitor.remote_log import remote_url
 
         deployment.settings["monitor"] = {
             "enabled": bool(self.config["monitor.enabled"]),
             "sample_rate": float(self.config["monitor.sample_rate"]),
             "max_rows_per_s": int(self.config["monitor.max_rows_per_s"]),
-            "folder": str(log_folder(self.config.state_dir, name))}
+            "folder": str(log_folder(self.config.state_dir, name)),
+            "remote": remote_url(str(self.config["tracking.artifact_root"]), name),
+            "endpoint_url": str(self.config["aws.endpoint_url"]),
+            "region": str(self.config["aws.region"])}
         self.store.save(deployment)
         write_json(folder / SECRET_FILE, {"token": secrets.token_urlsafe(32)}, private=True)
         progress(f"starting the serving process on {deployment.url}")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..config import Config, load_config
 from ..errors import UserInputError
 from .folders import require_known
-from .log_store import hours_in
+from .log_store import cache_folder, hours_in, remote_of
 from .overview import MonitorSummary, collect
 from .timespan import TimeLike, parse_time
 
@@ -56,8 +56,9 @@ def read_log(name: str, since: TimeLike = None, until: TimeLike = None,
                              f"({end.isoformat()})")
     config = _config(config, cwd)
     folder = require_known(config, name)
-    tables = [table for table in (hour.read() for hour in hours_in(folder, start, end))
-              if table.num_columns]
+    tables = [table for table in (hour.read() for hour in hours_in(
+        folder, start, end, remote=remote_of(config, name),
+        cache=cache_folder(config, name) / "s3")) if table.num_columns]
     if not tables:
         return pd.DataFrame(columns=list(LOG_COLUMNS)), 0
     table = pa.concat_tables(tables, promote_options="permissive")

@@ -17,6 +17,9 @@ Layout (``log_folder``)::
     <state_dir>/monitoring/<deployment>/date=YYYY-MM-DD/hour=HH/part-<ms>-<uuid8>.parquet
     <state_dir>/monitoring/<deployment>/_status.json
 
+When the artifact root is on S3, the writer ships the finished files there every 10 s
+(``remote_log``) and the local folder only holds what is not shipped yet.
+
 Columns: ``request_id``, ``timestamp`` (UTC, µs), ``version``, one column per input feature
 (the signature's input names, else ``input_<i>``), ``prediction`` (one output) or one column
 per output name / ``prediction_<i>``, ``latency_ms``. One row per input row.
@@ -46,6 +49,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from .remote_log import RemoteLog, Shipper
 
 STATUS_FILE = "_status.json"
 FLUSH_EVERY_S = 0.5  # well under a second: SIGKILL loses at most the last second
@@ -110,8 +115,11 @@ class InferenceLog:
                  flush_every_s: float = FLUSH_EVERY_S,
                  names: Callable[[int], Names] = lambda _version: Names(),
                  log: Callable[[str], None] = lambda _message: None,
-                 sink: Callable[[Path, Any], None] | None = None) -> None:
+                 sink: Callable[[Path, Any], None] | None = None,
+                 remote: RemoteLog | None = None) -> None:
         self.folder = folder
+        self.remote = remote
+        self.shipper = Shipper(folder, remote, log=log) if remote is not None else None
         self.sample_rate = sample_rate
         self.max_rows_per_s = max_rows_per_s
         self.max_records = max_records
@@ -184,8 +192,13 @@ class InferenceLog:
         for requests. The child writes what it got when the pipe closes, even after a
         SIGKILL of this process."""
         if process:
+            remote = self.remote
+            shipping = [] if remote is None else [
+                "--remote", remote.url, "--endpoint-url", remote.endpoint_url,
+                "--region", remote.region]
             self._child = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(self.folder)], stdin=subprocess.PIPE,
+                [sys.executable, "-m", __name__, str(self.folder), *shipping],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL, close_fds=True)
         self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
         self._thread.start()
@@ -214,9 +227,20 @@ class InferenceLog:
         every = HAND_OVER_EVERY_S if self._child is not None else self.flush_every_s
         while not self._stop.wait(every):
             self.flush()
+            self._ship(force=False)
         self.flush()
+        self._ship(force=True)
         if self._child is None:
             self._write_status(force=True)
+
+    def _ship(self, *, force: bool) -> None:
+        """Where the log goes to S3: upload the finished files (this process writes them)."""
+        if self.shipper is None or self._child is not None:
+            return
+        error = self.shipper.error
+        self.shipper.ship(force=force)
+        if self.shipper.error != error:
+            self._status_dirty = True
 
     def _hand_over(self, records: list[Record]) -> bool:
         """Send records (and the counts) to the child; False when it is gone."""
@@ -291,8 +315,9 @@ class InferenceLog:
                 data: dict[str, Any] = json.loads(
                     (self.folder / STATUS_FILE).read_text(encoding="utf-8"))
                 return data
+        shipping = self.shipper.error if self.shipper is not None else None
         return {"rows_written": self.rows_written, "dropped": self.dropped,
-                "sampled_out": self.sampled_out, "error": self.error,
+                "sampled_out": self.sampled_out, "error": self.error or shipping,
                 "updated": round(time.time(), 3)}
 
     def _restore(self) -> None:
@@ -568,8 +593,10 @@ def main(argv: list[str] | None = None) -> int:
     """The writer process: frames from the serving process on stdin, files out, until the
     pipe closes (the serving process stopped, or was killed)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: python -m jupyter_mlops.monitor.inference_log FOLDER", file=sys.stderr)
+    options = dict(zip(args[1::2], args[2::2], strict=False))
+    if len(args) % 2 != 1 or not set(options) <= {"--remote", "--endpoint-url", "--region"}:
+        print("usage: python -m jupyter_mlops.monitor.inference_log FOLDER [--remote "
+              "s3://BUCKET/PREFIX [--endpoint-url URL] [--region REGION]]", file=sys.stderr)
         return 2
     known: dict[int, Names] = {}
 
@@ -579,7 +606,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with contextlib.suppress(OSError):
         os.nice(WRITER_NICE)
-    log = InferenceLog(Path(args[0]), names=lambda v: known.get(v, Names()), log=say)
+    remote = RemoteLog(options["--remote"], options.get("--endpoint-url", ""),
+                       options.get("--region", "")) if options.get("--remote") else None
+    log = InferenceLog(Path(args[0]), names=lambda v: known.get(v, Names()), log=say,
+                       remote=remote)
     log.start()  # writes every FLUSH_EVERY_S what this thread puts in its buffer
     stream = sys.stdin.buffer
     while True:
