@@ -295,6 +295,8 @@ def test_a_rule_fires_once_and_its_retraining_is_tracked_as_a_candidate(
     assert tag["report"].startswith("4 requests logged since ")
     candidate = client.get_model_version_by_alias("churn", "candidate")
     assert candidate.run_id == run_id
+    assert outcome.last_result["candidates"] == [
+        f"churn version {candidate.version} → models:/churn@candidate"]
     # registered, never deployed: the deployment serves what it served
     deployment = DeploymentStore(load_config(churn).path("deploy.path")).load("churn")
     assert deployment.versions == [] and deployment.status == "stopped"
@@ -407,3 +409,83 @@ async def test_the_server_checks_the_rules_by_itself_off_its_event_loop(
     assert seen and loop_thread not in seen
     assert rules("churn")[0].last_fired is not None
     assert rules("churn")[0].id == added.id
+
+
+# --------------------------------------------------------------------------- drift and metrics
+
+
+def test_metric_rules_read_the_labelled_requests(churn: Path) -> None:
+    import pandas as pd
+
+    from jupyter_mlops.monitor.labels import log_labels
+
+    high = rule("churn", "metric:mae>0.5", "retrain.ipynb")
+    low = rule("churn", "metric:rmse<0.5", "retrain.ipynb")
+    before = check("churn", fire=False)
+    assert [r.holds for r in before.rules] == [None, None]
+    assert "no labels for churn yet" in before.rules[0].reason
+    traffic(churn, 10)  # predictions 2n
+    off = [1.0] * 5 + [3.0] * 5  # errors: mae 2.0, rmse sqrt(5)
+    log_labels("churn", pd.DataFrame({"request_id": [f"req-{n}" for n in range(10)],
+                                      "truth": [2.0 * n + e for n, e in enumerate(off)]}))
+    result = check("churn", fire=False)
+    by_id = {r.id: r for r in result.rules}
+    assert by_id[high.id].holds is True
+    assert by_id[high.id].reason.startswith("mae 2 over 10 labelled requests since ")
+    assert by_id[high.id].reason.endswith("(> 0.5); would fire (dry run)")
+    assert by_id[low.id].holds is False
+    assert by_id[low.id].reason.startswith(f"rmse {5 ** 0.5:.4g} over 10 labelled requests")
+    assert by_id[low.id].reason.endswith("(not < 0.5)")
+
+
+def _deployed_with_reference(project: Path) -> None:
+    """'churn' serving a run's model (stopped), whose reference has x0, x1 ~ N(0, 1)."""
+    import numpy as np
+    import pandas as pd
+
+    import jupyter_mlops as mlops
+    from jupyter_mlops.deploy.state import Deployment, VersionInfo
+    from jupyter_mlops.monitor.reference import set_reference
+
+    with mlops.start_run(cwd=str(project)) as run:
+        mlops.log(score=1.0)
+    store = DeploymentStore(load_config(project).path("deploy.path"))
+    store.save(Deployment("churn", "local", status="stopped", version=1, versions=[
+        VersionInfo(1, f"runs:/{run.run_id}/model", run_id=run.run_id, status="stopped")]))
+    rng = np.random.default_rng(3)
+    set_reference("churn", pd.DataFrame({"x0": rng.normal(0, 1, 3000),
+                                         "x1": rng.normal(0, 1, 3000)}), cwd=project)
+
+
+def test_a_drift_rule_fires_for_the_shifted_feature_only(
+        churn: Path, tracking_server: str, monkeypatch: pytest.MonkeyPatch,
+        tracking_reset: None) -> None:
+    import numpy as np
+
+    monkeypatch.setenv("MLOPS_TRACKING_URI", tracking_server)
+    _deployed_with_reference(churn)
+    shifted = rule("churn", "drift:x1", "retrain.ipynb")
+    steady = rule("churn", "drift:x0", "retrain.ipynb")
+    unknown = rule("churn", "drift:age", "retrain.ipynb")
+    quiet = check("churn", fire=False)
+    assert [r.holds for r in quiet.rules] == [False, False, False]
+    assert quiet.rules[0].reason.startswith("no logged requests since ")
+
+    rng = np.random.default_rng(11)
+    now = datetime.now(UTC)
+    write_part(churn, "churn", [
+        {**row(now, n), "x0": float(rng.normal(0, 1)), "x1": float(rng.normal(1, 1))}
+        for n in range(400)])
+    result = check("churn")
+    by_id = {r.id: r for r in result.rules}
+    assert result.fired == [shifted.id]
+    assert by_id[shifted.id].reason.startswith("drifted: x1 (psi ")
+    assert "over 400 requests since " in by_id[shifted.id].reason
+    assert by_id[steady.id].holds is False
+    assert by_id[steady.id].reason.startswith("no drift over 400 requests")
+    assert by_id[unknown.id].holds is None
+    assert by_id[unknown.id].reason.startswith("'age' is not compared (compared: x0, x1")
+    outcome = settled("churn", shifted.id)
+    assert outcome.last_result is not None and outcome.last_result["status"] == "succeeded"
+    log = Path(outcome.last_result["log"]).read_text()
+    assert "drift:x1" in log and "drifted: x1" in log

@@ -137,7 +137,7 @@ def _drift(config: Config, name: str, condition: Condition, since: datetime
     over = f"over {report.current_rows} requests since {since:%Y-%m-%d %H:%M} UTC"
     if not drifted:
         return False, f"no drift {over}"
-    shown = ", ".join(f"{r.feature} ({r.method} {r.statistic:.3g}, threshold "
+    shown = ", ".join(f"{r.feature} ({r.method} {r.statistic or 0:.3g}, threshold "
                       f"{r.threshold:.3g})" for r in drifted[:5])
     more = f" and {len(drifted) - 5} more" if len(drifted) > 5 else ""
     return True, f"drifted: {shown}{more} {over}"
@@ -148,28 +148,21 @@ def _metric(config: Config, name: str, condition: Condition, since: datetime,
     from .performance import performance
 
     assert condition.metric is not None
-    span = max(1, math.ceil((now - since).total_seconds()) + 1)
-    frame = performance(name, condition.metric, since=since, by=f"{span}s", config=config)
-    frame = frame[frame["rows"] > 0] if len(frame) else frame
+    # one bucket holding the whole window: performance's buckets are whole multiples of
+    # ``by`` since the Unix epoch, so a bucket longer than the time since then is the first
+    whole = f"{math.ceil(now.timestamp()) + 86400}s"
+    frame = performance(name, condition.metric, since=since, by=whole, config=config)
     if not len(frame):
         message = frame.attrs.get("message") or "no labelled requests"
-        return None, f"{message} since {since:%Y-%m-%d %H:%M} UTC"
-    value = _overall(condition.metric, frame)
-    rows = int(frame["rows"].sum())
+        return None, f"{message} (since {since:%Y-%m-%d %H:%M} UTC)"
+    value, rows = float(frame["value"].iloc[0]), int(frame["rows"].iloc[0])
+    if math.isnan(value):
+        return None, (f"{condition.metric} is undefined over the {rows} labelled requests "
+                      f"since {since:%Y-%m-%d %H:%M} UTC")
     verdict = condition.holds(value)
-    return verdict, (f"{condition.metric} {value:.4g} over {rows} labelled requests "
-                     f"({'' if verdict else 'not '}{condition.op} {condition.value:g})")
-
-
-def _overall(metric: str, frame: Any) -> float:
-    """The metric over every bucket (at most two, the window being one bucket long):
-    accuracy and mae as the rows-weighted mean, rmse from the mean square; f1 and auc as
-    the rows-weighted mean of the buckets' values."""
-    weights = frame["rows"].astype(float)
-    values = frame["value"].astype(float)
-    if metric == "rmse":
-        return float(math.sqrt(((values ** 2) * weights).sum() / weights.sum()))
-    return float((values * weights).sum() / weights.sum())
+    return verdict, (f"{condition.metric} {value:.4g} over {rows} labelled requests since "
+                     f"{since:%Y-%m-%d %H:%M} UTC ({'' if verdict else 'not '}"
+                     f"{condition.op} {condition.value:g})")
 
 
 def evaluate(config: Config, name: str, item: Rule, now: datetime

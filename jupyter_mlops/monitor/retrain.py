@@ -5,8 +5,10 @@ records its outcome in the rule's state when it ends.
     python -m jupyter_mlops.monitor.retrain DEPLOYMENT RULE_ID NOTEBOOK --run-id ID
 
 The child runs with ``MLOPS_TRIGGER`` set (JSON: the deployment, the rule, its condition
-and the check's one-line report), so the runs its steps track say why they ran and the
-models they log become the deployment's ``candidate`` (see ``tracking.trigger``). Its output
+and the check's one-line report), so the runs its steps track say why they ran (see
+``tracking.trigger``); once the pipeline succeeded, the models those runs logged are
+registered under the deployment's registered model (or its name) with the alias
+``candidate``: never deployed, promoting one is the user's call. Its output
 (each step's progress, then the failing step's log) goes to
 ``<state_dir>/monitoring/rules/logs/<deployment>-<rule>-<run>.log``.
 """
@@ -26,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config, load_config
-from ..errors import MLOpsError, NotFoundError
-from ..tracking.trigger import RUNS_ENV, TRIGGER_ENV
+from ..errors import BackendUnavailableError, MLOpsError, NotFoundError
+from ..tracking.trigger import CANDIDATE_ALIAS, RUNS_ENV, TRIGGER_ENV, current
 from .rules import Rule, locked_rules, now_iso, rules_folder
 
 if TYPE_CHECKING:
@@ -123,6 +125,27 @@ def _failure(result: RunResult) -> tuple[str, str | None]:
     return f"step {step.name!r} failed: {step.message}", step.log or None
 
 
+def register_candidates(config: Config, runs: list[str], name: str) -> list[str]:
+    """Register every model the tracked ``runs`` logged as a new version of ``name`` with
+    the alias ``candidate`` (the last one registered keeps it); nothing is deployed."""
+    from ..tracking.registry import register_run
+    from ..tracking.run_rows import logged_model_names, models_of
+    from ..tracking.store import get_run, reachable_client
+
+    registered = []
+    for run_id in runs:
+        if run_id.startswith("pending-"):
+            raise BackendUnavailableError(f"run {run_id} never reached the tracking store: "
+                                          "its model was not registered")
+        client = reachable_client(config)
+        run = get_run(client, config, run_id)
+        for entry in models_of(run, logged_model_names(client, [run])):
+            registration = register_run(config, run_id, name, CANDIDATE_ALIAS, entry["uri"])
+            registered.append(str(registration))
+            print(f"registered {registration} (not deployed)", flush=True)
+    return registered
+
+
 def record(config: Config, name: str, rule_id: str, run_id: str,
            outcome: dict[str, Any]) -> None:
     """Write the outcome of run ``run_id`` into the rule's state (if the rule still
@@ -158,7 +181,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             {}, run_id=args.run_id,
             on_progress=lambda e: print(f"{e.step}: {e.state} {e.message}".rstrip(), flush=True))
         if result.ok:
-            outcome = {"status": "succeeded", "error": None}
+            model = (current() or {}).get("model") or args.deployment
+            try:
+                outcome = {"status": "succeeded", "error": None, "candidates":
+                           register_candidates(config, _tracked_runs(log), model)}
+            except MLOpsError as exc:
+                outcome = {"status": "failed", "error": "the pipeline succeeded, but its model "
+                           f"was not registered as {model}@{CANDIDATE_ALIAS}: {exc}"[:400]}
         else:
             error, step_log = _failure(result)
             outcome = {"status": "failed", "error": error, "step_log": step_log}

@@ -48,7 +48,9 @@ ResultStatus = Literal["running", "succeeded", "failed"]
 RESULT_STATUSES: tuple[ResultStatus, ...] = get_args(ResultStatus)
 ConditionKind = Literal["drift", "metric", "rows"]
 Comparison = Literal["<", "<=", ">", ">="]
-METRICS = ("accuracy", "f1", "auc", "rmse", "mae")
+#: the metrics ``monitor.performance`` computes by name
+RuleMetric = Literal["accuracy", "f1", "auc", "rmse", "mae"]
+METRICS: tuple[RuleMetric, ...] = get_args(RuleMetric)
 #: targets a rule can start today (the others are named so that asking says so)
 SUPPORTED_TARGETS: tuple[RuleTarget, ...] = ("local",)
 
@@ -70,7 +72,7 @@ class Condition:
 
     kind: ConditionKind
     feature: str | None = None  # drift:FEATURE
-    metric: str | None = None  # metric:NAME
+    metric: RuleMetric | None = None  # metric:NAME
     op: Comparison | None = None  # metric and rows
     value: float | None = None  # metric and rows
 
@@ -102,7 +104,7 @@ def parse_when(text: Any) -> Condition:
         if name.lower() not in METRICS:
             raise UserInputError(f"cannot read the condition {when!r}: metric {name!r} is not "
                                  f"one of {', '.join(METRICS)}")
-        return Condition("metric", metric=name.lower(), op=cast(Comparison, op),
+        return Condition("metric", metric=cast(RuleMetric, name.lower()), op=cast(Comparison, op),
                          value=float(value))
     match = _ROWS.match(when)
     if match:

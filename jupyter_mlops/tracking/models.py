@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import BackendUnavailableError, UserInputError
-from . import lifecycle, trigger
+from . import lifecycle
 from .store import client, first_line
 
 MODELS_TAG = "mlops.models"
@@ -125,5 +125,4 @@ def log_model(model: Any, name: str, input_example: Any = None, *,
         from ..monitor.reference import model_reference
 
         model_reference(run, model, flavor, reference, name, entry["uri"])
-    trigger.register_candidate(run, entry["uri"])
     return entry["uri"]

@@ -1,11 +1,9 @@
 """Runs a monitoring rule started: the rule's retraining process sets ``MLOPS_TRIGGER``
-(JSON: ``{"deployment", "rule", "when", "report", "model"}``) for the pipeline it runs, so
-
-- every run started in it carries the tag ``mlops.trigger`` (that JSON: why it ran), and its
-  id is noted in the file ``MLOPS_TRIGGER_RUNS`` names (the rule's outcome lists it);
-- every model it logs is registered under the deployment's registered model (``model``; the
-  deployment's name when it serves none) with the alias ``candidate``. Nothing is deployed:
-  promoting the candidate is the user's call.
+(JSON: ``{"deployment", "rule", "when", "report", "model"}``) for the pipeline it runs, and
+every run started in it carries the tag ``mlops.trigger`` (that JSON: why it ran), and its
+id is noted in the file ``MLOPS_TRIGGER_RUNS`` names, so that the retraining, once its
+pipeline succeeded, registers the models those runs logged as the deployment's
+``candidate`` (``monitor.retrain``; never deployed).
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .store import first_line
 from .transport import MAX_TAG_LENGTH
 
 if TYPE_CHECKING:
@@ -65,24 +62,3 @@ def note_run(run: ActiveRun) -> None:
     except OSError as exc:
         print(f"mlops: could not note run {run.run_id} for the monitoring rule "
               f"({exc})", file=sys.stderr)
-
-
-def register_candidate(run: ActiveRun, model_uri: str) -> None:
-    """In a triggered run, register the model just logged as the deployment's
-    ``candidate``; a failure is a warning (the model stays logged on the run)."""
-    data = current()
-    if data is None or run.ref.run_id is None:
-        return
-    from .registry import register_run
-
-    name = data.get("model") if isinstance(data.get("model"), str) and data.get("model") \
-        else data["deployment"]
-    try:
-        registration = register_run(run.config, run.ref.run_id, name, CANDIDATE_ALIAS,
-                                    model_uri)
-    except Exception as exc:
-        print(f"mlops: the retrained model was logged but not registered as {name}@"
-              f"{CANDIDATE_ALIAS}: {first_line(str(exc))}", file=sys.stderr)
-        return
-    print(f"mlops: registered {registration} (not deployed: deploy it when it is better)",
-          file=sys.stderr)
