@@ -5,6 +5,7 @@ MLflow run behind a real local deployment, and bad input as one line each."""
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 import time
@@ -20,11 +21,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from jupyter_mlops.errors import NotFoundError, UserInputError
-from jupyter_mlops.monitor import performance as performance_module
 from jupyter_mlops.monitor.labels import LabelsLogged, log_labels, read_labels
 from jupyter_mlops.monitor.performance import performance, performance_dict
 from tests.deploy_fixtures import post
 from tests.monitor_fixtures import NOW, deployed, log_folder, row, write_part
+
+# the module, not the function of the same name the package exports
+performance_module = importlib.import_module("jupyter_mlops.monitor.performance")
 
 HOUR = timedelta(hours=1)
 #: the start of the hour three hours back, and of the current hour (UTC)

@@ -192,7 +192,8 @@ def _read_part(path: Path) -> pa.Table:
             schema.field("received_at").type):
         raise UserInputError(f"labels file {path} has no received_at time: delete it")
     return table.select(["request_id", "label", "received_at"]).cast(pa.schema([
-        pa.field("request_id", pa.string()), pa.field("label", label_type),
+        pa.field("request_id", pa.string()),
+        pa.field("label", pa.string() if pa.types.is_string(label_type) else pa.float64()),
         pa.field("received_at", pa.timestamp("us", "UTC"))]))
 
 

@@ -313,6 +313,8 @@ def performance(name: str, metric: MetricName | MetricFunction = "accuracy", *,
         truth = truth.astype(str)
     if predicted.dtype == object:
         predicted = predicted.astype(str)
+    elif predicted.dtype == np.bool_:
+        predicted = predicted.astype("float64")  # as the labels store booleans
     metrics: Any = None
     average: Average = "binary"
     if not callable(metric):
