@@ -1,7 +1,7 @@
 """The Monitor II REST routes through a real Jupyter server (pytest-jupyter, unauthenticated
 access off) over an inference log written as the serving process writes it
-(``monitor_traffic``): a deployment's rules (list, add, remove) and its check; one-line 4xx
-for the caller's mistakes, 403 without credentials."""
+(``monitor_traffic``): a deployment's performance once labels came in, its rules (list,
+add, remove) and its check; one-line 4xx for the caller's mistakes, 403 without credentials."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from tests.monitor_traffic import Traffic, retrain_notebook, shifted_traffic
+from tests.monitor_traffic import PER_HOUR, Traffic, retrain_notebook, shifted_traffic
 
 from .rest_helpers import api_get
 
@@ -40,9 +40,13 @@ def traffic(jp_root_dir: Path) -> Traffic:
     return found
 
 
-async def _send(jp_fetch: Any, method: str, *parts: str, body: Any = None) -> tuple[int, Any]:
-    response = await jp_fetch("mlops", "api", "monitor", "deployments", *parts, method=method,
-                              params={"path": "proj"},
+async def _send(jp_fetch: Any, method: str, *parts: str, body: Any = None,
+                **params: str) -> tuple[int, Any]:
+    """``parts`` after ``monitor/deployments/``; a query ``a=b`` as the last part."""
+    query = dict(p.split("=", 1) for p in parts if "=" in p)
+    response = await jp_fetch("mlops", "api", "monitor", "deployments",
+                              *(p for p in parts if "=" not in p), method=method,
+                              params={"path": "proj", **query, **params},
                               body=None if body is None else json.dumps(body))
     return response.code, json.loads(response.body.decode())
 
@@ -56,6 +60,30 @@ async def _refused(jp_fetch: Any, method: str, *parts: str, body: Any = None
     answer = json.loads(response.body.decode())
     assert set(answer) == {"message"} and "\n" not in answer["message"], answer
     return caught.value.code, answer["message"]
+
+
+# --------------------------------------------------------------------------- performance
+
+
+async def test_performance_before_and_after_labels(jp_fetch: Any, traffic: Traffic) -> None:
+    from jupyter_mlops.monitor import log_labels
+
+    before = await api_get(jp_fetch, "monitor", "deployments", "churn", "performance",
+                           path="proj")
+    assert before["points"] == [] and "no labels for churn yet" in before["message"]
+    await asyncio.to_thread(log_labels, "churn", traffic.labels, cwd=traffic.project)
+    after = await api_get(jp_fetch, "monitor", "deployments", "churn", "performance",
+                          path="proj", metric="accuracy", by="1h")
+    assert (after["metric"], after["by"], after["training"], after["message"]) == (
+        "accuracy", "1h", None, None)
+    assert [(p["value"], p["rows"]) for p in after["points"]] == [(1.0, PER_HOUR),
+                                                                  (0.75, PER_HOUR)]
+    assert [p["t"][:19] for p in after["points"]] == [h.isoformat()[:19]
+                                                       for h in traffic.hours]
+    second = traffic.hours[1].isoformat()
+    late = await api_get(jp_fetch, "monitor", "deployments", "churn", "performance",
+                         path="proj", since=second)
+    assert [p["value"] for p in late["points"]] == [0.75]
 
 
 # --------------------------------------------------------------------------- rules and check
@@ -104,6 +132,11 @@ async def test_rules_are_added_listed_checked_and_removed(jp_fetch: Any,
 
 
 @pytest.mark.parametrize(("method", "parts", "body", "code", "message"), [
+    ("GET", ("nobody", "performance"), None, 404, "no deployment named 'nobody'"),
+    ("GET", ("churn", "performance", "metric=precision"), None, 400,
+     "metric 'precision': choose accuracy"),
+    ("GET", ("churn", "performance", "by=often"), None, 400, "by: "),
+    ("GET", ("churn", "performance", "since=whenever"), None, 400, "since: cannot read"),
     ("POST", ("churn", "rules"), {"then": "retrain.ipynb"}, 400, "'when' is required"),
     ("POST", ("churn", "rules"), {"when": "drift"}, 400, "'then' is required"),
     ("POST", ("churn", "rules"), {"when": "sometimes", "then": "retrain.ipynb"}, 400,
@@ -132,7 +165,8 @@ async def test_mistakes_are_one_line_4xx(jp_fetch: Any, traffic: Traffic, method
 
 
 @pytest.mark.parametrize(("method", "parts"), [
-    ("GET", ("churn", "rules")), ("POST", ("churn", "rules")),
+    ("GET", ("churn", "performance")), ("GET", ("churn", "rules")),
+    ("POST", ("churn", "rules")),
     ("DELETE", ("churn", "rules", "0123abcd")), ("POST", ("churn", "check"))])
 async def test_routes_need_authentication(jp_fetch: Any, traffic: Traffic, method: str,
                                           parts: tuple[str, ...]) -> None:

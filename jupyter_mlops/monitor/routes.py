@@ -20,6 +20,9 @@ project whose configuration, deployments and ``.mlops/monitoring`` are meant.
                                       latest ``limit``; timestamps ISO 8601 UTC), total: the
                                       rows of the window}
 
+    GET monitor/deployments/NAME/performance?metric=accuracy&since=&until=&by=1h
+                                     {metric, by, training, points: [{t, value, rows}],
+                                      message} (metric: accuracy, f1, auc, rmse or mae)
     GET monitor/deployments/NAME/rules
                                      {rules: [{id, when, then, target, cooldown_s, created,
                                       last_fired, last_result}]}
@@ -32,14 +35,16 @@ project whose configuration, deployments and ``.mlops/monitoring`` are meant.
                                      CheckResult.to_dict(): {name, checked_at, rules: [{id,
                                       when, fired, skipped, reason, result}]}
 
-An unknown deployment (or rule) is a 404; a ``since``/``until``/``limit``, a rule or a body
-that does not parse a 400, each with its one-line message. Every route's work (reading the
-log, checking rules, which may start a pipeline) runs in an executor, never on the event loop.
+An unknown deployment (or rule) is a 404; a ``since``/``until``/``limit``/``metric``/``by``, a
+rule or a body that does not parse a 400, each with its one-line message. Every route's work
+(reading the log, checking rules, which may start a pipeline) runs in an executor, never on
+the event loop.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from tornado import web
@@ -47,6 +52,7 @@ from tornado import web
 from ..deploy.state import check_name
 from ..errors import UserInputError
 from ..server.base import MLOpsHandler
+from .timespan import parse_time
 
 #: rows a panel gets when it does not say how many
 DEFAULT_LIMIT = 50
@@ -55,6 +61,12 @@ DEFAULT_LIMIT = 50
 class MonitorHandler(MLOpsHandler):
     def deployment_name(self, raw: str) -> str:
         return check_name(raw)
+
+    def window(self) -> tuple[datetime | None, datetime | None]:
+        """``?since=&until=`` as UTC times (absent or empty: None), read once so that a
+        duration means the same instant throughout the request; one line if unreadable."""
+        return (parse_time(self.get_argument("since", None) or None, "since"),
+                parse_time(self.get_argument("until", None) or None, "until"))
 
 
 class DeploymentsHandler(MonitorHandler):
@@ -104,6 +116,23 @@ class InferencesHandler(MonitorHandler):
             return {"columns": split["columns"], "rows": split["data"], "total": total}
 
         self.reply(await self.in_executor(page))
+
+
+class PerformanceHandler(MonitorHandler):
+    @web.authenticated
+    async def get(self, raw: str) -> None:
+        from .performance import performance, performance_dict
+
+        name, folder = self.deployment_name(raw), self.folder()
+        since, until = self.window()
+        by = self.get_argument("by", "1h")
+        metric: Any = self.get_argument("metric", "accuracy")  # performance() names the known
+
+        def points() -> dict[str, Any]:
+            return performance_dict(performance(name, metric, since=since, until=until, by=by,
+                                                cwd=folder))
+
+        self.reply(await self.in_executor(points))
 
 
 class RulesHandler(MonitorHandler):
@@ -169,6 +198,7 @@ def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("monitor/deployments", DeploymentsHandler),
     ("monitor/deployments/(.*)/inferences", InferencesHandler),
+    ("monitor/deployments/(.*)/performance", PerformanceHandler),
     ("monitor/deployments/(.*)/rules", RulesHandler),
     ("monitor/deployments/(.*)/rules/(.*)", RuleHandler),
     ("monitor/deployments/(.*)/check", CheckHandler),

@@ -13,18 +13,21 @@ remove`` keeps the rules ``check NAME`` evaluates (and fires).
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import load_config
+from ..errors import NotFoundError, UserInputError
 from ..verb import Context, UsageError, positive_int
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
     from .check import CheckResult
+    from .labels import LabelsLogged
     from .overview import MonitorSummary
     from .rules import Rule
 
@@ -45,6 +48,51 @@ def _until(parser: argparse.ArgumentParser) -> None:
 
 def _json_flag(parser: argparse.ArgumentParser, what: str = "the result") -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+
+
+def read_frame(source: str, ctx: Context, what: str) -> Any:
+    """The frame ``source`` names: a notebook variable (in a kernel), or a Parquet/CSV file
+    relative to the working folder (anywhere); a ``.json`` file is a saved reference profile
+    where ``what`` takes one. One line when it is neither."""
+    if ctx.namespace is not None and source in ctx.namespace:
+        return ctx.namespace[source]
+    path = Path(ctx.cwd) / source
+    suffix = path.suffix.lower()
+    if suffix in FRAME_FILES or (suffix == ".json" and what == "--reference"):
+        if not path.is_file():
+            raise NotFoundError(f"{what}: no file {source} (in {ctx.cwd})")
+        import pandas as pd
+
+        try:
+            if suffix == ".csv":
+                return pd.read_csv(path, dtype={"request_id": "string"})
+            if suffix == ".json":
+                from .profile import Profile
+
+                return Profile.from_json(json.loads(path.read_text(encoding="utf-8")))
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors too
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserInputError(f"{what}: cannot read {source}: {first}") from None
+    if ctx.namespace is not None:
+        raise UsageError(f"{what}: no variable {source!r} in the notebook, and not a "
+                         ".parquet or .csv file")
+    raise UsageError(f"{what}: give a .parquet or .csv file, not {source!r}")
+
+
+def _frame_like(value: Any, source: str, what: str, profile: bool = False) -> Any:
+    """``value`` if it is a DataFrame (or, where ``profile``, a reference Profile)."""
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return value
+    if profile and type(value).__name__ == "Profile":
+        from .profile import Profile
+
+        if isinstance(value, Profile):
+            return value
+    kinds = "a DataFrame or a Profile" if profile else "a DataFrame"
+    raise UserInputError(f"{what}: {source} is a {type(value).__name__}, not {kinds}")
 
 
 # --------------------------------------------------------------------------- Monitor I
@@ -110,6 +158,115 @@ def run_inferences(args: argparse.Namespace, ctx: Context) -> Any:
         return frame
     written = ctx.keep_frame(frame, args.into)
     return InferencesSaved(args.name, args.into, frame, total, written)
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def configure_labels(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("The frame has a request_id column (the X-Request-Id the deployment "
+                     "answered with, or the logged request_id) and the label column; labels "
+                     "may come days later, a later label for an id wins. Example: labels "
+                     "churn outcomes --label churned")
+    parser.add_argument("name", help="deployment name")
+    parser.add_argument("source", metavar="VAR|FILE",
+                        help="notebook: a DataFrame variable; anywhere: a Parquet/CSV file")
+    parser.add_argument("--label", default=None, metavar="COLUMN",
+                        help="the label column (default: the one column besides request_id)")
+    _json_flag(parser, "what was logged")
+
+
+def run_labels(args: argparse.Namespace, ctx: Context) -> LabelsLogged:
+    frame = _frame_like(read_frame(args.source, ctx, "labels"), args.source, "labels")
+    from .labels import log_labels
+
+    return log_labels(args.name, frame, label=args.label, cwd=ctx.cwd)
+
+
+# --------------------------------------------------------------------------- performance
+
+
+def configure_performance(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("Needs labels: log them with 'labels NAME VAR|FILE' (or "
+                     "mlops.monitor.log_labels). Example: performance churn --metric f1 "
+                     "--since 7d --by 1d")
+    _common(parser, None)
+    _until(parser)
+    parser.add_argument("--metric", default="accuracy", metavar="METRIC",
+                        help="accuracy (default), f1, auc, rmse or mae, per bucket")
+    parser.add_argument("--by", default="1h", metavar="BUCKET",
+                        help="the length of a bucket (15m, 1h, 1d; default 1h)")
+    _json_flag(parser, "the points")
+
+
+@dataclass
+class Performance:
+    """``performance NAME``: the metric per time bucket (``frame``, as
+    ``mlops.monitor.performance`` returns it) and the training run's value beside it."""
+
+    name: str
+    frame: pd.DataFrame = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        from .performance import performance_dict
+
+        return {"name": self.name, **performance_dict(self.frame)}
+
+    @property
+    def metric(self) -> str:
+        return str(self.frame.attrs.get("metric", "metric"))
+
+    @property
+    def training(self) -> float | None:
+        value = self.frame.attrs.get("training")
+        return None if value is None or value != value else float(value)  # NaN: none
+
+    def to_text(self) -> str:
+        data = self.to_dict()
+        training = (f", training run: {self.training:.4g}" if self.training is not None
+                    else ", no training value logged")
+        head = f"{self.name}: {data['metric']} per {data['by']}{training}"
+        if not data["points"]:
+            return f"{head}\n{data.get('message') or 'no labelled requests in the window'}"
+        lines = [head, f"{'time (UTC)':<20} {'value':>10} {'rows':>8}"]
+        for point in data["points"]:
+            value = "-" if point["value"] is None else f"{point['value']:.4g}"
+            lines.append(f"{str(point['t'])[:19]:<20} {value:>10} {point['rows']:>8,}")
+        if data.get("message"):
+            lines.append(str(data["message"]))
+        return "\n".join(lines)
+
+    def vega_lite(self) -> dict[str, Any]:
+        """The metric over time as a Vega-Lite v5 line, the training value a dashed rule."""
+        data = self.to_dict()
+        line: dict[str, Any] = {
+            "mark": {"type": "line", "point": True},
+            "data": {"values": [p for p in data["points"] if p["value"] is not None]},
+            "encoding": {"x": {"field": "t", "type": "temporal", "title": "time (UTC)"},
+                         "y": {"field": "value", "type": "quantitative",
+                               "title": data["metric"]},
+                         "tooltip": [{"field": "t", "type": "temporal"},
+                                     {"field": "value", "type": "quantitative"},
+                                     {"field": "rows", "type": "quantitative"}]}}
+        layers = [line]
+        if self.training is not None:
+            layers.append({"mark": {"type": "rule", "strokeDash": [4, 4], "color": "#888"},
+                           "data": {"values": [{"training": self.training}]},
+                           "encoding": {"y": {"field": "training", "type": "quantitative"}}})
+        return {"$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+                "title": f"{self.name}: {data['metric']} per {data['by']}",
+                "width": 420, "height": 160, "layer": layers}
+
+    def __repr__(self) -> str:
+        return self.to_text()
+
+
+def run_performance(args: argparse.Namespace, ctx: Context) -> Performance:
+    from .performance import performance
+
+    frame = performance(args.name, args.metric, since=args.since, until=args.until,
+                        by=args.by, cwd=ctx.cwd)
+    return Performance(args.name, frame)
 
 
 # --------------------------------------------------------------------------- rules
@@ -221,10 +378,11 @@ def run_check(args: argparse.Namespace, ctx: Context) -> CheckResult:
 
 CONFIGURE: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "monitor": configure_monitor, "inferences": configure_inferences,
+    "labels": configure_labels, "performance": configure_performance,
     "rule": configure_rule, "check": configure_check}
 RUN: dict[str, Callable[[argparse.Namespace, Context], Any]] = {
-    "monitor": run_monitor, "inferences": run_inferences, "rule": run_rule,
-    "check": run_check}
+    "monitor": run_monitor, "inferences": run_inferences, "labels": run_labels,
+    "performance": run_performance, "rule": run_rule, "check": run_check}
 
 
 def configure(verb: str, parser: argparse.ArgumentParser) -> None:

@@ -530,6 +530,34 @@ def _box(kind: str, attrs: str, body: str) -> str:
             f'sans-serif); font-size: 13px; line-height: 1.5">{body}</div>')
 
 
+class ChartedView(ResultView):
+    """A result shown as its card or table, then its Vega-Lite charts (while rich)."""
+
+    def charts(self) -> list[dict[str, Any]]:
+        return []
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
+        if self.rich:
+            for chart in self.charts():
+                display(chart, raw=True)  # type: ignore[no-untyped-call]
+
+
+class LabelsView(ResultView):
+    """``LabelsLogged``: how many labels, how many matched a logged request (orange when
+    some matched none, red when none matched)."""
+
+    def html(self) -> str:
+        d = self.result.to_dict()
+        level = ("error" if not d.get("matched") else
+                 "warning" if d.get("unmatched") else "ok")
+        return _box("labels", f'data-level="{level}"',
+                    f'<span style="color:{_COLORS[level]}">{_MARKS[level]}</span> '
+                    f"{escape(self.text())}")
+
+
 def _result_html(result: Any) -> str:
     """A rule's last firing (``{status, run_id, log, error}``), coloured by its status."""
     if not isinstance(result, dict) or not result.get("status"):
@@ -591,10 +619,37 @@ class CheckView(ResultView):
         return _box("check", f'data-deployment="{escape(str(d["name"]))}"', head + body)
 
 
+class PerformanceView(ChartedView):
+    """``%mlops performance NAME``: the metric per bucket as a table, then a line chart with
+    the training run's value as a dashed rule."""
+
+    def html(self) -> str:
+        d = self.result.to_dict()
+        training = (f" (training run: {_number(d['training'])})" if d.get("training")
+                    is not None else " (no training value logged)")
+        head = (f"<div><b>{escape(str(d['name']))}</b>: {escape(str(d['metric']))} per "
+                f"{escape(str(d['by']))}{escape(training)}</div>")
+        if d.get("message"):
+            head += f'<div style="color:{_COLORS["warning"]}">{escape(str(d["message"]))}</div>'
+        rows = [f'<tr><td style="{_ROW_STYLE}">{escape(str(p["t"]))}</td>'
+                f'<td style="{_ROW_STYLE}">{_number(p["value"])}</td>'
+                f'<td style="{_ROW_STYLE}">{_number(p["rows"])}</td></tr>' for p in d["points"]]
+        table = _table(["time (UTC)", "value", "labelled rows"], rows) if rows else ""
+        return _box("performance", f'data-metric="{escape(str(d["metric"]))}"', head + table)
+
+    def charts(self) -> list[dict[str, Any]]:
+        if not any(p["value"] is not None for p in self.result.to_dict()["points"]):
+            return []
+        return [{"text/plain": f"{self.result.metric} over time",
+                 VEGA_LITE: self.result.vega_lite()}]
+
+
 #: core types shown as several outputs (a card, then charts) by a view of this module: (the
 #: module that defines the type, its name, the view); by name, like ``FORMATTED``
 VIEWED: tuple[tuple[str, str, type[ResultView]], ...] = (
     ("jupyter_mlops.monitor.overview", "MonitorSummary", MonitorView),
     ("jupyter_mlops.monitor.check", "CheckResult", CheckView),
+    ("jupyter_mlops.monitor.labels", "LabelsLogged", LabelsView),
     ("jupyter_mlops.monitor.verbs", "RulesShown", RulesView),
+    ("jupyter_mlops.monitor.verbs", "Performance", PerformanceView),
 )
