@@ -207,6 +207,10 @@ GOOD = {"id": "0123abcd", "when": "rows>5", "then": "retrain.ipynb", "target": "
     (json.dumps({"rules": [{**GOOD, "created": "yesterday"}]}), "is not an ISO 8601 time"),
     (json.dumps({"rules": [{**GOOD, "last_result": {"status": "exploded"}}]}),
      "'last_result' has no known status"),
+    (json.dumps({"rules": [{**GOOD, "last_result": {"status": "failed", "log": ["/etc"]}}]}),
+     "'last_result' has a field of the wrong type"),
+    (json.dumps({"rules": [{**GOOD, "last_result": {"status": "running", "pid": "1"}}]}),
+     "'last_result' has a field of the wrong type"),
     (json.dumps({"rules": [GOOD, GOOD]}), "two rules have the same id"),
     (json.dumps({"rules": [GOOD] * 101}), "at most 100"),
     ('{"rules": [' + ",".join([json.dumps(GOOD)] * 5000) + "]}", "is larger than 1000000 bytes"),
@@ -325,17 +329,26 @@ def test_a_failing_retraining_is_recorded_with_its_log_and_fires_no_second_time(
     assert "retraining failed" in again.to_text()
 
 
-def test_a_retraining_whose_process_died_is_recorded_as_failed(churn: Path) -> None:
+@pytest.mark.parametrize("process", ["ended", "another program"])
+def test_a_retraining_whose_process_died_is_recorded_as_failed(churn: Path,
+                                                               process: str) -> None:
     import subprocess
 
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    # a process that ended, or one that lives but is not a retraining (its id reused)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    if process == "ended":
+        other.kill()
+        other.wait()
     path = rules_file(load_config(churn), "churn")
     path.parent.mkdir(parents=True)
     running = {"status": "running", "run_id": "20261201-100000-abcdef", "log": None,
-               "error": None, "pid": dead.pid}
+               "error": None, "pid": other.pid}
     path.write_text(json.dumps({"rules": [{**GOOD, "last_result": running}]}))
-    result = check("churn")
+    try:
+        result = check("churn")
+    finally:
+        other.kill()
+        other.wait()
     assert result.rules[0].result is not None
     assert result.rules[0].result["status"] == "failed"
     assert "ended without recording its outcome" in result.rules[0].result["error"]

@@ -85,7 +85,8 @@ def start(config: Config, name: str, rule: Rule, report: str) -> dict[str, Any]:
 
 
 def alive(pid: Any) -> bool:
-    """A process with this id exists (and is not a zombie of ours)."""
+    """A retraining process with this id is running (not a zombie of ours, and, where
+    ``/proc`` tells, not another program that was given the id since)."""
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     with contextlib.suppress(ChildProcessError):
@@ -96,8 +97,12 @@ def alive(pid: Any) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc here (or it went just now): trust the id
+    return __name__.encode() in command
 
 
 def lost(result: dict[str, Any]) -> dict[str, Any]:

@@ -215,9 +215,17 @@ def _rule_problem(data: dict[str, Any]) -> str | None:
             _is_time(data.get(k)) for k in ("created", "last_checked", "last_fired")):
         return "a time is not an ISO 8601 time with an offset"
     result = data.get("last_result")
-    if result is not None and (not isinstance(result, dict)
-                               or result.get("status") not in RESULT_STATUSES):
+    if result is None:
+        return None
+    if not isinstance(result, dict) or result.get("status") not in RESULT_STATUSES:
         return "'last_result' has no known status"
+    texts = ("run_id", "log", "error", "notebook", "step_log", "started", "finished")
+    if any(result.get(k) is not None and not isinstance(result[k], str) for k in texts) \
+            or any(not isinstance(result.get(k, []), list)
+                   or not all(isinstance(v, str) for v in result.get(k, []))
+                   for k in ("tracked_runs", "candidates")) \
+            or (result.get("pid") is not None and type(result["pid"]) is not int):
+        return "'last_result' has a field of the wrong type"
     return None
 
 
