@@ -229,6 +229,25 @@ def test_log_model_reference_replaces_the_captured_one_and_adds_predictions(
         mlops.log_model(model, "line", reference=[[1.0, 2.0]])
 
 
+class Doubler:
+    """A pyfunc model (made an mlflow.pyfunc.PythonModel when MLflow is imported)."""
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
+        return model_input["x"] * 2
+
+
+def test_a_pyfunc_models_predictions_are_part_of_its_reference(on_server: Path) -> None:
+    import mlflow.pyfunc
+
+    model = type("DoublerModel", (Doubler, mlflow.pyfunc.PythonModel), {})()
+    given = pd.DataFrame({"x": np.linspace(-1, 1, 41)})
+    with mlops.start_run(cwd=str(on_server)) as run:
+        mlops.log_model(model, "double", input_example=given.head(3), reference=given)
+    stored = _stored(on_server, run.run_id)
+    assert stored is not None and list(stored["columns"]) == ["x", "prediction"]
+    _assert_numeric(stored["columns"]["prediction"], given["x"] * 2)
+
+
 def test_set_reference_by_deployment_and_by_run_uri(on_server: Path) -> None:
     project = on_server
     entities = _published(project)

@@ -131,9 +131,7 @@ def capture(df: pd.DataFrame, source: Mapping[str, Any]) -> None:
     if run is None or run.status != "RUNNING" or not RUNS.claim(run, "features.get"):
         return
     try:
-        # pandas' copy-on-write: a shallow copy is a snapshot the caller's later edits of
-        # the frame do not reach, made without copying the data
-        snapshot = df.copy(deep=False)
+        snapshot = _snapshot(df)
         described = {**source, "kind": "features.get", "run_id": run.ref.run_id}
         thread = threading.Thread(target=_profile_and_queue, args=(run, snapshot, described),
                                   name="mlops-reference-profile", daemon=True)
@@ -144,6 +142,19 @@ def capture(df: pd.DataFrame, source: Mapping[str, Any]) -> None:
     except Exception as exc:  # the frame is the user's result; its reference must not cost it
         warnings.warn(f"monitor: the retrieval's reference was not captured: "
                       f"{_first_line(exc)}", ReferenceWarning, stacklevel=3)
+
+
+def _snapshot(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy the caller's later edits of ``df`` do not reach. With pandas' copy-on-write
+    (always on from pandas 3) a shallow copy is one, made without copying the data."""
+    import pandas as pd
+
+    try:
+        cow = int(pd.__version__.split(".")[0]) >= 3 or \
+            pd.get_option("mode.copy_on_write") is True
+    except (ValueError, KeyError):
+        cow = False
+    return df.copy(deep=not cow)
 
 
 def _profile_and_queue(run: ActiveRun, frame: pd.DataFrame, source: dict[str, Any]) -> None:
@@ -194,14 +205,16 @@ def model_reference(run: ActiveRun, model: Any, flavor: str, df: pd.DataFrame, n
                     uri: str) -> None:
     """``mlops.log_model(..., reference=df)``: ``df``, with the model's predictions on it when
     it predicts cheaply (scikit-learn, pyfunc), becomes the run's reference."""
-    frame = df
-    predictions = _predictions(model, flavor, df)
-    if predictions is not None:
-        frame = df.assign(**predictions)
-    profile = profile_frame(frame, source={
-        "kind": "log_model", "run_id": run.ref.run_id, "model": name, "model_uri": uri,
-        "predictions": predictions is not None})
-    store_explicit(run, profile)
+    try:
+        predictions = _predictions(model, flavor, df)
+        frame = df.assign(**predictions) if predictions is not None else df
+        profile = profile_frame(frame, source={
+            "kind": "log_model", "run_id": run.ref.run_id, "model": name, "model_uri": uri,
+            "predictions": predictions is not None})
+        store_explicit(run, profile)
+    except Exception as exc:  # the model is logged: say what is missing, do not undo it
+        warnings.warn(f"log_model: model '{name}' was logged, but its reference was not "
+                      f"stored: {_first_line(exc)}", ReferenceWarning, stacklevel=3)
 
 
 def _predictions(model: Any, flavor: str, df: pd.DataFrame) -> dict[str, Any] | None:
@@ -215,10 +228,12 @@ def _predictions(model: Any, flavor: str, df: pd.DataFrame) -> dict[str, Any] | 
         inputs = df[[str(n) for n in names]] if names is not None and all(
             str(n) in df.columns for n in names) else df
         call = model.predict
-    elif flavor == "pyfunc" and hasattr(model, "predict"):
+    elif flavor == "pyfunc":
         inputs = df
 
         def call(frame: Any) -> Any:
+            if not hasattr(model, "predict"):
+                return model(frame)  # a typed function logged as a pyfunc model
             try:
                 return model.predict(None, frame)
             except TypeError:
