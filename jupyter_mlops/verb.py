@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,6 +246,20 @@ class Capability:
     verbs: tuple[Verb, ...] = ()
 
 
+class _ExportingModule(types.ModuleType):
+    """A package whose public name is also one of its submodules' names (``monitor.drift``,
+    the function, defined in ``monitor/drift.py``): importing the submodule would bind the
+    module over the function (the import system sets ``package.drift``), so that binding is
+    left out and the name keeps resolving lazily to the function. Setting a module's
+    ``__class__`` to a ModuleType subclass is the documented way to customise it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in self.__dict__.get(
+                "_mlops_exports", ()) and value.__name__ == f"{self.__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
 def lazy_exports(namespace: dict[str, Any], names: Mapping[str, str]
                  ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """A package's module ``__getattr__`` and ``__dir__`` (PEP 562) for its public names:
@@ -252,6 +267,10 @@ def lazy_exports(namespace: dict[str, Any], names: Mapping[str, str]
     package (to read its ``CAPABILITY``) loads none of its modules. Call it with ``globals()``;
     the package repeats the names under ``if TYPE_CHECKING:`` for type checkers."""
     package = namespace["__name__"]
+    module = sys.modules.get(package)
+    if module is not None and type(module) is types.ModuleType:
+        module.__class__ = _ExportingModule
+        module.__dict__["_mlops_exports"] = frozenset(names)
 
     def __getattr__(name: str) -> Any:
         where = names.get(name)

@@ -286,3 +286,18 @@ def test_a_check_that_fails_is_the_capabilitys_summary(
 
     assert last.state == "error"
     assert last.summary == "RuntimeError: the oracle is asleep"
+
+
+def test_a_public_function_keeps_its_name_when_its_module_of_that_name_is_imported() -> None:
+    """``monitor.performance`` (the function) lives in ``monitor/performance.py``: a verb or a
+    route importing the module first must not make ``mlops.monitor.performance`` the module."""
+    code = ("import importlib, types, jupyter_mlops as mlops\n"
+            "importlib.import_module('jupyter_mlops.monitor.performance')\n"
+            "import jupyter_mlops.monitor.labels\n"
+            "assert callable(mlops.monitor.performance), mlops.monitor.performance\n"
+            "assert not isinstance(mlops.monitor.performance, types.ModuleType)\n"
+            "from jupyter_mlops.monitor.performance import performance_dict\n"
+            "assert callable(performance_dict)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
