@@ -56,14 +56,14 @@ def start(config: Config, name: str, rule: Rule, report: str) -> dict[str, Any]:
     ``last_result`` while it runs (``status`` "running", the pipeline ``run_id``, ``log``)."""
     from ..pipeline.notebook import from_notebook
     from ..pipeline.results import new_run_id
-    from ..pipeline.runner import starting_record
+    from ..pipeline.runner import mark_ended, starting_record
 
     notebook = config.project_root / rule.then
     if not notebook.is_file():
         raise NotFoundError(f"rule {rule.id}: its notebook {rule.then} is gone")
     pipeline = from_notebook(notebook)
     run_id = new_run_id()
-    starting_record(pipeline, run_id, {})  # the Pipeline panel lists the run at once
+    record = Path(starting_record(pipeline, run_id, {}).folder) / "run.json"  # listed at once
     logs = rules_folder(config) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{name}-{rule.id}-{run_id}.log"
@@ -73,12 +73,17 @@ def start(config: Config, name: str, rule: Rule, report: str) -> dict[str, Any]:
            RUNS_ENV: str(log.with_suffix(".runs"))}
     argv = [sys.executable, "-m", "jupyter_mlops.monitor.retrain", name, rule.id,
             str(notebook), "--run-id", run_id, "--project", str(config.project_root)]
-    with open(log, "wb") as out:
-        out.write(f"{now_iso()} rule {rule.id} of {name} ({rule.when}) fired: {report}\n"
-                  .encode())
-        out.flush()
-        process = subprocess.Popen(argv, cwd=notebook.parent, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with open(log, "wb") as out:
+            out.write(f"{now_iso()} rule {rule.id} of {name} ({rule.when}) fired: {report}\n"
+                      .encode())
+            out.flush()
+            process = subprocess.Popen(argv, cwd=notebook.parent, env=env,
+                                       stdin=subprocess.DEVNULL, stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as exc:
+        mark_ended(record, 1)
+        raise BackendUnavailableError(f"the retraining process did not start: {exc}") from None
     return {"status": "running", "run_id": run_id, "log": str(log), "error": None,
             "pid": process.pid, "notebook": rule.then, "started": now_iso(),
             "finished": None, "tracked_runs": []}
