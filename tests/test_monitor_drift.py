@@ -425,3 +425,58 @@ def test_evidently_flags_the_same_features_on_the_benchmark_data(tmp_path: Path)
                 if row.kind == "categorical":
                     assert row.statistic == pytest.approx(result["scores"][row.feature],
                                                           rel=1e-6)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.usefixtures("tracking_reset")
+def test_a_shift_in_served_traffic_is_flagged_against_what_a_tracked_get_captured(
+        project: Path, tracking_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """features.get in a tracked run (real MLflow server, embedded store) -> log_model ->
+    a real local deployment -> requests with one feature shifted -> drift(name): no
+    reference handed over by hand."""
+    from sklearn.linear_model import LinearRegression
+
+    import jupyter_mlops as mlops
+    from jupyter_mlops import features
+    from jupyter_mlops.deploy import deploy, undeploy
+    from tests.deploy_fixtures import post
+
+    monkeypatch.setenv("MLOPS_TRACKING_URI", tracking_server)
+    rng = np.random.default_rng(11)
+    customers, day = 3000, pd.Timestamp("2026-01-01", tz="UTC")
+    spread = {"tenure": (24.0, 6.0), "spend": (80.0, 20.0), "visits": (10.0, 3.0)}
+    table = pd.DataFrame({"customer_id": np.arange(customers), "event_timestamp": day,
+                          **{k: rng.normal(m, s, customers) for k, (m, s) in spread.items()}})
+    features.publish(table, "customers", entities="customer_id", timestamp="event_timestamp",
+                     cwd=project)
+    entities = pd.DataFrame({"customer_id": np.arange(customers),
+                             "event_timestamp": day + pd.Timedelta(days=1)})
+    with mlops.start_run(run_name="train", cwd=str(project)) as run:
+        train = features.get("customers:*", entities, timestamp="event_timestamp", cwd=project)
+        inputs = train[list(spread)]
+        model = LinearRegression().fit(inputs, 0.1 * inputs["spend"] + inputs["visits"])
+        uri = mlops.log_model(model, "churn", input_example=inputs.head(3))
+    deployment = deploy(uri, name="drifty", cwd=project)
+    try:
+        live = pd.DataFrame({k: rng.normal(m + (s if k == "spend" else 0.0), s, 2000)
+                             for k, (m, s) in spread.items()})
+        for start in range(0, len(live), 200):
+            chunk = live.iloc[start:start + 200]
+            body = {"dataframe_split": {"columns": list(chunk.columns),
+                                        "data": chunk.to_numpy().tolist()}}
+            assert post(f"{deployment.url}/invocations", body)[0] == 200
+        deadline = datetime.now(UTC) + timedelta(seconds=60)
+        report = drift("drifty", cwd=project)
+        while report.current_rows < len(live) and datetime.now(UTC) < deadline:
+            report = drift("drifty", cwd=project)  # the log writer flushes every 0.5 s
+    finally:
+        undeploy("drifty", cwd=project)
+    assert report.current_rows == len(live)
+    assert [row.feature for row in report.rows] == list(spread)  # the model's inputs
+    assert report.drifted == ["spend"]
+    assert report.reference_rows == customers
+    assert report.reference_origin.startswith(f"run {run.run_id[:8]} (features.get of "
+                                              "customers v1")
+    assert report.missing == []
