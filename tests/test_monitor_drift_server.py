@@ -1,7 +1,9 @@
 """The Monitor II REST routes through a real Jupyter server (pytest-jupyter, unauthenticated
 access off) over an inference log written as the serving process writes it
-(``monitor_traffic``): a deployment's performance once labels came in, its rules (list,
-add, remove) and its check; one-line 4xx for the caller's mistakes, 403 without credentials."""
+(``monitor_traffic``: x1 shifted by one standard deviation, x0 not): a deployment's drift
+against the reference stored on its training run (and the how-to line when it has none), its
+performance once labels came in, its rules (list, add, remove) and its check; one-line 4xx
+for the caller's mistakes, 403 without credentials."""
 
 from __future__ import annotations
 
@@ -60,6 +62,66 @@ async def _refused(jp_fetch: Any, method: str, *parts: str, body: Any = None
     answer = json.loads(response.body.decode())
     assert set(answer) == {"message"} and "\n" not in answer["message"], answer
     return caught.value.code, answer["message"]
+
+
+# --------------------------------------------------------------------------- drift
+
+
+def _serving_a_tracked_run(project: Path) -> str:
+    """'churn' serves (stopped) a model of a run of the project's own tracking store."""
+    from jupyter_mlops.config import load_config
+    from jupyter_mlops.deploy.state import Deployment, DeploymentStore, VersionInfo
+    from jupyter_mlops.tracking.store import client
+
+    config = load_config(project)
+    mlflow = client(config)
+    run_id: str = mlflow.create_run(mlflow.create_experiment("drift-rest-runs")).info.run_id
+    DeploymentStore(config.path("deploy.path")).save(Deployment(
+        "churn", "local", status="stopped", version=1, versions=[
+            VersionInfo(1, f"runs:/{run_id}/model", run_id=run_id, status="stopped")]))
+    return run_id
+
+
+async def test_drift_without_a_reference_says_how_to_give_one(jp_fetch: Any,
+                                                              traffic: Traffic) -> None:
+    report = await api_get(jp_fetch, "monitor", "deployments", "churn", "drift", path="proj",
+                           since="1d")
+    assert report["features"] == [] and report["reference"] is None
+    assert report["name"] == "churn" and report["since"] is not None
+    assert report["message"].startswith("deployment 'churn' serves no version, so it has no "
+                                        "reference; give it one: mlops.monitor.set_reference")
+
+
+async def test_drift_against_the_reference_of_the_training_run(jp_fetch: Any,
+                                                               traffic: Traffic) -> None:
+    from jupyter_mlops.monitor import set_reference
+
+    run_id = await asyncio.to_thread(_serving_a_tracked_run, traffic.project)
+    missing = await api_get(jp_fetch, "monitor", "deployments", "churn", "drift", path="proj")
+    assert missing["features"] == [] and f"run {run_id} stored none" in missing["message"]
+    assert await asyncio.to_thread(set_reference, "churn", traffic.reference,
+                                   cwd=traffic.project) == run_id
+    report = await api_get(jp_fetch, "monitor", "deployments", "churn", "drift", path="proj")
+    assert report["drifted"] == ["x1"] and report["message"] is None
+    assert report["current_rows"] == 2 * PER_HOUR
+    assert report["reference"] == {"origin": f"run {run_id[:8]} (set_reference, 3,000 rows)",
+                                   "rows": 3000}
+    features = {f["feature"]: f for f in report["features"]}
+    assert set(features) == {"x0", "x1"}
+    assert set(features["x1"]) == {"feature", "kind", "method", "statistic", "threshold",
+                                   "drifted", "reference_rows", "current_rows"}
+    assert (features["x1"]["method"], features["x1"]["drifted"]) == ("psi", True)
+    assert features["x1"]["statistic"] > features["x1"]["threshold"] == 0.2
+    assert features["x0"]["statistic"] < 0.2 and not features["x0"]["drifted"]
+    assert set(report["histograms"]["x1"]) == {"bins", "reference", "current"}
+    # the second hour only: the window the panel asks for
+    late = await api_get(jp_fetch, "monitor", "deployments", "churn", "drift", path="proj",
+                         since=traffic.hours[1].isoformat())
+    assert late["current_rows"] == PER_HOUR and late["drifted"] == ["x1"]
+    empty = await api_get(jp_fetch, "monitor", "deployments", "churn", "drift", path="proj",
+                          since="5m")
+    assert empty["current_rows"] == 0 and empty["drifted"] == []
+    assert empty["message"] == "no logged requests in the window"
 
 
 # --------------------------------------------------------------------------- performance
@@ -132,6 +194,9 @@ async def test_rules_are_added_listed_checked_and_removed(jp_fetch: Any,
 
 
 @pytest.mark.parametrize(("method", "parts", "body", "code", "message"), [
+    ("GET", ("nobody", "drift"), None, 404, "no deployment named 'nobody'"),
+    ("GET", ("churn", "drift", "since=later"), None, 400, "since: cannot read 'later'"),
+    ("GET", ("churn", "drift", "since=1h", "until=2h"), None, 400, "must be before until"),
     ("GET", ("nobody", "performance"), None, 404, "no deployment named 'nobody'"),
     ("GET", ("churn", "performance", "metric=precision"), None, 400,
      "metric 'precision': choose accuracy"),
@@ -165,7 +230,7 @@ async def test_mistakes_are_one_line_4xx(jp_fetch: Any, traffic: Traffic, method
 
 
 @pytest.mark.parametrize(("method", "parts"), [
-    ("GET", ("churn", "performance")), ("GET", ("churn", "rules")),
+    ("GET", ("churn", "drift")), ("GET", ("churn", "performance")), ("GET", ("churn", "rules")),
     ("POST", ("churn", "rules")),
     ("DELETE", ("churn", "rules", "0123abcd")), ("POST", ("churn", "check"))])
 async def test_routes_need_authentication(jp_fetch: Any, traffic: Traffic, method: str,

@@ -20,6 +20,14 @@ project whose configuration, deployments and ``.mlops/monitoring`` are meant.
                                       latest ``limit``; timestamps ISO 8601 UTC), total: the
                                       rows of the window}
 
+    GET monitor/deployments/NAME/drift?since=&until=
+                                     DriftReport.to_dict(): {name, since, until, reference:
+                                      {origin, rows}, current_rows, features: [{feature, kind,
+                                      method, statistic, threshold, drifted, reference_rows,
+                                      current_rows}], drifted: [feature], missing: [feature],
+                                      histograms: {feature: {bins, reference, current}},
+                                      message}; without a reference: 200 with features [],
+                                      reference null and message the how-to line
     GET monitor/deployments/NAME/performance?metric=accuracy&since=&until=&by=1h
                                      {metric, by, training, points: [{t, value, rows}],
                                       message} (metric: accuracy, f1, auc, rmse or mae)
@@ -37,7 +45,8 @@ project whose configuration, deployments and ``.mlops/monitoring`` are meant.
 
 An unknown deployment (or rule) is a 404; a ``since``/``until``/``limit``/``metric``/``by``, a
 rule or a body that does not parse a 400, each with its one-line message. Every route's work
-(reading the log, checking rules, which may start a pipeline) runs in an executor, never on
+(reading the log, comparing it with the reference, checking rules, which may start a
+pipeline) runs in an executor, never on
 the event loop.
 """
 
@@ -118,6 +127,26 @@ class InferencesHandler(MonitorHandler):
         self.reply(await self.in_executor(page))
 
 
+class DriftHandler(MonitorHandler):
+    @web.authenticated
+    async def get(self, raw: str) -> None:
+        from .drift import drift
+        from .reference import NoReference
+
+        name, folder = self.deployment_name(raw), self.folder()
+        since, until = self.window()
+
+        def report() -> dict[str, Any]:
+            try:
+                return drift(name, since=since, until=until, cwd=folder).to_dict()
+            except NoReference as exc:  # not the caller's mistake: the panel shows how
+                return {"name": name, "since": _iso(since), "until": _iso(until),
+                        "reference": None, "current_rows": None, "features": [],
+                        "drifted": [], "missing": [], "histograms": {}, "message": str(exc)}
+
+        self.reply(await self.in_executor(report))
+
+
 class PerformanceHandler(MonitorHandler):
     @web.authenticated
     async def get(self, raw: str) -> None:
@@ -186,6 +215,10 @@ class CheckHandler(MonitorHandler):
         self.reply(result.to_dict())
 
 
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
 def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
     """The body's text ``key`` (``default`` when absent; required when there is none)."""
     value = body.get(key, default)
@@ -198,6 +231,7 @@ def _text(body: dict[str, Any], key: str, default: str | None = None) -> str:
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("monitor/deployments", DeploymentsHandler),
     ("monitor/deployments/(.*)/inferences", InferencesHandler),
+    ("monitor/deployments/(.*)/drift", DriftHandler),
     ("monitor/deployments/(.*)/performance", PerformanceHandler),
     ("monitor/deployments/(.*)/rules", RulesHandler),
     ("monitor/deployments/(.*)/rules/(.*)", RuleHandler),

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
     from .check import CheckResult
+    from .drift_report import DriftReport
     from .labels import LabelsLogged
     from .overview import MonitorSummary
     from .rules import Rule
@@ -69,7 +70,8 @@ def read_frame(source: str, ctx: Context, what: str) -> Any:
             if suffix == ".json":
                 from .profile import Profile
 
-                return Profile.from_json(json.loads(path.read_text(encoding="utf-8")))
+                return Profile.from_json(json.loads(path.read_text(encoding="utf-8")),
+                                         what=f"{what} {source}")
             return pd.read_parquet(path)
         except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors too
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -158,6 +160,33 @@ def run_inferences(args: argparse.Namespace, ctx: Context) -> Any:
         return frame
     written = ctx.keep_frame(frame, args.into)
     return InferencesSaved(args.name, args.into, frame, total, written)
+
+
+# --------------------------------------------------------------------------- drift
+
+
+def configure_drift(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("The reference is found through deployment → model version → run "
+                     "(captured by a tracked features.get, or set with log_model(..., "
+                     "reference=df) or mlops.monitor.set_reference(NAME, df)). "
+                     "Example: drift churn --since 24h")
+    _common(parser, None)
+    _until(parser)
+    parser.add_argument("--reference", default=None, metavar="VAR|FILE",
+                        help="compare with this frame instead (a notebook variable, a "
+                        "Parquet/CSV file, or a saved reference.json profile)")
+    _json_flag(parser, "the report")
+
+
+def run_drift(args: argparse.Namespace, ctx: Context) -> DriftReport:
+    reference = None
+    if args.reference:
+        reference = _frame_like(read_frame(args.reference, ctx, "--reference"),
+                                args.reference, "--reference", profile=True)
+    from .drift import drift
+
+    return drift(args.name, since=args.since, until=args.until, reference=reference,
+                 cwd=ctx.cwd)
 
 
 # --------------------------------------------------------------------------- labels
@@ -378,10 +407,12 @@ def run_check(args: argparse.Namespace, ctx: Context) -> CheckResult:
 
 CONFIGURE: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "monitor": configure_monitor, "inferences": configure_inferences,
-    "labels": configure_labels, "performance": configure_performance,
+    "drift": configure_drift, "labels": configure_labels,
+    "performance": configure_performance,
     "rule": configure_rule, "check": configure_check}
 RUN: dict[str, Callable[[argparse.Namespace, Context], Any]] = {
-    "monitor": run_monitor, "inferences": run_inferences, "labels": run_labels,
+    "monitor": run_monitor, "inferences": run_inferences, "drift": run_drift,
+    "labels": run_labels,
     "performance": run_performance, "rule": run_rule, "check": run_check}
 
 

@@ -510,6 +510,7 @@ class MonitorView(ResultView):
 # --------------------------------------------------------------------------- Monitor II
 
 _ROW_STYLE = "text-align:left; padding:2px 8px"
+_DRIFTED_BG = "rgba(198, 40, 40, 0.14)"
 
 
 def _number(value: Any) -> str:
@@ -543,6 +544,56 @@ class ChartedView(ResultView):
         if self.rich:
             for chart in self.charts():
                 display(chart, raw=True)  # type: ignore[no-untyped-call]
+
+
+class DriftView(ChartedView):
+    """A ``DriftReport`` (``%mlops drift NAME``, ``mlops.monitor.drift(NAME)``): one row per
+    feature, drifted ones red, then the reference against the current distributions."""
+
+    def html(self) -> str:
+        d = self.result.to_dict()
+        reference = d.get("reference") or {}
+        window = f"{d.get('since') or 'the start of the log'} → {d.get('until') or 'now'}"
+        head = (f"<div><b>{escape(str(d['name']))}</b>: drift of {_number(d['current_rows'])}"
+                f" logged rows ({escape(window)}) against {_number(reference.get('rows'))} "
+                f"reference rows</div>")
+        if reference.get("origin"):
+            head += f'<div style="opacity:.7">reference: {escape(str(reference["origin"]))}</div>'
+        drifted = d.get("drifted") or []
+        color = _COLORS["error"] if drifted else _COLORS["ok"]
+        verdict = (f"{len(drifted)} of {len(d['features'])} features drifted: "
+                   + ", ".join(drifted) if drifted else
+                   f"no drift in {len(d['features'])} features")
+        parts = [head, f'<div style="color:{color}">{escape(verdict)}</div>']
+        if d.get("message"):
+            parts.append(f'<div style="color:{_COLORS["warning"]}">{escape(d["message"])}</div>')
+        rows = []
+        for f in d["features"]:
+            style = f' style="background:{_DRIFTED_BG}"' if f["drifted"] else ""
+            status = ("drifted" if f["drifted"] else "no data" if f["statistic"] is None
+                      else "ok")
+            mark = {"drifted": _COLORS["error"], "ok": _COLORS["ok"]}.get(status, "#888")
+            cells = [escape(str(f["feature"])), escape(str(f["kind"])), escape(str(f["method"])),
+                     _number(f["statistic"]), _number(f["threshold"]),
+                     f'<span style="color:{mark}">● {status}</span>',
+                     _number(f["reference_rows"]), _number(f["current_rows"])]
+            rows.append(f'<tr data-feature="{escape(str(f["feature"]))}" data-drifted='
+                        f'"{str(bool(f["drifted"])).lower()}"{style}>'
+                        + "".join(f'<td style="{_ROW_STYLE}">{c}</td>' for c in cells) + "</tr>")
+        if rows:
+            parts.append(_table(["feature", "kind", "method", "statistic", "threshold",
+                                 "status", "reference rows", "current rows"], rows))
+        if d.get("missing"):
+            parts.append(f'<div style="opacity:.7">not in the reference: '
+                         f"{escape(', '.join(map(str, d['missing'])))}</div>")
+        return _box("drift", f'data-deployment="{escape(str(d["name"]))}"', "".join(parts))
+
+    def charts(self) -> list[dict[str, Any]]:
+        if not self.result.histograms:
+            return []
+        features = ", ".join(self.result.histograms)
+        return [{"text/plain": f"reference vs current: {features}",
+                 VEGA_LITE: self.result.vega_lite()}]
 
 
 class LabelsView(ResultView):
@@ -648,6 +699,7 @@ class PerformanceView(ChartedView):
 #: module that defines the type, its name, the view); by name, like ``FORMATTED``
 VIEWED: tuple[tuple[str, str, type[ResultView]], ...] = (
     ("jupyter_mlops.monitor.overview", "MonitorSummary", MonitorView),
+    ("jupyter_mlops.monitor.drift_report", "DriftReport", DriftView),
     ("jupyter_mlops.monitor.check", "CheckResult", CheckView),
     ("jupyter_mlops.monitor.labels", "LabelsLogged", LabelsView),
     ("jupyter_mlops.monitor.verbs", "RulesShown", RulesView),
