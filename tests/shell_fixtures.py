@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
 
 
 def forget_config(shell: InteractiveShell) -> None:
@@ -52,3 +54,21 @@ def shown(shell: InteractiveShell, value: Any) -> dict[str, Any]:
     """What a frontend receives for ``value``: the shell's display formatter's mime bundle."""
     data, _metadata = shell.display_formatter.format(value)
     return dict(data)
+
+
+def displayed(shell: InteractiveShell, value: Any) -> list[dict[str, Any]]:
+    """The outputs a frontend receives for ``value`` shown as a cell's result: those a view
+    of the kernel's display shows one after the other (a card or table, then its charts)."""
+    with capture_output() as captured:
+        shell.displayhook(value)
+    return [output.data for output in captured.outputs]
+
+
+def one_line_error(shell: InteractiveShell, code: str) -> str:
+    """The message of the UsageError running ``code`` raises, which must be one line
+    (argparse's own messages end with the usage, wrapped: cut off)."""
+    with pytest.raises(UsageError) as caught:
+        run(shell, code)
+    text = str(caught.value).split("; usage:")[0]
+    assert "\n" not in text, text
+    return text

@@ -12,13 +12,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 from jupyter_mlops_kernel.display import VEGA_LITE
 
 from tests.monitor_traffic import PER_HOUR, Traffic, shifted_traffic
-from tests.shell_fixtures import run
+from tests.shell_fixtures import displayed, one_line_error, run
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -26,31 +24,6 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture
 def traffic(project: Path) -> Traffic:
     return shifted_traffic(project)
-
-
-def displayed(shell: InteractiveShell, value: Any) -> list[dict[str, Any]]:
-    """The outputs a frontend receives for ``value`` shown as a cell's result: one mime
-    bundle, or those a view displays one after the other (a table, then its charts)."""
-    data, _metadata = shell.display_formatter.format(value)
-    if data:
-        return [dict(data)]
-    with capture_output() as captured:
-        shell.displayhook(value)
-    return [output.data for output in captured.outputs]
-
-
-def shown_text(shell: InteractiveShell, value: Any) -> str:
-    """The plain text a frontend shows for ``value``."""
-    (first, *_rest) = displayed(shell, value)
-    return str(first["text/plain"])
-
-
-def one_line_error(shell: InteractiveShell, line: str) -> str:
-    with pytest.raises(UsageError) as caught:
-        run(shell, line)
-    text = str(caught.value).split("; usage:")[0]  # argparse's end with the (wrapped) usage
-    assert "\n" not in text, text
-    return text
 
 
 # --------------------------------------------------------------------------- drift

@@ -11,13 +11,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 from jupyter_mlops_kernel.display import VEGA_LITE
 
 from tests.monitor_traffic import PER_HOUR, Traffic, shifted_traffic
-from tests.shell_fixtures import run
+from tests.shell_fixtures import displayed, one_line_error, run
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -25,21 +23,6 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture
 def traffic(project: Any) -> Traffic:
     return shifted_traffic(project)
-
-
-def displayed(shell: InteractiveShell, value: Any) -> list[dict[str, Any]]:
-    """The outputs a frontend receives for ``value`` shown as a cell's result."""
-    with capture_output() as captured:
-        shell.displayhook(value)
-    return [output.data for output in captured.outputs]
-
-
-def one_line_error(shell: InteractiveShell, line: str) -> str:
-    with pytest.raises(UsageError) as caught:
-        run(shell, line)
-    text = str(caught.value).split("; usage:")[0]  # argparse's end with the (wrapped) usage
-    assert "\n" not in text, text
-    return text
 
 
 def test_labels_from_a_variable_then_performance_per_hour(shell: InteractiveShell,

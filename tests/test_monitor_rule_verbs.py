@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 
 from tests.monitor_traffic import Traffic, retrain_notebook, shifted_traffic
-from tests.shell_fixtures import run
+from tests.shell_fixtures import displayed, one_line_error, run
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -23,31 +21,6 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture
 def traffic(project: Path) -> Traffic:
     return shifted_traffic(project)
-
-
-def displayed(shell: InteractiveShell, value: Any) -> list[dict[str, Any]]:
-    """The outputs a frontend receives for ``value`` shown as a cell's result: one mime
-    bundle, or those a view displays one after the other (a table, then its charts)."""
-    data, _metadata = shell.display_formatter.format(value)
-    if data:
-        return [dict(data)]
-    with capture_output() as captured:
-        shell.displayhook(value)
-    return [output.data for output in captured.outputs]
-
-
-def shown_text(shell: InteractiveShell, value: Any) -> str:
-    """The plain text a frontend shows for ``value``."""
-    (first, *_rest) = displayed(shell, value)
-    return str(first["text/plain"])
-
-
-def one_line_error(shell: InteractiveShell, line: str) -> str:
-    with pytest.raises(UsageError) as caught:
-        run(shell, line)
-    text = str(caught.value).split("; usage:")[0]  # argparse's end with the (wrapped) usage
-    assert "\n" not in text, text
-    return text
 
 
 # --------------------------------------------------------------------------- rules and check
@@ -74,13 +47,13 @@ def test_rules_added_listed_checked_and_removed_in_a_notebook(
 
     retrain_notebook(traffic.project)
     listed = run(shell, "%mlops rule list churn")
-    assert shown_text(shell, listed).startswith("churn: no rules")
+    assert displayed(shell, listed)[0]["text/plain"].startswith("churn: no rules")
     added = run(shell, "%mlops rule add churn --when 'rows>100' --then retrain.ipynb "
                        "--cooldown 1h")
     rule_id = added.to_dict()["id"]
     assert added.to_dict()["cooldown_s"] == 3600 and added.to_dict()["then"] == "retrain.ipynb"
-    assert f"churn: rule added [{rule_id}] when rows>100 then retrain.ipynb" in shown_text(
-        shell, added)
+    assert f"churn: rule added [{rule_id}] when rows>100 then retrain.ipynb" in displayed(
+        shell, added)[0]["text/plain"]
     listed = run(shell, "%mlops rule list churn")
     (table,) = displayed(shell, listed)
     assert f'data-rule="{rule_id}"' in table["text/html"] and "never" in table["text/html"]
