@@ -480,15 +480,20 @@ def test_a_drift_rule_fires_for_the_shifted_feature_only(
     shifted = rule("churn", "drift:x1", "retrain.ipynb")
     steady = rule("churn", "drift:x0", "retrain.ipynb")
     unknown = rule("churn", "drift:age", "retrain.ipynb")
+    rng = np.random.default_rng(11)
+
+    def shifted_requests(when: datetime, first: int) -> None:
+        write_part(churn, "churn", [
+            {**row(when, first + n), "x0": float(rng.normal(0, 1)),
+             "x1": float(rng.normal(1, 1))} for n in range(400)])
+
+    # shifted, but before the window (the last cooldown: an hour by default)
+    shifted_requests(datetime.now(UTC) - timedelta(hours=2), 1000)
     quiet = check("churn", fire=False)
     assert [r.holds for r in quiet.rules] == [False, False, False]
     assert quiet.rules[0].reason.startswith("no logged requests since ")
 
-    rng = np.random.default_rng(11)
-    now = datetime.now(UTC)
-    write_part(churn, "churn", [
-        {**row(now, n), "x0": float(rng.normal(0, 1)), "x1": float(rng.normal(1, 1))}
-        for n in range(400)])
+    shifted_requests(datetime.now(UTC), 0)
     result = check("churn")
     by_id = {r.id: r for r in result.rules}
     assert result.fired == [shifted.id]
@@ -502,3 +507,6 @@ def test_a_drift_rule_fires_for_the_shifted_feature_only(
     assert outcome.last_result is not None and outcome.last_result["status"] == "succeeded"
     log = Path(outcome.last_result["log"]).read_text()
     assert "drift:x1" in log and "drifted: x1" in log
+    # the traffic is still shifted: the rule holds, and waits out its cooldown
+    again = {r.id: r for r in check("churn").rules}[shifted.id]
+    assert (again.holds, again.fired, again.skipped) == (True, False, "cooldown")

@@ -1,6 +1,12 @@
-"""Checking a deployment's rules: evaluate each condition over the requests logged since
-the rule last fired (or was added), and start the retraining of each rule that holds,
-unless it fired less than its cooldown ago or its last retraining is still running.
+"""Checking a deployment's rules: evaluate each condition over its window, and start the
+retraining of each rule that holds, unless it fired less than its cooldown ago or its last
+retraining is still running.
+
+Windows: a ``rows`` rule counts the requests logged since it last fired (or was added); a
+``drift`` or ``metric`` rule looks at the requests of the last ``cooldown`` seconds (at least
+``MIN_WINDOW_S``): what the deployment serves now, and, when the cooldown lets the rule fire
+again, exactly the traffic since it last could have fired. Inside the cooldown a rule that
+holds is reported as held and skipped.
 
     mlops.monitor.check("churn")                 # CheckResult: what held, what fired
     mlops.monitor.check("churn", fire=False)     # the same, starting nothing, changing nothing
@@ -30,6 +36,8 @@ from .rules import Condition, Rule, load_rules, locked_rules, names_with_rules, 
 __all__ = ["CheckResult", "PeriodicCheck", "RuleCheck", "check", "check_all"]
 
 SkipReason = Literal["cooldown", "running"]
+#: the shortest window a drift or metric rule looks at (seconds)
+MIN_WINDOW_S = 600
 
 
 @dataclass
@@ -94,12 +102,13 @@ class CheckResult:
 # --------------------------------------------------------------------------- conditions
 
 
-def _window_start(item: Rule) -> datetime:
-    """Rules look at what was logged since they last fired (a retraining answers what came
-    before), or since they were added."""
-    start = read_time(item.last_fired) or read_time(item.created)
-    assert start is not None
-    return start
+def window_start(config: Config, item: Rule, now: datetime) -> datetime:
+    """Where rule ``item``'s window starts (see the module's docstring)."""
+    if item.condition.kind == "rows":
+        start = read_time(item.last_fired) or read_time(item.created)
+        assert start is not None
+        return start
+    return now - timedelta(seconds=max(item.cooldown(config), MIN_WINDOW_S))
 
 
 def count_rows(config: Config, name: str, since: datetime) -> int:
@@ -169,7 +178,7 @@ def evaluate(config: Config, name: str, item: Rule, now: datetime
              ) -> tuple[bool | None, str]:
     """Whether rule ``item`` holds now, and why (one line)."""
     condition = item.condition
-    since = _window_start(item)
+    since = window_start(config, item, now)
     try:
         if condition.kind == "rows":
             count = count_rows(config, name, since)
