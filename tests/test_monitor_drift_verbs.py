@@ -100,6 +100,8 @@ def test_drift_on_the_command_line(cli: Callable[..., Any], traffic: Traffic) ->
     ("%mlops drift churn --reference reference --since whenever",
      "since: cannot read 'whenever'"),
     ("%mlops drift churn --reference other", "the reference has columns"),
+    ("%mlops drift churn", "deployment 'churn' serves no version, so it has no reference; "
+     "give it one: mlops.monitor.set_reference('churn', df)"),
 ])
 def test_drift_bad_input_is_one_line(shell: InteractiveShell, traffic: Traffic, line: str,
                                      message: str) -> None:

@@ -77,6 +77,8 @@ def test_a_rule_fires_once_from_the_magic(shell: InteractiveShell, traffic: Traf
     retrain_notebook(traffic.project)
     rule_id = run(shell, "%mlops rule add churn --when 'rows>=0' --then retrain.ipynb "
                          "--json")["id"]
+    (dry,) = displayed(shell, run(shell, "%mlops check churn --dry-run"))
+    assert ">holds</span>" in dry["text/html"] and "dry run: nothing started" in dry["text/html"]
     first = run(shell, "%mlops check churn")
     assert first.fired == [rule_id]
     (card,) = displayed(shell, first)

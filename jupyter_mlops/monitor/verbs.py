@@ -313,7 +313,7 @@ def configure_rule(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--then", required=True, metavar="NOTEBOOK",
                      help="the retraining notebook (inside the project)")
     add.add_argument("--target", default="local", metavar="TARGET",
-                     help="where its pipeline runs: local (default), airflow or prefect")
+                     help="where its pipeline runs (default local)")
     add.add_argument("--cooldown", default=None, metavar="DURATION",
                      help="at most one firing per this long: seconds or 30m, 6h, 1d "
                      "(default: monitor.cooldown)")

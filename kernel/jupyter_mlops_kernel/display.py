@@ -520,6 +520,11 @@ def _number(value: Any) -> str:
         f"{value:.4g}" if isinstance(value, float) else str(value))
 
 
+def _utc(iso: Any) -> str | None:
+    """An ISO 8601 time of a result as a short UTC time (None stays None)."""
+    return f"{str(iso)[:19].replace('T', ' ')} UTC" if iso else None
+
+
 def _table(head: list[str], rows: list[str]) -> str:
     cells = "".join(f'<th style="{_ROW_STYLE}">{escape(h)}</th>' for h in head)
     return (f'<table style="border-collapse: collapse; margin-top: 4px"><thead><tr>{cells}'
@@ -553,7 +558,8 @@ class DriftView(ChartedView):
     def html(self) -> str:
         d = self.result.to_dict()
         reference = d.get("reference") or {}
-        window = f"{d.get('since') or 'the start of the log'} → {d.get('until') or 'now'}"
+        window = (f"{_utc(d.get('since')) or 'the start of the log'} → "
+                  f"{_utc(d.get('until')) or 'now'}")
         head = (f"<div><b>{escape(str(d['name']))}</b>: drift of {_number(d['current_rows'])}"
                 f" logged rows ({escape(window)}) against {_number(reference.get('rows'))} "
                 f"reference rows</div>")
@@ -574,7 +580,10 @@ class DriftView(ChartedView):
                       else "ok")
             mark = {"drifted": _COLORS["error"], "ok": _COLORS["ok"]}.get(status, "#888")
             cells = [escape(str(f["feature"])), escape(str(f["kind"])), escape(str(f["method"])),
-                     _number(f["statistic"]), _number(f["threshold"]),
+                     _number(f["statistic"]),
+                     # ks and chisquare give a p-value (drifted below it), the others a distance
+                     f"{'p &lt; ' if f['method'] in ('ks', 'chisquare') else '≥ '}"
+                     f"{_number(f['threshold'])}",
                      f'<span style="color:{mark}">● {status}</span>',
                      _number(f["reference_rows"]), _number(f["current_rows"])]
             rows.append(f'<tr data-feature="{escape(str(f["feature"]))}" data-drifted='
@@ -634,8 +643,8 @@ class RulesView(ResultView):
         for r in (rule.to_dict() for rule in shown.rules):
             cells = [f"<code>{escape(str(r['id']))}</code>", escape(str(r["when"])),
                      escape(str(r["then"])), escape(str(r["target"])),
-                     _number(r["cooldown_s"]) + " s",
-                     escape(str(r.get("last_fired") or "never")),
+                     "default" if r["cooldown_s"] is None else f"{_number(r['cooldown_s'])} s",
+                     escape(_utc(r.get("last_fired")) or "never"),
                      _result_html(r.get("last_result"))]
             rows.append(f'<tr data-rule="{escape(str(r["id"]))}">'
                         + "".join(f'<td style="{_ROW_STYLE}">{c}</td>' for c in cells) + "</tr>")
@@ -653,7 +662,7 @@ class CheckView(ResultView):
         rows = []
         for r in d["rules"]:
             state = ("fired" if r["fired"] else f"skipped ({r['skipped']})" if r["skipped"]
-                     else "not met")
+                     else {True: "holds", False: "not met", None: "not evaluated"}[r["holds"]])
             color = _COLORS["warning"] if r["fired"] else "#888"
             style = ' style="background: rgba(239, 108, 0, 0.12)"' if r["fired"] else ""
             cells = [f"<code>{escape(str(r['id']))}</code>", escape(str(r["when"])),
@@ -664,7 +673,8 @@ class CheckView(ResultView):
                         + "".join(f'<td style="{_ROW_STYLE}">{c}</td>' for c in cells) + "</tr>")
         fired = sum(1 for r in d["rules"] if r["fired"])
         head = (f"<div><b>{escape(str(d['name']))}</b>: {len(rows)} rules checked at "
-                f"{escape(str(d['checked_at']))[:19]}, {fired} fired</div>")
+                f"{escape(_utc(d['checked_at']) or '')}, {fired} fired"
+                + (" (dry run: nothing started)" if d.get("dry_run") else "") + "</div>")
         body = _table(["rule", "when", "state", "reason", "result"], rows) if rows else (
             '<div style="opacity:.7">no rules: add one with %mlops rule add</div>')
         return _box("check", f'data-deployment="{escape(str(d["name"]))}"', head + body)
