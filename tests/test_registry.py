@@ -106,6 +106,8 @@ def test_verbs_are_listed_once_core_verbs_around_the_capabilities() -> None:
     (["diff", "train.ipynb"], "cli"),
     (["deployments"], "magic"),
     (["inferences", "churn", "--limit", "5"], "cli"),
+    (["drift", "churn", "--since", "1d"], "magic"),
+    (["rule", "add", "churn", "--when", "drift", "--then", "retrain.ipynb"], "cli"),
 ])
 def test_a_parse_loads_only_the_capability_of_its_verb(
         argv: list[str], adapter: str, child_env: Callable[..., dict[str, str]]) -> None:
