@@ -6,7 +6,8 @@ import {
   IMonitorDeploymentsReply,
   IMonitorSummary,
   IPerformanceReply,
-  IRulesReply
+  IRulesReply,
+  MetricName
 } from './tokens';
 
 /** `monitor/deployments[/…]?path=FOLDER[&…]`: every route names the project by its folder. */
@@ -52,14 +53,15 @@ export const monitorAPI = {
     );
   },
 
-  /** The model's metric on the labelled requests, bucket by bucket (the server's default metric). */
+  /** The model's `metric` on the labelled requests, an hour at a time. */
   performance(
     folder: string,
     name: string,
+    metric: MetricName,
     since: string
   ): Promise<IPerformanceReply> {
     return requestAPI<IPerformanceReply>(
-      endpoint([name, 'performance'], folder, { since })
+      endpoint([name, 'performance'], folder, { metric, since, by: '1h' })
     );
   },
 

@@ -4,7 +4,13 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { PanelPoll } from '../panels/poll';
 import { monitorAPI } from './api';
 import { describe } from './format';
-import { ICheckResult, IDriftReport, IPerformanceReply, IRule } from './tokens';
+import {
+  ICheckResult,
+  IDriftReport,
+  IPerformanceReply,
+  IRule,
+  MetricName
+} from './tokens';
 
 /** The window of the drift table and the performance chart. */
 export const QUALITY_SINCE = '24h';
@@ -90,6 +96,18 @@ export class QualityModel implements IDisposable {
     this._current = null;
     this._emit();
     this._poll.invalidate();
+  }
+
+  /** The metric of the performance chart (accuracy until another is chosen). */
+  get metric(): MetricName {
+    return this._metric;
+  }
+  set metric(value: MetricName) {
+    if (value !== this._metric) {
+      this._metric = value;
+      this._emit();
+      this._poll.invalidate();
+    }
   }
 
   /** The newest look at the target; null before one (or without a target). */
@@ -184,7 +202,7 @@ export class QualityModel implements IDisposable {
     const { folder, name } = target;
     const [drift, performance, rules] = await Promise.allSettled([
       this._api.drift(folder, name, QUALITY_SINCE),
-      this._api.performance(folder, name, QUALITY_SINCE),
+      this._api.performance(folder, name, this._metric, QUALITY_SINCE),
       this._api.rules(folder, name)
     ]);
     return {
@@ -222,6 +240,7 @@ export class QualityModel implements IDisposable {
   private readonly _changed = new Signal<this, void>(this);
   private _target: IQualityTarget | null = null;
   private _current: IQualityLook | null = null;
+  private _metric: MetricName = 'accuracy';
   private _checking: IQualityTarget | null = null;
   private _lastCheck: ICheckOutcome | null = null;
   private _isDisposed = false;

@@ -175,6 +175,10 @@ export interface IPerformancePoint {
   rows: number | null;
 }
 
+/** The metrics the performance route computes. */
+export const METRICS = ['accuracy', 'f1', 'auc', 'rmse', 'mae'] as const;
+export type MetricName = (typeof METRICS)[number];
+
 /** `GET monitor/deployments/NAME/performance?path=&metric=&since=&by=` */
 export interface IPerformanceReply {
   metric: string;
@@ -219,8 +223,10 @@ export interface IRulesReply {
 export interface IRuleCheck {
   id: string;
   when: string;
+  /** Whether the condition holds; null: it could not be evaluated (`reason` says why). */
+  holds: boolean | null;
   fired: boolean;
-  /** Why it did not fire although its condition holds (`cooldown`). */
+  /** Why it did not fire although its condition holds (`cooldown`, `running`). */
   skipped?: string | null;
   /** The condition's finding, one line. */
   reason?: string | null;
@@ -231,5 +237,6 @@ export interface IRuleCheck {
 export interface ICheckResult {
   name: string;
   checked_at: string;
+  dry_run?: boolean;
   rules: IRuleCheck[];
 }

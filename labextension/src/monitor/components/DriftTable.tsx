@@ -57,12 +57,17 @@ export function DriftTable(props: IDriftTableProps): JSX.Element {
       )}
       {report.reference && (
         <p className="jp-mlops-monitor-muted jp-mlops-monitor-drift-reference">
-          {trans.__(
-            'Against %1 (%2 rows); %3 logged rows',
-            report.reference.origin ?? trans.__('the reference'),
-            formatNumber(report.reference.rows ?? null),
-            formatNumber(report.current_rows ?? null)
-          )}
+          {report.reference.origin
+            ? trans.__(
+                'Against %1; %2 logged rows',
+                report.reference.origin,
+                formatNumber(report.current_rows ?? null)
+              )
+            : trans.__(
+                'Against the reference (%1 rows); %2 logged rows',
+                formatNumber(report.reference.rows ?? null),
+                formatNumber(report.current_rows ?? null)
+              )}
         </p>
       )}
       {rows.length > 0 && (
@@ -73,6 +78,11 @@ export function DriftTable(props: IDriftTableProps): JSX.Element {
             </caption>
             <thead>
               <tr>
+                <th scope="col" data-field="status">
+                  <span className="jp-mlops-monitor-visually-hidden">
+                    {trans.__('Status')}
+                  </span>
+                </th>
                 <th scope="col">{trans.__('Feature')}</th>
                 <th scope="col">{trans.__('Method')}</th>
                 <th
@@ -87,7 +97,6 @@ export function DriftTable(props: IDriftTableProps): JSX.Element {
                 <th scope="col" data-kind="number">
                   {trans.__('Threshold')}
                 </th>
-                <th scope="col">{trans.__('Status')}</th>
               </tr>
             </thead>
             <tbody>
@@ -102,6 +111,12 @@ export function DriftTable(props: IDriftTableProps): JSX.Element {
                     data-selected={open ? 'true' : undefined}
                     onClick={() => setSelected(open ? null : row.feature)}
                   >
+                    <td data-field="status" title={status[state]}>
+                      <span className="jp-mlops-dot" data-state={DOT[state]} />
+                      <span className="jp-mlops-monitor-visually-hidden">
+                        {status[state]}
+                      </span>
+                    </td>
                     <th scope="row">
                       <button
                         type="button"
@@ -122,15 +137,6 @@ export function DriftTable(props: IDriftTableProps): JSX.Element {
                     </td>
                     <td data-field="threshold" data-kind="number">
                       {formatNumber(row.threshold, 3)}
-                    </td>
-                    <td data-field="status">
-                      <span className="jp-mlops-monitor-drift-status">
-                        <span
-                          className="jp-mlops-dot"
-                          data-state={DOT[state]}
-                        />
-                        <span>{status[state]}</span>
-                      </span>
                     </td>
                   </tr>
                 );

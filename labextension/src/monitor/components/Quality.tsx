@@ -1,12 +1,12 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { Button } from '@jupyterlab/ui-components';
+import { Button, HTMLSelect } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IQualityColors, performanceSpec } from '../charts';
 import { formatNumber, latest } from '../format';
 import { QualityModel } from '../quality';
-import { IPerformanceReply } from '../tokens';
+import { IPerformanceReply, METRICS, MetricName } from '../tokens';
 import { DriftTable } from './DriftTable';
 import { CheckLine, Rules } from './Rules';
 import { Sparkline } from './Sparkline';
@@ -76,6 +76,10 @@ export function Quality(props: IQualityProps): JSX.Element {
         <Performance
           reply={look.performance}
           error={look.performanceError}
+          metric={model.metric}
+          onMetric={metric => {
+            model.metric = metric;
+          }}
           rendermime={rendermime}
           colors={colors}
           trans={trans}
@@ -124,6 +128,8 @@ export function Quality(props: IQualityProps): JSX.Element {
 function Performance(props: {
   reply: IPerformanceReply | null;
   error: string | null;
+  metric: MetricName;
+  onMetric: (metric: MetricName) => void;
   rendermime: IRenderMimeRegistry | null;
   colors: IQualityColors;
   trans: TranslationBundle;
@@ -134,32 +140,50 @@ function Performance(props: {
   }
   const points = reply?.points ?? [];
   const fallback = trans.__('no Vega-Lite renderer in this JupyterLab');
+  // labels joined requests (or the metric does not fit them): another metric may
+  const choosing = points.length > 0 || error !== null;
   return (
     <section
       className="jp-mlops-monitor-performance"
       aria-label={trans.__('Performance')}
       data-points={points.length}
     >
-      <h3 className="jp-mlops-monitor-heading">
-        {reply && points.length > 0
-          ? trans.__('Performance (%1)', reply.metric)
-          : trans.__('Performance')}
-        {reply && points.length > 0 && (
-          <span className="jp-mlops-monitor-muted" data-field="performance">
-            {' '}
-            {typeof reply.training === 'number'
-              ? trans.__(
-                  '%1 now, %2 in training',
-                  formatNumber(latest(points.map(p => p.value)), 3),
-                  formatNumber(reply.training, 3)
-                )
-              : trans.__(
-                  '%1 now',
-                  formatNumber(latest(points.map(p => p.value)), 3)
-                )}
-          </span>
+      <div className="jp-mlops-monitor-heading-row">
+        <h3 className="jp-mlops-monitor-heading">
+          {trans.__('Performance')}
+          {reply && points.length > 0 && (
+            <span className="jp-mlops-monitor-muted" data-field="performance">
+              {' '}
+              {typeof reply.training === 'number'
+                ? trans.__(
+                    '%1 now, %2 in training',
+                    formatNumber(latest(points.map(p => p.value)), 3),
+                    formatNumber(reply.training, 3)
+                  )
+                : trans.__(
+                    '%1 now',
+                    formatNumber(latest(points.map(p => p.value)), 3)
+                  )}
+            </span>
+          )}
+        </h3>
+        {choosing && (
+          <HTMLSelect
+            className="jp-mlops-monitor-metric"
+            aria-label={trans.__('Metric')}
+            value={props.metric}
+            onChange={event =>
+              props.onMetric(event.currentTarget.value as MetricName)
+            }
+          >
+            {METRICS.map(m => (
+              <option key={m} value={m}>
+                {m}
+              </option>
+            ))}
+          </HTMLSelect>
         )}
-      </h3>
+      </div>
       {error !== null ? (
         <div className="jp-mlops-monitor-error" role="alert">
           {error}

@@ -179,11 +179,14 @@ function ruleOutcome(rule: IRuleCheck, trans: TranslationBundle): string {
   }
   if (rule.skipped) {
     return trans.__(
-      '%1 held, not fired: %2%3',
+      '%1 holds, not fired: %2%3',
       rule.when,
       rule.skipped,
       reason
     );
+  }
+  if (rule.holds === null) {
+    return trans.__('%1 not evaluated%2', rule.when, reason);
   }
   return trans.__('%1 not met%2', rule.when, reason);
 }
