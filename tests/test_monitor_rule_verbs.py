@@ -66,6 +66,11 @@ def test_rules_added_listed_checked_and_removed_in_a_notebook(
     assert f'data-rule="{rule_id}" data-fired="false"' in card["text/html"]
     assert card["text/plain"] == dry.to_text()
 
+    # the Python API's rule shows as its line, too
+    (kept,) = run(shell, "import jupyter_mlops as mlops\nmlops.monitor.rules('churn')")
+    (line,) = displayed(shell, kept)
+    assert line["text/plain"] == str(kept) and f'data-rule="{rule_id}"' in line["text/html"]
+
     removed = run(shell, f"%mlops rule remove churn {rule_id} --json")
     assert removed == {"removed": rule_id}
     assert run(shell, "%mlops rule list churn --json") == {"rules": []}

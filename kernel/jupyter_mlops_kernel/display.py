@@ -654,6 +654,13 @@ class RulesView(ResultView):
                               "last result"], rows))
 
 
+class RuleView(ResultView):
+    """A ``Rule`` (``mlops.monitor.rule(...)``): its one line, not the dataclass's fields."""
+
+    def html(self) -> str:
+        return _box("rules", f'data-rule="{escape(str(self.result.id))}"', escape(self.text()))
+
+
 class CheckView(ResultView):
     """A ``CheckResult`` (``%mlops check NAME``): each rule, whether it fired, and why."""
 
@@ -712,6 +719,7 @@ VIEWED: tuple[tuple[str, str, type[ResultView]], ...] = (
     ("jupyter_mlops.monitor.drift_report", "DriftReport", DriftView),
     ("jupyter_mlops.monitor.check", "CheckResult", CheckView),
     ("jupyter_mlops.monitor.labels", "LabelsLogged", LabelsView),
+    ("jupyter_mlops.monitor.rules", "Rule", RuleView),
     ("jupyter_mlops.monitor.verbs", "RulesShown", RulesView),
     ("jupyter_mlops.monitor.verbs", "Performance", PerformanceView),
 )
