@@ -82,6 +82,13 @@ def _serving_a_tracked_run(project: Path) -> str:
     return run_id
 
 
+def _log_metric(project: Path, run_id: str, key: str, value: float) -> None:
+    from jupyter_mlops.config import load_config
+    from jupyter_mlops.tracking.store import client
+
+    client(load_config(project)).log_metric(run_id, key, value)
+
+
 async def test_drift_without_a_reference_says_how_to_give_one(jp_fetch: Any,
                                                               traffic: Traffic) -> None:
     report = await api_get(jp_fetch, "monitor", "deployments", "churn", "drift", path="proj",
@@ -142,6 +149,12 @@ async def test_performance_before_and_after_labels(jp_fetch: Any, traffic: Traff
                                                                   (0.75, PER_HOUR)]
     assert [p["t"][:19] for p in after["points"]] == [h.isoformat()[:19]
                                                        for h in traffic.hours]
+    # the training run's metric of the same name comes along
+    run_id = await asyncio.to_thread(_serving_a_tracked_run, traffic.project)
+    await asyncio.to_thread(_log_metric, traffic.project, run_id, "accuracy", 0.9)
+    trained = await api_get(jp_fetch, "monitor", "deployments", "churn", "performance",
+                            path="proj")
+    assert trained["training"] == 0.9 and len(trained["points"]) == 2
     second = traffic.hours[1].isoformat()
     late = await api_get(jp_fetch, "monitor", "deployments", "churn", "performance",
                          path="proj", since=second)

@@ -54,6 +54,15 @@ def test_labels_from_a_variable_then_performance_per_hour(shell: InteractiveShel
     assert "no training value logged" in table["text/html"]
     spec = chart[VEGA_LITE]
     assert [p["value"] for p in spec["layer"][0]["data"]["values"]] == [1.0, 0.75]
+    # with a training value the chart has its dashed rule and the card says it
+    from jupyter_mlops.monitor.verbs import Performance
+
+    trained = Performance("churn", frame.assign(training=0.9))
+    trained.frame.attrs.update(frame.attrs, training=0.9)
+    table, chart = displayed(shell, trained)
+    assert "training run: 0.9" in table["text/html"]
+    assert chart[VEGA_LITE]["layer"][1]["data"]["values"] == [{"training": 0.9}]
+    assert trained.to_text().startswith("churn: accuracy per 1h, training run: 0.9\n")
     data = run(shell, "%mlops performance churn --json")
     assert data["metric"] == "accuracy" and data["by"] == "1h" and data["training"] is None
     assert [(p["value"], p["rows"]) for p in data["points"]] == [(1.0, PER_HOUR),

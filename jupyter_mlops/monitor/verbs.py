@@ -51,50 +51,53 @@ def _json_flag(parser: argparse.ArgumentParser, what: str = "the result") -> Non
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
 
 
-def read_frame(source: str, ctx: Context, what: str) -> Any:
-    """The frame ``source`` names: a notebook variable (in a kernel), or a Parquet/CSV file
-    relative to the working folder (anywhere); a ``.json`` file is a saved reference profile
-    where ``what`` takes one. One line when it is neither."""
-    if ctx.namespace is not None and source in ctx.namespace:
-        return ctx.namespace[source]
-    path = Path(ctx.cwd) / source
-    suffix = path.suffix.lower()
-    if suffix in FRAME_FILES or (suffix == ".json" and what == "--reference"):
-        if not path.is_file():
-            raise NotFoundError(f"{what}: no file {source} (in {ctx.cwd})")
-        import pandas as pd
-
-        try:
-            if suffix == ".csv":
-                return pd.read_csv(path, dtype={"request_id": "string"})
-            if suffix == ".json":
-                from .profile import Profile
-
-                return Profile.from_json(json.loads(path.read_text(encoding="utf-8")),
-                                         what=f"{what} {source}")
-            return pd.read_parquet(path)
-        except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors too
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserInputError(f"{what}: cannot read {source}: {first}") from None
-    if ctx.namespace is not None:
-        raise UsageError(f"{what}: no variable {source!r} in the notebook, and not a "
-                         ".parquet or .csv file")
-    raise UsageError(f"{what}: give a .parquet or .csv file, not {source!r}")
-
-
-def _frame_like(value: Any, source: str, what: str, profile: bool = False) -> Any:
-    """``value`` if it is a DataFrame (or, where ``profile``, a reference Profile)."""
+def frame_argument(source: str, ctx: Context, what: str, *, profiles: bool = False) -> Any:
+    """The DataFrame ``source`` names: a notebook variable (in a kernel), or a Parquet/CSV
+    file relative to the working folder (anywhere). With ``profiles``, a reference
+    ``Profile`` too: a variable holding one, or a saved ``.json`` profile (a run's
+    ``monitor/reference.json``). One line when it is none of these."""
     import pandas as pd
 
+    path = Path(ctx.cwd) / source
+    suffix = path.suffix.lower()
+    if ctx.namespace is not None and source in ctx.namespace:
+        value = ctx.namespace[source]
+    elif suffix in FRAME_FILES or (profiles and suffix == ".json"):
+        value = _read_file(path, source, what)
+    elif ctx.namespace is not None:
+        raise UsageError(f"{what}: no variable {source!r} in the notebook, and not a "
+                         ".parquet or .csv file")
+    else:
+        raise UsageError(f"{what}: give a .parquet or .csv file, not {source!r}")
     if isinstance(value, pd.DataFrame):
         return value
-    if profile and type(value).__name__ == "Profile":
+    if profiles and type(value).__name__ == "Profile":
         from .profile import Profile
 
         if isinstance(value, Profile):
             return value
-    kinds = "a DataFrame or a Profile" if profile else "a DataFrame"
+    kinds = "a DataFrame or a Profile" if profiles else "a DataFrame"
     raise UserInputError(f"{what}: {source} is a {type(value).__name__}, not {kinds}")
+
+
+def _read_file(path: Path, source: str, what: str) -> Any:
+    """A Parquet or CSV file as a DataFrame, a ``.json`` file as a reference Profile."""
+    if not path.is_file():
+        raise NotFoundError(f"{what}: no file {source} (in {path.parent})")
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path, dtype={"request_id": "string"})
+        if path.suffix.lower() == ".json":
+            from .profile import Profile
+
+            return Profile.from_json(json.loads(path.read_text(encoding="utf-8")),
+                                     what=f"{what} {source}")
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's and json's errors are ValueErrors too
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserInputError(f"{what}: cannot read {source}: {first}") from None
 
 
 # --------------------------------------------------------------------------- Monitor I
@@ -181,8 +184,7 @@ def configure_drift(parser: argparse.ArgumentParser) -> None:
 def run_drift(args: argparse.Namespace, ctx: Context) -> DriftReport:
     reference = None
     if args.reference:
-        reference = _frame_like(read_frame(args.reference, ctx, "--reference"),
-                                args.reference, "--reference", profile=True)
+        reference = frame_argument(args.reference, ctx, "--reference", profiles=True)
     from .drift import drift
 
     return drift(args.name, since=args.since, until=args.until, reference=reference,
@@ -206,7 +208,7 @@ def configure_labels(parser: argparse.ArgumentParser) -> None:
 
 
 def run_labels(args: argparse.Namespace, ctx: Context) -> LabelsLogged:
-    frame = _frame_like(read_frame(args.source, ctx, "labels"), args.source, "labels")
+    frame = frame_argument(args.source, ctx, "labels")
     from .labels import log_labels
 
     return log_labels(args.name, frame, label=args.label, cwd=ctx.cwd)
