@@ -19,7 +19,6 @@ project whose configuration, deployments and ``.mlops/monitoring`` are meant.
                                      {columns: [name], rows: [[value]] (oldest first, the
                                       latest ``limit``; timestamps ISO 8601 UTC), total: the
                                       rows of the window}
-
     GET monitor/deployments/NAME/drift?since=&until=
                                      DriftReport.to_dict(): {name, since, until, reference:
                                       {origin, rows}, current_rows, features: [{feature, kind,
@@ -40,14 +39,14 @@ project whose configuration, deployments and ``.mlops/monitoring`` are meant.
     DELETE monitor/deployments/NAME/rules/ID
                                      {removed: ID}
     POST monitor/deployments/NAME/check  {dry_run?: false}
-                                     CheckResult.to_dict(): {name, checked_at, rules: [{id,
-                                      when, fired, skipped, reason, result}]}
+                                     CheckResult.to_dict(): {name, checked_at, dry_run,
+                                      rules: [{id, when, holds, fired, skipped, reason,
+                                      result}]}
 
 An unknown deployment (or rule) is a 404; a ``since``/``until``/``limit``/``metric``/``by``, a
 rule or a body that does not parse a 400, each with its one-line message. Every route's work
 (reading the log, comparing it with the reference, checking rules, which may start a
-pipeline) runs in an executor, never on
-the event loop.
+pipeline) runs in an executor, never on the event loop.
 """
 
 from __future__ import annotations
