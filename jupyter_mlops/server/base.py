@@ -13,7 +13,7 @@ import json
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
@@ -21,12 +21,14 @@ from tornado import web
 
 from ..errors import MLOpsError, UserInputError
 from ..paths import resolve_inside
+from .schema import load_json, parse
 
 if TYPE_CHECKING:
     from .app import MLOpsApp
 
 API_PREFIX = "mlops/api"
 T = TypeVar("T")
+D = TypeVar("D")
 
 
 def notebook_inside(root: str | Path, relative: object, *, must_exist: bool = True) -> Path:
@@ -90,14 +92,19 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
         """``path`` relative to the server root, as the panels name files."""
         return relative_to_root(self.mlops.root_dir, path)
 
-    def body(self) -> dict[str, Any]:
-        """The request's JSON object ({} when there is no body)."""
-        if not self.request.body:
-            return {}
-        try:
-            data = json.loads(self.request.body)
-        except ValueError as exc:
-            raise UserInputError(f"the request body is not JSON: {exc}") from None
+    @overload
+    def body(self) -> dict[str, Any]: ...
+
+    @overload
+    def body(self, schema: type[D]) -> D: ...
+
+    def body(self, schema: type[Any] | None = None) -> Any:
+        """The request's JSON object ({} when there is no body), nested at most
+        ``schema.MAX_DEPTH`` deep; with ``schema`` (a dataclass, see ``server/schema.py``) an
+        instance of it whose every field is type-checked. Any mistake is a 400 of one line."""
+        data = load_json(self.request.body) if self.request.body else {}
+        if schema is not None:
+            return parse(schema, data)
         if not isinstance(data, dict):
             raise UserInputError("the request body must be a JSON object")
         return data

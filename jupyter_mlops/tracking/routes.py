@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -152,21 +153,24 @@ class ArtifactsHandler(TrackingHandler):
         self.reply({"artifacts": found})
 
 
+@dataclass(frozen=True)
+class RegisterBody:
+    """POST runs/ID/register's body."""
+
+    model: str | None = None
+    name: str | None = None
+    alias: str | None = None
+
+
 class RegisterHandler(TrackingHandler):
     @web.authenticated
     async def post(self, run_id: str) -> None:
         from .registry import register_run
 
-        body = self.body()
-        unknown = set(body) - {"model", "name", "alias"}
-        if unknown:
-            raise UserInputError(f"unknown fields: {', '.join(sorted(unknown))}")
-        values: dict[str, str | None] = {}
-        for key in ("model", "name", "alias"):
-            value = body.get(key)
-            if value is not None and not isinstance(value, str):
-                raise UserInputError(f"'{key}' must be a string")
-            values[key] = value.strip() if value and value.strip() else None
+        body = self.body(RegisterBody)
+        values = {key: text.strip() if text and text.strip() else None
+                  for key, text in (("model", body.model), ("name", body.name),
+                                    ("alias", body.alias))}
         config = await self.project_config(self.folder())
         done = await self.bounded(register_run, config, run_id, values["name"],
                                   values["alias"], values["model"])
