@@ -129,6 +129,13 @@ SETTINGS: tuple[Setting, ...] = (
             "deployments (0: the server never checks by itself)."),
     Setting("monitor.cooldown", "count", lambda _r, _s: 3600,
             "Seconds a monitoring rule waits after firing before it may fire again."),
+    Setting("deploy.request_timeout", "float", lambda _r, _s: 60.0,
+            "Seconds a local deployment waits for a prediction before it answers 504 (its "
+            "/health then says the model is stuck until it answers again)."),
+    Setting("deploy.auth", "choice", lambda _r, _s: "none",
+            "Who may call a local deployment's /invocations: anyone who reaches its port "
+            "(none) or callers with the bearer token made at deploy (token).",
+            choices=("none", "token")),
 )
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 
