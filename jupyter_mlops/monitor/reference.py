@@ -14,12 +14,13 @@ trained on, stored on the training run as the artifact ``monitor/reference.json`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import warnings
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -391,7 +392,9 @@ def read_run_reference(config: Config, run_id: str) -> Profile | None:
                              f"be ({MAX_REFERENCE_BYTES:,}): set the reference again")
     with tempfile.TemporaryDirectory(prefix="mlops-reference-") as folder:
         try:
-            local = Path(mlflow_client.download_artifacts(run_id, REFERENCE_ARTIFACT, folder))
+            with _no_progress_bar():  # a small file, read on every drift check
+                local = Path(mlflow_client.download_artifacts(run_id, REFERENCE_ARTIFACT,
+                                                              folder))
         except Exception as exc:
             raise BackendUnavailableError(f"{what} could not be read: "
                                           f"{first_line(str(exc))}") from None
@@ -400,6 +403,22 @@ def read_run_reference(config: Config, run_id: str) -> Profile | None:
                                  "the reference again")
         raw = local.read_bytes()
     return parse_reference(raw, what=what)
+
+
+@contextlib.contextmanager
+def _no_progress_bar() -> Iterator[None]:
+    """MLflow draws a tqdm bar for every download (MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR,
+    read at each call): not for a reference read on every drift check."""
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    before = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def parse_reference(raw: bytes, *, what: str = REFERENCE_ARTIFACT) -> Profile:
