@@ -178,6 +178,29 @@ def test_ks_statistic_on_bins_is_at_most_scipys() -> None:
     assert summary.low_sum == pytest.approx(cur[cur < edges[0]].sum())
 
 
+@pytest.mark.parametrize("edges", [
+    "normal", "lognormal", "counts", [0.0, 1.0], [5.0], [0.0, 1e-12, 2e-12, 3e-12, 1e6],
+    [-1e308, 0.0, 1e308], [1e-300, 2e-300, 1.0], list(np.arange(100.0) ** 3)])
+def test_the_binner_is_searchsorted_exactly(edges: Any) -> None:
+    rng = np.random.default_rng(8)
+    samples = {"normal": rng.normal(3, 2, 50_000), "lognormal": rng.lognormal(0, 1.5, 50_000),
+               "counts": rng.poisson(3, 50_000).astype(float)}
+    if isinstance(edges, str):
+        values = samples[edges]
+        fine = np.unique(np.quantile(values, np.linspace(0, 1, 101)))
+    else:
+        fine = np.asarray(edges, dtype=np.float64)
+        values = np.concatenate([rng.normal(0, 1, 5000), rng.uniform(fine[0], fine[-1], 5000)
+                                 if np.isfinite(fine[-1] - fine[0]) else []])
+    values = np.concatenate([values, fine, np.nextafter(fine, -np.inf),
+                             np.nextafter(fine, np.inf), [-1e308, 1e308, 0.0, -0.0]])
+    binner = drift_stats.Binner(fine)
+    assert np.array_equal(binner(values), np.searchsorted(fine, values, side="right"))
+    summary = drift_stats.numeric_counts(values, binner)
+    assert summary.counts.tolist() == np.bincount(np.searchsorted(fine, values, side="right"),
+                                                  minlength=fine.size + 1).tolist()
+
+
 # --------------------------------------------------------------------------- the window
 
 

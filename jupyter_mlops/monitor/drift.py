@@ -44,14 +44,13 @@ from typing import TYPE_CHECKING, Any, cast
 from ..config import Config, load_config
 from ..errors import UserInputError
 from . import drift_stats as stats
-from .drift_report import NO_ROWS, DriftReport, FeatureDrift
+from .drift_report import NO_ROWS, DriftReport, FeatureDrift, FeatureKind
 from .folders import require_known
 from .log_store import HourPart, cache_folder, log_hours
 from .profile import VALUE_CHARS, CategoricalColumn, NumericColumn, Profile
 from .timespan import TimeLike, parse_time
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
     import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
@@ -140,7 +139,7 @@ class _Plan:
     summary depends on (the bins and values), so a cached summary is reused only for it."""
 
     columns: dict[str, NumericColumn | CategoricalColumn]
-    edges: dict[str, np.ndarray] = field(default_factory=dict)
+    binners: dict[str, stats.Binner] = field(default_factory=dict)
     key: str = ""
 
     def __post_init__(self) -> None:
@@ -151,7 +150,7 @@ class _Plan:
         shape: dict[str, Any] = {}
         for name, column in self.columns.items():
             if isinstance(column, NumericColumn):
-                self.edges[name] = np.asarray(column.edges, dtype=np.float64)
+                self.binners[name] = stats.Binner(np.asarray(column.edges, dtype=np.float64))
                 shape[name] = ["numeric", column.edges]
             else:
                 shape[name] = ["categorical", sorted(column.values)]
@@ -226,19 +225,20 @@ def _summarize(table: pa.Table, plan: _Plan) -> dict[str, Any]:
     for name, reference in plan.columns.items():
         if isinstance(reference, NumericColumn):
             columns[name] = _numeric_summary(table.column(name) if name in present else None,
-                                             table.num_rows, plan.edges[name], name)
+                                             table.num_rows, plan.binners[name], name)
         else:
             columns[name] = _categorical_summary(
                 table.column(name) if name in present else None, table.num_rows, reference)
     return {"format": SUMMARY_FORMAT, "rows": table.num_rows, "columns": columns}
 
 
-def _numeric_summary(column: pa.ChunkedArray | None, rows: int, edges: np.ndarray,
+def _numeric_summary(column: pa.ChunkedArray | None, rows: int, binner: stats.Binner,
                      name: str) -> dict[str, Any]:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
+    edges = binner.edges
     empty = {"kind": "numeric", "counts": [0] * (edges.size + 1), "nulls": rows,
              "min": None, "max": None, "sum": 0.0, "sumsq": 0.0, "low_sum": 0.0,
              "high_sum": 0.0}
@@ -256,11 +256,13 @@ def _numeric_summary(column: pa.ChunkedArray | None, rows: int, edges: np.ndarra
         values = values[finite]
     if values.size == 0:
         return empty
-    binned = stats.numeric_counts(values, edges)
-    return {"kind": "numeric", "counts": binned.counts.tolist(), "nulls": rows - values.size,
-            "min": float(values.min()), "max": float(values.max()),
-            "sum": float(values.sum()), "sumsq": float(np.dot(values, values)),
-            "low_sum": binned.low_sum, "high_sum": binned.high_sum}
+    with np.errstate(over="ignore"):  # sums of huge values: inf, so the hour is not cached
+        binned = stats.numeric_counts(values, binner)
+        return {"kind": "numeric", "counts": binned.counts.tolist(),
+                "nulls": rows - values.size, "min": float(values.min()),
+                "max": float(values.max()), "sum": float(values.sum()),
+                "sumsq": float(np.dot(values, values)), "low_sum": binned.low_sum,
+                "high_sum": binned.high_sum}
 
 
 def _categorical_summary(column: pa.ChunkedArray | None, rows: int,
@@ -433,7 +435,7 @@ def _compare(name: str, reference: NumericColumn | CategoricalColumn, totals: _T
         histogram = stats.decile_histogram(reference.quantiles, reference.edges,
                                            reference.counts, counts) if reference.count \
             else {"bins": [], "reference": [], "current": []}
-        kind = "numeric"
+        kind: FeatureKind = "numeric"
     else:
         labels, ref, cur = stats.categorical_bins(reference.values, reference.other,
                                                   totals.values[name], totals.other[name])
@@ -443,7 +445,7 @@ def _compare(name: str, reference: NumericColumn | CategoricalColumn, totals: _T
         histogram = {"bins": labels, "reference": stats.shares(ref),
                      "current": stats.shares(cur)}
         kind = "categorical"
-    row = FeatureDrift(name, kind, method, statistic, threshold,  # type: ignore[arg-type]
+    row = FeatureDrift(name, kind, method, statistic, threshold,
                        statistic is not None and stats.drifted(method, statistic, threshold),
                        reference.count, current_rows)
     return row, histogram

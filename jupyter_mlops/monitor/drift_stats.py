@@ -81,15 +81,72 @@ class NumericSummary:
     high_sum: float  # sum of the values at or above edges[-1]
 
 
-def numeric_counts(values: np.ndarray, edges: np.ndarray) -> NumericSummary:
-    """Bin finite ``values`` (float64) on ``edges``."""
+class Binner:
+    """``np.searchsorted(edges, x, side="right")``, exactly, a dozen times faster for ~100
+    edges: each value is mapped to one of ``GRID`` equal cells over [edges[0], edges[-1]]
+    by a monotone arithmetic mapping, applied the same way to the edges. A value in a cell
+    without an edge lies above every edge of a lower cell and below every edge of a higher
+    one, so its bin is the count of edges in lower cells (a table); a cell with one edge
+    adds one comparison with it; values in a cell with several edges are searched."""
+
+    GRID = 16_384
+
+    def __init__(self, edges: np.ndarray) -> None:
+        import numpy as np
+
+        self.edges = edges
+        self.fast = False
+        if edges.size < 2:
+            return
+        span = float(edges[-1] - edges[0])
+        scale = self.GRID / span if math.isfinite(span) and span > 0 else math.inf
+        if not math.isfinite(scale):
+            return
+        self.low, self.scale, self.fast = float(edges[0]), scale, True
+        cells = self.cell(edges)
+        self.table = np.searchsorted(cells, np.arange(self.GRID + 2), side="left").astype(
+            np.uint8 if edges.size < 255 else np.intp)
+        per_cell = np.bincount(cells, minlength=self.GRID + 2)
+        self.single = np.full(self.GRID + 2, np.inf)
+        alone = per_cell[cells] == 1
+        self.single[cells[alone]] = edges[alone]
+        self.crowded = per_cell > 1
+        self.any_crowded = bool(self.crowded.any())
+
+    def cell(self, values: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        cells = values - self.low
+        cells *= self.scale
+        cells += 1.0
+        np.clip(cells, 0.0, self.GRID + 1.0, out=cells)
+        return cells.astype(np.intp)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        if not self.fast:
+            return np.searchsorted(self.edges, values, side="right")
+        cells = self.cell(values)
+        index: np.ndarray = self.table[cells] + (values >= self.single[cells])
+        if self.any_crowded:
+            crowded = self.crowded[cells]
+            if crowded.any():
+                index[crowded] = np.searchsorted(self.edges, values[crowded], side="right")
+        return index
+
+
+def numeric_counts(values: np.ndarray, edges: np.ndarray | Binner) -> NumericSummary:
+    """Bin finite ``values`` (float64) on ``edges`` (or a Binner of them)."""
     import numpy as np
 
-    index = np.searchsorted(edges, values, side="right")
-    counts = np.bincount(index, minlength=edges.size + 1).astype(np.int64)
-    low = values[index == 0]
-    high = values[index == edges.size]
-    return NumericSummary(counts, float(low.sum()), float(high.sum()))
+    binner = edges if isinstance(edges, Binner) else Binner(edges)
+    size = binner.edges.size
+    index = binner(values)
+    counts = np.bincount(index, minlength=size + 1).astype(np.int64)
+    low = float(values[index == 0].sum()) if counts[0] else 0.0
+    high = float(values[index == size].sum()) if counts[-1] else 0.0
+    return NumericSummary(counts, low, high)
 
 
 # ------------------------------------------------------------------ numeric statistics
