@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_server.utils import JupyterServerAuthWarning, url_path_join
 from tornado.httpclient import HTTPClientError
 from tornado.routing import PathMatches, Rule
 
@@ -28,13 +31,15 @@ CAPABILITIES = ["features", "experiments", "pipeline", "review", "deploy", "moni
 
 
 @pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_mlops": True},
-            "allow_unauthenticated_access": False,
-        }
-    }
+def jp_server_config(jp_server_config: dict[str, Any], request: pytest.FixtureRequest
+                     ) -> dict[str, Any]:
+    """Unauthenticated access off, unless a test parametrizes this fixture: ``None`` leaves
+    the server's default (on)."""
+    allow = getattr(request, "param", False)
+    server: dict[str, Any] = {"jpserver_extensions": {"jupyter_mlops": True}}
+    if allow is not None:
+        server["allow_unauthenticated_access"] = allow
+    return {"ServerApp": server}
 
 
 @pytest.fixture(autouse=True)
@@ -147,42 +152,153 @@ async def test_unknown_endpoint_is_a_json_404(jp_fetch: Any) -> None:
     assert body == {"message": "no such endpoint: /mlops/api/nope"}
 
 
-def _mlops_rules(rules: list[Any]) -> Iterator[tuple[str, type]]:
+def _path_rules(rules: list[Any]) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+    """Every path rule of the server, in the order tornado tries them: (regex, handler,
+    its keyword arguments)."""
     for rule in rules:
         if isinstance(rule, Rule) and hasattr(rule.target, "rules"):
-            yield from _mlops_rules(rule.target.rules)
+            yield from _path_rules(rule.target.rules)
         elif isinstance(rule, Rule) and isinstance(rule.matcher, PathMatches):
-            pattern = rule.matcher.regex.pattern
-            if "/mlops/api/" in pattern:
-                yield pattern, rule.target
+            yield rule.matcher.regex.pattern, rule.target, rule.target_kwargs
 
 
+def _mlops_rules(rules: list[Any]) -> Iterator[tuple[str, type]]:
+    for pattern, target, _ in _path_rules(rules):
+        if "/mlops/api/" in pattern:
+            yield pattern, target
+
+
+#: What a route's group is filled with when it is not a list of words (``(a|b)``: each word):
+#: the first of these its regex accepts.
+SAMPLES = ("churn-1", "churn", "42")
+SAMPLE = SAMPLES[0]
+
+
+def _sample_paths(pattern: str) -> list[str]:
+    """URLs that ``pattern`` (a route's regex) matches: each group filled with a sample value
+    (every word of an alternation such as ``(approve|request-changes)``)."""
+    parts: list[list[str]] = [[""]]
+    depth, start, literal = 0, 0, ""
+    for i, char in enumerate(pattern):
+        if char == "(" and pattern[i - 1:i] != "\\":
+            if depth == 0:
+                parts.append([literal])
+                start = i + 1
+            depth += 1
+        elif char == ")" and pattern[i - 1:i] != "\\":
+            depth -= 1
+            if depth == 0:
+                group = pattern[start:i]
+                words = [w for w in group.split("|") if re.fullmatch(group, w)]
+                samples = words or [s for s in SAMPLES if re.fullmatch(group, s)][:1]
+                assert samples, f"no sample value fits the group ({group}) of {pattern}"
+                parts.append(samples)
+                literal = ""
+        elif depth == 0:
+            literal += char
+    parts.append([literal])
+    paths = ["".join(choice) for choice in itertools.product(*parts)]
+    return [path.removesuffix("$").replace("\\", "") for path in paths]
+
+
+async def _route_walk(serverapp: Any, client: Any) -> tuple[int, list[str]]:
+    """Fetch every /mlops/api route without credentials, each of its methods, with sample
+    values for its groups: (how many requests were made, what went wrong). Each URL must reach
+    its own handler (not a route before it, not the catch-all) and be refused with a 403."""
+    everything = list(_path_rules(serverapp.web_app.default_router.rules))
+    problems: list[str] = []
+    fetched = 0
+    for pattern, handler in _mlops_rules(serverapp.web_app.default_router.rules):
+        for path in _sample_paths(pattern):
+            reached = next(t for p, t, _ in everything if re.match(p, path))
+            if reached is not handler:
+                problems.append(f"{path} reaches {reached.__name__}, not {handler.__name__}")
+                continue
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                if getattr(handler, method.lower()) is getattr(MLOpsHandler, method.lower()):
+                    continue  # not implemented by this handler: tornado answers 405
+                response = await client.fetch(
+                    path, method=method, raise_error=False, follow_redirects=False,
+                    body=b"{}" if method in ("POST", "PUT", "PATCH") else None)
+                fetched += 1
+                if response.code != 403:
+                    problems.append(f"{method} {path} answers {response.code} without "
+                                    "credentials")
+    return fetched, problems
+
+
+def _plant(serverapp: Any, handler: type) -> None:
+    """Route ``mlops/api/planted/WORD`` to ``handler``, first in our extension's routes (as
+    if a capability's ROUTES listed it), bypassing the server's own check of new handlers."""
+    router = next(rule.target for rule in serverapp.web_app.default_router.rules
+                  if any(isinstance(r, Rule) and isinstance(r.matcher, PathMatches)
+                         and r.matcher.regex.pattern.endswith("/mlops/api/status$")
+                         for r in getattr(rule.target, "rules", [])))
+    status = next(r for r in router.rules if r.matcher.regex.pattern.endswith("/status$"))
+    pattern = url_path_join(serverapp.base_url, "mlops/api/planted/([a-z]+)")
+    router.rules.insert(0, router.process_rule(
+        Rule(PathMatches(pattern), handler, status.target_kwargs)))
+
+
+class PlantedHandler(MLOpsHandler):
+    """A handler someone forgot to decorate with ``@web.authenticated``."""
+
+    def get(self, word: str) -> None:
+        self.reply({"secret": word})
+
+
+@pytest.mark.parametrize("jp_server_config", [False, None], indirect=True,
+                         ids=["unauthenticated-access-off", "default"])
 async def test_every_route_refuses_requests_without_credentials(
     jp_serverapp: Any, http_server_client: Any, jp_auth_header: dict[str, str]
 ) -> None:
     registered = list(_mlops_rules(jp_serverapp.web_app.default_router.rules))
     routes = route_table()
+    # our extension loaded (the server refuses one with an undecorated handler when
+    # unauthenticated access is off) and registered exactly its route table
     assert {target for _, target in registered} == {handler for _, handler in routes}
-    checked = 0
-    for pattern, handler in registered:
-        assert issubclass(handler, MLOpsHandler)
-        path = pattern.rstrip("$").replace("(.*)", "anything").replace("\\", "")
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            if getattr(handler, method.lower()) is getattr(MLOpsHandler, method.lower()):
-                continue  # not implemented by this handler: tornado answers 405
-            response = await http_server_client.fetch(
-                path,
-                method=method,
-                body=b"{}" if method in ("POST", "PUT", "PATCH") else None,
-                raise_error=False,
-            )
-            assert response.code == 403, (method, path, response.code)
-            checked += 1
-    assert checked >= len(routes)
-    # with the token the same status URL answers: the 403s above were about credentials
-    status_path = next(p for p, h in registered if p.endswith("/status$")).rstrip("$")
-    ok = await http_server_client.fetch(status_path, headers=jp_auth_header)
-    assert ok.code == 200
+    assert all(issubclass(handler, MLOpsHandler) for _, handler in registered)
+    fetched, problems = await _route_walk(jp_serverapp, http_server_client)
+    assert problems == []
+    assert fetched >= len(routes)
+    # with the token the same URLs are served: the 403s above were about credentials
+    for path in (f"{jp_serverapp.base_url}mlops/api/status",
+                 f"{jp_serverapp.base_url}mlops/api/features/views/{SAMPLE}"):
+        ok = await http_server_client.fetch(path, headers=jp_auth_header, raise_error=False)
+        assert ok.code in (200, 404), (path, ok.code)
+        assert b"no such endpoint" not in ok.body, path
+
+
+async def test_every_route_is_fetched_by_its_own_url() -> None:
+    """The walk fills groups with values their regex accepts (no URL is the regex's text)."""
+    for route, _ in route_table():
+        for path in _sample_paths(f"/mlops/api/{route}$"):
+            assert "(" not in path and "[" not in path, path
+            assert re.fullmatch(f"/mlops/api/{route}", path), (route, path)
+    assert _sample_paths("/x/review/(approve|request-changes)$") == [
+        "/x/review/approve", "/x/review/request-changes"]
+
+
+@pytest.mark.parametrize("jp_server_config", [None], indirect=True, ids=["default"])
+async def test_the_walk_catches_a_handler_without_authentication(
+    jp_serverapp: Any, http_server_client: Any
+) -> None:
+    _plant(jp_serverapp, PlantedHandler)
+    _, problems = await _route_walk(jp_serverapp, http_server_client)
+    planted = f"{jp_serverapp.base_url}mlops/api/planted/churn"
+    assert problems == [f"GET {planted} answers 200 without credentials"]
+
+
+@pytest.mark.parametrize("jp_server_config", [False], indirect=True)
+async def test_the_server_refuses_an_undecorated_handler_when_access_is_off(
+    jp_serverapp: Any
+) -> None:
+    """With unauthenticated access off, the server itself flags (and so refuses to load) an
+    extension whose handler has no authentication rule."""
+    with pytest.warns(JupyterServerAuthWarning, match="PlantedHandler"):
+        jp_serverapp.web_app.add_handlers(".*$", [
+            (url_path_join(jp_serverapp.base_url, "mlops/api/planted/([a-z]+)"),
+             PlantedHandler)])
 
 
 async def test_status_of_a_notebook_folder_uses_that_projects_config(
