@@ -6,31 +6,43 @@ has it (``# %% cell N`` markers), and calls ``jupyter_mlops.pipeline.runtime.run
 artifacts and caching, so a step behaves as in the local runner. Imports of the step's own
 libraries happen inside the step's process, so parsing a DAG file stays cheap; no credentials
 are written (S3 uses boto3's credential chain where the task runs).
+
+A notebook's names and values are untrusted (a cloned repository names its own files): every
+string of theirs reaches the generated source as a ``repr`` literal, an escaped docstring or a
+one-line comment, every name in a code position is checked to be an identifier, and the source
+is compiled (and its docstring read back) before it is written; the KFP export runs only then,
+in a folder of its own with ``python -I``.
 """
 
 from __future__ import annotations
 
 import ast
+import keyword
+import os
 import re
+import secrets
+import shlex
 import subprocess
 import sys
+import tempfile
 import textwrap
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..config import redact
 from ..errors import UserInputError
 from .magics import parse_cell
+from .marks import check_step_name
 from .results import TARGETS, ExportResult, Target
 
 if TYPE_CHECKING:
-    from .model import ParameterType, Pipeline, Step
+    from .model import Parameter, ParameterType, Pipeline, Step
 
 CRON_PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly",
                 "@annually", "@midnight")
-CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?LW#]+$")
+CRON_FIELD = re.compile(r"[0-9*/,\-A-Za-z?LW#]+")
 #: Import names whose distribution has another name (when this environment cannot say).
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "PIL": "Pillow", "cv2": "opencv-python",
                  "yaml": "PyYAML", "skimage": "scikit-image", "bs4": "beautifulsoup4"}
@@ -43,15 +55,18 @@ def _target(name: str) -> Target:
     raise UserInputError(f"unknown export target {name!r}: use one of {', '.join(TARGETS)}")
 
 
-def check_schedule(schedule: str | None) -> str | None:
+def check_schedule(schedule: object) -> str | None:
     """A cron expression (5 fields) or a preset such as @daily; one clear line otherwise."""
+    if schedule is not None and not isinstance(schedule, str):
+        raise UserInputError(f"schedule must be a cron expression as a string, not "
+                             f"{type(schedule).__name__} {schedule!r}")
     if schedule is None or not schedule.strip():
         return None
     text = " ".join(schedule.split())
     if text in CRON_PRESETS:
         return text
     fields = text.split(" ")
-    if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
+    if len(fields) != 5 or not all(CRON_FIELD.fullmatch(f) for f in fields):
         raise UserInputError(f"schedule {schedule!r} is not a cron expression: use five fields "
                              f"such as '0 3 * * *', or one of {', '.join(CRON_PRESETS)}")
     return text
@@ -60,12 +75,47 @@ def check_schedule(schedule: str | None) -> str | None:
 # --------------------------------------------------------------------------- shared pieces
 
 
+def _escaped(text: str, keep: str = "") -> str:
+    """``text`` with every character that is not printable (a newline, a control character,
+    a lone surrogate from a file name that is not UTF-8) as its backslash escape, except those
+    in ``keep``."""
+    return "".join(c if c in keep or c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _string(text: str) -> str:
     """A readable Python literal for a step's code (triple-quoted where it can be)."""
-    if "'''" not in text and not text.endswith("\\"):
+    if ("'''" not in text and not text.endswith(("\\", "'"))
+            and all(c in "\n\t" or c.isprintable() for c in text)):
         escaped = text.replace("\\", "\\\\")
         return "'''\\\n" + escaped + "'''"
     return repr(text)
+
+
+def _docstring(text: str) -> str:
+    """``text`` as a triple-quoted literal that nothing in it can close: backslashes and double
+    quotes escaped, newlines kept, other unprintable characters as escapes."""
+    body = _escaped(text.replace("\\", "\\\\").replace('"', '\\"'), keep="\n")
+    return '"""' + body + '"""'
+
+
+def _comment(text: str) -> str:
+    """``text`` for a ``#`` comment: on one line, whatever it holds."""
+    return _escaped(text)
+
+
+def _literal(value: Any, what: str) -> str:
+    """``value`` as Python source that evaluates back to it, or one line saying it cannot be
+    (a default of ``1e999`` is ``inf``, which is no literal)."""
+    text = repr(value)
+    try:
+        same = bool(ast.literal_eval(text) == value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        same = False
+    if not same:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise UserInputError(f"{what} {shown} cannot be written into an export as a Python "
+                             "literal: give it a plain value")
+    return text
 
 
 def _spec_literal(pipeline: Pipeline, step: Step, indent: str = "") -> str:
@@ -90,7 +140,7 @@ def _needs(step: Step) -> str:
         parts.append(f"{step.cpu} CPU")
     if step.memory:
         parts.append(f"{step.memory} memory")
-    return ", ".join(parts)
+    return _comment(", ".join(parts))
 
 
 def _artifacts(pipeline: Pipeline) -> str:
@@ -110,19 +160,38 @@ def ipython_note(pipeline: Pipeline) -> str:
             "`pipeline run` does")
 
 
-def _header(pipeline: Pipeline, engine: str, command: str, extra: str = "") -> str:
+def header_text(pipeline: Pipeline, engine: Target, schedule: str | None) -> str:
+    """The generated file's docstring, as text (``_docstring`` makes it source)."""
+    again = f"--target {engine} --out " + ("DAGS_FOLDER" if engine == "airflow" else "DIR")
+    if schedule and engine != "kfp":
+        again += f" --schedule {shlex.quote(schedule)}"
+    return _header_text(pipeline, ENGINE_NAMES[engine], again, (
+        "Run it once with `python THIS_FILE`; serve it on its schedule with "
+        "`python THIS_FILE serve`." if engine == "prefect" else ""))
+
+
+ENGINE_NAMES: dict[Target, str] = {"airflow": "Airflow 3 DAG", "prefect": "Prefect 3 flow",
+                                   "kfp": "Kubeflow Pipelines v2 pipeline"}
+
+
+def _header_text(pipeline: Pipeline, engine: str, command: str, extra: str) -> str:
     flow = " -> ".join(s.name for s in pipeline.order)
     magics = ipython_note(pipeline)
     if magics:
         extra = "\n\n".join(filter(None, [extra, textwrap.fill(f"IPython: {magics}.", 88)]))
-    return (f'"""{engine} for the notebook {pipeline.notebook.name}, written by jupyter-mlops '
-            f"{__version__}.\n\nSteps (in dependency order): {flow}\n\n"
+    notebook = pipeline.notebook.name
+    return (f"{engine} for the notebook {notebook}, written by jupyter-mlops {__version__}.\n\n"
+            f"Steps (in dependency order): {flow}\n\n"
             "Each task runs one notebook step through jupyter_mlops.pipeline.runtime: the step's "
             "code in its\nown process, its inputs and outputs saved by type in the artifact "
             "store, and a content-hash\ncache, exactly as `jupyter mlops pipeline run` does. "
             "Re-export instead of editing:\n\n"
-            f"    jupyter mlops pipeline export {pipeline.notebook.name} {command}\n"
-            + (f"\n{extra}\n" if extra else "") + '"""\n')
+            f"    jupyter mlops pipeline export {shlex.quote(notebook)} {command}\n"
+            + (f"\n{extra}\n" if extra else ""))
+
+
+def _header(pipeline: Pipeline, engine: Target, schedule: str | None) -> str:
+    return _docstring(header_text(pipeline, engine, schedule)) + "\n"
 
 
 def _code_constants(pipeline: Pipeline) -> str:
@@ -130,6 +199,10 @@ def _code_constants(pipeline: Pipeline) -> str:
     for step in pipeline.steps:
         parts.append(f"{_const(step)} = {_spec_literal(pipeline, step)}\n\n")
     return "".join(parts)
+
+
+def _default(parameter: Parameter) -> str:
+    return _literal(parameter.default, f"the default of parameter {parameter.name!r},")
 
 
 def _upstream(step: Step) -> str:
@@ -146,11 +219,10 @@ AIRFLOW_TYPES: dict[ParameterType, str] = {
 def airflow_source(pipeline: Pipeline, schedule: str | None) -> str:
     dag_id = pipeline.name
     params = ", ".join(
-        f"{p.name!r}: Param({p.default!r}" + (f", type={AIRFLOW_TYPES[p.type]!r})"
+        f"{p.name!r}: Param({_default(p)}" + (f", type={AIRFLOW_TYPES[p.type]!r})"
                                              if p.type in AIRFLOW_TYPES else ")")
         for p in pipeline.parameters)
-    out = [_header(pipeline, "Airflow 3 DAG", "--target airflow --out DAGS_FOLDER"
-                   + (f" --schedule '{schedule}'" if schedule else "")),
+    out = [_header(pipeline, "airflow", schedule),
            "from __future__ import annotations\n\n",
            "import os\nfrom datetime import datetime, timezone\nfrom typing import Any\n\n",
            "from airflow.sdk import Param, dag, get_current_context, task\n\n",
@@ -180,7 +252,7 @@ def airflow_source(pipeline: Pipeline, schedule: str | None) -> str:
         if needs:
             out.append(f"    # needs {needs}: route it with a pool, queue or the "
                        "KubernetesExecutor's pod_override\n")
-        out.append(f"    @task(task_id={step.name!r}, retries={step.retries})\n")
+        out.append(f"    @task(task_id={step.name!r}, retries={step.retries!r})\n")
         out.append(f"    def {step.ident}({args}) -> dict[str, Any]:\n")
         out.append(f"        return run_step({_const(step)}, {_upstream(step)})\n\n")
     for step in pipeline.order:
@@ -198,13 +270,10 @@ PY_TYPES: dict[ParameterType, str] = {
 
 
 def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:
-    signature = ", ".join(f"{p.name}: {PY_TYPES[p.type]} = {p.default!r}"
+    signature = ", ".join(f"{p.name}: {PY_TYPES[p.type]} = {_default(p)}"
                           for p in pipeline.parameters)
     collect = ", ".join(f"{p.name!r}: {p.name}" for p in pipeline.parameters)
-    out = [_header(pipeline, "Prefect 3 flow", "--target prefect --out DIR"
-                   + (f" --schedule '{schedule}'" if schedule else ""),
-                   "Run it once with `python THIS_FILE`; serve it on its schedule with "
-                   "`python THIS_FILE serve`."),
+    out = [_header(pipeline, "prefect", schedule),
            "from __future__ import annotations\n\n",
            "import os\nimport sys\nfrom typing import Any\n\n",
            "# `python THIS_FILE` without PREFECT_API_URL starts Prefect's temporary server, whose\n"
@@ -232,7 +301,7 @@ def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:
         if needs:
             out.append(f"# needs {needs}: run it on a work pool whose workers have them\n")
         tags = "['jupyter-mlops'" + (", 'gpu'" if step.gpu else "") + "]"
-        out.append(f"@task(name={step.name!r}, retries={step.retries}, cache_policy=NO_CACHE, "
+        out.append(f"@task(name={step.name!r}, retries={step.retries!r}, cache_policy=NO_CACHE, "
                    f"tags={tags})\n")
         out.append(f"def {step.ident}(pipeline_params: dict[str, Any]{args}) "
                    "-> dict[str, Any]:\n")
@@ -289,9 +358,9 @@ def _packages(pipeline: Pipeline) -> list[str]:
 
 def kfp_source(pipeline: Pipeline, schedule: str | None) -> str:
     ptypes = {p.name: PY_TYPES[p.type] for p in pipeline.parameters}
-    defaults = {p.name: p.default for p in pipeline.parameters}
+    defaults = {p.name: _default(p) for p in pipeline.parameters}
     # no `from __future__ import annotations`: kfp reads the components' annotations as types
-    out = [_header(pipeline, "Kubeflow Pipelines v2 pipeline", "--target kfp --out DIR"),
+    out = [_header(pipeline, "kfp", schedule),
            "import os\nfrom typing import Any\n\n",
            "from kfp import compiler, dsl\n\n",
            "BASE_IMAGE = os.environ.get('MLOPS_KFP_BASE_IMAGE', 'python:3.11-slim')\n",
@@ -314,7 +383,7 @@ def kfp_source(pipeline: Pipeline, schedule: str | None) -> str:
         out.append(f"        endpoint_url=os.environ.get('AWS_ENDPOINT_URL', "
                    f"{pipeline.endpoint_url!r}),\n")
         out.append(f"        upstream={_upstream(step)}, params={params}, echo=True)\n\n\n")
-    signature = ", ".join(f"{n}: {ptypes[n]} = {defaults[n]!r}" for n in ptypes)
+    signature = ", ".join(f"{n}: {ptypes[n]} = {defaults[n]}" for n in ptypes)
     out.append(f"@dsl.pipeline(name={pipeline.name.replace('_', '-')!r}, "
                f"description={('Notebook ' + pipeline.notebook.name)!r})\n")
     out.append(f"def {pipeline.name}({signature}) -> None:\n")
@@ -322,16 +391,16 @@ def kfp_source(pipeline: Pipeline, schedule: str | None) -> str:
         names = pipeline.step_spec(step)["parameters"]
         kwargs = [f"{d.replace('-', '_')}=task_{d.replace('-', '_')}.output"
                   for d in step.depends_on]
-        kwargs += [f"{n}={n}" if n in ptypes else f"{n}={defaults.get(n)!r}" for n in names]
+        kwargs += [f"{n}={n}" if n in ptypes else f"{n}={defaults.get(n, 'None')}" for n in names]
         var = f"task_{step.ident}"
         out.append(f"    {var} = {step.ident}({', '.join(kwargs)})\n")
         out.append(f"    {var}.set_display_name({step.name!r})\n")
-        out.append(f"    {var}.set_caching_options(enable_caching={step.cache})\n")
+        out.append(f"    {var}.set_caching_options(enable_caching={step.cache!r})\n")
         if step.retries:
-            out.append(f"    {var}.set_retry(num_retries={step.retries})\n")
+            out.append(f"    {var}.set_retry(num_retries={step.retries!r})\n")
         if step.gpu:
             out.append(f"    {var}.set_accelerator_type('nvidia.com/gpu')"
-                       f".set_accelerator_limit({step.gpu})\n")
+                       f".set_accelerator_limit({step.gpu!r})\n")
         if step.cpu:
             out.append(f"    {var}.set_cpu_limit({step.cpu!r})\n")
         if step.memory:
@@ -346,6 +415,82 @@ def kfp_source(pipeline: Pipeline, schedule: str | None) -> str:
 # --------------------------------------------------------------------------- writing
 
 
+#: The names each export's own code binds or reads where the notebook's names are bound too: a
+#: step, parameter or notebook of the same name would shadow them.
+OWN_NAMES: dict[Target, frozenset[str]] = {
+    "airflow": frozenset({"annotations", "os", "datetime", "timezone", "Any", "Param", "dag",
+                          "get_current_context", "task", "ARTIFACTS", "ENDPOINT_URL",
+                          "run_step", "dict"}),
+    "prefect": frozenset({"annotations", "os", "sys", "Any", "flow", "task", "NO_CACHE",
+                          "ARTIFACTS", "ENDPOINT_URL", "SCHEDULE", "run_step",
+                          "pipeline_params", "dict"}),
+    "kfp": frozenset({"os", "Any", "compiler", "dsl", "BASE_IMAGE", "PACKAGES", "SCHEDULE",
+                      "runtime", "spec", "here", "dict"}),
+}
+
+
+def check_names(pipeline: Pipeline, engine: Target) -> None:
+    """Every name of the notebook's that the generated code uses as a name (the notebook's, the
+    steps', the parameters') is an identifier, and no two of them, or one of them and the
+    export's own, are the same name."""
+    taken = dict.fromkeys(OWN_NAMES[engine], "a name of the export's own code")
+
+    def claim(name: str, what: str) -> None:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise UserInputError(f"{what} {name!r} is not a Python identifier, so it cannot be "
+                                 f"exported: rename it")
+        if name in taken:
+            raise UserInputError(f"{what} and {taken[name]} would both be {name!r} in the "
+                                 f"{engine} export: rename {what}")
+        taken[name] = what
+
+    claim(pipeline.name, "the notebook's name")
+    for param in pipeline.parameters:
+        claim(param.name, f"parameter {param.name!r}")
+    for step in pipeline.steps:
+        check_step_name(step.name)
+        claim(step.ident, f"step {step.name!r}")
+    for step in pipeline.steps:
+        if engine == "kfp":
+            claim(f"task_{step.ident}", f"the task of step {step.name!r}")
+        else:
+            claim(f"out_{step.ident}", f"the output of step {step.name!r}")
+            claim(_const(step), f"the spec of step {step.name!r}")
+
+
+def check_source(source: str, engine: Target, header: str) -> None:
+    """The generated ``source`` compiles and its docstring reads back as ``header``: what the
+    notebook names is data in it, never code. Otherwise one line, and nothing is written."""
+    where = f"<{engine} export>"
+    try:
+        tree = ast.parse(source, where)
+        compile(tree, where, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise UserInputError(f"the {engine} export does not compile ({exc.msg}, line "
+                             f"{exc.lineno}), so nothing was written") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise UserInputError(f"the {engine} export does not compile ({type(exc).__name__}: "
+                             f"{str(exc)[:120]}), so nothing was written") from None
+    if ast.get_docstring(tree, clean=False) != header:
+        raise UserInputError(f"the {engine} export's docstring does not read back as written "
+                             "(a name in the notebook breaks out of it), so nothing was written")
+
+
+def write_file(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``: written to a new file beside it, then renamed over it,
+    so a link planted at ``path`` is replaced, never written through, and a reader never sees
+    half a file."""
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise UserInputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def export_pipeline(pipeline: Pipeline, target: str, out_dir: str | Path,
                     schedule: str | None = None, *, compile_with: str | None = None
                     ) -> ExportResult:
@@ -353,19 +498,17 @@ def export_pipeline(pipeline: Pipeline, target: str, out_dir: str | Path,
     YAML with ``compile_with`` (a Python that has kfp; default: this one, when it has kfp)."""
     engine = _target(target)
     cron = check_schedule(schedule)
-    if pipeline.name in {s.ident for s in pipeline.steps}:
-        raise UserInputError(f"a step has the notebook's name {pipeline.name!r}: rename the "
-                             "step (the exported DAG/flow function takes the notebook's name)")
+    check_names(pipeline, engine)
     folder = Path(out_dir).expanduser().resolve()
     if folder.exists() and not folder.is_dir():
         raise UserInputError(f"{folder} is a file: --out needs a folder")
     source = {"airflow": airflow_source, "prefect": prefect_source, "kfp": kfp_source}[engine](
         pipeline, cron)
-    compile(source, f"<{engine} export>", "exec")  # a bug of ours must not reach a DAG folder
+    check_source(source, engine, header_text(pipeline, engine, cron))
     folder.mkdir(parents=True, exist_ok=True)
     suffix = {"airflow": "_dag", "prefect": "_flow", "kfp": "_kfp"}[engine]
     path = folder / f"{pipeline.name}{suffix}.py"
-    path.write_text(source, encoding="utf-8")
+    write_file(path, source)
     result = ExportResult(engine, [path])
     local = "://" not in pipeline.artifacts
     magics = ipython_note(pipeline)
@@ -391,6 +534,10 @@ def export_pipeline(pipeline: Pipeline, target: str, out_dir: str | Path,
 
 def _compile_kfp(path: Path, yaml_path: Path, python: str | None,
                  result: ExportResult) -> None:
+    """Run the checked export (``check_source``) to compile its YAML: a copy of it in a new
+    folder of its own, under ``python -I``, so nothing planted beside the output folder's file
+    (a ``kfp.py``, a ``typing.py``) is imported, nor any PYTHON* variable read; the YAML then
+    replaces ``yaml_path``."""
     interpreter = python or sys.executable
     if python is None:
         from importlib.util import find_spec
@@ -400,10 +547,21 @@ def _compile_kfp(path: Path, yaml_path: Path, python: str | None,
             result.notes.append("kfp is not installed here, so the YAML was not compiled: "
                                 f"pip install 'jupyter-mlops[kfp]' and run python {path.name}")
             return
-    done = subprocess.run([interpreter, str(path)], cwd=path.parent, capture_output=True,
-                          text=True, timeout=300, check=False)
-    if done.returncode != 0 or not yaml_path.is_file():
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UserInputError(f"the KFP compiler refused the export: {last}")
+    with tempfile.TemporaryDirectory(prefix="mlops-kfp-") as work:
+        script = Path(work) / path.name
+        script.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+        try:
+            done = subprocess.run([interpreter, "-I", str(script)], cwd=work,
+                                  capture_output=True, text=True, timeout=300, check=False)
+        except subprocess.TimeoutExpired:
+            raise UserInputError("the KFP compiler did not finish in 300 s") from None
+        except OSError as exc:
+            raise UserInputError(f"cannot run {interpreter} to compile the KFP export: "
+                                 f"{exc.strerror or exc}") from None
+        compiled = Path(work) / yaml_path.name
+        if done.returncode != 0 or not compiled.is_file():
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UserInputError(f"the KFP compiler refused the export: {last}")
+        write_file(yaml_path, compiled.read_text(encoding="utf-8"))
     result.compiled = True
     result.files.append(yaml_path)

@@ -20,9 +20,9 @@ from ..errors import UserInputError
 #: (the cells above the first mark, as an implicit step)
 MarkSource = Literal["magic", "metadata", "tag", "implicit"]
 
-STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-CPU = re.compile(r"^(\d+(\.\d+)?|\d+m)$")
-MEMORY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T|k)?$")
+STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+CPU = re.compile(r"(\d+(\.\d+)?|\d+m)")
+MEMORY = re.compile(r"\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T|k)?")
 
 #: Tags with a meaning (papermill's ``parameters``, Kale's ``block:``/``step:``/``prev:``, …).
 SHARED_TAGS = frozenset({"imports", "functions"})
@@ -49,7 +49,7 @@ class StepMark:
 
 
 def check_step_name(name: str) -> str:
-    if not STEP_NAME.match(name) or keyword.iskeyword(name.replace("-", "_")):
+    if not STEP_NAME.fullmatch(name) or keyword.iskeyword(name.replace("-", "_")):
         raise UserInputError(f"step name {name!r} must start with a letter or _ and hold only "
                              "letters, digits, _ and - (and not be a Python keyword)")
     return name
@@ -63,20 +63,20 @@ def _name(text: str) -> str:
 
 
 def _count(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit(), yet int("²") fails
         raise argparse.ArgumentTypeError(f"must be a whole number ≥ 0, not {text!r}")
     return int(text)
 
 
 def _cpu(text: str) -> str:
-    if not CPU.match(text):
+    if not CPU.fullmatch(text):
         raise argparse.ArgumentTypeError(f"CPUs as a number (2, 0.5) or millicores (500m), "
                                          f"not {text!r}")
     return text
 
 
 def _memory(text: str) -> str:
-    if not MEMORY.match(text):
+    if not MEMORY.fullmatch(text):
         raise argparse.ArgumentTypeError(f"memory as a size such as 512Mi, 4Gi or 2G, not {text!r}")
     return text
 

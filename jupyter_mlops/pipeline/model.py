@@ -5,7 +5,9 @@ magics, the CLI and the REST API all read this."""
 from __future__ import annotations
 
 import json
+import keyword
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +27,15 @@ ParameterType = Literal["int", "float", "str", "bool", "list", "dict", "any"]
 
 
 def pipeline_name(path: Path) -> str:
-    """The pipeline's name (DAG id, flow name): the notebook's stem as an identifier."""
-    name = re.sub(r"\W+", "_", path.stem).strip("_") or "pipeline"
-    return f"nb_{name}" if name[0].isdigit() else name
+    """The pipeline's name (DAG id, flow name): the notebook's stem as an identifier (what is
+    no identifier character as _, a leading digit or a keyword made one)."""
+    stem = unicodedata.normalize("NFKC", path.stem)
+    name = re.sub(r"\W+", "_", stem)
+    name = "".join(c if f"_{c}".isidentifier() else "_" for c in name)
+    name = name.strip("_") or "pipeline"
+    if not name.isidentifier() or keyword.iskeyword(name):
+        name = f"nb_{name}"
+    return name
 
 
 @dataclass(frozen=True)
