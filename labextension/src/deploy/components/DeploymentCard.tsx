@@ -13,6 +13,7 @@ import {
   statusState,
   trafficText
 } from '../format';
+import { ExternalLink } from '../../components/links';
 import { IDeployment, IPredictions } from '../tokens';
 import { TryIt } from './TryIt';
 
@@ -94,9 +95,7 @@ export function DeploymentCard(props: IDeploymentCardProps): JSX.Element {
           <>
             <dt>{trans.__('URL')}</dt>
             <dd data-field="url">
-              <a href={d.url} target="_blank" rel="noreferrer">
-                {shortUrl(d.url)}
-              </a>
+              <ExternalLink url={d.url}>{shortUrl(d.url)}</ExternalLink>
             </dd>
           </>
         )}

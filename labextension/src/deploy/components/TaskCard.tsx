@@ -4,6 +4,7 @@ import { Button, closeIcon, copyIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { formatMs } from '../../components/format';
+import { ExternalLink } from '../../components/links';
 import { shortUrl } from '../format';
 import { ITrackedTask } from '../model';
 import { IDeployment } from '../tokens';
@@ -130,9 +131,9 @@ export function TaskCard(props: ITaskCardProps): JSX.Element {
               <>
                 <dt>{trans.__('URL')}</dt>
                 <dd>
-                  <a href={deployment.url} target="_blank" rel="noreferrer">
+                  <ExternalLink url={deployment.url}>
                     {shortUrl(deployment.url)}
-                  </a>
+                  </ExternalLink>
                 </dd>
               </>
             )}

@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
+import { ExternalLink } from '../../components/links';
 import { fetchRun } from '../api';
 import { formatMetric, formatTime } from '../format';
 import { describe, ExperimentsModel } from '../model';
@@ -114,14 +115,9 @@ export function RunDetails(
         />
       )}
       {run.url && (
-        <a
-          className="jp-mlops-experiments-link"
-          href={run.url}
-          target="_blank"
-          rel="noreferrer"
-        >
+        <ExternalLink className="jp-mlops-experiments-link" url={run.url}>
           {trans.__('Open in MLflow')}
-        </a>
+        </ExternalLink>
       )}
     </div>
   );

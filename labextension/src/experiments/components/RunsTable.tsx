@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
+import { ExternalLink } from '../../components/links';
 import {
   baseName,
   formatDuration,
@@ -123,9 +124,7 @@ export function RunsTable(props: {
                   </td>
                   <td title={run.run_id}>
                     {run.url ? (
-                      <a href={run.url} target="_blank" rel="noreferrer">
-                        {runLabel(run)}
-                      </a>
+                      <ExternalLink url={run.url}>{runLabel(run)}</ExternalLink>
                     ) : (
                       runLabel(run)
                     )}
