@@ -132,7 +132,7 @@ async def test_deploying_through_the_api_runs_off_the_event_loop_with_progress(
 
 @pytest.mark.parametrize(("method", "parts", "body", "code", "says"), [
     ("POST", ["deployments"], {}, 400, "'model' is required"),
-    ("POST", ["deployments"], {"model": "x", "colour": "red"}, 400, "unknown fields"),
+    ("POST", ["deployments"], {"model": "x", "colour": "red"}, 400, "unknown field: colour"),
     ("POST", ["deployments"], {"model": "../outside"}, 403, "outside the server root"),
     ("GET", ["deployments", "Bad_Name"], None, 400, "invalid deployment name"),
     ("GET", ["deployments", "nobody"], None, 404, "no deployment named 'nobody'"),

@@ -18,6 +18,7 @@ from .sagemaker import SageMakerTarget
 from .state import (
     DEFAULT_MAX_BATCH_SIZE,
     DEFAULT_MAX_QUEUE,
+    DEFAULT_MAX_QUEUE_BYTES,
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_REQUEST_ROWS,
     DEFAULT_MAX_WAIT_MS,
@@ -68,17 +69,19 @@ def deploy(model: str, *, target: str | None = None, name: str | None = None,
            max_queue: int = DEFAULT_MAX_QUEUE, cpu_threads: int = 0,
            max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
            max_request_rows: int = DEFAULT_MAX_REQUEST_ROWS,
+           max_queue_bytes: int | None = None,
            port: int | None = None,
            host: str = "127.0.0.1", namespace: str = "default", dry_run: bool = False,
            timeout: float = DEFAULT_TIMEOUT_S, progress: Progress | None = None,
-           cwd: str | os.PathLike[str] | None = None, config: Config | None = None
-           ) -> Deployment:
+           cwd: str | os.PathLike[str] | None = None, config: Config | None = None,
+           root: str | os.PathLike[str] | None = None) -> Deployment:
     """Serve ``model`` (a run id, ``runs:/…``, ``models:/name@alias``, ``models:/name/N``)
     under ``name`` and return the Deployment once it answers (health-checked).
 
     Deploying to an existing name rolls out a new version: it starts next to the old one and
     takes the traffic only when healthy (``canary=N``: N % of it). A version that fails
-    leaves the old one serving and the error says why.
+    leaves the old one serving and the error says why. ``root``: a local model folder must
+    lie inside it (the REST API passes the server root), whatever the form of its path.
     """
     config = _config(config, cwd)
     progress = progress or _quiet
@@ -91,16 +94,21 @@ def deploy(model: str, *, target: str | None = None, name: str | None = None,
     if max_batch_size < 1 or max_wait_ms < 0 or max_queue < 1:
         raise UserInputError("max_batch_size and max_queue must be at least 1 and "
                              "max_wait_ms at least 0")
+    if max_queue_bytes is None:
+        max_queue_bytes = max(DEFAULT_MAX_QUEUE_BYTES, max_request_bytes)
+    if max_queue_bytes < max_request_bytes:
+        raise UserInputError(f"max_queue_bytes ({max_queue_bytes}) must hold at least one "
+                             f"request of max_request_bytes ({max_request_bytes})")
     if name is not None:
         check_name(name)
     options = chosen.check(DeployOptions(
         gpu=gpu, instance_type=instance_type, replicas=replicas, canary=canary,
         max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
         cpu_threads=cpu_threads, max_request_bytes=max_request_bytes,
-        max_request_rows=max_request_rows, port=port, host=host, namespace=namespace,
-        timeout=timeout))
+        max_request_rows=max_request_rows, max_queue_bytes=max_queue_bytes, port=port,
+        host=host, namespace=namespace, timeout=timeout))
     progress(f"resolving {model}")
-    resolved = resolve_model(str(model), config)
+    resolved = resolve_model(str(model), config, root=root)
     name = name or resolved.default_name
     check_name(name)
     if dry_run:

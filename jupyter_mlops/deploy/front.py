@@ -1,8 +1,10 @@
 """The serving front of a local deployment: routes each scoring request to a live version
 (the canary its share of them), refuses what a version could not take (too large, too many
-rows, queue full: 413 / 503), rolls versions out, back and forward, and keeps
-``deployment.json`` up to date. A version takes traffic only after it loaded, its warm-up
-request succeeded and a health-check request went through this front.
+rows, queue full in requests or bytes: 413 / 503; without its token: 401), answers 504 when
+the model does not answer within ``request_timeout_s`` (and reports the version stuck until
+it does), rolls versions out, back and forward, and keeps ``deployment.json`` up to date. A
+version takes traffic only after it loaded, its warm-up request succeeded and a health-check
+request went through this front.
 
 It also measures what it answers (``monitor.enabled``, the default): the Prometheus metrics
 (``metrics``), the 10-second history of the last hour (``stats.History``) and the inference
@@ -12,6 +14,7 @@ are logged with their request id (at most ``ERROR_LINES_PER_S`` lines a second).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import os
 import time
@@ -24,6 +27,7 @@ from ..monitor.remote_log import RemoteLog
 from .metrics import ServingMetrics
 from .protocol import JSON, PayloadError, error_body, inspect_payload, loads
 from .state import (
+    INVOCATIONS_TOKEN,
     SECRET_FILE,
     STATE_FILE,
     Deployment,
@@ -66,6 +70,14 @@ class ServingFront:
         self.deployment = Deployment.from_dict(
             json.loads((folder / STATE_FILE).read_text(encoding="utf-8")))
         self.settings = ServingSettings.from_dict(self.deployment.settings)
+        # deploy.auth = "token": the bearer /invocations wants (none made: nobody gets in)
+        self.bearer: bytes | None = None
+        if self.settings.auth == "token":
+            self.bearer = f"Bearer {secret.get(INVOCATIONS_TOKEN) or os.urandom(32).hex()}" \
+                .encode()
+        self.reading = 0  # admitted requests whose body is being read
+        self.held_bytes = 0  # bytes of the bodies admitted and not answered yet
+        self.stuck: int | None = None  # the live version that has not answered in time
         self.workers: dict[int, VersionWorker] = {}
         self.primary: int | None = None
         self.canary: tuple[int, int] | None = None
@@ -196,13 +208,37 @@ class ServingFront:
         task.add_done_callback(self.background.discard)
 
     def primary_ready(self) -> bool:
+        """Healthy: the primary version is ready and none is stuck on a prediction."""
         worker = self.workers.get(self.primary) if self.primary is not None else None
-        return worker is not None and worker.ready
+        return worker is not None and worker.ready and self.stuck_worker() is None
+
+    def stuck_worker(self) -> VersionWorker | None:
+        """A live version holding a batch longer than ``request_timeout_s``."""
+        limit = self.settings.request_timeout_s
+        return next((w for w in self.workers.values() if w.ready and w.busy_for() > limit),
+                    None)
+
+    async def watch_health(self) -> None:
+        """Say (log, ``deployment.json``) when a version gets stuck and when it answers."""
+        while True:
+            await asyncio.sleep(min(1.0, self.settings.request_timeout_s / 4))
+            worker = self.stuck_worker()
+            stuck = worker.version if worker is not None else None
+            if stuck != self.stuck:
+                log(f"v{stuck}: stuck: {self.unavailable_reason()}" if worker is not None
+                    else f"v{self.stuck}: answers again")
+                self.stuck = stuck
+                self.persist()
 
     def unavailable_reason(self) -> str:
         primary = self.workers.get(self.primary) if self.primary is not None else None
         if primary is None:
             return "no model version is serving yet (starting)"
+        stuck = self.stuck_worker()
+        if stuck is not None:
+            return (f"version {stuck.version} has not answered a prediction for "
+                    f"{stuck.busy_for():.0f} s (deploy.request_timeout is "
+                    f"{self.settings.request_timeout_s:g} s): the model is stuck")
         if primary.recovering:
             return (f"version {primary.version} crashed and is being restarted "
                     f"({primary.state}): retry shortly")
@@ -221,8 +257,7 @@ class ServingFront:
         d = self.deployment
         d.status = self.status()
         d.version = self.primary
-        primary = self.workers.get(self.primary) if self.primary is not None else None
-        d.health = "ok" if primary is not None and primary.ready else self.unavailable_reason()
+        d.health = "ok" if self.primary_ready() else self.unavailable_reason()
         if self.primary is not None:
             d.traffic = {str(self.primary): 100}
             if self.canary is not None:
@@ -242,6 +277,7 @@ class ServingFront:
         """deployment.json plus what only this process knows: queue, workers, latency."""
         data = self.deployment.to_dict()
         data["status"] = self.status()
+        data["health"] = "ok" if self.primary_ready() else self.unavailable_reason()
         data["metrics"] = {**self.stats.snapshot(), "queued": self.queued()}
         data["workers"] = {str(v): {"state": w.state, "device": w.info.device,
                                     "pid": w.proc.pid if w.proc else None,
@@ -257,14 +293,56 @@ class ServingFront:
         return data
 
     # ------------------------------------------------------------------ scoring
-    async def score(self, body: bytes, size: int, content_type: str, began: float) -> Scored:
-        """One POST /invocations (counted by ``answered`` once the answer is written)."""
+    def refuse(self, authorization: bytes, length: int | None) -> Scored | None:
+        """Why a POST /invocations is refused before its body is read (no token, too large,
+        nothing serving, queue full in requests or bytes); None: admitted, and counted until
+        ``read_done`` and ``release``."""
         settings = self.settings
+        if self.bearer is not None and not hmac.compare_digest(authorization, self.bearer):
+            return 401, error_body("this deployment wants its bearer token (deploy.auth = "
+                                   "'token'): send 'Authorization: Bearer TOKEN'",
+                                   "UNAUTHENTICATED"), JSON, \
+                [(b"www-authenticate", b"Bearer")], None, 0
+        if length is not None and length > settings.max_request_bytes:
+            return *self._too_large(), JSON, [], None, 0
         retry = [(b"retry-after", b"1")]
+        worker = self.choose()
+        if worker is None:
+            return 503, error_body(self.unavailable_reason(), "TEMPORARILY_UNAVAILABLE"), \
+                JSON, retry, None, 0
+        if self.queued() + self.reading >= settings.max_queue:
+            return 503, error_body(f"the queue is full ({settings.max_queue} requests "
+                                   "waiting): retry later", "TEMPORARILY_UNAVAILABLE"), \
+                JSON, retry, None, 0
+        if length is not None and self.held_bytes + length > settings.max_queue_bytes:
+            return 503, error_body(f"the queue is full ({self.held_bytes} bytes of requests "
+                                   f"held, at most {settings.max_queue_bytes}): retry later",
+                                   "TEMPORARILY_UNAVAILABLE"), JSON, retry, None, 0
+        self.reading += 1
+        self.held_bytes += length or 0
+        return None
+
+    def hold(self, size: int) -> None:
+        """A chunked body (no Content-Length) grew by ``size`` bytes."""
+        self.held_bytes += size
+
+    def read_done(self) -> None:
+        self.reading -= 1
+
+    def release(self, size: int) -> None:
+        """An admitted request of ``size`` bytes was answered (or its caller left)."""
+        self.held_bytes -= size
+
+    def _too_large(self) -> tuple[int, bytes]:
+        return 413, error_body(f"the request body is larger than this deployment's limit of "
+                               f"{self.settings.max_request_bytes} bytes: split it")
+
+    async def score(self, body: bytes, size: int, content_type: str, began: float) -> Scored:
+        """One admitted POST /invocations (counted by ``answered`` once the answer is
+        written): 504 when the model has not answered ``request_timeout_s`` after it came."""
+        settings = self.settings
         if size > settings.max_request_bytes:
-            return 413, error_body(f"the request body is larger than this deployment's limit "
-                                   f"of {settings.max_request_bytes} bytes: split it"), JSON, \
-                [], None, 0
+            return *self._too_large(), JSON, [], None, 0
         try:
             info = inspect_payload(body, content_type)
         except PayloadError as exc:
@@ -276,16 +354,22 @@ class ServingFront:
         worker = self.choose()
         if worker is None:
             return 503, error_body(self.unavailable_reason(), "TEMPORARILY_UNAVAILABLE"), \
-                JSON, retry, None, info.rows
-        if self.queued() >= settings.max_queue:
-            return 503, error_body(f"the queue is full ({settings.max_queue} requests "
-                                   "waiting): retry later", "TEMPORARILY_UNAVAILABLE"), \
-                JSON, retry, worker.version, info.rows
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        worker.submit(Item(body, content_type, info, future, began))
-        status, data, media = await future
-        return status, data, media, [(b"x-model-version", str(worker.version).encode())], \
-            worker.version, info.rows
+                JSON, [(b"retry-after", b"1")], None, info.rows
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Answer] = loop.create_future()
+        item = Item(body, content_type, info, future, began)
+        worker.submit(item)
+        version = [(b"x-model-version", str(worker.version).encode())]
+        try:
+            status, data, media = await asyncio.wait_for(
+                future, max(0.0, began + settings.request_timeout_s - loop.time()))
+        except asyncio.TimeoutError:  # the future is cancelled: an answer is dropped
+            worker.forget(item)
+            return 504, error_body(
+                f"version {worker.version} did not answer within "
+                f"{settings.request_timeout_s:g} s (deploy.request_timeout)",
+                "DEADLINE_EXCEEDED"), JSON, version, worker.version, info.rows
+        return status, data, media, version, worker.version, info.rows
 
     # ------------------------------------------------------------------ versions
     async def start_version(self, info: VersionInfo) -> tuple[VersionWorker | None, str]:

@@ -6,13 +6,21 @@ FastAPI answers everything but ``/invocations``, which ``ScoringApp`` answers di
 
 Every answer carries ``X-Request-Id``: the caller's (when it is 1-128 characters of letters,
 digits and ``-_.:``), else a new uuid4 hex; the inference log and the serving log's error
-lines name requests by it."""
+lines name requests by it.
+
+A request whose ``Host`` is not the deployment's own is refused (403) whatever its route: a
+web page whose name an attacker resolves to 127.0.0.1 (DNS rebinding) sends its own name, so
+it cannot call the model. With ``deploy.auth = "token"``, ``/invocations`` wants the bearer
+token made at deploy (401 without it). A scoring request is admitted before its body is read:
+a ``Content-Length`` over the limit is a 413 and a full queue (requests or bytes) a 503, and
+uvicorn discards the unread body."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import json
 import os
 import re
@@ -24,12 +32,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from .front import ServingFront
+from .front import Scored, ServingFront
 from .metrics import CONTENT_TYPE
 from .protocol import JSON, dumps, error_body
-from .state import VersionInfo
+from .state import ServingSettings, VersionInfo
 
-DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body is read to here before the 413
 REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -51,6 +58,42 @@ def new_request_id() -> bytes:
     return raw.hex().encode()
 
 
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def host_allowed(host: bytes | None, settings: ServingSettings) -> bool:
+    """``Host`` names this deployment: an IP address (DNS rebinding needs a name), localhost,
+    the address it listens on or a name it was deployed with, and its own port if any."""
+    if host is None:  # no browser leaves it out
+        return True
+    text = host.decode("latin-1").strip().lower()
+    if text.startswith("["):  # [::1]:8080
+        name, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else rest
+    else:
+        name, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+    if port and port != str(settings.port):
+        return False
+    name = name.rstrip(".")
+    if _is_ip(name):
+        return True
+    return name in ("localhost", settings.host.lower(),
+                    *(n.lower() for n in settings.host_names))
+
+
+async def respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]],
+                  media: str = JSON) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", media.encode()),
+                            (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def create_app(front: ServingFront) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -58,10 +101,12 @@ def create_app(front: ServingFront) -> FastAPI:
         if front.inference_log is not None:
             front.inference_log.start(process=True)
         history = asyncio.create_task(front.keep_history())
+        watch = asyncio.create_task(front.watch_health())
         if boot is not None:
             task = asyncio.create_task(front.roll_out(boot, None))
         yield
         history.cancel()
+        watch.cancel()
         if boot is not None:
             task.cancel()
         await front.shutdown()
@@ -123,8 +168,11 @@ def create_app(front: ServingFront) -> FastAPI:
         if front.rollout is not None and front.rollout.get("ok") is None:
             return reply({"message": f"a rollout of version {front.rollout.get('version')} "
                                      "is in progress: wait for it"}, 409)
-        body = json.loads(await request.body())
-        info = VersionInfo.from_dict(body["version"])
+        try:
+            body = json.loads(await request.body())
+            info = VersionInfo.from_dict(body["version"])
+        except (ValueError, RecursionError, KeyError, TypeError) as exc:
+            return reply({"message": f"not a version: {type(exc).__name__}"}, 400)
         canary = body.get("canary")
         front.rollout = {"version": info.version, "phase": "queued", "ok": None}
         front.spawn(front.roll_out(info, int(canary) if canary else None))
@@ -172,6 +220,14 @@ class ScoringApp:
             await self.app(scope, receive, send)
             return
         rid = request_id(scope)
+        settings = self.front.settings
+        host = next((value for key, value in scope["headers"] if key == b"host"), None)
+        if not host_allowed(host, settings):
+            await respond(send, 403, error_body(
+                "this deployment answers only requests addressed to it (Host: "
+                f"127.0.0.1:{settings.port} or localhost:{settings.port})",
+                "PERMISSION_DENIED"), [(b"x-request-id", rid)])
+            return
         if scope["path"] != "/invocations" or scope["method"] != "POST":
             async def send_with_id(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -183,31 +239,48 @@ class ScoringApp:
             return
         started = time.perf_counter()  # latency: the loop's clock is coarse (uvloop: 1 ms)
         began = asyncio.get_running_loop().time()  # the batcher's deadlines
-        content_type = JSON
+        content_type, length, authorization = JSON, None, b""
         for key, value in scope["headers"]:
             if key == b"content-type":
                 content_type = value.decode("latin-1")
-        limit = self.front.settings.max_request_bytes
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            more = message.get("more_body", False)
-            size += len(chunk)
-            if size <= limit:
-                chunks.append(chunk)
-            elif size > DRAIN_LIMIT:
-                break
-            # an oversized body is read (and dropped) so the client gets the 413, not a reset
-        body = b"".join(chunks)
-        scored = await self.front.score(body, size, content_type, began)
+            elif key == b"content-length":
+                length = int(value) if value.isdigit() else None
+            elif key == b"authorization":
+                authorization = value
+        front = self.front
+        scored = front.refuse(authorization, length)
+        if scored is not None:  # refused before the body is read: uvicorn discards it
+            await self._answer(send, rid, scored, started, b"", content_type)
+            return
+        limit = settings.max_request_bytes
+        chunks: list[bytes] = []
+        size, more, held = 0, True, length or 0
+        try:
+            try:
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk = message.get("body", b"")
+                    more = message.get("more_body", False)
+                    size += len(chunk)
+                    if size > limit:  # a chunked body grew past the limit: stop reading it
+                        break
+                    if length is None:
+                        front.hold(len(chunk))
+                        held += len(chunk)
+                    chunks.append(chunk)
+            finally:
+                front.read_done()
+            body = b"".join(chunks)
+            scored = await front.score(body, size, content_type, began)
+        finally:
+            front.release(held)
+        await self._answer(send, rid, scored, started, body, content_type)
+
+    async def _answer(self, send: Send, rid: bytes, scored: Scored, started: float,
+                      body: bytes, content_type: str) -> None:
         status, answer, media, headers = scored[:4]
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", media.encode()),
-                                (b"content-length", str(len(answer)).encode()),
-                                (b"x-request-id", rid), *headers]})
-        await send({"type": "http.response.body", "body": answer})
+        await respond(send, status, answer, [(b"x-request-id", rid), *headers], media)
         self.front.answered(rid.decode(), scored, time.perf_counter() - started, body,
                             content_type)

@@ -23,8 +23,10 @@ from ..errors import BackendUnavailableError, MLOpsError, UserInputError
 from .models import ResolvedModel, download_model, inspect_model
 from .protocol import predictions_frame, request_body
 from .state import (
+    INVOCATIONS_TOKEN,
     SECRET_FILE,
     Deployment,
+    ServingAuth,
     ServingSettings,
     TargetKind,
     VersionInfo,
@@ -65,11 +67,20 @@ def _message(data: bytes) -> str:
         return data.decode(errors="replace")[:300]
 
 
-def _token(folder: Path) -> str | None:
+def _token(folder: Path, key: str = "token") -> str | None:
+    """The admin token of a deployment (or its invocations token: ``key``)."""
     try:
-        return str(json.loads((folder / SECRET_FILE).read_text())["token"])
-    except (OSError, ValueError, KeyError):
+        return str(json.loads((folder / SECRET_FILE).read_text())[key])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def host_names(host: str) -> list[str]:
+    """The names a deployment listening on ``host`` is called by besides IP addresses and
+    localhost: this machine's names when it listens on every interface."""
+    if host not in ("0.0.0.0", "::", ""):
+        return []
+    return sorted({socket.gethostname(), socket.getfqdn()} - {""})
 
 
 def admin_get(folder: Path, url: str, route: str, timeout: float = 3.0
@@ -300,12 +311,16 @@ class LocalTarget(TargetBase):
         deployment.status = "starting"
         deployment.message = None
         deployment.details = {"boot_version": info.version}
+        auth: ServingAuth = "token" if self.config["deploy.auth"] == "token" else "none"
         deployment.settings = asdict(ServingSettings(
             host=host, port=port, max_batch_size=options.max_batch_size,
             max_wait_ms=options.max_wait_ms, max_queue=options.max_queue,
             max_request_bytes=options.max_request_bytes,
             max_request_rows=options.max_request_rows, gpu=str(options.gpu),
-            cpu_threads=options.cpu_threads, start_timeout_s=timeout, python=sys.executable))
+            cpu_threads=options.cpu_threads, start_timeout_s=timeout, python=sys.executable,
+            max_queue_bytes=options.max_queue_bytes,
+            request_timeout_s=float(self.config["deploy.request_timeout"]), auth=auth,
+            host_names=host_names(host)))
         # parsing a deploy verb loads no monitor module
         from ..monitor.inference_log import log_folder
         from ..monitor.remote_log import remote_url
@@ -319,12 +334,19 @@ class LocalTarget(TargetBase):
             "endpoint_url": str(self.config["aws.endpoint_url"]),
             "region": str(self.config["aws.region"])}
         self.store.save(deployment)
-        write_json(folder / SECRET_FILE, {"token": secrets.token_urlsafe(32)}, private=True)
+        secret = {"token": secrets.token_urlsafe(32)}
+        kept = _token(folder, INVOCATIONS_TOKEN)  # a dead deployment booted again keeps it
+        made = secrets.token_urlsafe(32) if auth == "token" and not kept else None
+        if auth == "token":
+            secret[INVOCATIONS_TOKEN] = kept or str(made)
+        write_json(folder / SECRET_FILE, secret, private=True)
         progress(f"starting the serving process on {deployment.url}")
         proc = start_front(folder)
         deployment.pid = proc.pid
         try:
-            return self._wait(deployment, info.version, timeout, progress, proc=proc)
+            booted = self._wait(deployment, info.version, timeout, progress, proc=proc)
+            booted.new_token = made
+            return booted
         except BaseException:  # failed, timed out or interrupted: stop what was started
             stop_front(proc.pid, folder, deployment.url, timeout=5)
             if existing is None:
@@ -433,13 +455,18 @@ class LocalTarget(TargetBase):
     def predict(self, deployment: Deployment, data: Any) -> Any:
         return predictions_frame(self.score(deployment, request_body(data)))
 
-    def score(self, deployment: Deployment, body: bytes, timeout: float = 60.0) -> bytes:
-        """One ``POST /invocations`` with a ready MLflow payload; the answer's bytes."""
+    def score(self, deployment: Deployment, body: bytes, timeout: float | None = None
+              ) -> bytes:
+        """One ``POST /invocations`` with a ready MLflow payload (and the deployment's token
+        when it wants one); the answer's bytes."""
         if not deployment.url:
             raise BackendUnavailableError(f"{deployment.name} has no URL")
+        settings = ServingSettings.from_dict(deployment.settings)
+        token = _token(self.store.folder(deployment.name), INVOCATIONS_TOKEN) \
+            if settings.auth == "token" else None
         try:
             status, data = http("POST", f"{deployment.url}/invocations", raw=body,
-                                timeout=timeout)
+                                token=token, timeout=timeout or settings.request_timeout_s + 10)
         except OSError as exc:
             raise BackendUnavailableError(f"{deployment.name} at {deployment.url} does not "
                                           f"answer ({exc}): see 'deployments'") from None

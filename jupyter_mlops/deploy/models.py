@@ -4,6 +4,7 @@ store (public MLflow APIs only), copied locally, and checked before anything is 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,12 +65,21 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-def resolve_model(reference: str, config: Config) -> ResolvedModel:
-    """Pin ``reference`` and find its run, registered version and artifact location."""
+def resolve_model(reference: str, config: Config, *,
+                  root: str | os.PathLike[str] | None = None) -> ResolvedModel:
+    """Pin ``reference`` and find its run, registered version and artifact location. With
+    ``root``, a local folder is looked up inside it (a path relative to it, ``..``, ``~`` and
+    symlinks resolved first: outside it is a 403), never relative to this process."""
     reference = reference.strip()
     if not reference:
         raise UserInputError(f"a model is needed: {FORMS}")
-    local = Path(reference).expanduser()
+    if root is not None and "://" not in reference and not reference.startswith(
+            ("models:/", "runs:/")):
+        from ..paths import resolve_inside
+
+        local = resolve_inside(root, reference, must_exist=False)
+    else:
+        local = Path(reference).expanduser()
     if "://" not in reference and not reference.startswith(("models:/", "runs:/")):
         if local.is_dir():
             if not (local / "MLmodel").is_file():

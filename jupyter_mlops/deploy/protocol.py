@@ -91,8 +91,10 @@ def inspect_payload(body: bytes, content_type: str | None) -> PayloadInfo:
         raise PayloadError(f"empty request body: {REQUIRED_FORMAT}")
     try:
         data = loads(body)
-    except ValueError as exc:
+    except ValueError as exc:  # orjson: nesting deeper than 1024 is one too
         raise PayloadError(f"Ensure that input is a valid JSON formatted string ({exc})") from None
+    except RecursionError:  # the standard library's parser, without orjson
+        raise PayloadError("the request is nested too deeply to be read") from None
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else type(data).__name__
         raise PayloadError(f"{REQUIRED_FORMAT}; received {kind}")

@@ -6,10 +6,15 @@ project whose configuration and ``.mlops/deployments`` are meant, as for ``statu
     GET    deployments                   {deployments: [Deployment], targets: [Target],
                                           default_target}
     POST   deployments  {model, target?, name?, gpu?, canary?, instance_type?, replicas?,
-                         port?, max_batch_size?, max_wait_ms?, max_queue?, namespace?,
-                         dry_run?}   -> 202 {task}: the deploy runs off the event loop
+                         port?, max_batch_size?, max_wait_ms?, max_queue?, max_queue_bytes?,
+                         namespace?, dry_run?}   -> 202 {task}: the deploy runs off the event
+                         loop; every field type-checked (400 naming it); a local model folder
+                         (any path that is not a models:/, runs:/ or scheme URI) lies inside
+                         the server root, resolved there whatever its form (403 outside)
     GET    deployments/tasks/ID          {task}: state running|done|failed, progress lines,
-                                          the Deployment when done, the error when failed
+                                          the Deployment when done, the error when failed;
+                                          a deploy that made a token (deploy.auth) carries it
+                                          as ``token`` once, to the first look after it ended
     GET    deployments/NAME              {deployment}: live status, health, device, latency
     DELETE deployments/NAME              undeploy -> {deployment} (its last state)
     POST   deployments/NAME/predict  {data: records | {columns, data} | an MLflow payload}
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from tornado import web
@@ -66,6 +72,44 @@ def targets(config: Config) -> list[dict[str, Any]]:
              "needs " + ", ".join(sagemaker_missing) if sagemaker_missing
              else "pip install 'jupyter-mlops[aws]'")},
     ]
+
+
+@dataclass(frozen=True)
+class DeployBody:
+    """POST deployments' body: what ``deploy`` takes (None: its default)."""
+
+    model: str
+    target: str | None = None
+    name: str | None = None
+    gpu: str | int | None = None
+    canary: int | None = None
+    instance_type: str | None = None
+    replicas: int | None = None
+    port: int | None = None
+    max_batch_size: int | None = None
+    max_wait_ms: float | None = None
+    max_queue: int | None = None
+    max_queue_bytes: int | None = None
+    namespace: str | None = None
+    dry_run: bool | None = None
+    path: str | None = None  # the project, as ?path= (read from the query)
+
+    def __post_init__(self) -> None:
+        if not self.model.strip():
+            raise UserInputError("'model' is required: a run id, runs:/…, models:/NAME/VERSION, "
+                                 "models:/NAME@ALIAS or a model folder")
+        if self.port is not None and not 0 < self.port < 65536:
+            raise UserInputError(f"'port' must be 1-65535, not {self.port}")
+
+    def options(self) -> dict[str, Any]:
+        """The given fields ``deploy`` takes as keywords."""
+        return {k: v for k, v in asdict(self).items()
+                if v is not None and k not in ("model", "path")}
+
+
+def is_local_reference(model: str) -> bool:
+    """A model reference that names a folder on this machine (not a tracking-store URI)."""
+    return "://" not in model and not model.startswith(("models:/", "runs:/"))
 
 
 class DeployHandler(MLOpsHandler):
@@ -111,27 +155,20 @@ class DeploymentsHandler(DeployHandler):
         from . import deploy
 
         folder = self.folder()
-        body = self.body()
-        model = str(body.get("model") or "").strip()
-        if not model:
-            raise UserInputError("'model' is required: a run id, runs:/…, models:/NAME/VERSION "
-                                 "or models:/NAME@ALIAS")
-        if "://" not in model and not model.startswith(("models:/", "runs:/")) and (
-                "/" in model or model.startswith(".")):
+        body = self.body(DeployBody)
+        model, root = body.model.strip(), self.mlops.root_dir
+        if is_local_reference(model):  # said now (403) rather than by the task
             from ..paths import resolve_inside
 
-            model = str(resolve_inside(self.mlops.root_dir, model))
-        allowed = {"target", "name", "gpu", "canary", "instance_type", "replicas", "port",
-                   "max_batch_size", "max_wait_ms", "max_queue", "namespace", "dry_run"}
-        unknown = set(body) - allowed - {"model", "path"}
-        if unknown:
-            raise UserInputError(f"unknown fields: {', '.join(sorted(unknown))}")
-        options = {k: v for k, v in body.items() if k in allowed and v is not None}
+            resolve_inside(root, model, must_exist=False)
+        options = body.options()
         config = await self.in_executor(load_config, folder)
-        name = self.deployment_name(str(options["name"])) if options.get("name") else None
+        name = self.deployment_name(body.name) if body.name else None
 
         def work(progress: Callable[[str], None]) -> Deployment:
-            return deploy(model, progress=progress, config=config, **options)
+            # resolved inside the root again where it is read: '~bob', a bare name, '../x',
+            # an absolute path or a symlink never reach a folder outside it
+            return deploy(model, progress=progress, config=config, root=root, **options)
 
         task = self.deploy_tasks.start("deploy", name, work, label=model,
                                        project=self.project(config),
@@ -155,7 +192,10 @@ class TasksHandler(DeployHandler):
 class TaskHandler(DeployHandler):
     @web.authenticated
     def get(self, task_id: str) -> None:
-        self.reply({"task": self.deploy_tasks.get(task_id).to_dict()})
+        task = self.deploy_tasks.get(task_id)
+        data = task.to_dict()
+        data["token"] = task.take_token() if data["state"] == "done" else None
+        self.reply({"task": data})
 
 
 class DeploymentHandler(DeployHandler):

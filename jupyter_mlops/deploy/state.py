@@ -22,7 +22,8 @@ from typing import Any, Literal, get_args
 from ..errors import NotFoundError, UserInputError
 
 STATE_FILE = "deployment.json"
-SECRET_FILE = "secret.json"
+SECRET_FILE = "secret.json"  # 0600: the admin token, and the invocations token (auth)
+INVOCATIONS_TOKEN = "invocations"  # its key in SECRET_FILE
 NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 TargetKind = Literal["local", "kserve", "sagemaker"]
@@ -40,12 +41,21 @@ DEFAULT_MAX_WAIT_MS = 2.0
 DEFAULT_MAX_QUEUE = 1024
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_REQUEST_ROWS = 100_000
+DEFAULT_MAX_QUEUE_BYTES = 256 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_REQUEST_TIMEOUT_S = 60.0
+ServingAuth = Literal["none", "token"]
+"""Who may call a local deployment's ``/invocations``: anyone who reaches its port, or only
+callers with its bearer token (``deploy.auth``)."""
+
+
+TOKEN_NOTE = ("shown once: send it as 'Authorization: Bearer TOKEN' to /invocations "
+              "('predict' does); it is kept in the deployment's secret.json (mode 0600)")
 
 
 def check_name(name: str) -> str:
     """Deployment names work as a URL path, a Kubernetes name and a SageMaker endpoint."""
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):  # $ alone passes a final newline
         raise UserInputError(
             f"invalid deployment name '{name}': use 1-40 lowercase letters, digits and '-', "
             "starting with a letter (it becomes a Kubernetes/SageMaker name)")
@@ -110,6 +120,7 @@ class Deployment:
     pid: int | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
+    new_token: str | None = None  # deploy.auth's token when this deploy made it: shown once
 
     # ------------------------------------------------------------------ views
     @property
@@ -145,13 +156,14 @@ class Deployment:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Deployment:
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in known and k != "new_token"}
         values["versions"] = [VersionInfo.from_dict(v) for v in data.get("versions", [])]
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; never holds credentials or the admin token."""
         data = asdict(self)
+        del data["new_token"]
         data["model"] = self.model
         data["run_id"] = self.run_id
         data["device"] = self.device
@@ -180,6 +192,9 @@ class Deployment:
                          f"{self.metrics.get('requests', 0)} requests")
         if self.message:
             lines.append(f"  note:     {self.message}")
+        if self.new_token:
+            lines.append(f"  token:    {self.new_token}")
+            lines.append(f"            {TOKEN_NOTE}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:  # what terminals and text frontends show
@@ -210,6 +225,9 @@ class Deployment:
                          f"{self.metrics.get('p99_ms', 0):.1f} ms"))
         if self.message:
             rows.append(("Note", escape(self.message)))
+        if self.new_token:
+            rows.append(("Token", f"<code>{escape(self.new_token)}</code><br>"
+                         f"{escape(TOKEN_NOTE)}"))
         body = "".join(f'<tr><td style="text-align:left;opacity:.7;padding:2px 10px 2px 0">'
                        f'{k}</td><td style="text-align:left">{v}</td></tr>' for k, v in rows)
         return (f'<div class="mlops-deployment" data-status="{escape(self.status)}" '
@@ -237,6 +255,10 @@ class ServingSettings:
     cpu_threads: int = 0
     start_timeout_s: float = DEFAULT_TIMEOUT_S
     python: str = sys.executable
+    max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES  # bodies held (queued or in flight)
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S  # a prediction's answer: else 504
+    auth: ServingAuth = "none"
+    host_names: list[str] = field(default_factory=list)  # Host names it answers besides IPs
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ServingSettings:
@@ -276,7 +298,7 @@ class DeploymentStore:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir()
-                      if (p / STATE_FILE).is_file() and NAME_RE.match(p.name))
+                      if (p / STATE_FILE).is_file() and NAME_RE.fullmatch(p.name))
 
     def remove(self, name: str) -> None:
         shutil.rmtree(self.folder(name), ignore_errors=True)

@@ -14,6 +14,7 @@ from .models import ResolvedModel
 from .state import (
     DEFAULT_MAX_BATCH_SIZE,
     DEFAULT_MAX_QUEUE,
+    DEFAULT_MAX_QUEUE_BYTES,
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_REQUEST_ROWS,
     DEFAULT_MAX_WAIT_MS,
@@ -48,6 +49,7 @@ class DeployOptions:
     cpu_threads: int = 0
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_request_rows: int = DEFAULT_MAX_REQUEST_ROWS
+    max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES
     port: int | None = None
     host: str = "127.0.0.1"
     namespace: str = "default"

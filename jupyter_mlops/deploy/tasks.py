@@ -55,6 +55,13 @@ class DeployTask:
     status_code: int | None = None
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
+    token: str | None = field(default=None, repr=False)  # deploy.auth's, until taken
+
+    def take_token(self) -> str | None:
+        """The token the deploy made (deploy.auth = "token"), once: the first caller that
+        looks at the finished task gets it, nobody after (it stays in secret.json)."""
+        token, self.token = self.token, None
+        return token
 
     def report(self, message: str) -> None:
         self.progress.append({"t": round(time.time() - self.started_at, 2),
@@ -103,6 +110,7 @@ class DeployTasks:
             try:
                 deployment = work(progress)
                 task.deployment = deployment.to_dict()
+                task.token = deployment.new_token
                 task.name = deployment.name
                 task.state = "done"
                 task.finished_at = time.time()

@@ -5,6 +5,8 @@ Requests wait in a queue per version; the batcher sends them to the process in b
 to ``max_batch_size`` rows (requests with the same merge key are merged), waiting at most
 ``max_wait_ms`` for more while the process is busy, with at most ``MAX_IN_FLIGHT`` batches
 out at once. A process that dies is restarted with backoff; what it held is answered 503.
+A request that times out (the front answers it 504) leaves the queue; if its batch was sent
+already, the answer that comes later is dropped.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class VersionWorker:
         self.queued_rows = 0
         self.in_flight = 0
         self.pending: dict[int, list[Item]] = {}
+        self.sent_at: dict[int, float] = {}  # batch id -> when it went to the process
         self.next_id = 0
         self.state: WorkerState = "starting"
         self.proc: asyncio.subprocess.Process | None = None
@@ -96,6 +99,12 @@ class VersionWorker:
     @property
     def ready(self) -> bool:
         return self.state == "ready"
+
+    def busy_for(self) -> float:
+        """Seconds the oldest batch out has waited for its answer (0: none is out)."""
+        if not self.sent_at:
+            return 0.0
+        return time.monotonic() - min(self.sent_at.values())
 
     # ------------------------------------------------------------------ process
     async def launch(self, on_phase: Callable[[WorkerState], None]) -> tuple[bool, str]:
@@ -204,6 +213,12 @@ class VersionWorker:
         self.queued_rows += item.rows
         self.changed.set()
 
+    def forget(self, item: Item) -> None:
+        """``item`` was answered without the model (timed out): out of the queue if there."""
+        with contextlib.suppress(ValueError):
+            self.queue.remove(item)
+            self.queued_rows -= item.rows
+
     def _take(self, max_rows: int) -> list[Item]:
         head = self.queue.popleft()
         batch, rows = [head], head.rows
@@ -248,6 +263,7 @@ class VersionWorker:
         assert proc is not None and proc.stdin is not None
         self.next_id += 1
         self.pending[self.next_id] = batch
+        self.sent_at[self.next_id] = time.monotonic()
         header = {"id": self.next_id, "merge": len(batch) > 1 and batch[0].key is not None,
                   "items": [{"ct": i.ct, "len": len(i.body), "rows": i.rows} for i in batch]}
         self.in_flight += 1
@@ -260,6 +276,7 @@ class VersionWorker:
             while True:
                 header, body = await read_frame(proc.stdout)
                 items = self.pending.pop(header["id"], [])
+                self.sent_at.pop(header["id"], None)
                 offset = 0
                 for item, result in zip(items, header["results"], strict=False):
                     data = body[offset:offset + result["len"]]
@@ -285,6 +302,7 @@ class VersionWorker:
         for batch in self.pending.values():
             fail(batch, 503, message)
         self.pending.clear()
+        self.sent_at.clear()
         fail(list(self.queue), 503, message)
         self.queue.clear()
         self.queued_rows = 0

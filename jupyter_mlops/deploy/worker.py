@@ -133,6 +133,8 @@ class Predictor:
             error: Any = exc
             return int(error.get_http_status_code()), str(error.serialize_as_json()).encode(), \
                 JSON
+        except RecursionError:  # MLflow's json.loads on a payload nested ~1000 deep
+            return 400, error_body("the request is nested too deeply to be read"), JSON
         except Exception as exc:  # the model's own failure: a 500 with its message
             log("prediction failed: " + "".join(traceback.format_exception_only(exc)).strip())
             return 500, error_body(f"{type(exc).__name__}: {exc}", "INTERNAL_ERROR"), JSON
