@@ -15,17 +15,25 @@ def git(config: Config, timeout: float, environ: Mapping[str, str]) -> Check:
 
 @health_check("review store")
 def review_store(config: Config, timeout: float, environ: Mapping[str, str]) -> Check:
-    """The review folder is writable; how many notebooks have reviews and open threads."""
+    """The review folder is writable; how many notebooks have reviews and open threads; the
+    files there that are not review events (a warning that names them)."""
     writable = check_writable("review store", config["review.path"], config.project_root)
     if not writable.ok or "://" in config["review.path"]:
         return writable
-    from .reviews import review_counts
+    from .reviews import named, review_counts, unreadable_line
 
-    reviews, open_threads = review_counts(config.path("review.path"))
-    if not reviews:
+    counts = review_counts(config.path("review.path"))
+    if not counts.reviews and not counts.unreadable:
         return writable
-    return Check("review store", True, f"{writable.message}; {plural(reviews, 'review')}, "
-                 f"{plural(open_threads, 'open thread')}")
+    message = writable.message
+    if counts.reviews:
+        message += (f"; {plural(counts.reviews, 'review')}, "
+                    f"{plural(counts.open_threads, 'open thread')}")
+    if counts.unreadable:
+        message += "; " + unreadable_line([named(p, config.project_root)
+                                           for p in counts.unreadable])
+        return Check("review store", True, message, level="warning")
+    return Check("review store", True, message)
 
 
 CHECKS = (git, review_store)

@@ -14,10 +14,10 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..config import load_config
-from ..errors import NotFoundError, UserInputError
+from ..errors import MLOpsError, NotFoundError, UserInputError
 from .anchors import locate, make_anchor
 from .diffs import INDEX, WORKING, _notebook_path, diff, read_side
 from .engine import cell_ids
@@ -25,6 +25,7 @@ from .git import GitError, GitRepo, find_repo
 from .model import NotebookDiff
 from .notebook import load_notebook
 from .store import EventKind, EventStore, ensure_state_gitignore, notebook_key, review_folders
+from .suggestions import AlreadyAppliedError, apply_suggestion, notebook_lock
 
 #: a reviewer's verdict, as an event
 Decision = Literal["approve", "request_changes"]
@@ -138,11 +139,20 @@ class Review:
 
     def events(self) -> list[dict[str, Any]]:
         """This notebook's events, with those it got under earlier names (``earlier``)."""
-        events = self.store.read()
-        for store in self.earlier():
-            events += store.read()
+        return self._load()[0]
+
+    def unreadable(self) -> list[Path]:
+        """The files of this review (and of those it follows) that are not events."""
+        return self._load()[1]
+
+    def _load(self) -> tuple[list[dict[str, Any]], list[Path]]:
+        events, unreadable = [], []
+        for store in (self.store, *self.earlier()):
+            found = store.load()
+            events += found.events
+            unreadable += found.unreadable
         events.sort(key=lambda e: (e["at"], e["id"]))
-        return events
+        return events, sorted(unreadable)
 
     def earlier(self) -> list[EventStore]:
         """The reviews of this notebook under names it had before a rename or a move (in
@@ -313,10 +323,28 @@ class Review:
     def state(self) -> ReviewState:
         return self._state(self.reviewers(), self.head_commit())
 
-    def summary(self, *, with_threads: bool = False) -> dict[str, Any]:
-        """The contract's ReviewSummary (plus ``me`` and ``threads`` when asked)."""
-        events = self.events()
-        head_commit = self.head_commit()
+    def summary(self, *, with_threads: bool = False, names: Path | None = None
+                ) -> dict[str, Any]:
+        """The contract's ReviewSummary (plus ``me``, ``threads`` and ``unreadable``, the
+        files of the review that are not events, named relative to ``names`` (default: the
+        project root), when asked)."""
+        return self._summary(with_threads, names)
+
+    def list_entry(self) -> dict[str, Any]:
+        """The summary as a list of reviews shows it: a review that cannot be read now (the
+        branch its head names is gone) says why in ``error`` instead of failing the list."""
+        return self._summary(False, None, report=True)
+
+    def _summary(self, with_threads: bool, names: Path | None, *, report: bool = False
+                 ) -> dict[str, Any]:
+        events, unreadable = self._load()
+        error = None
+        try:
+            head_commit = self.head_commit()
+        except MLOpsError as exc:
+            if not report:
+                raise
+            head_commit, error = None, str(exc)
         reviewers = self.reviewers(events)
         threads = self._threads(events, self.head_cells() if with_threads else None)
         data: dict[str, Any] = {
@@ -326,10 +354,13 @@ class Review:
             "threads": len(threads),
             "open_threads": sum(1 for t in threads if t.status == "open"),
         }
+        if error is not None:
+            data["error"] = error
         if with_threads:
             data["me"] = self.me
             data["threads"] = [t.to_dict() for t in threads]
             data["thread_count"] = len(threads)
+            data["unreadable"] = [named(p, names or self.project_root) for p in unreadable]
         return data
 
     def changes_since_my_review(self, user: str | None = None) -> NotebookDiff | None:
@@ -399,56 +430,44 @@ class Review:
 
     def apply(self, thread_id: str, comment_id: str | None = None) -> Thread:
         """Apply a thread's suggestion to the working copy as a cell edit (through nbformat,
-        validated before it is written)."""
-        thread = self.thread(thread_id)
-        candidates = [c for c in thread.comments if c.suggestion is not None
-                      and (comment_id is None or c.id == comment_id)]
-        if not candidates:
-            raise NotFoundError(f"thread '{thread_id}' has no suggestion"
-                                + (f" '{comment_id}'" if comment_id else ""))
-        comment = candidates[-1]
-        if comment.applied:
-            raise UserInputError("that suggestion is already applied")
-        where = locate(thread.anchor, self.head_cells(WORKING))
-        if where.head_index is None or where.outdated:
-            raise UserInputError("the lines this suggestion replaces have changed since: "
-                                 "suggest again on the current cell")
-        assert comment.suggestion is not None
-        apply_suggestion(self.file, where.head_index, comment.suggestion,
-                         where.line if thread.line is not None else None, where.end_line)
-        self._event("apply", thread=thread_id, comment=comment.id)
+        validated before it is written). Under the notebook's lock the review and the
+        notebook are read again: an apply of another suggestion that just landed is kept,
+        and a second apply of this one is an ``AlreadyAppliedError`` (409)."""
+        ensure_state_gitignore(self._state_dir, self._review_root)
+        lock = self._state_dir / "locks" / f"{notebook_key(self.relpath)}.lock"
+        with notebook_lock(lock, self.file):
+            thread = self.thread(thread_id)
+            candidates = [c for c in thread.comments if c.suggestion is not None
+                          and (comment_id is None or c.id == comment_id)]
+            if not candidates:
+                raise NotFoundError(f"thread '{thread_id}' has no suggestion"
+                                    + (f" '{comment_id}'" if comment_id else ""))
+            comment = candidates[-1]
+            if comment.applied:
+                raise AlreadyAppliedError("that suggestion is already applied")
+            where = locate(thread.anchor, self.head_cells(WORKING))
+            if where.head_index is None or where.outdated:
+                raise UserInputError("the lines this suggestion replaces have changed since: "
+                                     "suggest again on the current cell")
+            assert comment.suggestion is not None
+            apply_suggestion(self.file, where.head_index, comment.suggestion,
+                             where.line if thread.line is not None else None, where.end_line)
+            self._event("apply", thread=thread_id, comment=comment.id)
         return self.thread(thread_id)
+
+
+def named(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when inside it, else as it is."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _text(text: Any, *, allow_empty: bool = False) -> str:
     if not isinstance(text, str) or (not text.strip() and not allow_empty):
         raise UserInputError("the comment needs some text")
     return text
-
-
-def apply_suggestion(file: Path, index: int, new_source: str, line: int | None,
-                     end_line: int | None) -> None:
-    """Replace cell ``index``'s source (or its lines ``line``-``end_line``) in the notebook
-    file and write it back atomically, valid per nbformat."""
-    import nbformat
-
-    keep = nbformat.NO_CONVERT
-    nb = nbformat.read(str(file), as_version=keep)  # type: ignore[no-untyped-call]
-    cell = nb.cells[index]
-    if line is None:
-        cell.source = new_source
-    else:
-        lines = cell.source.splitlines(True)
-        end = end_line or line
-        replacement = new_source.splitlines(True)
-        if replacement and not replacement[-1].endswith("\n") and end < len(lines):
-            replacement[-1] += "\n"
-        cell.source = "".join([*lines[:line - 1], *replacement, *lines[end:]])
-    nbformat.validate(nb)
-    tmp = file.with_name(f".{file.name}.mlops-tmp")
-    text = nbformat.writes(nb)  # type: ignore[no-untyped-call]
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, file)
 
 
 def open_review(path: str | os.PathLike[str], base: str = "HEAD", head: str | None = None,
@@ -485,6 +504,21 @@ def reviews_under(folder: str | os.PathLike[str], *, author: str | None = None
     return [r for r in found if r.store.folder not in adopted]
 
 
+def review_list(folder: str | os.PathLike[str], *, author: str | None = None,
+                names: Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The reviews under ``folder`` as a list shows them (``Review.list_entry``: one that
+    cannot be read now says why, the others are whole), and the files of the project's review
+    store that are not events; paths relative to ``names`` (default ``folder``)."""
+    where = Path(folder).resolve()
+    root = names or where
+    entries = []
+    for review in reviews_under(where, author=author):
+        review.path = named(review.file, root)
+        entries.append(review.list_entry())
+    counts = review_counts(load_config(where).path("review.path"))
+    return entries, [named(p, root) for p in counts.unreadable]
+
+
 def _renamed(found: list[Review], where: Path, author: str | None) -> list[Review]:
     """Reviews of renamed notebooks with no event under their new name yet: the new name is
     looked for beside the old one (a rename in the file browser) and among the notebooks git
@@ -515,20 +549,37 @@ def _renamed(found: list[Review], where: Path, author: str | None) -> list[Revie
     return more
 
 
-def review_counts(store: Path) -> tuple[int, int]:
-    """How many notebooks have review events under ``store``, and their open threads (read
-    from the event files alone: no git, no notebook)."""
+class StoreCounts(NamedTuple):
+    """What the review store holds, read from the event files alone (no git, no notebook)."""
+
+    reviews: int  # notebooks with at least one event
+    open_threads: int
+    unreadable: list[Path]  # files that are not events
+
+
+def review_counts(store: Path) -> StoreCounts:
+    """How many notebooks have review events under ``store``, their open threads, and the
+    files there that are not events."""
     reviews = open_threads = 0
+    unreadable: list[Path] = []
     for folder in review_folders(store):
-        events = EventStore(folder).read()
-        if not events:
+        found = EventStore(folder).load()
+        unreadable += found.unreadable
+        if not found.events:
             continue
         reviews += 1
         status: dict[str, str] = {}
-        for event in events:
+        for event in found.events:
             if event["kind"] == "comment":
                 status[event["id"]] = "open"
             elif event["kind"] in ("resolve", "reopen") and event.get("thread") in status:
                 status[event["thread"]] = "open" if event["kind"] == "reopen" else "resolved"
         open_threads += sum(1 for s in status.values() if s == "open")
-    return reviews, open_threads
+    return StoreCounts(reviews, open_threads, unreadable)
+
+
+def unreadable_line(paths: list[str]) -> str:
+    """``1 review event unreadable: PATH`` (the first three paths named)."""
+    shown = ", ".join(paths[:3]) + (", …" if len(paths) > 3 else "")
+    return (f"{len(paths)} review event{'s' if len(paths) != 1 else ''} unreadable: "
+            f"{shown}")

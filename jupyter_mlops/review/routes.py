@@ -7,11 +7,12 @@ for the caller's mistakes (unknown ref, not a notebook, invalid JSON, a merge-co
 notebook naming the conflicting revisions).
 
     GET  review/changes?path=FOLDER
-      -> {git, notebooks: [{path, status, old_path}], reviews: [ReviewSummary]}
+      -> {git, notebooks: [{path, status, old_path}], reviews: [ReviewSummary + {error?}],
+          unreadable: [path]}
     GET  review/diff?path=NB&base=&head=&outputs=1&metadata=0&execution_counts=0&attachments=1
       -> {path, status, base: {rev, commit, label}, head: {...}, summary, cells: [CellDiff],
           elapsed_ms}            (&format=nbdime: {diff: [nbdime diff ops], summary})
-    GET  review?path=NB&base=&head=          -> {review: ReviewSummary + {me, threads}}
+    GET  review?path=NB&base=&head=    -> {review: ReviewSummary + {me, threads, unreadable}}
     POST review/comments {path, base?, head?, cell_id, text, line?, end_line?, output?,
                           suggestion?, side?}                       -> {thread}
     POST review/threads/ID/replies {path, base?, head?, text}       -> {thread}
@@ -19,6 +20,10 @@ notebook naming the conflicting revisions).
     POST review/threads/ID/apply   {path, base?, head?, comment_id} -> {thread}
     POST review/approve            {path, base?, head?, text?}      -> {review}
     POST review/request-changes    {path, base?, head?, text}       -> {review}
+
+A review whose revisions cannot be read now (its head branch was deleted) is listed with its
+``error``; ``unreadable`` names the review files that are not valid events (skipped, so that
+one bad file hides nothing else). Applying a suggestion applied already is a 409.
 
 ``metadata=0`` compares metadata without the noisy keys (ExecuteTime, execution, papermill,
 collapsed, scrolled, jupyter, trusted); ``metadata=1`` compares all of it. The author of what
@@ -28,6 +33,7 @@ is written is the server's current user, or git's ``user.name`` for an anonymous
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tornado import web
@@ -93,7 +99,8 @@ class ReviewBase(MLOpsHandler):
 
 def changes_json(root: str, folder_rel: str, author: str | None) -> dict[str, Any]:
     from ..paths import resolve_inside
-    from . import changes, reviews_under
+    from . import changes
+    from .reviews import review_list
 
     folder = resolve_inside(root, folder_rel)
     if folder.is_file():
@@ -106,11 +113,9 @@ def changes_json(root: str, folder_rel: str, author: str | None) -> dict[str, An
 
     notebooks = [{"path": rel(e.path), "status": e.status, "old_path": rel(e.old_path)}
                  for e in entries]
-    reviews = []
-    for review in reviews_under(folder, author=author):
-        review.path = relative_to_root(root, review.file)
-        reviews.append(review.summary())
-    return {"git": repo is not None, "notebooks": notebooks, "reviews": reviews}
+    reviews, unreadable = review_list(folder, author=author, names=Path(root))
+    return {"git": repo is not None, "notebooks": notebooks, "reviews": reviews,
+            "unreadable": unreadable}
 
 
 class ChangesHandler(ReviewBase):
@@ -156,8 +161,9 @@ class ReviewHandler(ReviewBase):
     @web.authenticated
     async def get(self) -> None:
         path, base, head = (self.get_argument(k, "") for k in ("path", "base", "head"))
+        root = Path(self.mlops.root_dir)
         data = await self.in_executor(
-            lambda: self.review(path, base, head).summary(with_threads=True))
+            lambda: self.review(path, base, head).summary(with_threads=True, names=root))
         self.reply({"review": data})
 
 
@@ -227,7 +233,7 @@ class VerdictHandler(ReviewBase):
                 review.approve(text)
             else:
                 review.request_changes(text or "")
-            return review.summary(with_threads=True)
+            return review.summary(with_threads=True, names=Path(self.mlops.root_dir))
 
         self.reply({"review": await self.in_executor(give)})
 

@@ -118,6 +118,8 @@ def configure_review(parser: argparse.ArgumentParser) -> None:
 def _summary_text(data: dict[str, Any]) -> str:
     lines = [f"{data['path']}: {data['state']} ({data['base']} → {data['head']}"
              + (f" @ {str(data['head_commit'])[:10]}" if data.get("head_commit") else "") + ")"]
+    if data.get("error"):
+        lines.append(f"  cannot be read now: {data['error']}")
     for r in data["reviewers"]:
         at = f" @ {str(r['commit'])[:10]}" if r.get("commit") else ""
         lines.append(f"  {r['user']}: {r['state']}{at}")
@@ -146,19 +148,22 @@ def _thread_text(thread: dict[str, Any]) -> str:
 
 
 def run_review(args: argparse.Namespace, ctx: Context) -> Any:
-    from . import changes, open_review, reviews_under
+    from . import changes, open_review
+    from .reviews import review_list, unreadable_line
 
     if args.action == "list":
         folder = Path(ctx.cwd) / (args.folder or ".")
         repo, entries = changes(folder)
-        reviews = [r.summary() for r in reviews_under(folder, author=args.author)]
+        reviews, unreadable = review_list(folder, author=args.author)
         notebooks = [{"path": e.path, "status": e.status, "old_path": e.old_path}
                      for e in entries]
-        listing = {"git": repo is not None, "notebooks": notebooks, "reviews": reviews}
+        listing = {"git": repo is not None, "notebooks": notebooks, "reviews": reviews,
+                   "unreadable": unreadable}
         lines = [f"{e['status']:<10} {e['path']}" + (f" (from {e['old_path']})"
                                                      if e["old_path"] else "")
                  for e in notebooks] or ["no changed notebooks"]
         lines += ["", *(_summary_text(r) for r in reviews)] if reviews else []
+        lines += [unreadable_line(unreadable)] if unreadable else []
         return ReviewShown("\n".join(lines), listing)
     review = open_review(notebook_path(args.path, ctx, f"review {args.action} NOTEBOOK.ipynb"),
                          args.base or "HEAD", args.head, author=args.author)
@@ -179,7 +184,8 @@ def run_review(args: argparse.Namespace, ctx: Context) -> Any:
     elif args.action == "request-changes":
         review.request_changes(args.text)
     data = review.summary(with_threads=True)
-    text = "\n".join([_summary_text(data), *(_thread_text(t) for t in data["threads"])])
+    text = "\n".join([_summary_text(data), *(_thread_text(t) for t in data["threads"]),
+                      *([unreadable_line(data["unreadable"])] if data["unreadable"] else [])])
     # --check (for CI): the command line exits with 1 unless the review is approved
     return ReviewShown(text, data, ok=not (args.action == "show" and args.check
                                            and data["state"] != "approved"))

@@ -1,0 +1,87 @@
+"""A suggestion applied to the working copy: one apply per notebook at a time (a lock file
+under the state folder, shared by the server, the kernel and the command line), the notebook
+read again under the lock, and written whole or not at all (``store.atomic_write``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import BackendUnavailableError, UserInputError
+from .store import atomic_write
+
+#: how long an apply waits for another apply of the same notebook to finish
+LOCK_TIMEOUT_S = 30.0
+
+
+class AlreadyAppliedError(UserInputError):
+    """The suggestion was applied already (a second click, or a teammate first)."""
+
+    http_status = 409
+
+
+@contextlib.contextmanager
+def notebook_lock(lock_file: Path, notebook: Path,
+                  timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the exclusive lock of ``notebook`` (``flock`` on ``lock_file``): any other
+    apply to it, in this process or another, waits until the block is done."""
+    import fcntl
+
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_file.open("a+b")
+    except OSError as exc:
+        raise UserInputError(f"cannot lock {notebook.name} for the edit: {lock_file} "
+                             f"({exc.strerror}): make the state folder writable") from None
+    with handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise BackendUnavailableError(
+                        f"{notebook.name} is being edited by another apply (lock "
+                        f"{lock_file}): try again when it is done") from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def apply_suggestion(file: Path, index: int, new_source: str, line: int | None,
+                     end_line: int | None) -> None:
+    """Replace cell ``index``'s source (or its lines ``line``-``end_line``) in the notebook
+    file, as it is on disk now, and write it back valid per nbformat; the notebook keeps its
+    permissions, and a failed write leaves it as it was."""
+    import nbformat
+
+    keep = nbformat.NO_CONVERT
+    nb = nbformat.read(str(file), as_version=keep)  # type: ignore[no-untyped-call]
+    cell = nb.cells[index]
+    if line is None:
+        cell.source = new_source
+    else:
+        lines = cell.source.splitlines(True)
+        end = end_line or line
+        replacement = new_source.splitlines(True)
+        if replacement and not replacement[-1].endswith("\n") and end < len(lines):
+            replacement[-1] += "\n"
+        cell.source = "".join([*lines[:line - 1], *replacement, *lines[end:]])
+    nbformat.validate(nb)
+    text = nbformat.writes(nb)  # type: ignore[no-untyped-call]
+    try:
+        mode = stat.S_IMODE(os.stat(file).st_mode)
+        atomic_write(file, text.encode("utf-8"), mode=mode)
+    except PermissionError as exc:
+        raise UserInputError(f"cannot write {file.name} ({exc.strerror}): the notebook is "
+                             "as it was") from None
+    except OSError as exc:
+        raise BackendUnavailableError(f"cannot write {file.name} ({exc.strerror}): the "
+                                      "notebook is as it was") from None
