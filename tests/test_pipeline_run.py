@@ -306,6 +306,21 @@ def test_no_cache_steps_always_run(project: Path) -> None:
     assert second.steps["always"].state == "done"
 
 
+def test_refresh_runs_every_step_instead_of_taking_the_cache(project: Path) -> None:
+    """A retraining started by a monitoring rule reads today's data: nothing from the cache,
+    even where the code and parameters did not change."""
+    nb = write_notebook(project / "chain.ipynb", CHAIN)
+    pipeline = from_notebook(nb)
+    assert pipeline.run().ok
+    assert step_states(pipeline.run()) == dict.fromkeys(ALL, "cached")
+
+    fresh = pipeline.run(refresh=True)
+
+    assert fresh.ok, fresh.to_text()
+    assert step_states(fresh) == dict.fromkeys(ALL, "done")
+    assert fresh.value("scaled", "scaled") == [0.0, 4.0, 8.0]
+
+
 @pytest.fixture(scope="module")
 def s3_emulator() -> Iterator[str]:
     """moto's S3 server on loopback (an emulator, not AWS)."""

@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         result = from_notebook(args.notebook).run(
-            {}, run_id=args.run_id,
+            {}, run_id=args.run_id, refresh=True,  # today's data: no step from the cache
             on_progress=lambda e: print(f"{e.step}: {e.state} {e.message}".rstrip(), flush=True))
         if result.ok:
             model = (current() or {}).get("model") or args.deployment

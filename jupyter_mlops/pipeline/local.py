@@ -95,11 +95,15 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
                  from_step: str | None = None, only: str | Sequence[str] | None = None, *,
                  on_progress: Callable[[StepEvent], None] | None = None,
                  max_workers: int | None = None, run_id: str | None = None,
-                 python: str | None = None) -> RunResult:
+                 python: str | None = None, refresh: bool = False) -> RunResult:
+    """``refresh``: every step runs, none comes from the cache (a retraining started by a
+    monitoring rule must read today's data, which the cache key cannot see)."""
     if from_step and only:
         raise UserInputError("give --from or --only, not both")
     values = pipeline.check_parameters(parameters)
     take, forced, lookup = _plan(pipeline, from_step, only)
+    if refresh:
+        forced = set(take)
     run_id = run_id or new_run_id()
     folder = pipeline.runs_root / run_id
     (folder / "logs").mkdir(parents=True, exist_ok=True)

@@ -366,14 +366,15 @@ class Pipeline:
             only: str | Sequence[str] | None = None, *,
             on_progress: Callable[[StepEvent], None] | None = None,
             max_workers: int | None = None, run_id: str | None = None,
-            python: str | None = None) -> RunResult:
+            python: str | None = None, refresh: bool = False) -> RunResult:
         """Run locally: each step in its own process, independent steps in parallel, outputs
-        from the content-hash cache where nothing they depend on changed."""
+        from the content-hash cache where nothing they depend on changed (``refresh``: no
+        step from the cache)."""
         from .local import run_pipeline
 
         return run_pipeline(self, parameters=parameters, from_step=from_step, only=only,
                             on_progress=on_progress, max_workers=max_workers, run_id=run_id,
-                            python=python)
+                            python=python, refresh=refresh)
 
     def export(self, target: str, out_dir: str | Path, schedule: str | None = None, *,
                compile_with: str | None = None) -> ExportResult:
