@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -25,14 +24,13 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import Lab, screenshot, start_lab, stop_lab
-from .helpers import expand_section, open_lab, section_title, show_panel
+from .helpers import open_lab, section_title, show_panel
+from .monitor_helpers import api, deploy, only_open, send, split
 
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(900)]
 
-DEPLOY_TIMEOUT_S = 240  # a model process starting on a busy 2-core machine
 NAMES = ("ui-watched", "ui-quiet")
 ROWS = [{"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 0.0}]
-SECTIONS = ["features", "experiments", "pipeline", "review", "deploy", "monitor"]
 
 
 @pytest.fixture(scope="module")
@@ -76,53 +74,6 @@ def undeploy_everything(root: Path) -> Iterator[None]:
 # ------------------------------------------------------------------------------ helpers
 
 
-def api(lab: Lab, route: str, body: dict[str, Any] | None = None) -> Any:
-    """``/mlops/api/<route>`` as another client would call it (the token, no browser)."""
-    request = urllib.request.Request(
-        f"{lab.url}mlops/api/{route}", method="GET" if body is None else "POST",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"token {lab.token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
-
-
-def deploy(lab: Lab, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """Deploy ``models/linear`` under each name (the deploys run side by side); each
-    deployment as the finished task reports it."""
-    tasks = {name: api(lab, "deployments", {"model": "models/linear", "name": name})["task"]
-             for name in names}
-    deadline = time.monotonic() + DEPLOY_TIMEOUT_S
-    done: dict[str, dict[str, Any]] = {}
-    while len(done) < len(names):
-        assert time.monotonic() < deadline, f"deploys still running: {tasks}"
-        time.sleep(1)
-        for name, task in tasks.items():
-            if name in done:
-                continue
-            task = tasks[name] = api(lab, f"deployments/tasks/{task['id']}")["task"]
-            assert task["state"] != "failed", task["error"]
-            if task["state"] == "done":
-                done[name] = task["deployment"]
-    return done
-
-
-def send(url: str, request_id: str, body: dict[str, Any]) -> tuple[int, str]:
-    """POST /invocations with the caller's X-Request-Id; the status and the id answered."""
-    request = urllib.request.Request(
-        f"{url}/invocations", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "X-Request-Id": request_id})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.headers["X-Request-Id"]
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers["X-Request-Id"]
-
-
-def split(rows: list[dict[str, float]]) -> dict[str, Any]:
-    return {"dataframe_split": {"columns": list(rows[0]),
-                                "data": [list(r.values()) for r in rows]}}
-
-
 #: a number above zero, as the sparklines' labels show it
 POSITIVE = re.compile(r"^(?!0$)(?!0\.0*$)\d[\d,]*(\.\d+)?$")
 
@@ -148,16 +99,6 @@ class Traffic:
         self.thread.join(30)
 
 
-def only_open(page: Any, capability: str) -> None:
-    """Close every other section, so that this one has the sidebar's height."""
-    for other in SECTIONS:
-        title = section_title(page, other)
-        if other != capability and title.get_attribute("aria-expanded") == "true":
-            title.click()
-            expect(title).to_have_attribute("aria-expanded", "false")
-    expand_section(page, capability)
-
-
 # -------------------------------------------------------------------------------- tests
 
 
@@ -170,7 +111,7 @@ def test_the_monitor_panel_shows_a_deployment_after_traffic(
         "No deployment yet — deploy a model from the Deploy panel or %mlops deploy")
     expect(panel.locator(".jp-mlops-monitor-empty code")).to_have_text("%mlops deploy")
 
-    deployed = deploy(monitor_lab, NAMES)
+    deployed = deploy(monitor_lab, {name: "models/linear" for name in NAMES})
     watched = deployed["ui-watched"]
     url = watched["url"]
     # traffic: requests with the callers' ids, answered with them; one the model refuses

@@ -209,7 +209,7 @@ export function histogramSpec(
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     description: `${feature}: reference vs current`,
     width: 'container',
-    height: 110,
+    height: 150,
     autosize: { type: 'fit', contains: 'padding' },
     background: 'transparent',
     data: { values },
@@ -220,7 +220,7 @@ export function histogramSpec(
         type: 'ordinal',
         sort: { field: 'order' },
         title: null,
-        axis: { labelAngle: -40, labelLimit: 70, labelOverlap: true }
+        axis: { labelAngle: -40, labelLimit: 60, labelOverlap: true }
       },
       xOffset: { field: 'series', sort: [words.reference, words.current] },
       y: {

@@ -32,8 +32,9 @@ const DOT: Record<DriftStatus, string> = {
 };
 
 /**
- * A deployment's drift against its reference, one row per feature: the method, the
- * statistic, the threshold and the status. A click on a row (or its feature's
+ * A deployment's drift against its reference, one row per feature: the status, the
+ * statistic, the threshold and the method (a column when the features' methods
+ * differ, else said once under the table). A click on a row (or its feature's
  * button) shows that feature's reference and current histograms under the table.
  * Without a reference the server's message says how to give one, as it is.
  */
@@ -48,6 +49,10 @@ export function DriftTable(props: IDriftTableProps): JSX.Element {
     none: trans.__('no data')
   };
   const histogramId = `jp-mlops-drift-histogram-${report.name}`;
+  // one method for all (the default: psi for both kinds) is said once, not per row:
+  // a narrow sidebar then fits the table
+  const methods = new Set(rows.map(r => r.method));
+  const oneMethod = methods.size === 1 ? [...methods][0] : null;
   return (
     <div className="jp-mlops-monitor-drift">
       {report.message && (
@@ -74,7 +79,12 @@ export function DriftTable(props: IDriftTableProps): JSX.Element {
         <div className="jp-mlops-monitor-table-scroll">
           <table className="jp-mlops-monitor-drift-table">
             <caption className="jp-mlops-monitor-muted">
-              {trans.__('Select a feature to compare its histograms')}
+              {oneMethod !== null && (
+                <span data-field="method">
+                  {trans.__('%1 on every feature. ', oneMethod)}
+                </span>
+              )}
+              {trans.__('Select a feature to compare its histograms.')}
             </caption>
             <thead>
               <tr>
@@ -84,7 +94,9 @@ export function DriftTable(props: IDriftTableProps): JSX.Element {
                   </span>
                 </th>
                 <th scope="col">{trans.__('Feature')}</th>
-                <th scope="col">{trans.__('Method')}</th>
+                {oneMethod === null && (
+                  <th scope="col">{trans.__('Method')}</th>
+                )}
                 <th
                   scope="col"
                   data-kind="number"
@@ -108,6 +120,7 @@ export function DriftTable(props: IDriftTableProps): JSX.Element {
                     key={row.feature}
                     data-feature={row.feature}
                     data-status={state}
+                    data-method={row.method}
                     data-selected={open ? 'true' : undefined}
                     onClick={() => setSelected(open ? null : row.feature)}
                   >
@@ -131,7 +144,9 @@ export function DriftTable(props: IDriftTableProps): JSX.Element {
                         {row.feature}
                       </button>
                     </th>
-                    <td data-field="method">{row.method}</td>
+                    {oneMethod === null && (
+                      <td data-field="method">{row.method}</td>
+                    )}
                     <td data-field="statistic" data-kind="number">
                       {formatNumber(row.statistic, 3)}
                     </td>
