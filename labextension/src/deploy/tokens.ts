@@ -144,6 +144,11 @@ export interface IDeployTask {
   status_code: number | null;
   started_at: number;
   finished_at: number | null;
+  /**
+   * The bearer token a deploy made (`deploy.auth = "token"`): in the first look at the
+   * finished task only, never again.
+   */
+  token?: string | null;
 }
 
 /** `GET deployments/NAME/logs` */

@@ -145,6 +145,19 @@ export function TaskCard(props: ITaskCardProps): JSX.Element {
                 <dd>{formatMs(deployment.warmup_ms)}</dd>
               </>
             )}
+            {task.token && (
+              <>
+                <dt>{trans.__('Token')}</dt>
+                <dd className="jp-mlops-deploy-token">
+                  <code>{task.token}</code>
+                  <div>
+                    {trans.__(
+                      'Shown once: send it as "Authorization: Bearer TOKEN" to /invocations (predict does). It is kept in the deployment\'s secret.json.'
+                    )}
+                  </div>
+                </dd>
+              </>
+            )}
           </dl>
         )}
     </div>
