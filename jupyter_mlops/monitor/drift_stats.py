@@ -98,7 +98,8 @@ class Binner:
         self.fast = False
         if edges.size < 2:
             return
-        span = float(edges[-1] - edges[0])
+        with np.errstate(over="ignore"):
+            span = float(edges[-1] - edges[0])
         scale = self.GRID / span if math.isfinite(span) and span > 0 else math.inf
         if not math.isfinite(scale):
             return
@@ -116,9 +117,10 @@ class Binner:
     def cell(self, values: np.ndarray) -> np.ndarray:
         import numpy as np
 
-        cells = values - self.low
-        cells *= self.scale
-        cells += 1.0
+        with np.errstate(over="ignore"):  # far outside the edges: +-inf, clipped
+            cells = values - self.low
+            cells *= self.scale
+            cells += 1.0
         np.clip(cells, 0.0, self.GRID + 1.0, out=cells)
         return cells.astype(np.intp)
 
