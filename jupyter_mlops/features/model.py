@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ..errors import NotFoundError, UserInputError
 
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")  # fullmatch: $ passes a final newline
 #: which store holds the views
 Backend = Literal["embedded", "feast"]
 #: what a column of a view is
@@ -32,7 +32,7 @@ HIDDEN = (EVENT_US, CREATED_US, SEQ)
 
 
 def check_name(name: str, what: str = "view") -> str:
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise UserInputError(f"{what} name {name!r} is not valid: use letters, digits, _ . - "
                              "(starting with a letter or _), at most 128 characters")
     return name

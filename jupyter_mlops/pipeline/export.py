@@ -385,7 +385,7 @@ def kfp_source(pipeline: Pipeline, schedule: str | None) -> str:
         out.append(f"        upstream={_upstream(step)}, params={params}, echo=True)\n\n\n")
     signature = ", ".join(f"{n}: {ptypes[n]} = {defaults[n]}" for n in ptypes)
     out.append(f"@dsl.pipeline(name={pipeline.name.replace('_', '-')!r}, "
-               f"description={('Notebook ' + pipeline.notebook.name)!r})\n")
+               f"description={('Notebook ' + _escaped(pipeline.notebook.name))!r})\n")
     out.append(f"def {pipeline.name}({signature}) -> None:\n")
     for step in pipeline.order:
         names = pipeline.step_spec(step)["parameters"]

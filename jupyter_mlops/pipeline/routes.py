@@ -21,8 +21,9 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from tornado import web
 
@@ -134,6 +135,43 @@ def step_log(notebook: Path, run_id: str, step: str) -> dict[str, Any]:
     return {"run_id": run_id, "step": step, "text": _tail(str(log), LOG_LIMIT)}
 
 
+@dataclass(frozen=True)
+class DagBody:
+    """POST pipeline: the notebook's JSON (or its text) as the editor holds it."""
+
+    content: dict[str, Any] | str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class RunBody:
+    """POST pipeline/runs: what to run (each value type-checked by ``MLOpsHandler.body``)."""
+
+    path: str = ""
+    parameters: dict[str, Any] | None = None
+    from_step: str | None = None
+    only: str | list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.from_step and self.only:
+            raise UserInputError("give from_step or only, not both")
+
+    @property
+    def only_steps(self) -> list[str]:
+        return [self.only] if isinstance(self.only, str) and self.only else list(
+            self.only or [])
+
+
+@dataclass(frozen=True)
+class ExportBody:
+    """POST pipeline/export: the engine, a folder relative to the server root, a schedule."""
+
+    target: Literal["airflow", "prefect", "kfp"]
+    out_dir: str
+    path: str = ""
+    schedule: str | None = None
+
+
 class PipelineBase(MLOpsHandler):
     """The notebook a request names (``?path=`` or the body's ``path``) and the server's
     pipeline runs."""
@@ -149,21 +187,16 @@ class PipelineBase(MLOpsHandler):
         self.pipeline_runs.reap()  # a run whose process died is recorded as ended first
         return run_status(self.relative, notebook, run_id)
 
-    def start_run(self, body: dict[str, Any]) -> dict[str, Any]:
+    def start_run(self, body: RunBody) -> dict[str, Any]:
         from . import from_notebook
         from .results import new_run_id
         from .runner import starting_record
 
-        notebook = self.notebook(body.get("path"))
+        notebook = self.notebook(body.path)
         pipeline = from_notebook(notebook)
-        parameters = body.get("parameters") or {}
-        if not isinstance(parameters, dict):
-            raise UserInputError("'parameters' must be an object of name: value")
+        parameters = body.parameters or {}
         values = pipeline.check_parameters(parameters)
-        from_step, only = body.get("from_step"), body.get("only")
-        if from_step and only:
-            raise UserInputError("give from_step or only, not both")
-        only_list = [only] if isinstance(only, str) else list(only or [])
+        from_step, only_list = body.from_step, body.only_steps
         for name in [*([from_step] if from_step else []), *only_list]:
             pipeline.step(name)
         run_id = new_run_id()
@@ -177,19 +210,15 @@ class PipelineBase(MLOpsHandler):
         self.pipeline_runs.start(run_id, argv, notebook.parent, Path(record.folder) / "run.json")
         return run_json(self.relative, record.to_dict())
 
-    def export(self, body: dict[str, Any]) -> dict[str, Any]:
+    def export(self, body: ExportBody) -> dict[str, Any]:
         from ..paths import resolve_inside
         from . import from_notebook
 
-        notebook = self.notebook(body.get("path"))
-        target = body.get("target")
-        out_dir = body.get("out_dir")
-        if not isinstance(target, str) or not isinstance(out_dir, str) or not out_dir:
-            raise UserInputError("give 'target' (airflow, prefect or kfp) and 'out_dir' (a "
-                                 "folder relative to the server root)")
-        folder = resolve_inside(self.mlops.root_dir, out_dir, must_exist=False)
-        schedule = body.get("schedule") or None
-        result = from_notebook(notebook).export(target, folder, schedule)
+        notebook = self.notebook(body.path)
+        if not body.out_dir.strip():
+            raise UserInputError("give 'out_dir': a folder relative to the server root")
+        folder = resolve_inside(self.mlops.root_dir, body.out_dir, must_exist=False)
+        result = from_notebook(notebook).export(body.target, folder, body.schedule or None)
         data = result.to_dict()
         data["files"] = [self.relative(f) for f in result.files]
         return data
@@ -207,11 +236,9 @@ class PipelineHandler(PipelineBase):
 
     @web.authenticated
     async def post(self) -> None:
-        body = self.body()
-        if not isinstance(body.get("content"), (dict, str)):
-            raise UserInputError("the body must be {\"path\": …, \"content\": notebook JSON}")
-        notebook = self.notebook(body.get("path"))
-        data = await self.in_executor(dag_json, self.relative, notebook, body["content"])
+        body = self.body(DagBody)
+        notebook = self.notebook(body.path)
+        data = await self.in_executor(dag_json, self.relative, notebook, body.content)
         self.finish(json.dumps(data, default=repr))
 
 
@@ -227,7 +254,7 @@ class PipelineRunsHandler(PipelineBase):
 
     @web.authenticated
     async def post(self) -> None:
-        data = await self.in_executor(self.start_run, self.body())
+        data = await self.in_executor(self.start_run, self.body(RunBody))
         self.set_status(202)
         self.finish(json.dumps(data, default=repr))
 
@@ -265,7 +292,7 @@ class PipelineExportHandler(PipelineBase):
 
     @web.authenticated
     async def post(self) -> None:
-        data = await self.in_executor(self.export, self.body())
+        data = await self.in_executor(self.export, self.body(ExportBody))
         self.finish(json.dumps(data))
 
 
