@@ -157,6 +157,16 @@ function ReviewPanelView(props: {
           <h4 className="jp-mlops-review-heading">
             {trans.__('Reviews (%1)', reply.reviews.length)}
           </h4>
+          {reply.unreadable.length > 0 && (
+            <div className="jp-mlops-review-error jp-mlops-review-unreadable">
+              {trans._n(
+                '%1 review event unreadable: %2',
+                '%1 review events unreadable: %2',
+                reply.unreadable.length,
+                reply.unreadable.join(', ')
+              )}
+            </div>
+          )}
           {reply.reviews.length === 0 ? (
             <div className="jp-mlops-review-none">
               {trans.__('No reviews yet: open a diff and comment or approve.')}
@@ -277,6 +287,11 @@ function ReviewItem(props: {
             {threadsLabel(review.threads, review.open_threads, trans)}
           </span>
         </span>
+        {review.error !== undefined && (
+          <span className="jp-mlops-review-error jp-mlops-review-itemError">
+            {review.error}
+          </span>
+        )}
         {review.reviewers.length > 0 && (
           <span className="jp-mlops-review-itemReviewers">
             {review.reviewers.map(reviewer => (

@@ -53,6 +53,8 @@ export interface IReviewSummary {
   reviewers: IReviewer[];
   threads: number;
   open_threads: number;
+  /** Why the review cannot be read now (e.g. its head branch was deleted). */
+  error?: string;
 }
 
 /** `GET review/changes?path=FOLDER` */
@@ -60,6 +62,8 @@ export interface IChangesReply {
   git: boolean;
   notebooks: IChangedNotebook[];
   reviews: IReviewSummary[];
+  /** Review files that are not valid events (skipped), relative to the server root. */
+  unreadable: string[];
 }
 
 /** How a cell, or a line of its source, differs. */
@@ -191,6 +195,8 @@ export interface IReview extends Omit<IReviewSummary, 'threads'> {
   /** The user the server knows this browser as. */
   me: string;
   threads: IThread[];
+  /** This review's files that are not valid events (skipped). */
+  unreadable: string[];
 }
 
 export interface IReviewReply {
