@@ -14,6 +14,12 @@ A record written with ``"tried": true`` was sent right after being written. A re
 tried and is not done is *in doubt*: its metrics are checked against the server before they
 are sent again (MLflow appends metric points, so a blind re-send could duplicate them).
 While a live journal has nothing pending it is cut back to its header, so it stays small.
+
+A journal reopened after its process died mid-write is first cut back to its last complete
+line, so the next record starts on a line of its own. One run's journal and its staged files
+hold at most ``MAX_BYTES`` on disk: a metric batch or artifact that would go past it while the
+store is unreachable is dropped (its staged file deleted) and the sender warns once; a run's
+``create`` and ``end`` records, and a record being sent, are always written.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 VERSION = 1
+
+#: The most one run's journal plus its staged files may hold on disk, in bytes (512 MiB).
+MAX_BYTES = 512 * 1024 * 1024
+#: records that are dropped, not written, when the journal is at ``MAX_BYTES``
+CAPPED_OPS = ("batch", "artifact")
 
 #: a journal record: what the sender must do for the run, in order
 RecordOp = Literal["create", "batch", "artifact", "end"]
@@ -111,6 +122,7 @@ class Journal:
                         "opened": time.time(), **header}
         self._seq = 0
         self._pending: set[int] = set()
+        self._init_size()
         self._open(self.path.exists())
 
     @classmethod
@@ -129,6 +141,8 @@ class Journal:
             handle.close()
             return None
         journal._handle = handle
+        journal._init_size()
+        journal._bytes = _cut_torn_tail(handle)
         state = read(path)
         journal._header = state.header or {"op": "open", "v": VERSION,
                                            "local_id": path.stem}
@@ -142,12 +156,26 @@ class Journal:
             handle.close()
             raise OSError(f"{self.path} is in use by another process")
         self._handle = handle
-        if existing:  # a resumed run re-opens its journal: keep what it holds
+        self._bytes = _cut_torn_tail(handle)
+        if existing and self._bytes:  # a resumed run re-opens its journal: keep what it holds
             state = read(self.path)
             self._seq = state.last_seq
             self._pending = {r.seq for r in state.records}
         else:
             self._write(self._header)
+
+    def _init_size(self) -> None:
+        """Start counting bytes on disk: the cap, the staged files already there."""
+        self.cap = MAX_BYTES
+        self.capped_told = False  # a record was dropped (and the user told) since it emptied
+        self._bytes = 0
+        self._staged = sum(f.stat().st_size for f in self.files.rglob("*") if f.is_file()) \
+            if self.files.is_dir() else 0
+
+    @property
+    def size(self) -> int:
+        """Bytes this run's journal and its staged files hold on disk (an upper bound)."""
+        return self._bytes + self._staged
 
     @property
     def header(self) -> dict[str, Any]:
@@ -157,19 +185,30 @@ class Journal:
     def has_pending(self) -> bool:
         return bool(self._pending)
 
-    def _write(self, entry: dict[str, Any]) -> None:
+    def _write(self, entry: dict[str, Any], line: str | None = None) -> None:
         if self._handle is None:  # closed (the run was forgotten): nothing to keep
             return
-        self._handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        line = line or _line(entry)
+        self._handle.write(line)
         self._handle.flush()
+        self._bytes += len(line.encode("utf-8"))
 
-    def append(self, op: RecordOp, data: dict[str, Any], *, tried: bool = False) -> int:
+    def append(self, op: RecordOp, data: dict[str, Any], *, tried: bool = False
+               ) -> int | None:
+        """Write a record; its sequence number, or None when it was dropped: a batch or an
+        artifact not sent now (``tried``) that would take the journal past its cap (the
+        artifact's staged file is deleted)."""
         with self.lock:
-            self._seq += 1
-            entry = {"op": op, "seq": self._seq, **data}
+            entry = {"op": op, "seq": self._seq + 1, **data}
             if tried:
                 entry["tried"] = True
-            self._write(entry)
+            line = _line(entry)
+            if not tried and op in CAPPED_OPS and self.size + len(line) > self.cap:
+                if op == "artifact":
+                    self._unstage(Path(str(data.get("file", ""))))
+                return None
+            self._seq += 1
+            self._write(entry, line)
             self._pending.add(self._seq)
             return self._seq
 
@@ -196,6 +235,8 @@ class Journal:
                 return
             self._handle.seek(0)
             self._handle.truncate()
+            self._bytes = self._staged = 0  # staged files are deleted once sent
+            self.capped_told = False
             self._write(self._header)
 
     def pending(self) -> Pending:
@@ -214,7 +255,16 @@ class Journal:
                 target.write_bytes(content)
             elif source is not None:
                 shutil.copyfile(source, target)
+            self._staged += target.stat().st_size
             return target
+
+    def _unstage(self, staged: Path) -> None:
+        """Delete a staged file that will not be sent (only one under this journal's files)."""
+        if self.files.resolve() not in staged.resolve().parents:
+            return
+        with contextlib.suppress(OSError):
+            self._staged -= staged.stat().st_size
+            staged.unlink()
 
     def close(self, *, remove: bool) -> None:
         with self.lock:
@@ -226,6 +276,30 @@ class Journal:
                 shutil.rmtree(self.files, ignore_errors=True)
             self._handle.close()  # closing releases the lock
             self._handle = None
+
+
+def _line(entry: dict[str, Any]) -> str:
+    return json.dumps(entry, separators=(",", ":")) + "\n"
+
+
+def _cut_torn_tail(handle: IO[str]) -> int:
+    """Truncate the (locked) journal after its last newline, dropping a line its writer did
+    not finish, so the next record is not glued to it; the size left, in bytes."""
+    fd = handle.fileno()
+    end = os.fstat(fd).st_size
+    keep = end
+    while keep > 0:
+        start = max(0, keep - 4096)
+        chunk = os.pread(fd, keep - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            keep = start + newline + 1
+            break
+        keep = start
+    if keep != end:
+        handle.flush()
+        os.ftruncate(fd, keep)
+    return keep
 
 
 def _try_lock(handle: IO[str]) -> bool:

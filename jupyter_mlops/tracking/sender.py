@@ -50,6 +50,7 @@ class Sender:
         self.sent_points = 0
         self.journaled_points = 0
         self.rejected = 0
+        self.dropped_points = 0  # not journaled: the journal was at its cap
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self.in_flight = False
@@ -208,7 +209,7 @@ class Sender:
             self._scanned.clear()
             self.notices.clear()
             self.last_error = self.last_error_at = None
-            self.sent_points = self.journaled_points = self.rejected = 0
+            self.sent_points = self.journaled_points = self.rejected = self.dropped_points = 0
 
     # ------------------------------------------------------------------ sender thread
 
@@ -279,13 +280,26 @@ class Sender:
         journal = run.journal
         send = not spill and not run.store.offline and run.run_id is not None \
             and not journal.has_pending
-        work.seq = journal.append(work.op, work.data, tried=send)
-        work.send = send
-        if not send:
+        seq = journal.append(work.op, work.data, tried=send)
+        work.seq, work.send = seq or 0, send
+        if seq is None:  # the journal is at its cap: dropped, said once until it empties
+            self._dropped(run, len(work.data.get("m", ())))
+        elif not send:
             self.journaled_points += len(work.data.get("m", ()))
             if run.store.offline:
                 journal.sync()
         return work
+
+    def _dropped(self, run: RunRef, points: int) -> None:
+        self.dropped_points += points
+        if not run.journal.capped_told:
+            run.journal.capped_told = True
+            cap = run.journal.cap / 1024 ** 2
+            self.notices.append(
+                f"mlops: the journal of run {run.run_id or run.local_id} is full ({cap:.3g} MB "
+                f"under .mlops/tracking/journal/) while tracking store {run.store.shown} is "
+                "unreachable: later points and artifacts of this run are dropped until the "
+                "store is back")
 
     def _execute(self, work: Work) -> None:
         run, link = work.run, work.run.store
