@@ -60,6 +60,12 @@ def _string(value: Any) -> bool:
     return isinstance(value, str)
 
 
+def _a_name(value: Any) -> bool:
+    """A path, a revision or a folder name: handed to git and to the file system, so no NUL
+    and no longer than a path can be."""
+    return isinstance(value, str) and "\x00" not in value and len(value) <= 4096
+
+
 def _an_id(value: Any) -> bool:
     return isinstance(value, str) and _ID.fullmatch(value) is not None
 
@@ -118,8 +124,8 @@ COMMON_FIELDS: dict[str, Field] = {
     "version": Field(lambda v: _counting_from(1)(v) and v <= FORMAT_VERSION),
     "kind": Field(_one_of(*KINDS), required=True), "id": Field(_an_id, required=True),
     "at": Field(_string, required=True), "author": Field(_string),
-    "notebook": Field(_string), "base": Field(_string), "head": Field(_string),
-    "head_commit": Field(_optional(_string)), "follows": Field(_list_of(_string)),
+    "notebook": Field(_a_name), "base": Field(_a_name), "head": Field(_a_name),
+    "head_commit": Field(_optional(_a_name)), "follows": Field(_list_of(_a_name)),
 }
 _THREAD = {"thread": Field(_an_id, required=True)}
 #: each kind's own fields
@@ -216,6 +222,8 @@ class EventStore:
             raise ValueError(f"unknown review event kind {event.get('kind')!r}")
         event = {"version": FORMAT_VERSION, "id": event.get("id") or new_id(),
                  "at": event.get("at") or now_iso(), **event}
+        if not valid_event(event):  # never write what a reader would skip
+            raise ValueError(f"not a valid review event: {event!r}"[:500])
         if self.folder.is_symlink():
             raise UserInputError(f"the review folder {self.folder} is a symbolic link: "
                                  "reviews are written only into a folder of their own")
