@@ -142,6 +142,14 @@ def check_remote_location(name: str, url: str) -> Check:
 # --------------------------------------------------------------------------- tracking store
 
 
+def credential_names(environ: Mapping[str, str]) -> str:
+    """The MLflow credentials the environment holds, as status names them ("" when none)."""
+    names = [n for n in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME",
+                         "MLFLOW_TRACKING_PASSWORD") if environ.get(n)]
+    return "/".join(n.removeprefix("MLFLOW_TRACKING_") if i else n
+                    for i, n in enumerate(names))
+
+
 def _auth_headers(environ: Mapping[str, str]) -> dict[str, str]:
     token = environ.get("MLFLOW_TRACKING_TOKEN")
     if token:
@@ -158,17 +166,21 @@ def _experiments(n: int) -> str:
     return plural(n, "experiment")
 
 
-def check_tracking(uri: str, root: Path, timeout: float,
-                   environ: Mapping[str, str]) -> Check:
+def check_tracking(uri: str, root: Path, timeout: float, environ: Mapping[str, str],
+                   withheld: str | None = None) -> Check:
     """Reach the MLflow tracking store and count its active experiments, without importing
-    mlflow (which costs seconds): SQLite is read directly, a server through its REST API."""
+    mlflow (which costs seconds): SQLite is read directly, a server through its REST API.
+    ``withheld``: why the environment's credentials must not go to this server (a project
+    file named it), said in the message when there are credentials; None: they are sent."""
     name = "tracking store"
+    held = credential_names(environ) if withheld else ""
+    not_sent = f"{held} not sent: {withheld}" if held else ""
     parts = urlsplit(uri)
     scheme = parts.scheme
     if scheme == "sqlite":
         db = Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
         if db is None or str(db) in ("", ":memory:"):
-            return Check(name, True, f"{uri} (in-memory SQLite)", level="warning")
+            return Check(name, True, f"{redact(uri)} (in-memory SQLite)", level="warning")
         shown = relative(db, root)
         if not db.exists():
             return Check(name, True, f"embedded MLflow store {shown}, created by the first run")
@@ -191,14 +203,16 @@ def check_tracking(uri: str, root: Path, timeout: float,
             query = urlencode({"max_results": 1000, **({"page_token": token} if token else {})})
             request = urllib.request.Request(
                 f"{base}/api/2.0/mlflow/experiments/search?{query}",
-                headers={"Accept": "application/json", **_auth_headers(environ)},
+                headers={"Accept": "application/json",
+                         **({} if withheld else _auth_headers(environ))},
             )
             left = max(0.1, deadline - time.monotonic())
             try:
                 with urllib.request.urlopen(request, timeout=left) as response:
                     body = json.loads(response.read() or b"{}")
             except urllib.error.HTTPError as exc:
-                hint = " (check MLFLOW_TRACKING_TOKEN)" if exc.code in (401, 403) else ""
+                hint = "" if exc.code not in (401, 403) else f" ({not_sent})" if not_sent \
+                    else " (check MLFLOW_TRACKING_TOKEN)"
                 return Check(name, False, f"tracking server {redact(uri)} answered HTTP "
                              f"{exc.code}{hint}")
             except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -209,6 +223,9 @@ def check_tracking(uri: str, root: Path, timeout: float,
             token = body.get("next_page_token", "")
             if not token:
                 break
+        if not_sent:
+            return Check(name, True, f"MLflow server {redact(uri)}: {_experiments(count)}; "
+                         f"{not_sent}", level="warning")
         return Check(name, True, f"MLflow server {redact(uri)}: {_experiments(count)}")
     if scheme in ("", "file"):
         folder = Path(parts.path if scheme == "file" else uri)
@@ -218,7 +235,11 @@ def check_tracking(uri: str, root: Path, timeout: float,
                     and p.name not in (".trash", "models"))
         return Check(name, True, f"file store {folder}: {_experiments(count)}")
     if parts.hostname:
-        port = parts.port or {"postgresql": 5432, "mysql": 3306, "mssql": 1433}.get(
+        try:
+            given = parts.port
+        except ValueError:
+            return Check(name, False, f"{redact(uri)}: the port is not a number")
+        port = given or {"postgresql": 5432, "mysql": 3306, "mssql": 1433}.get(
             scheme.split("+")[0], 443)
         try:
             socket.create_connection((parts.hostname, port), timeout=timeout).close()

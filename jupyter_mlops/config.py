@@ -5,11 +5,19 @@ Each setting is taken from the first of:
 1. environment variables (``MLOPS_<SECTION>_<KEY>``, then the field's own, e.g.
    ``MLFLOW_TRACKING_URI`` or ``AWS_REGION``);
 2. ``mlops.toml``, or ``[tool.mlops]`` in a ``pyproject.toml``, the nearest one walking up
-   from the working folder;
-3. embedded defaults under ``<project root>/.mlops/``.
+   from the working folder, no further than the git root and the Jupyter server's root
+   (``MLOPS_SERVER_ROOT``, which the server extension sets for itself and its kernels);
+3. the user config, outside every project: ``MLOPS_USER_CONFIG``, else
+   ``$XDG_CONFIG_HOME/mlops/config.toml``, else ``~/.config/mlops/config.toml``;
+4. embedded defaults under ``<project root>/.mlops/``.
 
 The project root is the folder of that file, else the git root, else the working folder.
 Every value remembers which source set it, so ``status`` can say why a value is what it is.
+
+A project's files are not trusted with the user's credentials: MLflow's token, username and
+password (read from the environment) go only to a tracking server named by the environment,
+by ``MLOPS_CONFIG`` or by the user config, or listed in the user config's
+``tracking.trusted``, which no project file may set (``Config.sends_credentials``).
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -44,7 +52,7 @@ class Setting:
 
     key: str
     kind: str  # "str", "path" (a local path, made absolute, or a URL), "float" (> 0),
-    # "fraction" (0 to 1), "count" (an integer >= 0), "bool", "choice"
+    # "fraction" (0 to 1), "count" (an integer >= 0), "bool", "choice", "urls" (a list)
     default: Callable[[Path, Path], Any]  # (project_root, state_dir) -> default value
     help: str
     env: tuple[str, ...] = ()
@@ -66,6 +74,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tracking.uri", "str",
             lambda _r, state: "sqlite:///" + (state / "mlflow.db").as_posix(),
             "MLflow tracking URI.", env=("MLFLOW_TRACKING_URI",)),
+    Setting("tracking.trusted", "urls", lambda _r, _s: (),
+            "Tracking servers a project's mlops.toml may name that still get MLflow's "
+            "credentials from the environment (each entry trusts its scheme, host and port). "
+            "Read only from the user config or MLOPS_TRACKING_TRUSTED, never from a project."),
     Setting("tracking.artifact_root", "path", _in_state("artifacts"),
             "Where the embedded tracking store keeps run artifacts (a folder or s3://...)."),
     Setting("tracking.experiment", "str", lambda root, _s: root.name or "default",
@@ -144,7 +156,7 @@ SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 class ConfigValue:
     key: str
     value: Any
-    source: str  # "default", "env:NAME" or "file:PATH:LINE"
+    source: str  # "default", "env:NAME", "file:PATH:LINE" or "user:PATH:LINE"
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,12 @@ class Config:
     project_root: Path
     config_file: Path | None
     values: Mapping[str, ConfigValue]
+    #: the config file was found by the search (a project's file), not named by MLOPS_CONFIG
+    found_by_search: bool = True
+    #: the user config file (read when it exists)
+    user_file: Path | None = None
+    #: tracking servers the user named (user config's tracking.uri, tracking.trusted)
+    trusted_uris: tuple[str, ...] = ()
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key].value
@@ -169,6 +187,24 @@ class Config:
     def source(self, key: str) -> str:
         return self.values[key].source
 
+    def from_project(self, key: str) -> bool:
+        """Was ``key`` set by a project's file (found by the search), not by the user?"""
+        return self.source(key).startswith("file:") and self.found_by_search
+
+    def sends_credentials(self) -> bool:
+        """May MLflow's credentials from the environment go to ``tracking.uri``? Yes unless a
+        project's file named it and the user's ``tracking.trusted`` does not list its server."""
+        if not self.from_project("tracking.uri"):
+            return True
+        uri = str(self["tracking.uri"])
+        return any(url_origin(uri) == url_origin(entry) for entry in self.trusted_uris)
+
+    def trust_hint(self) -> str:
+        """How the user lets ``tracking.uri`` have the credentials (for status)."""
+        return (f"the URI comes from {self.source('tracking.uri')[len('file:'):]}, not from "
+                f"your environment or user config; to send them, add it to tracking.trusted "
+                f"in {self.user_file or user_config_path(os.environ)}")
+
     def report(self) -> dict[str, Any]:
         """JSON-ready view for status displays; credentials inside URLs are masked."""
         return {
@@ -181,23 +217,89 @@ class Config:
         }
 
 
+#: userinfo of a URL (``https://TOKEN@host``, ``https://user:password@host``)
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<info>[^/?#@\s'\"]+)@")
+#: a query parameter whose name says it holds a secret (``?token=``, ``&access_token=``,
+#: ``X-Amz-Signature=``, ``password=``, ``api_key=``, ...)
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&;][A-Za-z0-9_.\-]*(?:token|password|passwd|pwd|secret|signature|sig|"
+    r"credential|key|auth)[A-Za-z0-9_.\-]*=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
+
+
 def redact(value: Any) -> Any:
-    """Mask a password in a URL such as ``https://user:secret@host``."""
-    if not isinstance(value, str) or "@" not in value or "://" not in value:
+    """Mask the credentials in a URL, or in every URL of a text: ``https://***@host`` for a
+    token as userinfo, ``https://user:***@host`` for a password, ``?token=***`` for a query
+    parameter whose name says it is a secret. A list or tuple is a list of its items masked;
+    other values are returned as they are. Every URL the project shows goes through here."""
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    if not isinstance(value, str) or "://" not in value:
         return value
-    parts = urlsplit(value)
-    if parts.password is None:
-        return value
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+
+    def userinfo(match: re.Match[str]) -> str:
+        info = match.group("info")
+        user = info.split(":", 1)[0] + ":" if ":" in info else ""
+        return f"{match.group('scheme')}{user}***@"
+
+    masked = _USERINFO.sub(userinfo, value)
+    return _SECRET_PARAM.sub(lambda m: f"{m.group('name')}***", masked)
+
+
+def url_origin(uri: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL (the port a URL of its scheme uses when not given):
+    what a ``tracking.trusted`` entry vouches for."""
+    parts = urlsplit(uri.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def user_config_path(env: Mapping[str, str]) -> Path:
+    """The user-level config file (read when it exists): ``MLOPS_USER_CONFIG``, else
+    ``$XDG_CONFIG_HOME/mlops/config.toml``, else ``~/.config/mlops/config.toml``."""
+    if env.get("MLOPS_USER_CONFIG"):
+        return Path(env["MLOPS_USER_CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(
+        env.get("HOME") or os.path.expanduser("~"), ".config")
+    return Path(base) / "mlops" / "config.toml"
 
 
 # --------------------------------------------------------------------------- discovery
 
 
-def find_config_file(start: Path) -> tuple[Path | None, dict[str, Any]]:
-    """The nearest mlops.toml, or pyproject.toml with [tool.mlops], from ``start`` upwards."""
-    for folder in (start, *start.parents):
+def search_folders(start: str, root: str | None) -> list[str]:
+    """The folders the config search looks in: ``start``, then its parents up to the first
+    that is a git root (holds ``.git``) or is ``root`` (the server's; ignored when ``start``
+    is not inside it). A repository's files never reach above the repository, and no file
+    above the folder Jupyter serves is read."""
+    folders = []
+    folder = start
+    inside = root is not None and (start == root or start.startswith(root.rstrip(os.sep)
+                                                                     + os.sep))
+    while True:
+        folders.append(folder)
+        if os.path.exists(os.path.join(folder, ".git")) or (inside and folder == root):
+            return folders
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return folders
+        folder = parent
+
+
+def _server_root(env: Mapping[str, str]) -> str | None:
+    root = env.get("MLOPS_SERVER_ROOT")
+    return os.path.realpath(os.path.expanduser(root)) if root else None
+
+
+def find_config_file(start: Path, root: str | None = None
+                     ) -> tuple[Path | None, dict[str, Any]]:
+    """The nearest mlops.toml, or pyproject.toml with [tool.mlops], from ``start`` upwards
+    (no further than ``search_folders`` goes)."""
+    for name in search_folders(str(start), root):
+        folder = Path(name)
         candidate = folder / CONFIG_FILE
         if candidate.is_file():
             return candidate, _parse(candidate)
@@ -304,6 +406,8 @@ _FALSE = ("false", "0", "no", "off")
 def _coerce(setting: Setting, raw: Any, where: str) -> Any:
     """Check and convert one raw value; ``where`` names its origin for the error message."""
     key = setting.key
+    if setting.kind == "urls":
+        return _urls(setting, raw, where)
     if setting.kind == "bool":
         if isinstance(raw, bool):
             return raw
@@ -343,7 +447,35 @@ def _coerce(setting: Setting, raw: Any, where: str) -> Any:
         raise ConfigError(
             f"{where}: key '{key}' must be one of {', '.join(setting.choices)}, not {raw!r}"
         )
+    _check_port(key, raw, where)
     return raw
+
+
+def _urls(setting: Setting, raw: Any, where: str) -> tuple[str, ...]:
+    """A list of http(s) URLs: a TOML array of strings, or (from a variable) a string of
+    them separated by spaces or commas."""
+    key = setting.key
+    items = re.split(r"[\s,]+", raw.strip()) if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{where}: key '{key}' must be a list of URLs, as "
+                          '["https://mlflow.example.com"]')
+    for item in items:
+        if urlsplit(item).scheme not in ("http", "https") or not urlsplit(item).hostname:
+            raise ConfigError(f"{where}: key '{key}' lists {redact(item)!r}, which is not an "
+                              "http(s) URL with a host")
+        _check_port(key, item, where)
+    return tuple(i for i in items if i)
+
+
+def _check_port(key: str, value: str, where: str) -> None:
+    """A URL's port, when it has one, is a number from 0 to 65535."""
+    if "://" not in value:
+        return
+    try:
+        int(urlsplit(value).port or 0)
+    except ValueError:
+        raise ConfigError(f"{where}: key '{key}' names a URL whose port is not a number from "
+                          f"0 to 65535: {redact(value)!r}") from None
 
 
 def _absolute(value: str, base: Path) -> str:
@@ -354,28 +486,26 @@ def _absolute(value: str, base: Path) -> str:
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
-_ENV_NAMES = ("MLOPS_CONFIG", *dict.fromkeys(n for s in SETTINGS for n in s.env_names))
+_ENV_NAMES = ("MLOPS_CONFIG", "MLOPS_SERVER_ROOT", "MLOPS_USER_CONFIG", "XDG_CONFIG_HOME",
+              "HOME", *dict.fromkeys(n for s in SETTINGS for n in s.env_names))
 _MEMO: dict[tuple[Any, ...], Config] = {}
 _MEMO_SIZE = 32
 
 
-def _fingerprint(here: str, explicit: str | None) -> tuple[Any, ...]:
-    """What the resolution may have read from disk, found again cheaply: per folder from
-    ``here`` up, whether ``.git`` is there and the config files' bytes (up to the first
-    mlops.toml)."""
+def _fingerprint(here: str, env: Mapping[str, str]) -> tuple[Any, ...]:
+    """What the resolution may have read from disk, found again cheaply: the user config's
+    bytes, the folders searched from ``here`` up (where ``.git`` ends the search) and the
+    config files' bytes (up to the first mlops.toml)."""
     seen: list[Any] = []
+    explicit = env.get("MLOPS_CONFIG")
+    candidates = [str(user_config_path(env))]
     if explicit:
-        candidates = [os.path.expanduser(explicit)]
+        candidates.append(os.path.expanduser(explicit))
     else:
-        candidates = []
-        folder = here
-        while True:
+        folders = search_folders(here, _server_root(env))
+        seen.append(tuple(folders))
+        for folder in folders:
             candidates += [os.path.join(folder, CONFIG_FILE), os.path.join(folder, PYPROJECT)]
-            seen.append(os.path.exists(os.path.join(folder, ".git")))
-            parent = os.path.dirname(folder)
-            if parent == folder:
-                break
-            folder = parent
     for candidate in candidates:
         try:
             with open(candidate, "rb") as handle:
@@ -403,8 +533,7 @@ def load_config(start: str | os.PathLike[str] | None = None,
                                                           else os.getcwd())))
     if os.path.isfile(where):
         where = os.path.dirname(where)
-    key = (where, tuple(env.get(n) for n in _ENV_NAMES),
-           _fingerprint(where, env.get("MLOPS_CONFIG")))
+    key = (where, tuple(env.get(n) for n in _ENV_NAMES), _fingerprint(where, env))
     found = _MEMO.get(key)
     if found is not None:
         return found
@@ -429,19 +558,26 @@ def _load_config(start: str | os.PathLike[str] | None, env: Mapping[str, str]) -
         if config_file.name == PYPROJECT:
             data = _tool_section(config_file, data) or {}
     else:
-        config_file, data = find_config_file(here)
+        config_file, data = find_config_file(here, _server_root(env))
     prefix = "tool.mlops" if config_file is not None and config_file.name == PYPROJECT else ""
+    user_file = user_config_path(env)
+    if env.get("MLOPS_USER_CONFIG") and not user_file.is_file():
+        raise ConfigError(f"MLOPS_USER_CONFIG: no such file {user_file}; fix or unset it")
+    user = _flatten(_parse(user_file)) if user_file.is_file() else {}
+    _known(user, user_file, "")
 
     project_root = config_file.parent if config_file else (find_git_root(here) or here)
 
     flat = _flatten(data)
-    for key in flat:
-        if key not in SETTINGS_BY_KEY:
-            assert config_file is not None
-            line = _locate(config_file, key, prefix) or "?"
-            guess = difflib.get_close_matches(key, SETTINGS_BY_KEY, n=1)
-            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
-            raise ConfigError(f"{config_file}:{line}: unknown key '{key}'{hint}")
+    if flat:
+        assert config_file is not None
+        _known(flat, config_file, prefix)
+    if "tracking.trusted" in flat and not explicit:
+        assert config_file is not None
+        raise ConfigError(
+            f"{config_file}:{_locate(config_file, 'tracking.trusted', prefix) or '?'}: key "
+            f"'tracking.trusted' is read only from your user config ({user_file}) or "
+            "MLOPS_TRACKING_TRUSTED: a project cannot vouch for its own tracking server")
 
     resolved: dict[str, ConfigValue] = {}
     state_dir = project_root / STATE_DIR
@@ -462,9 +598,29 @@ def _load_config(start: str | os.PathLike[str] | None, env: Mapping[str, str]) -
             if setting.kind == "path":
                 value = _absolute(value, project_root)
             source = f"file:{where}"
+        if value is None and setting.key in user:
+            where = f"{user_file}:{_locate(user_file, setting.key, '') or '?'}"
+            value = _coerce(setting, user[setting.key], where)
+            if setting.kind == "path":
+                value = _absolute(value, user_file.parent)
+            source = f"user:{where}"
         if value is None:
             value = setting.default(project_root, state_dir)
         if setting.key == "state_dir":
             state_dir = Path(value)
         resolved[setting.key] = ConfigValue(setting.key, value, source)
-    return Config(project_root=project_root, config_file=config_file, values=resolved)
+    return Config(project_root=project_root, config_file=config_file, values=resolved,
+                  found_by_search=not explicit, user_file=user_file,
+                  trusted_uris=(*resolved["tracking.trusted"].value,
+                                *([user["tracking.uri"]] if isinstance(
+                                    user.get("tracking.uri"), str) else [])))
+
+
+def _known(flat: Mapping[str, Any], path: Path, prefix: str) -> None:
+    """Every key of a config file is a setting: else a ConfigError naming the closest."""
+    for key in flat:
+        if key not in SETTINGS_BY_KEY:
+            line = _locate(path, key, prefix) or "?"
+            guess = difflib.get_close_matches(key, SETTINGS_BY_KEY, n=1)
+            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+            raise ConfigError(f"{path}:{line}: unknown key '{key}'{hint}")

@@ -20,7 +20,7 @@ from typing import Any, cast
 from ._version import __version__
 from .checks import Check, Health, Level
 from .commands import capabilities
-from .config import load_config
+from .config import load_config, redact
 from .errors import ConfigError
 from .verb import Context
 
@@ -132,7 +132,8 @@ def collect_status(start: str | os.PathLike[str] | None = None,
     try:
         config = load_config(start, env)
     except ConfigError as exc:
-        return StatusReport(__version__, (time.perf_counter() - began) * 1000, None, str(exc), [])
+        return StatusReport(__version__, (time.perf_counter() - began) * 1000, None,
+                            redact(str(exc)), [])
     if timeout is None and default_timeout is not None and config.source(
             "status.timeout") == "default":
         timeout = default_timeout
@@ -147,9 +148,11 @@ def collect_status(start: str | os.PathLike[str] | None = None,
     reports = []
     for capability, health, running in planned:
         checks = [check.result(deadline, limit) for check in running]
+        for check in checks:  # a credential inside a URL of any message is never shown
+            check.message = redact(check.message)
         failed = next((c for c in checks if c.level == "error"), None)
         # one line per capability: what failed first, else its own summary
-        summary = failed.message if failed else health.summary(config, checks)
+        summary = failed.message if failed else redact(health.summary(config, checks))
         reports.append(CapabilityStatus(capability.id, capability.title, summary, checks))
     return StatusReport(__version__, (time.perf_counter() - began) * 1000, config.report(),
                         None, reports)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -19,6 +20,8 @@ from ..errors import NotFoundError
 from ..monitor.check import PeriodicCheck
 from ..pipeline.background import PipelineRuns
 from .base import API_PREFIX, MLOpsHandler
+
+SERVER_ROOT = "MLOPS_SERVER_ROOT"
 
 
 class StatusHandler(MLOpsHandler):
@@ -75,8 +78,13 @@ class MLOpsApp(ExtensionApp):
     pipeline_runs: PipelineRuns
     deploy_tasks: DeployTasks
     monitor_checks: PeriodicCheck
+    _outer_root: str | None = None  # MLOPS_SERVER_ROOT as it was before this server set it
 
     def initialize_settings(self) -> None:
+        # the config search of this server and of its kernels (which inherit the variable)
+        # reads no file above the folder it serves (config.search_folders)
+        self._outer_root = os.environ.get(SERVER_ROOT)
+        os.environ[SERVER_ROOT] = self.root_dir
         self.pipeline_runs = PipelineRuns()
         self.deploy_tasks = DeployTasks()
         self.monitor_checks = PeriodicCheck(self.root_dir, self.log)  # monitor.check_interval
@@ -104,6 +112,10 @@ class MLOpsApp(ExtensionApp):
         in flight (interrupted at their next step), so nothing of ours outlives the server."""
         if not self._initialized():
             return
+        if self._outer_root is None:
+            os.environ.pop(SERVER_ROOT, None)
+        else:
+            os.environ[SERVER_ROOT] = self._outer_root
         left = await asyncio.gather(asyncio.to_thread(self.pipeline_runs.close),
                                     asyncio.to_thread(self.deploy_tasks.close),
                                     asyncio.to_thread(self.monitor_checks.close))

@@ -19,6 +19,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
+from ..config import redact
 from ..errors import MLOpsError, UserInputError
 from ..paths import resolve_inside
 from .schema import load_json, parse
@@ -127,7 +128,7 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
                 message = str(exc)
             if self.settings.get("serve_traceback") and not isinstance(exc, MLOpsError):
                 reply["traceback"] = traceback.format_exception(*exc_info)
-        reply["message"] = message
+        reply["message"] = redact(message)  # a URL's credentials are never shown
         self.finish(json.dumps(reply))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:

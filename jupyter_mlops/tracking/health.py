@@ -10,7 +10,9 @@ from ..config import Config
 
 @health_check("tracking store")
 def tracking_store(config: Config, timeout: float, environ: Mapping[str, str]) -> Check:
-    return check_tracking(config["tracking.uri"], config.project_root, timeout, environ)
+    withheld = None if config.sends_credentials() else config.trust_hint()
+    return check_tracking(config["tracking.uri"], config.project_root, timeout, environ,
+                          withheld)
 
 
 @health_check("logging queue")

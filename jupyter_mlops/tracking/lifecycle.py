@@ -37,6 +37,7 @@ from .store import (
     ensure_experiment,
     first_line,
     redact_uri,
+    run_url,
     tracking_uri,
 )
 from .transport import MAX_PARAM_LENGTH, MAX_TAG_LENGTH, valid_key
@@ -122,11 +123,9 @@ class RunSummary:
     @property
     def url(self) -> str | None:
         """The run in MLflow's UI, for a tracking server."""
-        if not self.tracking_uri.startswith(("http://", "https://")) or \
-                self.run_id.startswith("pending-") or not self.experiment_id:
+        if self.run_id.startswith("pending-"):
             return None
-        return (f"{self.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/"
-                f"{self.run_id}")
+        return run_url(self.tracking_uri, self.experiment_id, self.run_id)
 
     def _where(self) -> str:
         if self.flush.done:

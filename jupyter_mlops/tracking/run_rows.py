@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .models import MODELS_TAG
-from .store import RunStatus
+from .store import RunStatus, run_url
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -27,18 +27,6 @@ SHOWN_TAG_PREFIXES = ("mlflow.source.", "mlops.")
 SHOWN_TAGS = ("mlflow.user", "mlflow.parentRunId", "mlflow.note.content")
 HIDDEN_TAGS = (MODELS_TAG, "mlops.client_run_id")
 MAX_TAG_SHOWN = 500
-
-
-def run_url(uri: str, experiment_id: str | None, run_id: str) -> str | None:
-    """The run in MLflow's UI, for a tracking server (credentials left out)."""
-    if not uri.startswith(("http://", "https://")) or not experiment_id:
-        return None
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(uri)
-    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    base = urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 @dataclass

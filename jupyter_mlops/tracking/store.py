@@ -1,6 +1,14 @@
 """The MLflow tracking store of a project: its URI, a client for it (probed first when it is a
 server), its experiments, and a run by id.
 
+MLflow reads its credentials (MLFLOW_TRACKING_TOKEN, _USERNAME/_PASSWORD, ~/.mlflow/credentials,
+a client certificate, an auth plugin) from the process for every server it talks to; it has no
+per-client credentials (mlflow/mlflow#8584). A tracking server that only a project's file names
+(``Config.sends_credentials``) must not get them: ``client()`` enters its scheme, host and port
+in this process's list of servers that get none, and MLflow's credentials for them are built
+without their secrets (``_guard_credentials``), for MLflow's REST stores, its artifact
+repositories and the sender's own HTTP session alike.
+
 Shared by the logging side (runs, points, models) and the query side (runs, compare,
 register). mlflow is imported inside the functions: importing this module is cheap.
 """
@@ -13,9 +21,9 @@ import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..config import Config
+from ..config import Config, url_origin
 from ..errors import BackendUnavailableError, NotFoundError, UserInputError
 
 if TYPE_CHECKING:
@@ -31,6 +39,12 @@ PROBE_TIMEOUT = 2.0
 
 _clients: dict[str, MlflowClient] = {}
 _clients_lock = threading.Lock()
+
+#: servers (scheme, host, port) MLflow sends no credentials to from this process
+_withheld: set[tuple[str, str, int | None]] = set()
+_guard_installed = False
+#: what MLflow's host credentials keep for such a server: how to check its TLS certificate
+_KEPT = frozenset({"ignore_tls_verification", "server_cert_path"})
 
 
 def tracking_uri(config: Config) -> str:
@@ -61,10 +75,42 @@ def _export_s3_settings(config: Config) -> None:
         os.environ["AWS_DEFAULT_REGION"] = region
 
 
+def _guard_credentials(config: Config) -> None:
+    """Withhold MLflow's credentials from the project's tracking server when only a project
+    file names it (and give them back once the user trusts it).
+
+    MLflow builds the credentials of every request in ``get_default_host_creds(uri)``, which
+    makes them with the ``MlflowHostCreds`` of its module: that one name is wrapped (once per
+    process) so that, for a withheld server, the token, username, password, client
+    certificate and auth plugin are left out."""
+    global _guard_installed
+    uri = str(config["tracking.uri"])
+    if not uri.startswith(("http://", "https://")):
+        return
+    origin = url_origin(uri)
+    if config.sends_credentials():
+        _withheld.discard(origin)
+        return
+    with _clients_lock:
+        if not _guard_installed:
+            from mlflow.utils import credentials
+            from mlflow.utils.rest_utils import MlflowHostCreds
+
+            def host_creds(host: str, **fields: Any) -> MlflowHostCreds:
+                if url_origin(host) in _withheld:
+                    fields = {k: v for k, v in fields.items() if k in _KEPT}
+                return MlflowHostCreds(host, **fields)  # type: ignore[no-untyped-call]
+
+            vars(credentials)["MlflowHostCreds"] = host_creds
+            _guard_installed = True
+        _withheld.add(origin)
+
+
 def client(config: Config) -> MlflowClient:
     """An ``MlflowClient`` for the project's tracking (and model registry) URI; one per URI."""
     uri = tracking_uri(config)
     _export_s3_settings(config)
+    _guard_credentials(config)
     with _clients_lock:
         found = _clients.get(uri)
         if found is None:
@@ -178,6 +224,18 @@ def ensure_experiment(config: Config, name: str | None = None) -> str:
         raise BackendUnavailableError(
             f"tracking store {redact_uri(tracking_uri(config))} refused experiment "
             f"'{name}': {first_line(str(exc))}") from exc
+
+
+def run_url(uri: str, experiment_id: str | None, run_id: str) -> str | None:
+    """The run in MLflow's UI, for a tracking server (credentials and query left out)."""
+    if not uri.startswith(("http://", "https://")) or not experiment_id:
+        return None
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    base = urlunsplit(parts._replace(netloc=netloc, query="", fragment="")).rstrip("/")
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def redact_uri(uri: str) -> str:
