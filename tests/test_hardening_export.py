@@ -111,11 +111,16 @@ def _string_constants(source: str) -> list[str]:
 # --------------------------------------------------------------------------- notebook names
 
 
+#: a magic's name goes into the export's docstring too (its IPython note)
+MAGIC_NAME = 'x"""\n' + PAYLOAD + "#"
+HOSTILE_MAGIC = f"%%mlops step magic\nget_ipython().run_line_magic({MAGIC_NAME!r}, '')"
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_hostile_notebook_name_is_only_data_in_the_export(
         project: Path, tmp_path: Path, pwned: Path, engine: str) -> None:
     for i, name in enumerate(HOSTILE_NAMES):
-        nb = _chain(project, name)
+        nb = _chain(project, name, HOSTILE_MAGIC)
         out = tmp_path / f"{engine}-{i}"
 
         result = from_notebook(nb).export(engine, out)
@@ -125,6 +130,7 @@ def test_a_hostile_notebook_name_is_only_data_in_the_export(
         # it parses, the name is in its docstring exactly, and nowhere as code
         doc = _docstring(source)
         assert doc is not None and f"for the notebook {nb.name}, written" in doc, name
+        assert '(%x"""' in doc  # the magic's name, in the IPython note
         assert any(nb.name in text for text in _string_constants(source))
         names = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
         assert not names & {"open", "__import__"}, name  # the payload is nowhere as code
@@ -283,6 +289,17 @@ def test_names_the_generated_code_uses_itself_are_refused(project: Path,
         assert not (tmp_path / engine).exists()
 
 
+@pytest.mark.parametrize("source", [
+    "x = " + "-" * 100_000 + "1",  # Python's parser runs out of stack
+    "x = " + "+" * 1000 + "1",  # parses, but the analysis recursed past the limit
+])
+def test_code_nested_too_deeply_is_one_line(project: Path, source: str) -> None:
+    nb = write_notebook(project / "deep.ipynb", [(source, ["parameters"]),
+                                                 "%%mlops step a\ny = x"])
+    with pytest.raises(UserInputError, match=r"^deep.ipynb has code nested too deeply to read"):
+        from_notebook(nb)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_default_that_is_no_literal_is_one_line(project: Path, tmp_path: Path,
                                                   engine: str) -> None:
@@ -369,6 +386,13 @@ async def _refused(jp_fetch: Any, *parts: str, body: Any) -> tuple[int, str]:
     reply = json.loads(response.body.decode())
     assert set(reply) == {"message"} and "\n" not in reply["message"], reply
     return caught.value.code, reply["message"]
+
+
+async def test_a_notebook_nested_too_deeply_is_a_400(jp_fetch: Any, jp_root_dir: Path) -> None:
+    write_notebook(jp_root_dir / "deep.ipynb", ["%%mlops step a\nx = " + "-" * 100_000 + "1"])
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch("mlops", "api", "pipeline", params={"path": "deep.ipynb"})
+    assert caught.value.code == 400
 
 
 async def test_export_to_kubeflow_of_a_hostile_notebook_through_the_server(

@@ -331,10 +331,18 @@ def from_notebook(path: str | os.PathLike[str], *, content: Any = None) -> Pipel
     twice, ``--after`` naming an unknown step, or a cycle; softer problems become warnings.
     ``content``: the notebook's JSON to read instead of the saved file (unsaved edits).
     """
-    from ..config import load_config
-
     file = Path(path).expanduser().resolve()
     nb = read_notebook(file, content)
+    try:
+        return _read_pipeline(file, nb)
+    except (RecursionError, MemoryError):  # Python's parser and our analysis both recurse
+        raise UserInputError(f"{file.name} has code nested too deeply to read as a pipeline "
+                             "(a few hundred levels of brackets or operators)") from None
+
+
+def _read_pipeline(file: Path, nb: Any) -> Pipeline:
+    from ..config import load_config
+
     cells = [read_cell(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
     groups = _group_steps(cells)
     _check_step_names(groups)
