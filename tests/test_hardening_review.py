@@ -147,6 +147,7 @@ def test_links_and_devices_in_the_review_folder_are_not_followed(project: Path,
     outside.write_bytes(dumped(_reply(thread.id)))
     link = review.store.folder / "29991231T000000000000Z-link.json"
     link.symlink_to(outside)
+    assert [e["id"] for e in EventStore(review.store.folder).read()] == [thread.id]
     fifo = review.store.folder / "29991231T000000000001Z-fifo.json"
     os.mkfifo(fifo)
     loaded = EventStore(review.store.folder).load()
