@@ -160,6 +160,10 @@ def ipython_note(pipeline: Pipeline) -> str:
             "`pipeline run` does")
 
 
+ENGINE_NAMES: dict[Target, str] = {"airflow": "Airflow 3 DAG", "prefect": "Prefect 3 flow",
+                                   "kfp": "Kubeflow Pipelines v2 pipeline"}
+
+
 def header_text(pipeline: Pipeline, engine: Target, schedule: str | None) -> str:
     """The generated file's docstring, as text (``_docstring`` makes it source)."""
     again = f"--target {engine} --out " + ("DAGS_FOLDER" if engine == "airflow" else "DIR")
@@ -168,10 +172,6 @@ def header_text(pipeline: Pipeline, engine: Target, schedule: str | None) -> str
     return _header_text(pipeline, ENGINE_NAMES[engine], again, (
         "Run it once with `python THIS_FILE`; serve it on its schedule with "
         "`python THIS_FILE serve`." if engine == "prefect" else ""))
-
-
-ENGINE_NAMES: dict[Target, str] = {"airflow": "Airflow 3 DAG", "prefect": "Prefect 3 flow",
-                                   "kfp": "Kubeflow Pipelines v2 pipeline"}
 
 
 def _header_text(pipeline: Pipeline, engine: str, command: str, extra: str) -> str:
