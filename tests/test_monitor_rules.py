@@ -143,7 +143,6 @@ def test_rules_round_trip_through_their_file(churn: Path) -> None:
     assert [r.id for r in rules("churn")] == [second.id]
     with pytest.raises(NotFoundError, match=f"no rule 'abcdef12' \\(its rules: {second.id}\\)"):
         remove_rule("churn", "abcdef12")
-    assert rules("other") == []
 
 
 def test_concurrent_writers_lose_no_rule(churn: Path) -> None:
@@ -184,6 +183,11 @@ def test_a_bad_rule_is_one_line(churn: Path, kwargs: dict[str, Any], error: type
         rule(**asked)
     assert message in str(raised.value) and "\n" not in str(raised.value)
     assert rules("churn") == []
+
+
+def test_the_rules_of_an_unknown_deployment_are_not_found(churn: Path) -> None:
+    with pytest.raises(NotFoundError, match="no deployment named 'nobody'"):
+        rules("nobody")
 
 
 GOOD = {"id": "0123abcd", "when": "rows>5", "then": "retrain.ipynb", "target": "local",

@@ -371,6 +371,10 @@ def rules(name: str, *, cwd: str | os.PathLike[str] | None = None,
     """The rules of deployment ``name``, with their last firing and its outcome."""
     config = _config(config, cwd)
     check_name(name)
+    if not rules_file(config, name).is_file():
+        from .folders import require_known
+
+        require_known(config, name)  # an unknown deployment is a NotFoundError, not no rules
     return load_rules(config, name)
 
 
