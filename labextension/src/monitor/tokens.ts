@@ -190,9 +190,12 @@ export interface IPerformanceReply {
   message?: string | null;
 }
 
+/** Where a rule's retraining is. */
+export type RetrainStatus = 'running' | 'succeeded' | 'failed';
+
 /** How a rule's last retraining run went. */
 export interface IRuleResult {
-  status: 'running' | 'succeeded' | 'failed' | string;
+  status: RetrainStatus;
   run_id?: string | null;
   /** The run's log (where it is, or its tail). */
   log?: string | null;

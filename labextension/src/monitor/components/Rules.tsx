@@ -4,7 +4,13 @@ import * as React from 'react';
 import { InlineCode } from '../../components/InlineCode';
 import { formatDateTime, formatWhen } from '../format';
 import { ICheckOutcome } from '../quality';
-import { ICheckResult, IRule, IRuleCheck, IRuleResult } from '../tokens';
+import {
+  ICheckResult,
+  IRule,
+  IRuleCheck,
+  IRuleResult,
+  RetrainStatus
+} from '../tokens';
 
 export interface IRulesProps {
   /** The deployment's name. */
@@ -82,7 +88,7 @@ function ResultBadge(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { result, trans } = props;
-  const words: Record<string, string> = {
+  const words: Record<RetrainStatus, string> = {
     running: trans.__('running'),
     succeeded: trans.__('succeeded'),
     failed: trans.__('failed')
