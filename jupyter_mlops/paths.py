@@ -1,11 +1,35 @@
-"""Paths that come from a caller (a REST request, a magic argument) resolved safely."""
+"""Paths that come from a caller (a REST request, a magic argument, a file under ``.mlops/``)
+resolved safely, and the one way folders of the project's state are created."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
+from .config import STATE_DIR
 from .errors import NotFoundError, PathOutsideRootError, UserInputError
+
+#: ``.mlops/.gitignore``, written when ``.mlops/`` is created: the databases, artifacts, caches
+#: and logs under it stay out of git; the reviews are meant to be committed.
+STATE_GITIGNORE = ("# jupyter-mlops: local state stays out of git; reviews are meant to be "
+                   "committed\n*\n!.gitignore\n!reviews/\n!reviews/**\n")
+
+
+def make_folder(folder: str | os.PathLike[str]) -> Path:
+    """``folder`` created with its parents (as ``mkdir -p``). A ``.mlops`` folder this creates
+    gets its ``.gitignore`` at once, so whatever writes the project's state first (a run, a
+    publish, a pipeline, a deployment), git never offers its databases and logs."""
+    path = Path(folder)
+    if path.is_dir():
+        return path
+    created = [p for p in (path, *path.parents) if p.name == STATE_DIR and not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    for state in created:
+        with contextlib.suppress(OSError), open(state / ".gitignore", "x",
+                                                encoding="utf-8") as file:
+            file.write(STATE_GITIGNORE)
+    return path
 
 
 def resolve_inside(root: str | os.PathLike[str], relative: str, *, must_exist: bool = True

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from ..config import Config
 from ..errors import BackendUnavailableError, ConfigError, NotFoundError, UserInputError
+from ..paths import make_folder
 from .local import http
 from .models import ResolvedModel
 from .state import Deployment, DeploymentStore, TargetKind, VersionInfo
@@ -113,7 +114,7 @@ class KServeTarget(TargetBase):
 
     def write(self, manifest: dict[str, Any]) -> Path:
         path = self.manifest_path(manifest["metadata"]["name"])
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         path.write_text(to_yaml(manifest), encoding="utf-8")
         return path
 

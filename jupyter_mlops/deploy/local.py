@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ..errors import BackendUnavailableError, MLOpsError, UserInputError
+from ..paths import make_folder
 from .models import ResolvedModel, download_model, inspect_model
 from .protocol import predictions_frame, request_body
 from .state import (
@@ -147,8 +148,7 @@ def check_port(host: str, port: int) -> None:
 
 
 def start_front(folder: Path) -> subprocess.Popen[bytes]:
-    logs = folder / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    logs = make_folder(folder / "logs")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [PACKAGE_ROOT, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..errors import BackendUnavailableError, NotFoundError, UserInputError
+from ..paths import make_folder
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -182,7 +183,7 @@ def download_model(model: ResolvedModel, destination: Path) -> Path:
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
 
-    destination.mkdir(parents=True, exist_ok=True)
+    make_folder(destination)
     # the artifacts' own location when known: MLflow resolves models:/ URIs through the
     # process-wide registry URI, which may not be this project's
     source = model.storage_uri if model.storage_uri and not model.storage_uri.startswith(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from ..errors import NotFoundError, UserInputError
+from ..paths import make_folder
 
 STATE_FILE = "deployment.json"
 SECRET_FILE = "secret.json"  # 0600: the admin token, and the invocations token (auth)
@@ -306,8 +307,7 @@ class DeploymentStore:
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """One operation at a time per deployment, across processes (kernel, server, CLI)."""
-        folder = self.root / ".locks"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_folder(self.root / ".locks")
         with open(folder / f"{check_name(name)}.lock", "a+b") as handle:
             try:
                 import fcntl
@@ -327,7 +327,7 @@ class DeploymentStore:
 
 def write_json(path: Path, data: Any, *, private: bool = False) -> None:
     """Atomically replace ``path`` (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         if private:

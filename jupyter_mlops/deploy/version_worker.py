@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from ..paths import make_folder
 from .ipc import WorkerEvent, encode, read_frame
 from .protocol import JSON, PayloadError, PayloadInfo, error_body, inspect_payload
 from .state import ServingSettings, VersionInfo
@@ -110,8 +111,7 @@ class VersionWorker:
     async def launch(self, on_phase: Callable[[WorkerState], None]) -> tuple[bool, str]:
         """Start the process and wait until it loaded and warmed up (or failed)."""
         settings = self.front.settings
-        logs = self.front.folder / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        logs = make_folder(self.front.folder / "logs")
         with open(logs / f"v{self.version}.log", "ab") as log_file:
             self.proc = await asyncio.create_subprocess_exec(
                 settings.python, "-m", "jupyter_mlops.deploy.worker",

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import NotFoundError, UserInputError
+from ..paths import make_folder
 from . import frames
 from .duck import connect, quote, sql_list
 from .model import (
@@ -449,7 +450,7 @@ class EmbeddedStore:
         stats = compute_stats(name, int(item["version"]),
                               [(c["name"], c["type"]) for c in item["columns"]],
                               self._paths(item))
-        cache.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(cache.parent)
         tmp = cache.with_name(f".{cache.name}.{uuid.uuid4().hex}")
         tmp.write_text(json.dumps({"mark": mark, "stats": stats.to_dict()}))
         tmp.replace(cache)
@@ -520,7 +521,7 @@ def _with_seq(table: pa.Table, seq: int) -> pa.Table:
 def _write_parquet(table: pa.Table, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     pq.write_table(table, path, coerce_timestamps="us", allow_truncated_timestamps=False)
 
 

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..paths import make_folder
 from .duck import connect, quote
 from .model import CREATED_US, EVENT_US, SEQ, FeatureView
 
@@ -49,7 +50,7 @@ class OnlineTable:
         self.path = path
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path.parent)
         con = sqlite3.connect(self.path, timeout=60)
         return con
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..paths import make_folder
 from .model import CREATED_US, EVENT_US, SEQ
 
 if TYPE_CHECKING:
@@ -184,7 +185,8 @@ class SortedVersion:
 
         tmp = home.with_name(f".{home.name}.{uuid.uuid4().hex[:8]}")
         try:
-            tmp.mkdir(parents=True)
+            make_folder(tmp.parent)
+            tmp.mkdir()
             _write_ipc(tmp / "rows.arrow", self.table.append_column(
                 CODE, pa.array(self.codes, pa.int64())))
             for i, index in enumerate(self.indexes):

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BackendUnavailableError, UserInputError
+from ..paths import make_folder
 
 REGISTRY = "registry.json"
 FORMAT = 1
@@ -34,7 +35,7 @@ def file_lock(path: Path, timeout: float = 60.0) -> Iterator[None]:
     """An exclusive lock between processes of this machine (``flock`` on ``path``)."""
     import fcntl
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     with path.open("a+") as handle:
         deadline = time.monotonic() + timeout
         while True:
@@ -54,7 +55,7 @@ def file_lock(path: Path, timeout: float = 60.0) -> Iterator[None]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -102,7 +103,7 @@ class LocalStorage:
 
     def put_file(self, local: Path, key: str) -> None:
         target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(target.parent)
         os.replace(local, target)
 
     def delete(self, key: str) -> None:
@@ -113,8 +114,7 @@ class LocalStorage:
         return [str(self.root / key) for key in keys]
 
     def staging(self) -> Path:
-        folder = self.root / ".staging"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_folder(self.root / ".staging")
         return folder
 
 
@@ -199,7 +199,7 @@ class S3Storage:
         except (BotoCoreError, ClientError) as exc:
             raise BackendUnavailableError(f"S3 upload to {self.url} failed: {exc}") from None
         cached = self.cache / self.bucket / self._key(key)
-        cached.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(cached.parent)
         os.replace(local, cached)
 
     def delete(self, key: str) -> None:
@@ -215,7 +215,7 @@ class S3Storage:
         for key in keys:
             cached = self.cache / self.bucket / self._key(key)
             if not cached.is_file():
-                cached.parent.mkdir(parents=True, exist_ok=True)
+                make_folder(cached.parent)
                 tmp = cached.with_name(f".{cached.name}.{uuid.uuid4().hex}")
                 try:
                     self.client.download_file(self.bucket, self._key(key), str(tmp))
@@ -227,8 +227,7 @@ class S3Storage:
         return paths
 
     def staging(self) -> Path:
-        folder = self.cache / ".staging"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_folder(self.cache / ".staging")
         return folder
 
 

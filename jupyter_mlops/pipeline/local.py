@@ -18,7 +18,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..config import STATE_DIR
 from ..errors import UserInputError
+from ..paths import make_folder
 from . import runtime
 from .results import RunResult, StepEvent, StepState, StepStateName, new_run_id, write_json
 
@@ -106,7 +108,7 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
         forced = set(take)
     run_id = run_id or new_run_id()
     folder = pipeline.runs_root / run_id
-    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    make_folder(folder / "logs")
     result = RunResult(run_id, pipeline.name, str(pipeline.notebook), str(folder), "running",
                        values, {n: StepState(n, log=str(folder / "logs" / f"{n}.log"))
                                 for n in take},
@@ -118,6 +120,10 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
     stopping = threading.Event()
     env_run_id = os.environ.get("MLOPS_PIPELINE_RUN_ID")
     os.environ["MLOPS_PIPELINE_RUN_ID"] = run_id
+
+    # the project's digest key: pickles read back from an S3 store must carry its digest
+    key_file = str((pipeline.state_dir or pipeline.project_root / STATE_DIR)
+                   / runtime.KEY_FILE_NAME)
 
     def execute(name: str) -> dict[str, Any]:
         step = pipeline.step(name)
@@ -143,7 +149,8 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
                         spec, artifacts=pipeline.artifacts, upstream=result.results,
                         params=values, endpoint_url=pipeline.endpoint_url,
                         force=name in forced, lookup_only=name in lookup, log=log,
-                        python=python, cwd=str(pipeline.notebook.parent), on_start=started)
+                        python=python, cwd=str(pipeline.notebook.parent), on_start=started,
+                        key_file=key_file)
             except runtime.MissingInput:
                 raise
             except runtime.StepFailed:

@@ -109,8 +109,12 @@ class RunResult:
         if name not in self.results[step]["outputs"]:
             kept = ", ".join(self.results[step]["outputs"]) or "none"
             raise NotFoundError(f"step {step!r} hands on no {name!r} (it hands on: {kept})")
+        # an S3 run's folder is <state dir>/pipelines/NAME/runs/ID (runs_root): the project's
+        # digest key lies in that state dir
+        key_file = str(Path(self.folder).parents[3] / runtime.KEY_FILE_NAME) \
+            if "://" in self.artifacts else None
         return runtime.load_output(self.results[step], name, artifacts=self.artifacts,
-                                   endpoint_url=self.endpoint_url)
+                                   endpoint_url=self.endpoint_url, key_file=key_file)
 
     def log(self, step: str) -> str:
         path = Path(self.folder) / "logs" / f"{step}.log"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError, UserInputError
+from ..paths import make_folder
 from .model import pipeline_name
 from .results import RunResult as RunResult
 from .results import StepEvent as StepEvent
@@ -76,7 +77,7 @@ def load_run(notebook: Path, run_id: str) -> RunResult:
 def starting_record(pipeline: Pipeline, run_id: str, parameters: Mapping[str, Any]) -> RunResult:
     """The record a run has before its process writes one (so the panel never sees a 404)."""
     folder = pipeline.runs_root / run_id
-    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    make_folder(folder / "logs")
     result = RunResult(run_id, pipeline.name, str(pipeline.notebook), str(folder), "running",
                        dict(parameters), {s.name: StepState(s.name, log=str(
                            folder / "logs" / f"{s.name}.log")) for s in pipeline.order},

@@ -1,6 +1,12 @@
 """The small runtime every engine's generated code imports: run one step in its own process,
 save its outputs by type, and serve them from a content-hash cache.
 
+Outputs a step hands on as pickles or torch files run code when they are loaded, so those read
+from an ``s3://`` artifact store (which other projects and people may write) are loaded only
+when their manifest entry carries this project's digest: an HMAC of the file's sha256 under a
+key kept in the project (``.mlops/pipeline.key``, made on first use, never in the store; an
+engine gets it as ``MLOPS_PIPELINE_KEY``, hex). Parquet and ``.npy`` (no pickles) load anyway.
+
 The local runner, Airflow, Prefect and Kubeflow all call ``run_step``, so a step behaves the
 same everywhere. Standard library only at import time (engines parse DAG files often); pandas,
 numpy, torch, cloudpickle and boto3 load only when a value of theirs is saved or loaded, and
@@ -15,6 +21,7 @@ from __future__ import annotations
 import builtins
 import functools
 import hashlib
+import hmac
 import json
 import linecache
 import os
@@ -35,6 +42,12 @@ if TYPE_CHECKING:
     import subprocess
 
 FORMAT_VERSION = 1
+#: the project's key for output digests: its file (in the state folder), or the key itself
+KEY_FILE_NAME = "pipeline.key"
+KEY_FILE_ENV = "MLOPS_PIPELINE_KEY_FILE"
+KEY_ENV = "MLOPS_PIPELINE_KEY"
+#: formats whose loading can run code (pickle, torch.load(weights_only=False))
+CODE_FORMATS = ("pickle", "torch")
 CELL_MARKER = re.compile(r"^# %% cell (\d+)(?: \((\w+)\))?$")
 _children: set[subprocess.Popen[bytes]] = set()
 _children_lock = threading.Lock()
@@ -57,6 +70,71 @@ class StepFailed(Exception):
 
 class MissingInput(StepFailed):
     """``only``: an upstream step's outputs are not in the cache."""
+
+
+class UntrustedOutput(Exception):
+    """A pickled output in a shared store that this project did not write (no or a wrong
+    digest, or a file that is not the one the digest is about)."""
+
+
+# --------------------------------------------------------------------------- digests
+
+
+def project_key(key_file: str | None, *, create: bool = False) -> bytes | None:
+    """The project's digest key: ``MLOPS_PIPELINE_KEY`` (hex), else the file ``key_file``
+    (made, 32 random bytes readable by the owner only, when ``create``); None without one."""
+    if os.environ.get(KEY_ENV):
+        try:
+            return bytes.fromhex(os.environ[KEY_ENV])
+        except ValueError:
+            raise UntrustedOutput(f"{KEY_ENV} must be hex (as in .mlops/{KEY_FILE_NAME})"
+                                  ) from None
+    key_file = key_file or os.environ.get(KEY_FILE_ENV)
+    if not key_file:
+        return None
+    path = Path(key_file)
+    if create and not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another run made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32) + "\n")
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def output_digest(key: bytes, entry: Mapping[str, Any]) -> str:
+    """The digest this project puts on an output's manifest entry: its format and sha256."""
+    message = f"{FORMAT_VERSION}:{entry['format']}:{entry['sha256']}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def check_trusted(path: Path, entry: Mapping[str, Any], key: bytes | None, where: str) -> None:
+    """Raise UntrustedOutput unless the pickle/torch output at ``path`` (read from a shared
+    store at ``where``) carries this project's digest and is the file the digest is about."""
+    if entry.get("format") not in CODE_FORMATS:
+        return
+    digest = entry.get("digest")
+    if key is None:
+        raise UntrustedOutput(
+            f"{where} is a {entry.get('format')} file in a shared store, and this process has "
+            f"no project key to check who wrote it ({KEY_ENV} or .mlops/{KEY_FILE_NAME}): "
+            "not loaded")
+    if not isinstance(digest, str) or not hmac.compare_digest(digest,
+                                                              output_digest(key, entry)):
+        raise UntrustedOutput(
+            f"{where} carries no digest of this project: it was not written by this project's "
+            "runs, and loading a pickle runs its code, so it is not loaded (rerun the step "
+            "with --refresh to replace it)")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != entry.get("sha256"):
+        raise UntrustedOutput(f"{where} is not the file its digest is about: not loaded")
 
 
 # --------------------------------------------------------------------------- storage
@@ -238,6 +316,11 @@ def save_value(value: Any, folder: Path, name: str) -> dict[str, Any]:
             "type": f"{type(value).__module__}.{type(value).__qualname__}", **extra}
 
 
+def sign(entry: dict[str, Any], key: bytes | None) -> dict[str, Any]:
+    """``entry`` with this project's digest (when there is a key)."""
+    return {**entry, "digest": output_digest(key, entry)} if key is not None else entry
+
+
 def load_value(path: Path, entry: Mapping[str, Any]) -> Any:
     fmt = entry["format"]
     if fmt == "parquet":
@@ -296,7 +379,8 @@ def run_step(spec: Mapping[str, Any], *, artifacts: str,
              params: Mapping[str, Any] | None = None, endpoint_url: str = "",
              force: bool = False, lookup_only: bool = False, log: str | None = None,
              echo: bool = False, python: str | None = None, cwd: str | None = None,
-             on_start: Callable[[str], None] | None = None) -> dict[str, Any]:
+             on_start: Callable[[str], None] | None = None,
+             key_file: str | None = None) -> dict[str, Any]:
     """Run one step (``spec`` as ``Pipeline.step_spec`` makes it) and return its result:
     ``{"step", "key", "cached", "seconds", "outputs": {name: {"key", "format", "sha256",
     "type"}}}``, small enough for an engine to pass between tasks (XCom).
@@ -305,9 +389,14 @@ def run_step(spec: Mapping[str, Any], *, artifacts: str,
     exists; otherwise the code runs in a child process (``python``, default this one; in the
     folder ``cwd``), its output written to ``log`` (and echoed to stdout with ``echo``, for
     engines' task logs).
+    ``key_file``: the project's digest key (``.mlops/pipeline.key``, made when missing;
+    default ``$MLOPS_PIPELINE_KEY_FILE``), with which outputs are signed and pickles read
+    from an S3 store are checked.
     Raises StepFailed naming the notebook cell and line.
     """
     store = Store(artifacts, endpoint_url)
+    key_file = key_file or os.environ.get(KEY_FILE_ENV)
+    project_key(key_file, create=True)
     step = spec["step"]
     refs = _resolve_inputs(spec, upstream or {})
     values = {k: v for k, v in (params or {}).items() if k in spec.get("parameters", [])}
@@ -330,6 +419,7 @@ def run_step(spec: Mapping[str, Any], *, artifacts: str,
     with tempfile.TemporaryDirectory(prefix="mlops-step-") as tmp:
         child_spec = {**spec, "input_refs": refs, "params": values, "artifacts": artifacts,
                       "endpoint_url": endpoint_url, "staging": str(staging), "key": key,
+                      "key_file": key_file,
                       "run_id": os.environ.get("MLOPS_PIPELINE_RUN_ID", "")}
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(child_spec, default=repr))
@@ -417,14 +507,18 @@ def stop_children() -> None:
 
 
 def load_output(result: Mapping[str, Any], name: str, *, artifacts: str,
-                endpoint_url: str = "") -> Any:
-    """The value ``name`` that a step's result refers to."""
+                endpoint_url: str = "", key_file: str | None = None) -> Any:
+    """The value ``name`` that a step's result refers to (a pickle from S3 only with this
+    project's digest: see ``check_trusted``)."""
     import tempfile
 
     store = Store(artifacts, endpoint_url)
     ref = result["outputs"][name]
     with tempfile.TemporaryDirectory(prefix="mlops-load-") as tmp:
-        return load_value(store.fetch(ref["key"], Path(tmp)), ref)
+        path = store.fetch(ref["key"], Path(tmp))
+        if store.is_s3:
+            check_trusted(path, ref, project_key(key_file), store.uri(ref["key"]))
+        return load_value(path, ref)
 
 
 # --------------------------------------------------------------------------- the child process
@@ -516,9 +610,14 @@ def _load_inputs(spec: Mapping[str, Any], store: Store) -> dict[str, Any]:
         return {name: load_value(store.local(ref["key"]), ref) for name, ref in refs.items()}
     import tempfile
 
+    key = project_key(spec.get("key_file"))
+    values = {}
     with tempfile.TemporaryDirectory(prefix="mlops-in-") as tmp:
-        return {name: load_value(store.fetch(ref["key"], Path(tmp)), ref)
-                for name, ref in refs.items()}
+        for name, ref in refs.items():
+            path = store.fetch(ref["key"], Path(tmp))
+            check_trusted(path, ref, key, store.uri(ref["key"]))
+            values[name] = load_value(path, ref)
+    return values
 
 
 def _child(spec_path: str, error_path: str) -> int:
@@ -568,11 +667,12 @@ def _child(spec_path: str, error_path: str) -> int:
         return fail(f"{type(exc).__name__}: {exc}", cell, line)
 
     outputs: dict[str, Any] = {}
+    key = project_key(spec.get("key_file"))
     for name in spec.get("outputs", []):
         if name not in namespace:
             return fail(f"it did not define {name!r}, which a later step reads")
         try:
-            outputs[name] = save_value(namespace[name], staging, name)
+            outputs[name] = sign(save_value(namespace[name], staging, name), key)
         except Exception as exc:
             kind = type(namespace[name]).__name__
             return fail(f"cannot hand on {name!r} ({kind}): {type(exc).__name__}: {exc}; make "

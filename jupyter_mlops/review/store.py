@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeGuard, get_args
 
 from ..errors import UserInputError
+from ..paths import STATE_GITIGNORE, make_folder
 
 FORMAT_VERSION = 1
 #: what a review event records
@@ -228,7 +229,7 @@ class EventStore:
             raise UserInputError(f"the review folder {self.folder} is a symbolic link: "
                                  "reviews are written only into a folder of their own")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            make_folder(self.folder)
         except OSError as exc:
             raise UserInputError(f"cannot create the review folder {self.folder} ({exc}): "
                                  "set review.path in mlops.toml to a writable folder") from None
@@ -260,12 +261,6 @@ class EventStore:
                 found.unreadable.append(file)
         found.events.sort(key=lambda e: (e["at"], e["id"]))
         return found
-
-
-#: ``<state dir>/.gitignore`` written with the first review event when there is none: the
-#: databases, artifacts and caches under ``.mlops/`` stay out of git, the reviews go in.
-STATE_GITIGNORE = ("# jupyter-mlops: local state stays out of git; reviews are meant to be "
-                   "committed\n*\n!.gitignore\n!reviews/\n!reviews/**\n")
 
 
 def ensure_state_gitignore(state_dir: Path, review_root: Path) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import BackendUnavailableError, UserInputError
+from ..paths import make_folder
 from .store import atomic_write
 
 #: how long an apply waits for another apply of the same notebook to finish
@@ -32,7 +33,7 @@ def notebook_lock(lock_file: Path, notebook: Path,
     import fcntl
 
     try:
-        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(lock_file.parent)
         handle = lock_file.open("a+b")
     except OSError as exc:
         raise UserInputError(f"cannot lock {notebook.name} for the edit: {lock_file} "

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from ..paths import make_folder
+
 try:  # POSIX: another kernel must not replay a journal this one is writing
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -113,7 +115,7 @@ class Journal:
     """The open journal of one run in this process (holding an exclusive lock on it)."""
 
     def __init__(self, folder: Path, local_id: str, header: dict[str, Any]) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         self.path = folder / f"{local_id}.jsonl"
         self.files = folder / f"{local_id}.files"
         self.lock = threading.RLock()
@@ -249,7 +251,7 @@ class Journal:
         the run saw now."""
         with self.lock:
             folder = self.files / uuid.uuid4().hex[:12]
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
             target = folder / name
             if content is not None:
                 target.write_bytes(content)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import Config, url_origin
 from ..errors import BackendUnavailableError, NotFoundError, UserInputError
+from ..paths import make_folder
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -53,7 +54,7 @@ def tracking_uri(config: Config) -> str:
     if uri.startswith("sqlite:///"):
         db = uri[len("sqlite:///"):]
         if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+            make_folder(Path(db).parent)
     return uri
 
 
