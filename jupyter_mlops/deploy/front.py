@@ -306,8 +306,8 @@ class ServingFront:
         if length is not None and length > settings.max_request_bytes:
             return *self._too_large(), JSON, [], None, 0
         retry = [(b"retry-after", b"1")]
-        worker = self.choose()
-        if worker is None:
+        if not any(w.ready for w in self.workers.values()
+                   if w.version == self.primary or (self.canary and w.version == self.canary[0])):
             return 503, error_body(self.unavailable_reason(), "TEMPORARILY_UNAVAILABLE"), \
                 JSON, retry, None, 0
         if self.queued() + self.reading >= settings.max_queue:
