@@ -52,7 +52,6 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 
 NAME = "bench"
 HOURS = 24
@@ -145,8 +144,11 @@ def hour_floor(when: datetime) -> datetime:
 
 def write_hour(folder: Path, start: datetime, frame: pd.DataFrame,
                parts: int = PARTS_PER_HOUR, seed: int = 0) -> list[Path]:
-    """One hour of ``frame``'s rows as the log writer lays them out: ``parts`` flushes of
-    Parquet files under ``date=…/hour=…``, the rows' times spread over the hour."""
+    """One hour of ``frame``'s rows as the log writer lays them out and writes them
+    (``inference_log.write_parquet``): ``parts`` flushes of Parquet files under
+    ``date=…/hour=…``, the rows' times spread over the hour."""
+    from jupyter_mlops.monitor.inference_log import write_parquet
+
     rng = np.random.default_rng(seed)
     partition = folder / f"date={start:%Y-%m-%d}" / f"hour={start:%H}"
     partition.mkdir(parents=True, exist_ok=True)
@@ -167,7 +169,7 @@ def write_hour(folder: Path, start: datetime, frame: pd.DataFrame,
         })
         last_ms = int(stamps[chunk[-1]] // 1000)
         path = partition / f"part-{last_ms}-{uuid.uuid4().hex[:8]}.parquet"
-        pq.write_table(table, path)
+        write_parquet(path, table)  # the log writer's own options
         written.append(path)
     return written
 

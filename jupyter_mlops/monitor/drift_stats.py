@@ -10,8 +10,10 @@ below the reference's minimum and at or above its maximum. From the two count ve
   10th..90th percentiles of its sketch, so (-inf, p10), [p10, p20), ..., [p90, inf)) made by
   merging whole fine bins (each decile is one of the edges, so no fine bin straddles two):
   ``sum((c - r) * ln(c / r))`` over the shares r (reference) and c (current), a share of 0
-  read as 0.0001 (as Evidently). On those deciles the counts are exact, so it equals the PSI
-  computed from the raw values on the same bins.
+  read as 0.0001 (Evidently's value, unless its smallest share is below that). On those
+  deciles the counts are exact, so it equals the PSI computed from the raw values on the
+  same bins (tests/test_monitor_drift.py: to 1e-9). Evidently's own PSI bins differently
+  (Sturges' bins over both samples), so the numbers differ; the flags agree on clear shifts.
 * **ks**: the Kolmogorov-Smirnov statistic taken at the fine edges,
   ``D = max_i |F_ref(e_i) - F_cur(e_i)|`` (the empirical CDFs just below each edge, exact
   there). It is never above the raw data's D and is below it by at most the largest share of
@@ -23,9 +25,13 @@ below the reference's minimum and at or above its maximum. From the two count ve
   bin both CDFs are taken as linear (values spread evenly over the bin), and the integral
   of the absolute difference of two linear functions is exact; below the reference's
   minimum and above its maximum (where F_ref is 0 or 1) the integral is exact from the
-  current values' sums there.
-  So the error is only the uneven spread inside a bin (percentile bins: a few thousandths of
-  a standard deviation on smooth data).
+  current values' sums there. So the error is only the uneven spread inside a bin, which
+  matters in the wide outer bins (p0-p1, p99-p100) when many current values fall there:
+  against scipy's ``wasserstein_distance / std`` on the raw values, 0.001 off on unshifted
+  normal data, +5 % on a normal shifted by one deviation (1.03 for 0.98), but 2.0 for 1.3 on
+  a log-normal scaled by e (tests: within 0.01 + 6 % on normal data). It is not biased
+  towards flagging unshifted data; near the threshold a large shift of skewed data is
+  flagged a little early.
 
 Categorical column: the reference's most frequent values (``CategoricalColumn.values``) and
 ``other`` (the rest), the current value counts. Bins: the reference's values; a current value
