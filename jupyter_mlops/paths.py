@@ -16,6 +16,13 @@ STATE_GITIGNORE = ("# jupyter-mlops: local state stays out of git; reviews are m
                    "committed\n*\n!.gitignore\n!reviews/\n!reviews/**\n")
 
 
+def inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, symbolic links followed, lies inside ``folder`` (followed too): what a
+    path read from a file under ``.mlops/`` (which a repository can commit) must satisfy
+    before it is opened."""
+    return Path(folder).resolve() in Path(path).resolve().parents
+
+
 def make_folder(folder: str | os.PathLike[str]) -> Path:
     """``folder`` created with its parents (as ``mkdir -p``). A ``.mlops`` folder this creates
     gets its ``.gitignore`` at once, so whatever writes the project's state first (a run, a

@@ -148,3 +148,53 @@ def test_a_pickle_planted_in_the_shared_store_is_never_loaded(
     with pytest.raises(runtime.UntrustedOutput, match="not loaded"):
         first.value("clean", "clean")
     assert not marker.exists(), "the planted pickle ran"
+
+
+# --------------------------------------------------------------------------- planted records
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    """A file outside the project that a planted record or link points at."""
+    path = tmp_path / "outside" / "credentials"
+    path.parent.mkdir()
+    path.write_text("aws_secret_access_key = SECRET\n")
+    return path
+
+
+def test_a_planted_run_record_names_no_file_to_open(project: Path, secret: Path) -> None:
+    from jupyter_mlops.pipeline.runner import list_runs, load_run
+
+    nb = write_notebook(project / "chain.ipynb", CHAIN)
+    run = from_notebook(nb).run()
+    folder = Path(run.folder)
+    record = json.loads((folder / "run.json").read_text())
+    record["folder"] = str(secret.parent)  # as a cloned repository's .mlops/ could say
+    record["steps"][0]["log"] = str(secret)
+    record["steps"][1]["name"] = "../../../../../../outside/credentials"
+    (folder / "run.json").write_text(json.dumps(record))
+    (folder / "logs" / "clean.log").unlink()
+    (folder / "logs" / "clean.log").symlink_to(secret)  # a log that links out
+
+    for loaded in (load_run(nb, run.run_id), list_runs(nb)[0]):
+        assert loaded.folder == str(folder.resolve())
+        logs = [state.log for state in loaded.steps.values()]
+        assert str(secret) not in logs
+        assert all(log == "" or Path(log).is_relative_to(folder.resolve()) for log in logs)
+        assert "SECRET" not in loaded.log("clean")
+    assert "loaded" in load_run(nb, run.run_id).log("load")  # the honest logs still read
+
+
+def test_a_deployment_log_that_links_out_is_not_read(project: Path, secret: Path) -> None:
+    from jupyter_mlops.deploy import logs
+    from jupyter_mlops.deploy.state import Deployment, DeploymentStore
+
+    store = DeploymentStore(project / ".mlops" / "deployments")
+    store.save(Deployment(name="churn", target="local", version=1, traffic={"1": 100}))
+    folder = make_folder(store.folder("churn") / "logs")
+    (folder / "server.log").symlink_to(secret)
+    (folder / "v1.log").write_text("loaded version 1\n")
+
+    sections = logs("churn", cwd=project).sections
+    assert sections["serving process"] == []
+    assert sections["version 1"] == ["loaded version 1"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ..errors import BackendUnavailableError, MLOpsError, UserInputError
-from ..paths import make_folder
+from ..paths import inside, make_folder
 from .models import ResolvedModel, download_model, inspect_model
 from .protocol import predictions_frame, request_body
 from .state import (
@@ -477,9 +477,14 @@ class LocalTarget(TargetBase):
 
     def logs(self, deployment: Deployment, lines: int) -> dict[str, list[str]]:
         folder = self.store.folder(deployment.name) / "logs"
-        sections = {"serving process": tail(folder / "server.log", lines)}
+
+        def read(name: str) -> list[str]:  # a log linked out of the deployments is not read
+            path = folder / name
+            return tail(path, lines) if inside(path, self.store.root) else []
+
+        sections = {"serving process": read("server.log")}
         shown = [int(v) for v in deployment.traffic] or (
             [deployment.version] if deployment.version else [])
         for version in shown:
-            sections[f"version {version}"] = tail(folder / f"v{version}.log", lines)
+            sections[f"version {version}"] = read(f"v{version}.log")
         return sections

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from ..errors import NotFoundError
+from ..paths import inside
 
 StepStateName = Literal["queued", "running", "cached", "done", "failed", "skipped"]
 RunState = Literal["running", "done", "failed", "cancelled"]
@@ -118,7 +119,9 @@ class RunResult:
 
     def log(self, step: str) -> str:
         path = Path(self.folder) / "logs" / f"{step}.log"
-        return path.read_text(errors="replace") if path.is_file() else ""
+        # a log linked out of its run folder (a repository can commit .mlops/) is not read
+        return path.read_text(errors="replace") if path.is_file() and inside(
+            path, self.folder) else ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

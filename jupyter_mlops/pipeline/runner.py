@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError, UserInputError
-from ..paths import make_folder
+from ..paths import inside, make_folder
 from .model import pipeline_name
 from .results import RunResult as RunResult
 from .results import StepEvent as StepEvent
@@ -40,6 +40,25 @@ def runs_root_for(notebook: Path) -> Path:
                      config.state_dir)
 
 
+def read_record(record: Path) -> dict[str, Any]:
+    """A run.json as written, with the paths it names confined: ``folder`` is the run folder
+    it lies in, and each step's ``log`` is ``<folder>/logs/<step>.log`` when that resolves
+    inside the run folder (a symbolic link out of it, or a step name with ``..``, gives "").
+    A repository can commit ``.mlops/``: a planted record names no file to open.
+    Raises ValueError for a record that is not a run record (OSError when unreadable)."""
+    data = json.loads(record.read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not all(
+            isinstance(step, dict) for step in data["steps"]):
+        raise ValueError(f"{record} is not a run record")
+    folder = record.parent.resolve()
+    data["folder"] = str(folder)
+    for step in data["steps"]:
+        name = step.get("name")
+        log = folder / "logs" / f"{name}.log" if isinstance(name, str) else None
+        step["log"] = str(log.resolve()) if log is not None and inside(log, folder) else ""
+    return data
+
+
 def list_runs(notebook: Path, limit: int = 20) -> list[RunResult]:
     """The newest runs of this notebook (from the kernel, the CLI or the panel)."""
     root = runs_root_for(notebook)
@@ -49,11 +68,11 @@ def list_runs(notebook: Path, limit: int = 20) -> list[RunResult]:
     # ids start with the second they began: read the newest few hundred, order by start time
     for folder in sorted(root.iterdir(), reverse=True)[: max(limit * 10, 200)]:
         record = folder / "run.json"
-        if not record.is_file():
-            continue
+        if not record.is_file() or not inside(record, root):
+            continue  # a run folder linked out of the runs folder is not ours
         try:
-            run = RunResult.from_dict(json.loads(record.read_text()))
-        except (ValueError, KeyError, TypeError):
+            run = RunResult.from_dict(read_record(record))
+        except (OSError, ValueError, KeyError, TypeError):
             continue
         if Path(run.notebook) == notebook:
             runs.append(run)
@@ -62,16 +81,26 @@ def list_runs(notebook: Path, limit: int = 20) -> list[RunResult]:
 
 
 def run_record(notebook: Path, run_id: str) -> Path:
+    """The run.json of ``run_id``, which must resolve inside the notebook's runs folder (a
+    run folder that links elsewhere is a 404, as a missing one)."""
     if not run_id.replace("-", "").isalnum():
         raise UserInputError(f"{run_id!r} is not a run id")
-    return runs_root_for(notebook) / run_id / "run.json"
+    root = runs_root_for(notebook)
+    record = root / run_id / "run.json"
+    if record.exists() and not inside(record, root):
+        raise NotFoundError(f"no run {run_id} of {notebook.name} (its folder links out of "
+                            f"{root})")
+    return record
 
 
 def load_run(notebook: Path, run_id: str) -> RunResult:
+    record = run_record(notebook, run_id)
     try:
-        return RunResult.from_dict(json.loads(run_record(notebook, run_id).read_text()))
+        return RunResult.from_dict(read_record(record))
     except FileNotFoundError:
         raise NotFoundError(f"no run {run_id} of {notebook.name}") from None
+    except (ValueError, KeyError, TypeError):
+        raise UserInputError(f"{record} is not a readable run record") from None
 
 
 def starting_record(pipeline: Pipeline, run_id: str, parameters: Mapping[str, Any]) -> RunResult:
