@@ -9,6 +9,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
@@ -72,6 +73,18 @@ def split(rows: list[dict[str, float]]) -> dict[str, Any]:
     """Rows in MLflow's ``dataframe_split`` body."""
     return {"dataframe_split": {"columns": list(rows[0]),
                                 "data": [list(r.values()) for r in rows]}}
+
+
+def undeploy_all(root: Path) -> None:
+    """Stop and remove every deployment of the project at ``root`` (a test's clean-up: what
+    cannot be undeployed is printed, not hidden)."""
+    from jupyter_mlops.deploy import deployments, undeploy
+
+    for deployment in deployments(check=False, cwd=root):
+        try:
+            undeploy(deployment.name, cwd=root)
+        except Exception as exc:  # pragma: no cover - reported, not hidden
+            print(f"could not undeploy {deployment.name}: {exc}")
 
 
 def only_open(page: Any, capability: str) -> None:

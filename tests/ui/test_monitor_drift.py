@@ -28,7 +28,7 @@ from playwright.sync_api import expect
 
 from .conftest import Lab, screenshot, start_lab, stop_lab
 from .helpers import notebook_text, open_lab, show_panel
-from .monitor_helpers import api, deploy, only_open, send, split
+from .monitor_helpers import api, deploy, only_open, send, split, undeploy_all
 
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(900)]
 
@@ -119,13 +119,7 @@ def drift_lab(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def undeploy_everything(project: Project) -> Iterator[None]:
     """Whatever a test deployed is stopped and removed, pass or fail."""
     yield
-    from jupyter_mlops.deploy import deployments, undeploy
-
-    for deployment in deployments(check=False, cwd=project.root):
-        try:
-            undeploy(deployment.name, cwd=project.root)
-        except Exception as exc:  # pragma: no cover - reported, not hidden
-            print(f"could not undeploy {deployment.name}: {exc}")
+    undeploy_all(project.root)
 
 
 def css_color(page: Any, variable: str) -> str:

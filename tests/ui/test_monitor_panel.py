@@ -25,7 +25,7 @@ from playwright.sync_api import expect
 
 from .conftest import Lab, screenshot, start_lab, stop_lab
 from .helpers import open_lab, section_title, show_panel
-from .monitor_helpers import api, deploy, only_open, send, split
+from .monitor_helpers import api, deploy, only_open, send, split, undeploy_all
 
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(900)]
 
@@ -62,13 +62,7 @@ def monitor_lab(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def undeploy_everything(root: Path) -> Iterator[None]:
     """Whatever a test deployed is stopped and removed, pass or fail."""
     yield
-    from jupyter_mlops.deploy import deployments, undeploy
-
-    for deployment in deployments(check=False, cwd=root):
-        try:
-            undeploy(deployment.name, cwd=root)
-        except Exception as exc:  # pragma: no cover - reported, not hidden
-            print(f"could not undeploy {deployment.name}: {exc}")
+    undeploy_all(root)
 
 
 # ------------------------------------------------------------------------------ helpers

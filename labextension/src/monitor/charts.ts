@@ -345,3 +345,24 @@ export function performanceSpec(
     }
   };
 }
+
+/**
+ * The theme's colours for every chart of the panel, read from its CSS variables
+ * (Vega draws with values, not variables).
+ */
+export function themeColors(): ISparklineColors & IQualityColors {
+  const style = getComputedStyle(document.body);
+  const read = (name: string, fallback: string): string =>
+    style.getPropertyValue(name).trim() || fallback;
+  const brand = read('--jp-brand-color1', '#1976d2');
+  const warn = read('--jp-warn-color1', '#f57c00');
+  return {
+    line: brand,
+    second: warn,
+    error: read('--jp-error-color1', '#d32f2f'),
+    text: read('--jp-ui-font-color2', '#616161'),
+    reference: read('--jp-layout-color4', '#9e9e9e'),
+    current: brand,
+    training: warn
+  };
+}

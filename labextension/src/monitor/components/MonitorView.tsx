@@ -4,12 +4,7 @@ import { HTMLSelect } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { InlineCode } from '../../components/InlineCode';
-import {
-  chartWindow,
-  ISparklineColors,
-  sparklineSpec,
-  WINDOW_MS
-} from '../charts';
+import { chartWindow, themeColors, sparklineSpec, WINDOW_MS } from '../charts';
 import { formatNumber, formatRate, hasTraffic, latest } from '../format';
 import { IMonitorLook, MonitorModel } from '../model';
 import { IMonitorSummary, SparklineId } from '../tokens';
@@ -288,19 +283,6 @@ function windowTitle(
   return end - start >= WINDOW_MS - 60000
     ? trans.__('Last hour')
     : trans._n('Last minute', 'Last %1 minutes', minutes);
-}
-
-/** The theme's colours for the charts (Vega draws with values, not CSS variables). */
-function themeColors(): ISparklineColors {
-  const style = getComputedStyle(document.body);
-  const read = (name: string, fallback: string): string =>
-    style.getPropertyValue(name).trim() || fallback;
-  return {
-    line: read('--jp-brand-color1', '#1976d2'),
-    second: read('--jp-warn-color1', '#f57c00'),
-    error: read('--jp-error-color1', '#d32f2f'),
-    text: read('--jp-ui-font-color2', '#616161')
-  };
 }
 
 /** A deployment's status as a dot's state. */

@@ -3,7 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Button, HTMLSelect } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IQualityColors, performanceSpec } from '../charts';
+import { IQualityColors, performanceSpec, themeColors } from '../charts';
 import { formatNumber, latest } from '../format';
 import { QualityModel } from '../quality';
 import { IPerformanceReply, METRICS, MetricName } from '../tokens';
@@ -30,7 +30,7 @@ export function Quality(props: IQualityProps): JSX.Element {
     model.current && target && model.current.name === target.name
       ? model.current
       : null;
-  const colors = qualityColors();
+  const colors = themeColors();
   const loading = (
     <p className="jp-mlops-monitor-muted">{trans.__('Loading…')}</p>
   );
@@ -210,17 +210,4 @@ function Performance(props: {
       )}
     </section>
   );
-}
-
-/** The theme's colours for the charts (Vega draws with values, not CSS variables). */
-function qualityColors(): IQualityColors {
-  const style = getComputedStyle(document.body);
-  const read = (name: string, fallback: string): string =>
-    style.getPropertyValue(name).trim() || fallback;
-  return {
-    reference: read('--jp-layout-color4', '#9e9e9e'),
-    current: read('--jp-brand-color1', '#1976d2'),
-    training: read('--jp-warn-color1', '#f57c00'),
-    text: read('--jp-ui-font-color2', '#616161')
-  };
 }
