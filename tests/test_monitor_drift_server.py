@@ -71,11 +71,12 @@ def _serving_a_tracked_run(project: Path) -> str:
     """'churn' serves (stopped) a model of a run of the project's own tracking store."""
     from jupyter_mlops.config import load_config
     from jupyter_mlops.deploy.state import Deployment, DeploymentStore, VersionInfo
-    from jupyter_mlops.tracking.store import client
+    from jupyter_mlops.tracking.store import client, ensure_experiment
 
     config = load_config(project)
-    mlflow = client(config)
-    run_id: str = mlflow.create_run(mlflow.create_experiment("drift-rest-runs")).info.run_id
+    # the project's experiment (its artifacts under the project, not ./mlruns of the cwd)
+    run_id: str = client(config).create_run(
+        ensure_experiment(config, "drift-rest-runs")).info.run_id
     DeploymentStore(config.path("deploy.path")).save(Deployment(
         "churn", "local", status="stopped", version=1, versions=[
             VersionInfo(1, f"runs:/{run_id}/model", run_id=run_id, status="stopped")]))
