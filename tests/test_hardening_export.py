@@ -182,7 +182,8 @@ def test_prefect_imports_hostile_exports_as_a_flow_and_runs_nothing(
     loaded = _in_engine("prefect", PREFECT_LOAD, str(flow_file), pipeline.name, tmp=tmp_path)
 
     assert f"for the notebook {nb.name}, written" in loaded["doc"]
-    assert loaded["params"] == {"n": 5, "scale": 2.0, "label": HOSTILE_DEFAULT}
+    assert loaded["params"] == {"n": 5, "scale": 2.0, "label": HOSTILE_DEFAULT,
+                                "mlops_trigger": ""}
     assert loaded["name"] == pipeline.name
     assert not pwned.exists()
 

@@ -81,7 +81,9 @@ def test_exports_are_readable_code_with_the_notebooks_step_names(project: Path) 
     assert "out_report = report(out_stats, out_scaled)" in airflow
 
     prefect = sources["prefect"]
-    assert "def chain(n: int = 5, scale: float = 2.0, label: str = 'demo')" in prefect
+    # mlops_trigger: what a monitoring rule that starts a run passes (monitor.engines)
+    assert ("def chain(n: int = 5, scale: float = 2.0, label: str = 'demo', "
+            "mlops_trigger: str = '')") in prefect
     assert "@task(name='scaled', retries=2" in prefect
     assert "chain.serve(name='chain', cron=SCHEDULE)" in prefect
     assert "SCHEDULE = '0 3 * * *'" in prefect

@@ -264,14 +264,17 @@ def airflow_source(pipeline: Pipeline, schedule: str | None) -> str:
 
 # --------------------------------------------------------------------------- Prefect 3
 
+#: The Prefect flow's parameter a monitoring rule fills with its trigger (JSON, see
+#: ``tracking.trigger``): the flow sets ``MLOPS_TRIGGER`` from it for the steps it runs.
+TRIGGER_PARAMETER = "mlops_trigger"
 PY_TYPES: dict[ParameterType, str] = {
     "int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list", "dict": "dict",
     "any": "Any"}
 
 
 def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:
-    signature = ", ".join(f"{p.name}: {PY_TYPES[p.type]} = {_default(p)}"
-                          for p in pipeline.parameters)
+    signature = ", ".join([*(f"{p.name}: {PY_TYPES[p.type]} = {_default(p)}"
+                             for p in pipeline.parameters), f"{TRIGGER_PARAMETER}: str = ''"])
     collect = ", ".join(f"{p.name!r}: {p.name}" for p in pipeline.parameters)
     out = [_header(pipeline, "prefect", schedule),
            "from __future__ import annotations\n\n",
@@ -310,6 +313,9 @@ def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:
     out.append(f"@flow(name={pipeline.name!r}, log_prints=True)\n")
     out.append(f"def {pipeline.name}({signature}) -> dict[str, Any]:\n")
     out.append(f"    pipeline_params = {{{collect}}}\n")
+    out.append(f"    if {TRIGGER_PARAMETER}:  # a monitoring rule started this run: the runs its "
+               "steps track say why\n")
+    out.append(f"        os.environ['MLOPS_TRIGGER'] = {TRIGGER_PARAMETER}\n")
     for step in pipeline.order:
         deps = "".join(f", {d.replace('-', '_')}=out_{d.replace('-', '_')}"
                        for d in step.depends_on)
@@ -423,7 +429,7 @@ OWN_NAMES: dict[Target, frozenset[str]] = {
                           "run_step", "dict"}),
     "prefect": frozenset({"annotations", "os", "sys", "Any", "flow", "task", "NO_CACHE",
                           "ARTIFACTS", "ENDPOINT_URL", "SCHEDULE", "run_step",
-                          "pipeline_params", "dict"}),
+                          "pipeline_params", TRIGGER_PARAMETER, "dict"}),
     "kfp": frozenset({"os", "Any", "compiler", "dsl", "BASE_IMAGE", "PACKAGES", "SCHEDULE",
                       "runtime", "spec", "here", "dict"}),
 }
