@@ -92,6 +92,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Where pipeline runs keep step outputs, logs and their cache (a folder or s3://...)."),
     Setting("pipeline.target", "choice", lambda _r, _s: "local",
             "Default pipeline engine.", choices=("local", "airflow", "prefect", "kfp")),
+    Setting("pipeline.prefect_url", "str", lambda _r, _s: "http://127.0.0.1:4200/api",
+            "Prefect API that monitoring rules with target prefect trigger the served export "
+            "on.", env=("PREFECT_API_URL",)),
     Setting("review.path", "path", _in_state("reviews"),
             "Review threads and approvals, one JSON file per event (meant to be committed)."),
     Setting("deploy.target", "choice", lambda _r, _s: "local",

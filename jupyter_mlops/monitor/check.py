@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from ..config import Config, load_config
 from ..errors import MLOpsError
-from . import retrain
+from . import engines, retrain
 from .folders import require_known
 from .log_store import log_hours
 from .rules import Condition, Rule, load_rules, locked_rules, names_with_rules, read_time
@@ -65,9 +65,16 @@ class RuleCheck:
         else:
             state = {True: "holds", False: "ok", None: "not evaluated"}[self.holds]
         result = self.result or {}
-        outcome = f"; retraining {result.get('status')} (run {result.get('run_id')})" \
+        outcome = f"; retraining {result.get('status')} ({run_label(result)})" \
             if result.get("status") else ""
         return f"{self.id} {self.when}: {state}: {self.reason}{outcome}"
+
+
+def run_label(result: dict[str, Any]) -> str:
+    """The run a rule's result is about: the local pipeline run, or the engine's run."""
+    if result.get("engine"):
+        return f"{result['engine']} flow run {result.get('engine_run')}"
+    return f"run {result.get('run_id')}"
 
 
 @dataclass
@@ -227,9 +234,11 @@ def _decide(config: Config, name: str, item: Rule, verdict: tuple[bool | None, s
     """Fire rule ``item`` if it holds and may (changing ``item`` only when ``fire``)."""
     holds, reason = verdict
     last = dict(item.last_result) if item.last_result else None
-    if last is not None and last.get("status") == "running" and not retrain.alive(
-            last.get("pid")):
-        last = retrain.lost(last)
+    if last is not None and last.get("status") == "running":
+        if last.get("engine"):
+            last = engines.poll(config, last)
+        elif not retrain.alive(last.get("pid")):
+            last = retrain.lost(last)
     outcome = RuleCheck(item.id, item.when, holds, reason, result=last)
     if fire:
         item.last_checked = now.isoformat()
@@ -240,7 +249,7 @@ def _decide(config: Config, name: str, item: Rule, verdict: tuple[bool | None, s
     cooldown = timedelta(seconds=item.cooldown(config))
     if last is not None and last.get("status") == "running":
         outcome.skipped = "running"
-        outcome.reason += f"; its retraining (run {last.get('run_id')}) is still running"
+        outcome.reason += f"; its retraining ({run_label(last)}) is still running"
         return outcome
     if fired_at is not None and now - fired_at < cooldown:
         outcome.skipped = "cooldown"
@@ -252,11 +261,17 @@ def _decide(config: Config, name: str, item: Rule, verdict: tuple[bool | None, s
         return outcome
     item.last_fired = now.isoformat()
     try:
-        item.last_result = retrain.start(config, name, item, reason)
+        if item.target == "local":
+            item.last_result = retrain.start(config, name, item, reason)
+        else:
+            model = retrain.registered_model(config, name) or name
+            item.last_result = engines.start(config, name, item, reason, model)
     except MLOpsError as exc:
         item.last_result = {"status": "failed", "run_id": None, "log": None,
                             "error": f"the retraining did not start: {exc}",
                             "started": now.isoformat(), "finished": now.isoformat()}
+        if item.target != "local":
+            item.last_result["engine"] = item.target
     outcome.fired = True
     outcome.result = item.last_result
     return outcome
