@@ -69,9 +69,11 @@ async def test_a_register_body_of_the_wrong_type_names_the_field(
 async def test_a_nul_byte_in_a_notebook_path_is_a_400(jp_fetch: Any, jp_root_dir: Path
                                                      ) -> None:
     (jp_root_dir / "a.ipynb").write_text("{}")
-    for route in (("pipeline", "runs"), ("pipeline", "export")):
+    for route, extra in ((("pipeline", "runs"), {}),
+                         (("pipeline", "export"), {"target": "airflow", "out_dir": "out"})):
+        body = {"path": "a\0.ipynb", **extra}
         code, message = await _refused(jp_fetch, *route, method="POST",
-                                       body=json.dumps({"path": "a\0.ipynb"}).encode())
+                                       body=json.dumps(body).encode())
         assert code == 400, (route, message)
         assert "NUL" in message
 
