@@ -83,3 +83,36 @@ async def test_a_nul_byte_in_a_route_name_is_a_4xx(jp_fetch: Any) -> None:
     assert 400 <= code < 500
     code, _ = await _refused(jp_fetch, "features", "views", "a%00b", "stats")
     assert 400 <= code < 500
+
+
+async def test_a_planted_run_record_or_log_link_shows_no_file_outside_the_run(
+        jp_fetch: Any, jp_root_dir: Path, tmp_path: Path) -> None:
+    """A repository can commit .mlops/: a run.json naming ~/.aws/credentials as a step's log,
+    or a step log that links there, shows nothing of it in the Pipeline panel."""
+    from jupyter_mlops.pipeline import from_notebook
+
+    from .pipeline_notebooks import CHAIN, write_notebook
+
+    secret = tmp_path / "credentials"
+    secret.write_text("aws_secret_access_key = SECRET\n")
+    nb = write_notebook(jp_root_dir / "chain.ipynb", CHAIN)
+    run = from_notebook(nb).run()
+    folder = Path(run.folder)
+    record = json.loads((folder / "run.json").read_text())
+    record["steps"][0]["log"] = str(secret)
+    record["state"] = "failed"  # the runner.log tail is shown for such a record
+    (folder / "run.json").write_text(json.dumps(record))
+    (folder / "logs" / "clean.log").unlink()
+    (folder / "logs" / "clean.log").symlink_to(secret)
+    (folder / "runner.log").symlink_to(secret)
+
+    status = await jp_fetch("mlops", "api", "pipeline", "runs", run.run_id,
+                            params={"path": "chain.ipynb"})
+    assert b"SECRET" not in status.body
+    for step in ("load", "clean"):
+        log = await jp_fetch("mlops", "api", "pipeline", "runs", run.run_id, "logs", step,
+                             params={"path": "chain.ipynb"})
+        assert b"SECRET" not in log.body
+    honest = await jp_fetch("mlops", "api", "pipeline", "runs", run.run_id, "logs", "load",
+                            params={"path": "chain.ipynb"})
+    assert "loaded" in json.loads(honest.body)["text"]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tornado import web
 
 from ..errors import NotFoundError, UserInputError
+from ..paths import inside
 from ..server.base import MLOpsHandler, injected
 from .background import PipelineRuns
 
@@ -95,16 +96,20 @@ def runner_python(app: MLOpsApp, notebook: Path) -> str:
 
 
 def run_status(relative: Relative, notebook: Path, run_id: str) -> dict[str, Any]:
-    from .runner import run_record
+    from .runner import read_record, run_record
 
     record = run_record(notebook, run_id)
     try:
-        data = json.loads(record.read_text())
+        data = read_record(record)  # its folder and step logs confined to the run folder
     except FileNotFoundError:
         raise NotFoundError(f"no run {run_id} of {notebook.name}") from None
+    except ValueError:
+        raise UserInputError(f"{record} is not a readable run record") from None
     result = run_json(relative, data)
     if result["state"] == "failed" and not any(s["state"] == "failed" for s in result["steps"]):
-        result["runner_log_tail"] = _tail(str(record.parent / "runner.log"), LOG_TAIL)
+        runner_log = record.parent / "runner.log"  # not a link out of the run folder
+        result["runner_log_tail"] = _tail(str(runner_log), LOG_TAIL) \
+            if inside(runner_log, record.parent) else ""
     return result
 
 
@@ -123,16 +128,16 @@ def list_runs_json(relative: Relative, notebook: Path) -> dict[str, Any]:
 
 
 def step_log(notebook: Path, run_id: str, step: str) -> dict[str, Any]:
-    from .runner import run_record
+    from .runner import read_record, run_record
 
-    folder = run_record(notebook, run_id).parent
-    if not folder.is_dir():
+    record = run_record(notebook, run_id)
+    if not record.parent.is_dir():
         raise NotFoundError(f"no run {run_id} of {notebook.name}")
-    log = folder / "logs" / f"{step}.log"
-    data = json.loads((folder / "run.json").read_text())
-    if step not in {s["name"] for s in data["steps"]}:
+    logs = {s["name"]: s["log"] for s in read_record(record)["steps"]}
+    if step not in logs:
         raise NotFoundError(f"run {run_id} has no step {step!r}")
-    return {"run_id": run_id, "step": step, "text": _tail(str(log), LOG_LIMIT)}
+    return {"run_id": run_id, "step": step,
+            "text": _tail(logs[step], LOG_LIMIT) if logs[step] else ""}
 
 
 @dataclass(frozen=True)
