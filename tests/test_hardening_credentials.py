@@ -280,6 +280,20 @@ def test_redact_masks_every_form_of_credential_in_a_uri(form: str) -> None:
 
 
 @pytest.mark.parametrize("form", MASKED_FORMS)
+def test_a_run_link_shown_in_a_notebook_carries_no_credential(form: str) -> None:
+    """The link under a tracked cell ends up in the saved (and committed) notebook."""
+    from jupyter_mlops.tracking.lifecycle import RunSummary
+    from jupyter_mlops.tracking.queued import FlushResult
+
+    summary = RunSummary("abc123", None, "e", "FINISHED", 1.0, 0,
+                         FlushResult(True, 0, False, None),
+                         form.format(secret="S3CR3T", port=5000), "7")
+    assert summary.url is not None and "127.0.0.1:5000/" in summary.url
+    assert summary.url.endswith("/#/experiments/7/runs/abc123")
+    assert "S3CR3T" not in summary._repr_html_() + repr(summary)
+
+
+@pytest.mark.parametrize("form", MASKED_FORMS)
 def test_cli_status_never_shows_a_credential_in_the_uri(
         project: Path, form: str, free_port: int, user_config: Path,
         cli: Callable[..., Any]) -> None:
