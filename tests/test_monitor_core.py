@@ -65,13 +65,13 @@ def test_since_until_and_limit_choose_the_window_and_the_latest_rows(churn_log: 
 def test_only_partitions_of_the_window_are_opened(churn_log: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[str] = []
-    read_table = pq.read_table
+    parquet_file = pq.ParquetFile
 
     def spy(path: Any, *args: Any, **kwargs: Any) -> Any:
         opened.append(str(path))
-        return read_table(path, *args, **kwargs)
+        return parquet_file(path, *args, **kwargs)
 
-    monkeypatch.setattr(pq, "read_table", spy)
+    monkeypatch.setattr(pq, "ParquetFile", spy)
     frame = mlops.monitor.inferences("churn", since="30m")
     assert len(frame) == 4
     recent_hours = {f"hour={(NOW - timedelta(minutes=10)):%H}", f"hour={NOW:%H}"}

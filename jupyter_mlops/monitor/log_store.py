@@ -65,12 +65,12 @@ class HourPart:
                 path = self._local(name)
                 if path is None:
                     continue
-                if columns is None:
-                    tables.append(pq.read_table(path))
-                else:
-                    present = set(pq.read_schema(path).names)
-                    tables.append(pq.read_table(path, columns=[c for c in columns
-                                                              if c in present]))
+                with pq.ParquetFile(path) as parquet:  # opened once: schema and rows
+                    present = set(parquet.schema_arrow.names)
+                    tables.append(parquet.read(
+                        columns=None if columns is None else [c for c in columns
+                                                              if c in present],
+                        use_threads=False))
             except (OSError, pa.ArrowInvalid):
                 continue
         if not tables:
