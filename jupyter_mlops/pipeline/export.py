@@ -160,6 +160,10 @@ def ipython_note(pipeline: Pipeline) -> str:
             "`pipeline run` does")
 
 
+#: The Prefect flow's parameter (the Airflow DAG run's conf key) a monitoring rule fills with
+#: its trigger (JSON, see ``tracking.trigger``): the export sets ``MLOPS_TRIGGER`` from it for
+#: the steps it runs.
+TRIGGER_PARAMETER = "mlops_trigger"
 ENGINE_NAMES: dict[Target, str] = {"airflow": "Airflow 3 DAG", "prefect": "Prefect 3 flow",
                                    "kfp": "Kubeflow Pipelines v2 pipeline"}
 
@@ -233,9 +237,17 @@ def airflow_source(pipeline: Pipeline, schedule: str | None) -> str:
            "def run_step(spec: dict[str, Any], upstream: dict[str, Any]) -> dict[str, Any]:\n",
            '    """Run one notebook step with the parameters of this DAG run."""\n',
            "    from jupyter_mlops.pipeline import runtime\n\n",
-           "    params = dict(get_current_context()['params'])\n",
+           "    context = get_current_context()\n",
+           "    params = dict(context['params'])\n",
+           f"    params.pop({TRIGGER_PARAMETER!r}, None)\n",
+           f"    trigger = (context['dag_run'].conf or {{}}).get({TRIGGER_PARAMETER!r})\n",
+           "    if trigger:  # a monitoring rule started this run: the runs its steps track "
+           "say why\n",
+           "        os.environ['MLOPS_TRIGGER'] = str(trigger)\n",
+           "    # a rule's retraining reruns every step on today's data (none from the cache)\n",
            "    return runtime.run_step(spec, artifacts=ARTIFACTS, endpoint_url=ENDPOINT_URL,\n",
-           "                            upstream=upstream, params=params, echo=True)\n\n\n",
+           "                            upstream=upstream, params=params, echo=True,\n",
+           "                            force=bool(trigger))\n\n\n",
            "@dag(\n",
            f"    dag_id={dag_id!r},\n",
            f"    schedule={schedule!r},\n",
@@ -264,9 +276,6 @@ def airflow_source(pipeline: Pipeline, schedule: str | None) -> str:
 
 # --------------------------------------------------------------------------- Prefect 3
 
-#: The Prefect flow's parameter a monitoring rule fills with its trigger (JSON, see
-#: ``tracking.trigger``): the flow sets ``MLOPS_TRIGGER`` from it for the steps it runs.
-TRIGGER_PARAMETER = "mlops_trigger"
 PY_TYPES: dict[ParameterType, str] = {
     "int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list", "dict": "dict",
     "any": "Any"}
@@ -293,9 +302,11 @@ def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:
            "def run_step(spec: dict[str, Any], upstream: dict[str, Any],\n",
            "             pipeline_params: dict[str, Any]) -> dict[str, Any]:\n",
            "    from jupyter_mlops.pipeline import runtime\n\n",
+           "    # a rule's retraining (see the flow) reruns every step on today's data, none "
+           "from the cache\n",
            "    return runtime.run_step(spec, artifacts=ARTIFACTS, endpoint_url=ENDPOINT_URL,\n",
-           "                            upstream=upstream, params=pipeline_params,\n"
-           "                            echo=True)\n\n\n",
+           "                            upstream=upstream, params=pipeline_params, echo=True,\n"
+           "                            force=bool(os.environ.get('MLOPS_TRIGGER')))\n\n\n",
            "# Caching: run_step serves a step from the content-hash cache (its code, parameters "
            "and\n# inputs' contents), the same cache as the local runner; Prefect's own is off.\n"]
     for step in pipeline.order:
@@ -426,7 +437,7 @@ def kfp_source(pipeline: Pipeline, schedule: str | None) -> str:
 OWN_NAMES: dict[Target, frozenset[str]] = {
     "airflow": frozenset({"annotations", "os", "datetime", "timezone", "Any", "Param", "dag",
                           "get_current_context", "task", "ARTIFACTS", "ENDPOINT_URL",
-                          "run_step", "dict"}),
+                          "run_step", TRIGGER_PARAMETER, "dict"}),
     "prefect": frozenset({"annotations", "os", "sys", "Any", "flow", "task", "NO_CACHE",
                           "ARTIFACTS", "ENDPOINT_URL", "SCHEDULE", "run_step",
                           "pipeline_params", TRIGGER_PARAMETER, "dict"}),
