@@ -95,6 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pipeline.prefect_url", "str", lambda _r, _s: "http://127.0.0.1:4200/api",
             "Prefect API that monitoring rules with target prefect trigger the served export "
             "on.", env=("PREFECT_API_URL",)),
+    Setting("pipeline.airflow_url", "str", lambda _r, _s: "http://127.0.0.1:8080",
+            "Airflow API server that monitoring rules with target airflow trigger the "
+            "exported DAG on."),
     Setting("review.path", "path", _in_state("reviews"),
             "Review threads and approvals, one JSON file per event (meant to be committed)."),
     Setting("deploy.target", "choice", lambda _r, _s: "local",

@@ -1,13 +1,15 @@
-"""Monitoring rules whose target is an engine, against the real Prefect 3 (its venv from
-tests/engines.py): a real ``prefect server`` on a free loopback port, the notebook's export
-served by Prefect's ``serve()``; a rule with ``target="prefect"`` creates a flow run of that
-deployment through Prefect's REST API, the flow's step sees ``MLOPS_TRIGGER`` (so its tracked
-runs would carry the tag ``mlops.trigger``), and later checks follow the flow run to its end.
-A server that cannot be reached, or that serves no such deployment, is a one-line failed
-firing. Airflow rules are still refused."""
+"""Monitoring rules whose target is an engine, against the real engines (their venvs from
+tests/engines.py). Prefect 3: a real ``prefect server`` on a free loopback port and the
+notebook's export served by Prefect's ``serve()``; Airflow 3: ``airflow standalone`` with the
+exported DAG. A rule with ``target="prefect"`` creates a flow run of the deployment through
+Prefect's REST API, one with ``target="airflow"`` a DAG run; the step runs again (not from the
+cache) and sees ``MLOPS_TRIGGER`` (so its tracked runs carry the tag ``mlops.trigger``), and
+later checks follow the engine's run to its end. A server that cannot be reached, a
+deployment not served and a paused DAG are one-line failed firings."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +17,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -64,15 +67,14 @@ def get_json(url: str) -> Any:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """End ``process`` and what it started (its own session)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
+    """End ``process`` and what it started (its own session, so its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(20)
-    except subprocess.TimeoutExpired:
+    with contextlib.suppress(ProcessLookupError):  # what outlived it
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    process.wait(10)
 
 
 def start(argv: list[str], env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
@@ -166,7 +168,10 @@ def test_a_prefect_rule_runs_the_served_export_and_follows_it(
         "retrain/retrain: serve the export (jupyter mlops pipeline export retrain.ipynb "
         "--target prefect --out DIR, then python DIR/retrain_flow.py serve)")
 
-    # the user serves the export (Prefect's serve(): deployment retrain/retrain)
+    # the pipeline ran before (its step is in the cache); the user serves the export
+    # (Prefect's serve(): deployment retrain/retrain)
+    assert from_notebook(notebook).run().ok
+    assert json.loads(seen.read_text())["env"] is None
     flow_file = from_notebook(notebook).export("prefect", tmp_path / "flows").files[0]
     log = tmp_path / "serve.log"
     served = start([str(python), str(flow_file), "serve"], engine_env(
@@ -210,7 +215,8 @@ def test_a_prefect_rule_runs_the_served_export_and_follows_it(
     assert final.last_result["finished"] and final.last_result["error"] is None
     assert final.last_result["engine_run"] == flow_run
     assert state == "COMPLETED"
-    # the step ran with the trigger: the runs it tracks carry it as the tag mlops.trigger
+    # the step ran again (not from the cache) with the trigger: the runs it tracks carry it
+    # as the tag mlops.trigger
     saw = json.loads(seen.read_text())
     assert json.loads(saw["env"]) == trigger
     assert json.loads(saw["tags"]["mlops.trigger"]) == trigger
@@ -231,52 +237,130 @@ def test_an_unreachable_prefect_server_is_a_one_line_failed_firing(
     result = stored(added.id).last_result
     assert result is not None and result["status"] == "failed" and result["engine"] == "prefect"
     assert result["error"].startswith(
-        f"the retraining did not start: cannot reach the Prefect API at {api}/deployments/"
+        f"the retraining did not start: cannot reach Prefect at {api}/deployments/"
         "name/retrain/retrain (")
     assert "\n" not in result["error"]
     again = check("churn")  # failed, inside the cooldown: it does not fire a second time
     assert again.fired == [] and stored(added.id).last_result == result
 
 
-def test_a_prefect_rule_needs_a_notebook_prefect_can_run(project: Path) -> None:
+@pytest.mark.parametrize("target", ["prefect", "airflow"])
+def test_an_engine_rule_needs_a_notebook_the_engine_can_run(project: Path, target: str
+                                                            ) -> None:
     deployed(project, "churn")
-    # the notebook's name is its flow's: a step of that name cannot be exported
+    # the notebook's name is its flow's (DAG's): a step of that name cannot be exported
     write_notebook(project / "train.ipynb", QUICK)
     with pytest.raises(UserInputError, match="step 'train' and the notebook's name would both "
-                       "be 'train' in the prefect export") as raised:
-        rule("churn", "drift", "train.ipynb", target="prefect")
+                       f"be 'train' in the {target} export") as raised:
+        rule("churn", "drift", "train.ipynb", target=target)
     assert "\n" not in str(raised.value)
-    with pytest.raises(UserInputError, match="target 'airflow' is not supported yet"):
-        rule("churn", "drift", "train.ipynb", target="airflow")
     assert rules("churn") == []
     # the same notebook is fine for the local runner, which exports nothing
     assert rule("churn", "drift", "train.ipynb").target == "local"
 
 
-def test_a_hand_edited_engine_rule_asks_no_server(project: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """A rules file is untrusted: an airflow rule (refused by rule()) does not fire on
-    Prefect, and a running result's flow run id is never put into a URL unchecked."""
-    api = f"http://127.0.0.1:{free_port()}/api"  # nothing listens: a request would say so
-    monkeypatch.setenv("MLOPS_PIPELINE_PREFECT_URL", api)
+def test_a_hand_edited_engine_result_puts_nothing_unchecked_into_a_url(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rules file is untrusted: a running result's run id (or DAG id) that is not one is
+    never put into a URL; the result fails with one line."""
+    for key in ("MLOPS_PIPELINE_PREFECT_URL", "MLOPS_PIPELINE_AIRFLOW_URL"):
+        # nothing listens: a request would end in 'its state is unknown', not a failure
+        monkeypatch.setenv(key, f"http://127.0.0.1:{free_port()}/api")
     deployed(project, "churn")
     write_notebook(project / "retrain.ipynb", QUICK)
-    added = rule("churn", "rows>=1", "retrain.ipynb", target="prefect")
+    prefect = rule("churn", "rows>=5", "retrain.ipynb", target="prefect")
+    airflow = rule("churn", "rows>=5", "retrain.ipynb", target="airflow")
     path = project / ".mlops" / "monitoring" / "rules" / "churn.json"
     data = json.loads(path.read_text())
-    running = {"status": "running", "engine": "prefect", "engine_run": "../../admin",
-               "run_id": None, "log": None, "error": None}
-    data["rules"][0].update(last_result=running, when="rows>=5")  # polled, does not hold
-    data["rules"].append({**data["rules"][0], "id": "0123abcd", "target": "airflow",
-                          "when": "rows>=1", "last_result": None})
+    base = {"status": "running", "run_id": None, "log": None, "error": None}
+    data["rules"][0]["last_result"] = {**base, "engine": "prefect", "engine_run": "../../admin"}
+    data["rules"][1]["last_result"] = {**base, "engine": "airflow", "engine_run": "manual__1",
+                                       "engine_pipeline": "../../admin"}
     path.write_text(json.dumps(data))
-    traffic(project, 1, 0)
 
-    checked = {r.id: r for r in check("churn").rules}
+    checked = {r.id: r.result or {} for r in check("churn").rules}
 
-    polled = checked[added.id].result
-    assert polled is not None and polled["status"] == "failed"
-    assert polled["error"] == "'../../admin' is not a Prefect flow run id"
-    assert checked["0123abcd"].fired
-    assert stored("0123abcd").last_result["error"] == (  # type: ignore[index]
-        "the retraining did not start: rule 0123abcd: target 'airflow' is not supported yet")
+    assert checked[prefect.id]["status"] == checked[airflow.id]["status"] == "failed"
+    assert checked[prefect.id]["error"] == "'../../admin' is not a run id of 'prefect'"
+    assert checked[airflow.id]["error"] == "'manual__1' is not a run id of 'airflow'"
+    assert stored(airflow.id).last_result == checked[airflow.id]
+
+
+@pytest.mark.timeout(420)
+def test_an_airflow_rule_triggers_the_dag_and_follows_its_run(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    python, why = engine_python("airflow")
+    if python is None:
+        pytest.skip(why)
+    deployed(project, "churn")
+    seen = tmp_path / "seen.json"
+    notebook = trigger_notebook(project, seen)
+    assert from_notebook(notebook).run().ok  # the step is in the cache
+    dags = tmp_path / "dags"
+    from_notebook(notebook).export("airflow", dags)
+    home = tmp_path / "engine-home"
+    home.mkdir()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("MLOPS_PIPELINE_AIRFLOW_URL", base)
+    # Airflow standalone (scheduler, DAG processor, API server; SQLite), letting every
+    # caller in as admin: the rules send no credentials
+    env = engine_env(home, AIRFLOW_HOME=str(home / "airflow"), AIRFLOW__CORE__DAGS_FOLDER=str(
+        dags), AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__API__PORT=str(port),
+        AIRFLOW__API__HOST="127.0.0.1",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{base}/execution/",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+        MLOPS_PIPELINE_ARTIFACTS=str(project / ".mlops" / "pipelines"))
+    env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
+    log = tmp_path / "airflow.log"
+    airflow = start([str(python.parent / "airflow"), "standalone"], env, log, home)
+    try:
+        dag = wait_for("the DAG in Airflow", lambda: get_json(f"{base}/api/v2/dags/retrain"),
+                       SERVER_START_S, airflow, log)
+        assert dag["is_paused"] is True  # as Airflow makes a new DAG
+        added = rule("churn", "rows>=2", "retrain.ipynb", target="airflow", cooldown=0)
+        traffic(project, 2, 0)
+        check("churn")
+        result = stored(added.id).last_result
+        assert result is not None and result["status"] == "failed", result
+        assert result["error"] == (
+            f"the retraining did not start: the DAG retrain is paused in Airflow at {base}: a "
+            "run would wait for ever; unpause it (airflow dags unpause retrain)")
+
+        unpause = urllib.request.Request(f"{base}/api/v2/dags/retrain", method="PATCH",
+                                         data=b'{"is_paused": false}',
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(unpause, timeout=10) as answer:
+            assert json.loads(answer.read())["is_paused"] is False
+        traffic(project, 3, 10)
+        fired = check("churn")
+        assert fired.fired == [added.id], fired.to_text()
+        result = stored(added.id).last_result
+        assert result is not None and result["status"] == "running", result
+        run_id = result["engine_run"]
+        assert result["engine"] == "airflow" and result["engine_pipeline"] == "retrain"
+        assert result["url"] == (f"{base}/dags/retrain/runs/"
+                                 + urllib.parse.quote(run_id, safe=""))
+        run = get_json(f"{base}/api/v2/dags/retrain/dagRuns/"
+                       + urllib.parse.quote(run_id, safe=""))
+        trigger = json.loads(run["conf"]["mlops_trigger"])
+        assert trigger["deployment"] == "churn" and trigger["rule"] == added.id
+        assert trigger["engine"] == "airflow"
+        assert trigger["report"].startswith("3 requests logged since ")
+
+        def ended() -> Rule | None:
+            check("churn")
+            now = stored(added.id)
+            return now if (now.last_result or {}).get("status") != "running" else None
+
+        final = wait_for("the DAG run's end", ended, RUN_S, airflow, log)
+    finally:
+        stop(airflow)
+    assert final.last_result is not None
+    assert final.last_result["status"] == "succeeded", (final.last_result,
+                                                        log.read_text()[-3000:])
+    assert final.last_result["finished"] and final.last_result["error"] is None
+    # the step ran again (not from the cache) with the trigger: its tracked runs carry it
+    saw = json.loads(seen.read_text())
+    assert json.loads(saw["env"]) == trigger
+    assert json.loads(saw["tags"]["mlops.trigger"]) == trigger

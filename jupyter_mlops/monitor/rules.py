@@ -51,8 +51,6 @@ Comparison = Literal["<", "<=", ">", ">="]
 #: the metrics ``monitor.performance`` computes by name
 RuleMetric = Literal["accuracy", "f1", "auc", "rmse", "mae"]
 METRICS: tuple[RuleMetric, ...] = get_args(RuleMetric)
-#: targets a rule can start today (the others are named so that asking says so)
-SUPPORTED_TARGETS: tuple[RuleTarget, ...] = ("local", "prefect")
 
 WHEN_HELP = ("give 'drift', 'drift:FEATURE', 'metric:NAME<VALUE' (NAME one of "
              + ", ".join(METRICS) + "; <, <=, > or >=) or 'rows>COUNT'")
@@ -220,7 +218,7 @@ def _rule_problem(data: dict[str, Any]) -> str | None:
     if not isinstance(result, dict) or result.get("status") not in RESULT_STATUSES:
         return "'last_result' has no known status"
     texts = ("run_id", "log", "error", "notebook", "step_log", "started", "finished",
-             "engine", "engine_run", "url")
+             "engine", "engine_pipeline", "engine_run", "url")
     if any(result.get(k) is not None and not isinstance(result[k], str) for k in texts) \
             or any(not isinstance(result.get(k, []), list)
                    or not all(isinstance(v, str) for v in result.get(k, []))
@@ -335,9 +333,9 @@ def rule(name: str, when: str, then: str, *, target: str = "local",
          cwd: str | os.PathLike[str] | None = None, config: Config | None = None) -> Rule:
     """Add a rule to deployment ``name``: when ``when`` holds, start the pipeline of the
     notebook ``then`` (checked by ``monitor.check``, and by the Jupyter server every
-    ``monitor.check_interval`` seconds): with the local runner, or (``target="prefect"``)
-    as a flow run of its export served on Prefect (see ``monitor.engines``). Returns the
-    stored rule."""
+    ``monitor.check_interval`` seconds): with the local runner, or (``target="prefect"`` or
+    ``"airflow"``) as a run of its export on that engine (see ``monitor.engines``). Returns
+    the stored rule."""
     from .folders import require_known
 
     config = _config(config, cwd)
@@ -345,16 +343,13 @@ def rule(name: str, when: str, then: str, *, target: str = "local",
     condition = parse_when(when)
     if target not in TARGETS:
         raise UserInputError(f"target {target!r} is not one of {', '.join(TARGETS)}")
-    if target not in SUPPORTED_TARGETS:
-        raise UserInputError(f"target {target!r} is not supported yet: rules start the "
-                             "notebook's pipeline with the local runner (target 'local') or "
-                             "as a run of its served Prefect export (target 'prefect')")
     relative = notebook_inside(config, then, cwd)
     _readable_pipeline(config.project_root / relative)
-    if target == "prefect":
+    if target != "local":
         from .engines import check_exportable
 
-        check_exportable(config.project_root / relative, target)
+        check_exportable(config.project_root / relative,
+                         "airflow" if target == "airflow" else "prefect")
     new = Rule(uuid.uuid4().hex[:8], str(condition), relative, target,
                parse_cooldown(cooldown))
     with locked_rules(config, name) as found:
