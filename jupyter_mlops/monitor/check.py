@@ -73,7 +73,8 @@ class RuleCheck:
 def run_label(result: dict[str, Any]) -> str:
     """The run a rule's result is about: the local pipeline run, or the engine's run."""
     if result.get("engine"):
-        return f"{result['engine']} flow run {result.get('engine_run')}"
+        kind = "DAG run" if result["engine"] == "airflow" else "flow run"
+        return f"{result['engine']} {kind} {result.get('engine_run')}"
     return f"run {result.get('run_id')}"
 
 
