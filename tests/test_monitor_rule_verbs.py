@@ -142,3 +142,15 @@ def test_rules_and_check_on_the_command_line(cli: Callable[..., Any],
     done = cli("rule", "remove", "churn", added["id"], cwd=traffic.project)
     assert done.returncode == 1 and done.stderr.count("\n") == 1
     assert f"has no rule '{added['id']}'" in done.stderr
+
+
+def test_an_engine_runs_result_names_its_run_and_links_only_http() -> None:
+    from jupyter_mlops_kernel.monitor_views import _result_html
+
+    shown = _result_html({"status": "running", "run_id": None, "engine": "prefect",
+                          "engine_run": "f00d", "url": "http://127.0.0.1:4200/runs/f00d"})
+    assert "prefect run" in shown and 'href="http://127.0.0.1:4200/runs/f00d"' in shown
+    assert "run <code>None" not in shown
+    planted = _result_html({"status": "failed", "engine": "airflow", "engine_run": "x",
+                            "url": "javascript:alert(1)"})
+    assert "href" not in planted and "<code>x</code>" in planted

@@ -171,7 +171,7 @@ async def test_register_a_runs_model_and_set_an_alias(jp_fetch: Any, jp_root_dir
     ("GET", ["runs", "compare"], {"ids": "abc"}, None, 400, "at least two runs"),
     ("GET", ["runs", "0123abcd"], {}, None, 404, "no run '0123abcd'"),
     ("GET", ["runs", "0123abcd", "artifacts"], {}, None, 404, "no run '0123abcd'"),
-    ("POST", ["runs", "0123abcd", "register"], {}, {"colour": 1}, 400, "unknown fields"),
+    ("POST", ["runs", "0123abcd", "register"], {}, {"colour": 1}, 400, "unknown field: colour"),
     ("POST", ["runs", "0123abcd", "register"], {}, {"alias": 3}, 400, "must be a string"),
     ("POST", ["runs", "0123abcd", "register"], {}, {}, 404, "no run '0123abcd'"),
 ])

@@ -169,12 +169,21 @@ class LabelsView(ResultView):
 
 
 def _result_html(result: Any) -> str:
-    """A rule's last firing (``{status, run_id, log, error}``), coloured by its status."""
+    """A rule's last firing (``{status, run_id, log, error}``, or an engine's run with its
+    link), coloured by its status."""
     if not isinstance(result, dict) or not result.get("status"):
         return '<span style="opacity:.5">—</span>'
     status = str(result["status"])
     color = {"succeeded": COLORS["ok"], "failed": COLORS["error"]}.get(status, "#1565c0")
-    extra = [f"run <code>{escape(str(result['run_id'])[:12])}</code>"
+    url = str(result.get("url") or "")
+    engine_run = (f"{escape(str(result['engine']))} run "
+                  + (f'<a href="{escape(url)}" target="_blank" rel="noopener">'
+                     f"<code>{escape(str(result.get('engine_run')))}</code></a>"
+                     if url.startswith(("http://", "https://")) else
+                     f"<code>{escape(str(result.get('engine_run')))}</code>")
+                  ) if result.get("engine") else ""
+    extra = [engine_run,
+             f"run <code>{escape(str(result['run_id'])[:12])}</code>"
              if result.get("run_id") else "",
              f"log <code>{escape(str(result['log']))}</code>" if result.get("log") else "",
              escape(str(result["error"])) if result.get("error") else ""]

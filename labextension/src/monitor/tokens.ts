@@ -200,6 +200,9 @@ export interface IRuleResult {
   /** The run's log (where it is, or its tail). */
   log?: string | null;
   error?: string | null;
+  /** A rule with an engine target: which engine ran it, and its run there. */
+  engine?: string | null;
+  engine_run?: string | null;
 }
 
 /** One rule of a deployment (`Rule.to_dict()`). */

@@ -97,7 +97,13 @@ function ResultBadge(props: {
     <span
       className="jp-mlops-monitor-rule-result"
       data-status={result.status}
-      title={result.run_id ? trans.__('run %1', result.run_id) : undefined}
+      title={
+        result.engine
+          ? trans.__('%1 run %2', result.engine, result.engine_run ?? '')
+          : result.run_id
+            ? trans.__('run %1', result.run_id)
+            : undefined
+      }
     >
       {words[result.status] ?? result.status}
     </span>
