@@ -327,6 +327,8 @@ def test_a_failing_retraining_is_recorded_with_its_log_and_fires_no_second_time(
     log = Path(result["log"]).read_text()
     assert "ValueError: bad training data: 2 rows" in log  # the step's traceback
     assert "prepare: done" in log and "retrain: failed" in log
+    assert "ValueError: bad training data: 2 rows" in result["log_tail"]  # kept with the rule
+    assert len(result["log_tail"].encode()) <= 4_000
 
     traffic(churn, 5, first=1)
     again = check("churn")

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 #: characters of the failing step's log copied into the retraining's own log
 STEP_LOG_TAIL = 20_000
+#: bytes of a failed retraining's log kept with the rule, for the panel and the kernel
+LOG_TAIL_BYTES = 4_000
 
 
 def registered_model(config: Config, name: str) -> str | None:
@@ -214,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     outcome["seconds"] = round(time.monotonic() - started, 2)
     print(f"{now_iso()} {outcome['status']}"
           + (f": {outcome['error']}" if outcome.get("error") else ""), flush=True)
+    if outcome["status"] == "failed":  # shown with the rule (panel, kernel) without a shell
+        with contextlib.suppress(OSError), open(log, "rb") as handle:  # its own output
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - LOG_TAIL_BYTES))
+            outcome["log_tail"] = handle.read().decode("utf-8", "replace")
     try:
         record(config, args.deployment, args.rule, args.run_id, outcome)
     except MLOpsError as exc:

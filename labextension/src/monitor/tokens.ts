@@ -197,8 +197,10 @@ export type RetrainStatus = 'running' | 'succeeded' | 'failed';
 export interface IRuleResult {
   status: RetrainStatus;
   run_id?: string | null;
-  /** The run's log (where it is, or its tail). */
+  /** Where the run's log is. */
   log?: string | null;
+  /** The end of a failed run's log. */
+  log_tail?: string | null;
   error?: string | null;
   /** A rule with an engine target: which engine ran it, and its run there. */
   engine?: string | null;

@@ -116,7 +116,7 @@ function FailedRun(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { result, trans } = props;
-  const log = result.log ?? '';
+  const log = result.log_tail ?? result.log ?? '';
   return (
     <div className="jp-mlops-monitor-rule-failure">
       {result.error && (
