@@ -23,7 +23,6 @@ import pytest
 from jupyter_mlops.review.diffs import clear_cache
 
 from .pipeline_notebooks import CHAIN, write_notebook
-from .rest_helpers import api_get
 from .review_fixtures import base_cells, notebook, run_git, write
 from .test_hardening_credentials import TOKEN, AttackerServer
 from .test_hardening_export import HOSTILE_NAMES
