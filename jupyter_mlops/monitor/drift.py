@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..config import Config, load_config
 from ..errors import UserInputError
+from ..paths import make_folder
 from . import drift_stats as stats
 from .drift_report import NO_ROWS, DriftReport, FeatureDrift, FeatureKind
 from .folders import require_known
@@ -341,7 +342,7 @@ def _read_cached(path: Path, plan: _Plan) -> dict[str, Any] | None:
 def _write_cached(path: Path, summary: dict[str, Any]) -> None:
     """Atomically; a cache that cannot be written is only slower next time."""
     with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:

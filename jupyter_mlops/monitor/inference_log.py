@@ -50,6 +50,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..paths import make_folder
 from .remote_log import RemoteLog, Shipper
 
 STATUS_FILE = "_status.json"
@@ -341,7 +342,7 @@ class InferenceLog:
         self._status_at = now
         self._status_dirty = False
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            make_folder(self.folder)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{STATUS_FILE}.")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(self.status(), handle)
@@ -363,7 +364,7 @@ def write_parquet(path: Path, table: Any) -> None:
     """Write ``table`` to ``path`` whole or not at all (a temporary name, then a rename)."""
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         # no dictionaries (features and ids are mostly unique), statistics for time filters

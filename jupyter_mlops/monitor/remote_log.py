@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BackendUnavailableError, UserInputError
+from ..paths import make_folder
 
 SHIP_EVERY_S = 10.0
 
@@ -108,7 +109,7 @@ class RemoteLog:
         target = cache / relative
         if target.is_file():
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(target.parent)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
         try:
             self.client.download_file(self.bucket, self.key(relative), str(tmp))

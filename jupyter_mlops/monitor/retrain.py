@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config, load_config
 from ..errors import BackendUnavailableError, MLOpsError, NotFoundError
+from ..paths import make_folder
 from ..tracking.trigger import CANDIDATE_ALIAS, RUNS_ENV, TRIGGER_ENV, current
 from .rules import Rule, locked_rules, now_iso, rules_folder
 
@@ -67,7 +68,7 @@ def start(config: Config, name: str, rule: Rule, report: str) -> dict[str, Any]:
     run_id = new_run_id()
     record = Path(starting_record(pipeline, run_id, {}).folder) / "run.json"  # listed at once
     logs = rules_folder(config) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    make_folder(logs)
     log = logs / f"{name}-{rule.id}-{run_id}.log"
     trigger = {"deployment": name, "rule": rule.id, "when": rule.when, "report": report,
                "model": registered_model(config, name) or name, "run_id": run_id}

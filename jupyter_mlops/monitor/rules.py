@@ -36,6 +36,7 @@ from typing import Any, Literal, cast, get_args
 from ..config import Config, load_config
 from ..deploy.state import NAME_RE, check_name, write_json
 from ..errors import NotFoundError, PathOutsideRootError, UserInputError
+from ..paths import make_folder
 from .folders import monitoring_root
 from .timespan import parse_duration
 
@@ -275,7 +276,7 @@ def locked_rules(config: Config, name: str) -> Iterator[list[Rule]]:
     """The rules of ``name`` under the file's lock; what the block leaves in the list is
     written back (atomically) when it ends without an exception."""
     folder = rules_folder(config)
-    (folder / ".locks").mkdir(parents=True, exist_ok=True)
+    make_folder(folder / ".locks")
     with open(folder / ".locks" / f"{check_name(name)}.lock", "a+b") as handle:
         try:
             import fcntl
