@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from jupyter_mlops.config import load_config
 from jupyter_mlops.errors import UserInputError
 from jupyter_mlops.monitor.check import check
 from jupyter_mlops.monitor.rules import Rule, rule, rules
@@ -364,3 +365,46 @@ def test_an_airflow_rule_triggers_the_dag_and_follows_its_run(
     saw = json.loads(seen.read_text())
     assert json.loads(saw["env"]) == trigger
     assert json.loads(saw["tags"]["mlops.trigger"]) == trigger
+
+
+def test_an_engine_retraining_that_succeeded_registers_its_runs_models_as_candidates(
+        project: Path, tracking_server: str, monkeypatch: pytest.MonkeyPatch,
+        tracking_reset: None) -> None:
+    """What the engine's step does is done here, in this process (the engine venvs have no
+    MLflow): a run tracked while MLOPS_TRIGGER holds the firing's trigger logs a model. The
+    check that sees the engine run succeed finds that run by the trigger's id on the real
+    tracking server and registers its model as the deployment's candidate; a run of another
+    firing is left alone."""
+    import numpy as np
+    from mlflow import MlflowClient
+    from sklearn.linear_model import LinearRegression
+
+    import jupyter_mlops as mlops
+    from jupyter_mlops.monitor.check import _registered
+
+    monkeypatch.setenv("MLOPS_TRACKING_URI", tracking_server)
+    deployed(project, "churn")
+    ours, other = "ab" * 16, "cd" * 16
+    X = np.arange(8.0).reshape(4, 2)
+    for trigger_id in (ours, other):
+        monkeypatch.setenv("MLOPS_TRIGGER", json.dumps(
+            {"deployment": "churn", "rule": "0123abcd", "when": "drift", "report": "x",
+             "model": "churn", "engine": "prefect", "trigger_id": trigger_id}))
+        with mlops.start_run(cwd=str(project)) as run:
+            mlops.log_model(LinearRegression().fit(X, X[:, 0]), "model", input_example=X[:2])
+        if trigger_id == ours:
+            retrained = run.run_id
+    monkeypatch.delenv("MLOPS_TRIGGER")
+    succeeded = {"status": "succeeded", "engine": "prefect", "engine_run": "r",
+                 "trigger_id": ours, "model": "churn", "error": None}
+
+    result = _registered(load_config(project), "churn", succeeded)
+
+    assert result["tracked_runs"] == [retrained] and result["error"] is None
+    candidate = MlflowClient(tracking_server).get_model_version_by_alias("churn", "candidate")
+    assert candidate.run_id == retrained
+    assert result["candidates"] == [
+        f"churn version {candidate.version} → models:/churn@candidate"]
+    planted = _registered(load_config(project), "churn", {**succeeded,
+                                                         "trigger_id": "%' OR '1'='1"})
+    assert "is not a trigger id" in planted["error"] and "candidates" not in planted

@@ -230,6 +230,20 @@ def check(name: str, *, fire: bool = True, cwd: str | os.PathLike[str] | None = 
     return result
 
 
+def _registered(config: Config, name: str, result: dict[str, Any]) -> dict[str, Any]:
+    """An engine's retraining that just succeeded, with the models its tracked runs logged
+    registered as the deployment's ``candidate`` (as a local retraining does)."""
+    if result.get("status") != "succeeded" or not result.get("trigger_id"):
+        return result
+    model = str(result.get("model") or name)
+    try:
+        runs, candidates = retrain.engine_candidates(config, str(result["trigger_id"]), model)
+    except MLOpsError as exc:
+        return {**result, "error": f"the run succeeded, but its models were not registered "
+                                   f"as {model}@candidate: {exc}"[:400]}
+    return {**result, "tracked_runs": runs, "candidates": candidates}
+
+
 def _decide(config: Config, name: str, item: Rule, verdict: tuple[bool | None, str],
             now: datetime, fire: bool) -> RuleCheck:
     """Fire rule ``item`` if it holds and may (changing ``item`` only when ``fire``)."""
@@ -237,7 +251,7 @@ def _decide(config: Config, name: str, item: Rule, verdict: tuple[bool | None, s
     last = dict(item.last_result) if item.last_result else None
     if last is not None and last.get("status") == "running":
         if last.get("engine"):
-            last = engines.poll(config, last)
+            last = _registered(config, name, engines.poll(config, last))
         elif not retrain.alive(last.get("pid")):
             last = retrain.lost(last)
     outcome = RuleCheck(item.id, item.when, holds, reason, result=last)

@@ -156,15 +156,18 @@ def start(config: Config, name: str, rule: Rule, report: str, model: str
     if not notebook.is_file():
         raise NotFoundError(f"rule {rule.id}: its notebook {rule.then} is gone")
     pipeline = _pipeline(notebook).name
+    trigger_id = uuid.uuid4().hex  # the runs it tags are found by it, to register
     trigger = json.dumps({"deployment": name, "rule": rule.id, "when": rule.when,
-                          "report": report, "model": model, "engine": engine})
+                          "report": report, "model": model, "engine": engine,
+                          "trigger_id": trigger_id})
     base = base_url(config, engine)
     if engine == "prefect":
         found = _start_prefect(base, pipeline, rule, {TRIGGER_PARAMETER: trigger})
     else:
         found = _start_airflow(base, pipeline, rule, {TRIGGER_PARAMETER: trigger})
     return {"status": "running", "engine": engine, **found, "run_id": None, "log": None,
-            "error": None, "notebook": rule.then, "started": _now(), "finished": None}
+            "error": None, "notebook": rule.then, "started": _now(), "finished": None,
+            "trigger_id": trigger_id, "model": model}
 
 
 def _start_prefect(api: str, flow: str, rule: Rule, parameters: dict[str, str]

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,9 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config, load_config
-from ..errors import BackendUnavailableError, MLOpsError, NotFoundError
+from ..errors import BackendUnavailableError, MLOpsError, NotFoundError, UserInputError
 from ..paths import make_folder
-from ..tracking.trigger import CANDIDATE_ALIAS, RUNS_ENV, TRIGGER_ENV, current
+from ..tracking.trigger import CANDIDATE_ALIAS, RUNS_ENV, TRIGGER_ENV, TRIGGER_TAG, current
 from .rules import Rule, locked_rules, now_iso, rules_folder
 
 if TYPE_CHECKING:
@@ -157,6 +158,22 @@ def register_candidates(config: Config, runs: list[str], name: str) -> list[str]
             registered.append(str(registration))
             print(f"registered {registration} (not deployed)", flush=True)
     return registered
+
+
+def engine_candidates(config: Config, trigger_id: str, model: str
+                      ) -> tuple[list[str], list[str]]:
+    """The tracked runs an engine's retraining started (those whose ``mlops.trigger`` tag
+    carries ``trigger_id``) and the models of theirs registered as ``model@candidate``."""
+    from ..tracking.store import reachable_client
+
+    if not re.fullmatch(r"[0-9a-f]{32}", trigger_id):  # from a rules file: untrusted
+        raise UserInputError(f"{trigger_id[:40]!r} is not a trigger id")
+    client = reachable_client(config)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    found = client.search_runs(
+        experiments, filter_string=f"tags.`{TRIGGER_TAG}` LIKE '%{trigger_id}%'")
+    runs = [run.info.run_id for run in found]
+    return runs, register_candidates(config, runs, model)
 
 
 def record(config: Config, name: str, rule_id: str, run_id: str,

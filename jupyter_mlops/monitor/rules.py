@@ -219,7 +219,8 @@ def _rule_problem(data: dict[str, Any]) -> str | None:
     if not isinstance(result, dict) or result.get("status") not in RESULT_STATUSES:
         return "'last_result' has no known status"
     texts = ("run_id", "log", "log_tail", "error", "notebook", "step_log", "started",
-             "finished", "engine", "engine_pipeline", "engine_run", "url")
+             "finished", "engine", "engine_pipeline", "engine_run", "url", "trigger_id",
+             "model")
     if any(result.get(k) is not None and not isinstance(result[k], str) for k in texts) \
             or any(not isinstance(result.get(k, []), list)
                    or not all(isinstance(v, str) for v in result.get(k, []))
