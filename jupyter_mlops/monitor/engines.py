@@ -33,9 +33,10 @@ UI)}``, and later checks turn it into ``succeeded`` or ``failed``.
 
 No credentials are sent: an engine whose API asks for none (a Prefect server of one's own;
 an Airflow whose auth manager lets the caller in). An engine that cannot be reached, or has
-no such deployment or DAG, is one line in the rule's result. Unlike a local retraining, the
-models an engine's runs log are not registered as the deployment's ``candidate``: the local
-retraining process does that, and an engine run has none.
+no such deployment or DAG, is one line in the rule's result. The trigger carries an id
+(``trigger_id``); when a check sees the engine's run succeed, the runs tagged with it are
+looked up in the tracking store and their models registered as the deployment's
+``candidate`` (``check._registered``), as a local retraining does.
 """
 
 from __future__ import annotations
