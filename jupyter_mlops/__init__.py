@@ -48,6 +48,8 @@ _LAZY: dict[str, str] = {
     "features": "features",
     # mlops.monitor is the monitor package: mlops.monitor.inferences("churn"), .summary(...)
     "monitor": "monitor",
+    # mlops.sweep is the sweep package, callable: mlops.sweep(train, space={...}, trials=20)
+    "sweep": "sweep",
 }
 
 

@@ -93,7 +93,7 @@ def test_verbs_are_listed_once_core_verbs_around_the_capabilities() -> None:
     magic = [verb.name for verb in verbs_for("magic")]
     assert {"track", "param", "step"} <= set(magic) - set(names)
     assert "demo" not in magic
-    assert {v.name for v in verbs_for("magic") if v.cell} == {"track", "step"}
+    assert {v.name for v in verbs_for("magic") if v.cell} == {"track", "step", "sweep"}
 
 
 # --------------------------------------------------------------------------- lazy parsing

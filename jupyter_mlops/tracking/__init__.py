@@ -81,4 +81,7 @@ CAPABILITY = Capability("experiments", "Experiments", __name__, verbs=(
     _query_verb("runs", "list the runs of this notebook or an experiment"),
     _query_verb("compare", "compare runs: parameter differences and metric histories"),
     _query_verb("register", "register a run's model and set an alias"),
+    Verb("sweep", "search hyper-parameters: %%mlops sweep runs the cell once per trial",
+         configure=lazy("jupyter_mlops.sweep.verbs:configure_sweep"),
+         run=lazy("jupyter_mlops.sweep.verbs:run_sweep"), adapters=MAGIC_ONLY, cell=True),
 ))
