@@ -24,7 +24,7 @@ def configure_sweep(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "%%mlops sweep runs the cell once per trial of an Optuna study, the trial's values "
         "bound to the parameters cell's names, each trial a child run of one parent run. The "
-        "space comes from --space or '# sweep: KIND(ARGS)' comments in the parameters cell.")
+        "space is --space, or else the '# sweep: KIND(ARGS)' comments in the parameters cell.")
     parser.add_argument("--trials", type=positive_int, required=True, metavar="N",
                         help="how many trials to run")
     parser.add_argument("--jobs", type=positive_int, default=1, metavar="J",
@@ -44,7 +44,8 @@ def configure_sweep(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--register", metavar="MODEL",
                         help="register the best trial's model as MODEL with alias champion")
     parser.add_argument("--space", metavar="SPACE",
-                        help='e.g. "lr=loguniform(1e-4,1e-1) act=choice(relu,tanh)"')
+                        help='e.g. "lr=loguniform(1e-4,1e-1) act=choice(relu,tanh)" '
+                        "(instead of the parameters cell's '# sweep:' comments)")
     parser.add_argument("--seed", type=int, metavar="N", help="seed of the sampler")
     parser.add_argument("--storage", metavar="URL",
                         help="an RDB URL for a shared study (default: .mlops/sweeps/)")
@@ -66,7 +67,7 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
     notebook_text = ctx.notebook()
     notebook = Path(notebook_text) if notebook_text else None
     names, annotated = _parameters_cell(notebook)
-    space: Space = {**annotated, **(parse_space(args.space) if args.space else {})}
+    space: Space = parse_space(args.space) if args.space else annotated
     if not space:
         raise UsageError("nothing to sweep: give --space \"NAME=KIND(ARGS) …\" or add "
                          "'# sweep: KIND(ARGS)' comments to the parameters cell's lines")
