@@ -202,6 +202,17 @@ def test_resume_adds_trials_to_the_same_study(server: str, project: Path) -> Non
         sweep(lambda x: x, space=space, trials=1, name="resumable")
 
 
+def test_a_study_in_a_database_named_by_url(server: str, tmp_path: Path,
+                                             project: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    sweep(lambda x: x, space={"x": uniform(0, 1)}, trials=1, name="shared", storage=url)
+    again = sweep(lambda x: x, space={"x": uniform(0, 1)}, trials=1, name="shared",
+                  storage=url, resume=True)
+
+    assert len(again.trials) == 2
+    assert not (project / ".mlops" / "sweeps").exists()
+
+
 def test_a_default_name_counts_up_and_resume_takes_the_latest(server: str) -> None:
     first = sweep(lambda x: x, space={"x": uniform(0, 1)}, trials=1)
     second = sweep(lambda x: x, space={"x": uniform(0, 1)}, trials=1)

@@ -282,15 +282,15 @@ def _trial(study: Any, objective: Objective, space: Space, metric: str, prune: b
     import optuna
 
     trial = study.ask()
-    try:
+    try:  # a trial the study asked for is told, whatever happens before its run starts
         params = {key: dist.suggest(trial, key) for key, dist in space.items()}
+        if namespace is not None:  # the magic: the run captures the parameters cell's values
+            namespace.update(params)
+        child = lifecycle.start_run(experiment, f"{study_name}-{trial.number}", nested=True,
+                                    namespace=namespace, cwd=cwd)
     except BaseException:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         raise
-    if namespace is not None:  # the magic: the run captures the parameters cell's values
-        namespace.update(params)
-    child = lifecycle.start_run(experiment, f"{study_name}-{trial.number}", nested=True,
-                                namespace=namespace, cwd=cwd)
     trial.set_user_attr("run_id", child.run_id)
     lifecycle.set_tags(**{"mlops.sweep.study": study_name, "mlops.sweep.trial": trial.number})
     lifecycle.log_params(**params)
