@@ -187,6 +187,11 @@ def test_the_best_trials_model_is_registered_as_champion(
      "sets"),
     ("--trials 2 --space \"x=uniform(1\"", "--space: cannot read 'x=uniform(1'"),
     ("--trials 2 --jobs 2", "--jobs 2: parallel trials are not built yet; use --jobs 1"),
+    ("--trials 2 --space \"epochs=uniform(1, 9)\"",
+     "epochs=uniform(1, 9): parameter 'epochs' is an integer, not float 1.0 (its value in the "
+     "parameters cell is 3)"),
+    ("--trials 2 --space \"x=choice(relu, 0.5)\"",
+     "x=choice('relu', 0.5): parameter 'x' is a number, not str 'relu'"),
     ("--trials 0", "argument --trials: must be at least 1, not '0'"),
     ("--trials 2 --direction up", "argument --direction: invalid choice: 'up'"),
 ])

@@ -7,11 +7,15 @@ import argparse
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserInputError
 from ..verb import Context, UsageError, positive_int
 from .study import DIRECTIONS, PRUNERS, SAMPLERS
+
+if TYPE_CHECKING:
+    from ..pipeline.model import Parameter
+    from .space import Distribution
 
 _ABSENT = object()
 
@@ -66,7 +70,8 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
 
     notebook_text = ctx.notebook()
     notebook = Path(notebook_text) if notebook_text else None
-    names, annotated = _parameters_cell(notebook)
+    parameters, annotated = _parameters_cell(notebook)
+    names = {p.name for p in parameters}
     space: Space = parse_space(args.space) if args.space else annotated
     if not space:
         raise UsageError("nothing to sweep: give --space \"NAME=KIND(ARGS) …\" or add "
@@ -77,6 +82,9 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
                              f"{', '.join(unknown)} not in the parameters cell "
                              f"({', '.join(sorted(names)) or 'it sets none'}): sweep only the "
                              "parameters it sets")
+    for parameter in parameters:
+        if parameter.name in space:
+            _check_type(parameter, space[parameter.name])
     _warn_unused(space, ctx.cell)
     namespace = ctx.namespace
     before = {name: namespace.get(name, _ABSENT) for name in space}
@@ -102,8 +110,9 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
                 namespace[name] = value
 
 
-def _parameters_cell(notebook: Path | None) -> tuple[set[str], dict[str, Any]]:
-    """The names the notebook's ``parameters`` cell sets, and its ``# sweep:`` annotations."""
+def _parameters_cell(notebook: Path | None) -> tuple[list[Parameter], dict[str, Any]]:
+    """The parameters the notebook's ``parameters`` cell sets, and its ``# sweep:``
+    annotations."""
     from ..pipeline.notebook import from_notebook
     from .space import parse_annotations
 
@@ -116,14 +125,25 @@ def _parameters_cell(notebook: Path | None) -> tuple[set[str], dict[str, Any]]:
     if not cells:
         raise UserInputError(f"{notebook.name} has no cell tagged 'parameters': tag the cell "
                              "that sets the values to sweep")
-    names = {p.name for p in pipeline.parameters}
     space: dict[str, Any] = {}
     for cell in cells:
         try:
             space.update(parse_annotations(cell.source))
         except UserInputError as exc:
             raise UserInputError(f"{notebook.name} cell {cell.number}: {exc}") from None
-    return names, space
+    return list(pipeline.parameters), space
+
+
+def _check_type(parameter: Parameter, dist: Distribution) -> None:
+    """The values ``dist`` gives must be of the parameter's type (its default's)."""
+    samples = (list(dist.values) if dist.kind == "choice"
+               else [int(dist.low)] if dist.kind == "integer" else [dist.low])
+    try:
+        for value in samples:
+            parameter.check(value)
+    except UserInputError as exc:
+        raise UserInputError(f"{parameter.name}={dist}: {exc} (its value in the parameters "
+                             f"cell is {parameter.default!r})") from None
 
 
 def _warn_unused(space: dict[str, Any], cell: str) -> None:
