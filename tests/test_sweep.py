@@ -184,6 +184,20 @@ def test_an_interrupt_ends_every_run_and_stops_the_sweep(server: str) -> None:
     assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED", "KILLED", "KILLED"]
 
 
+def test_no_trial_starts_after_the_timeout(server: str) -> None:
+    import time
+
+    def slow(x: float) -> float:
+        time.sleep(0.4)
+        return x
+
+    began = time.monotonic()
+    result = sweep(slow, space={"x": uniform(0, 1)}, trials=50, timeout=1.0)
+
+    assert 1 <= len(result.trials) <= 3  # started within 1 s, each taking 0.4 s or more
+    assert time.monotonic() - began < 1.0 + 5  # the trial under way when it passed, no more
+
+
 # --------------------------------------------------------------------------- the study
 
 

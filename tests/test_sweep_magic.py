@@ -125,6 +125,25 @@ def test_a_raising_cell_fails_its_trial_and_the_sweep_goes_on(
     assert shell.user_ns["x"] == 0.0 and mlops.active_run() is None
 
 
+def test_pruned_trials_show_one_line_each_and_are_killed(
+        shell: InteractiveShell, tracking_server: str, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    result = run(shell, "%%mlops sweep --trials 14 --sampler random --seed 0 "
+                        "--space \"x=uniform(-10, 10)\"\n"
+                        "import jupyter_mlops as mlops\n"
+                        "for step in range(6):\n"
+                        "    mlops.log(loss=abs(x) + 1 / (step + 1))\n")
+
+    pruned = list(result.trials["state"]).count("pruned")
+    assert pruned >= 2
+    shown = capsys.readouterr().out
+    assert shown.count("mlops sweep: trial pruned at step") == pruned
+    assert "Traceback" not in shown and "_Pruned" not in shown
+    killed = [r for r in children(tracking_server, result) if r.info.status == "KILLED"]
+    assert len(killed) == pruned
+    assert {r.data.tags["mlops.sweep.state"] for r in killed} == {"pruned"}
+
+
 def test_a_metric_the_cell_never_logs_fails_each_trial_with_that_message(
         shell: InteractiveShell, tracking_server: str) -> None:
     result = run(shell, "%%mlops sweep --trials 2 --metric accuracy\n" + TRAIN)

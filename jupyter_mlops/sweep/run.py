@@ -41,6 +41,10 @@ class MetricNotLogged(UserInputError):
 class _Pruned(Exception):
     """Raised inside the trial's code (from ``mlops.log``) when the pruner stops it."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for it in the cell's output: one line, not a traceback."""
+        return [f"mlops sweep: trial {self}"]
+
 
 class MetricWatcher:
     """While a trial runs: each point of ``metric`` logged to its run is reported to the Optuna
