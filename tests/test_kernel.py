@@ -226,7 +226,7 @@ def test_a_line_verb_used_as_a_cell_magic_is_a_usage_error(shell: InteractiveShe
         run(shell, "%%mlops status\nx = 1\n")
 
     assert "'status' is a line verb" in str(caught.value)
-    assert "track, step" in str(caught.value)
+    assert "track, sweep, step" in str(caught.value)
     assert "x" not in shell.user_ns  # the cell body did not run
 
 
