@@ -86,14 +86,24 @@ def _port(url: str) -> int:
 
 def _raw(url: str, head: str, body: bytes = b"", timeout: float = 5.0
          ) -> tuple[socket.socket, bytes]:
-    """Send ``head`` (and ``body``) on a new connection; the connection and the first bytes
-    of the answer (b"" when none came within ``timeout``)."""
+    """Send ``head`` (and ``body``) on a new connection; the connection and the answer, its
+    body whole when it says how long it is (b"" when nothing came within ``timeout``). The
+    headers and the body may come in separate packets."""
     sock = socket.create_connection(("127.0.0.1", _port(url)), timeout=timeout)
     sock.sendall(head.encode() + body)
+    answer = b""
     try:
         answer = sock.recv(65536)
+        headers, _, content = answer.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in headers.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(content) < length:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer, content = answer + more, content + more
     except TimeoutError:
-        answer = b""
+        pass
     return sock, answer
 
 
