@@ -264,7 +264,8 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
     deployed = get_deployment("ui-churn", cwd=models.root)
     assert deployed.status == "serving" and deployed.url
     result = task.locator(".jp-mlops-deploy-result")
-    expect(result.locator("a")).to_have_attribute("href", deployed.url)
+    # the link is the URL as the browser normalises it (safeHref: http(s) only)
+    expect(result.locator("a")).to_have_attribute("href", f"{deployed.url}/")
     expect(result.locator('[data-field="device"]')).to_have_text(str(deployed.device))
     expect(result).to_contain_text("Warm-up")
 
@@ -274,7 +275,7 @@ def test_deploy_a_run_from_the_panel_roll_out_roll_back_and_undeploy(
         "cuda:0" if deployed.device == "cuda:0" else "cpu")
     expect(card.locator('[data-field="health"]')).to_have_text("ok")
     expect(card.locator('[data-field="model"]')).to_contain_text("(version 1)")
-    expect(card.locator('[data-field="url"] a')).to_have_attribute("href", deployed.url)
+    expect(card.locator('[data-field="url"] a')).to_have_attribute("href", f"{deployed.url}/")
     expect(card.get_by_role("button", name="Rollback")).to_be_disabled()  # one version only
 
     # the "try it" box starts from the model's signature and shows the model's answers
