@@ -284,7 +284,7 @@ def test_deploy_button_on_a_run_deploys_its_model_and_the_endpoint_answers(
         deployed = found[0]
         assert deployed.status == "serving" and deployed.url
         expect(task.locator(".jp-mlops-deploy-result a")).to_have_attribute(
-            "href", deployed.url)
+            "href", f"{deployed.url}/")  # as safeHref normalises it
         card = deploy_panel.locator(f'[data-deployment="{deployed.name}"]')
         expect(card).to_have_attribute("data-status", "serving", timeout=30_000)
         expect(card.locator('[data-field="health"]')).to_have_text("ok")
