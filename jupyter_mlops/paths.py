@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from .config import STATE_DIR
-from .errors import NotFoundError, PathOutsideRootError, UserInputError
+from .errors import BackendUnavailableError, NotFoundError, PathOutsideRootError, UserInputError
 
 #: ``.mlops/.gitignore``, written when ``.mlops/`` is created: the databases, artifacts, caches
 #: and logs under it stay out of git; the reviews are meant to be committed.
@@ -59,3 +62,66 @@ def resolve_inside(root: str | os.PathLike[str], relative: str, *, must_exist: b
     if must_exist and not candidate.exists():
         raise NotFoundError(f"no such file or folder: '{relative}'")
     return candidate
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` survive a crash (where the system allows it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` or leave it as it was: a temporary file of its own
+    (a unique name beside ``path``), synced to disk, renamed over ``path``, the folder synced.
+    ``mode``: the new file's permissions (default: those of the temporary file, 0600)."""
+    make_folder(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _sync_folder(path.parent)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, busy: str, timeout: float = 60.0,
+              unwritable: str | None = None) -> Iterator[None]:
+    """An exclusive lock between processes of this machine (``flock`` on ``path``), held
+    for the block. Not got within ``timeout`` seconds: a BackendUnavailableError saying
+    ``busy``; a lock file that cannot be made: a UserInputError saying ``unwritable``
+    (where given; else the OSError)."""
+    import fcntl
+
+    try:
+        make_folder(path.parent)
+        handle = path.open("a+b")
+    except OSError as exc:
+        if unwritable is None:
+            raise
+        raise UserInputError(f"{unwritable} ({path}: {exc.strerror})") from None
+    with handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise BackendUnavailableError(busy) from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

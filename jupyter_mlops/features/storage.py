@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BackendUnavailableError, UserInputError
-from ..paths import make_folder
+from ..paths import atomic_write, make_folder
+from ..paths import file_lock as paths_file_lock
 
 REGISTRY = "registry.json"
 FORMAT = 1
@@ -32,41 +31,11 @@ class RegistryConflict(BackendUnavailableError):
 
 @contextlib.contextmanager
 def file_lock(path: Path, timeout: float = 60.0) -> Iterator[None]:
-    """An exclusive lock between processes of this machine (``flock`` on ``path``)."""
-    import fcntl
-
-    make_folder(path.parent)
-    with path.open("a+") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise BackendUnavailableError(
-                        f"the feature registry is locked by another process ({path}); try "
-                        "again when its publish is done") from None
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    make_folder(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """The feature registry's lock between processes of this machine."""
+    with paths_file_lock(path, timeout=timeout,
+                         busy=f"the feature registry is locked by another process ({path}); "
+                              "try again when its publish is done"):
+        yield
 
 
 class LocalStorage:
@@ -99,7 +68,7 @@ class LocalStorage:
         return found.st_ino, found.st_mtime_ns, found.st_size
 
     def write(self, key: str, data: bytes, *, if_match: str | None = None) -> None:
-        _atomic_write(self.root / key, data)
+        atomic_write(self.root / key, data)
 
     def put_file(self, local: Path, key: str) -> None:
         target = self.root / key

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeGuard, get_args
 
 from ..errors import UserInputError
-from ..paths import STATE_GITIGNORE, make_folder
+from ..paths import STATE_GITIGNORE, atomic_write, make_folder
 
 FORMAT_VERSION = 1
 #: what a review event records
@@ -170,36 +169,6 @@ def _parse(data: bytes) -> Any:
 
 
 # --------------------------------------------------------------------------- files
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` survive a crash (where the system allows it)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Replace ``path`` with ``data`` or leave it as it was: a temporary file of its own
-    (a unique name beside ``path``), synced to disk, renamed over ``path``, the folder synced.
-    ``mode``: the new file's permissions (default: those of the temporary file, 0600)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if mode is not None:
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _sync_folder(path.parent)
 
 
 @dataclass

@@ -1,19 +1,17 @@
 """A suggestion applied to the working copy: one apply per notebook at a time (a lock file
 under the state folder, shared by the server, the kernel and the command line), the notebook
-read again under the lock, and written whole or not at all (``store.atomic_write``)."""
+read again under the lock, and written whole or not at all (``paths.atomic_write``)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import BackendUnavailableError, UserInputError
-from ..paths import make_folder
-from .store import atomic_write
+from ..paths import atomic_write, file_lock
 
 #: how long an apply waits for another apply of the same notebook to finish
 LOCK_TIMEOUT_S = 30.0
@@ -30,30 +28,12 @@ def notebook_lock(lock_file: Path, notebook: Path,
                   timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     """Hold the exclusive lock of ``notebook`` (``flock`` on ``lock_file``): any other
     apply to it, in this process or another, waits until the block is done."""
-    import fcntl
-
-    try:
-        make_folder(lock_file.parent)
-        handle = lock_file.open("a+b")
-    except OSError as exc:
-        raise UserInputError(f"cannot lock {notebook.name} for the edit: {lock_file} "
-                             f"({exc.strerror}): make the state folder writable") from None
-    with handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise BackendUnavailableError(
-                        f"{notebook.name} is being edited by another apply (lock "
-                        f"{lock_file}): try again when it is done") from None
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with file_lock(lock_file, timeout=timeout,
+                   busy=f"{notebook.name} is being edited by another apply (lock "
+                        f"{lock_file}): try again when it is done",
+                   unwritable=f"cannot lock {notebook.name} for the edit: make the state "
+                              "folder writable"):
+        yield
 
 
 def apply_suggestion(file: Path, index: int, new_source: str, line: int | None,
