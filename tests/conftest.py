@@ -124,6 +124,7 @@ def git() -> Callable[..., str]:
 
 
 # one-click deploy: models in one project and one shared local deployment (tests/test_deploy_*)
+from .attacker_fixtures import attacker  # noqa: E402, F401
 from .deploy_fixtures import deploy_project, served  # noqa: E402, F401
 
 # a real IPython shell with the extension loaded (tests/test_kernel.py, tests/test_*_magics.py)

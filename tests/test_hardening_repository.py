@@ -13,8 +13,6 @@ other review and panel still works.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,10 @@ import pytest
 
 from jupyter_mlops.review.diffs import clear_cache
 
+from .attacker_fixtures import AttackerServer
 from .pipeline_notebooks import CHAIN, write_notebook
 from .review_fixtures import base_cells, notebook, run_git, write
-from .test_hardening_credentials import TOKEN, AttackerServer
+from .test_hardening_credentials import TOKEN
 from .test_hardening_export import HOSTILE_NAMES
 from .test_hardening_review import _reply, dumped, plant
 
@@ -35,18 +34,6 @@ SECRET = "aws_secret_access_key = SECRET-9876"
 def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
     return {"ServerApp": {"jpserver_extensions": {"jupyter_mlops": True},
                           "allow_unauthenticated_access": False}}
-
-
-@pytest.fixture
-def attacker() -> Iterator[AttackerServer]:
-    server = AttackerServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
