@@ -12,8 +12,11 @@ A request whose ``Host`` is not the deployment's own is refused (403) whatever i
 web page whose name an attacker resolves to 127.0.0.1 (DNS rebinding) sends its own name, so
 it cannot call the model. With ``deploy.auth = "token"``, ``/invocations`` wants the bearer
 token made at deploy (401 without it). A scoring request is admitted before its body is read:
-a ``Content-Length`` over the limit is a 413 and a full queue (requests or bytes) a 503, and
-uvicorn discards the unread body."""
+a ``Content-Length`` over the limit is a 413 and a full queue (requests or bytes) a 503. The
+answer goes out at once; then, as nginx's lingering close does, the refused body is read and
+thrown away (up to ``DRAIN_BYTES`` within ``DRAIN_SECONDS``) before the response is ended: a
+client that sent ``Connection: close`` (urllib does) and is still writing would otherwise find
+the socket closed under it and never read the 413, only a broken pipe."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,6 +41,8 @@ from .protocol import JSON, dumps, error_body
 from .state import ServingSettings, VersionInfo
 
 REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+DRAIN_BYTES = 64 * 1024 * 1024  # a refused body larger is not read: the client may see a reset
+DRAIN_SECONDS = 5.0
 
 
 def request_id(scope: Scope) -> bytes:
@@ -86,12 +91,35 @@ def host_allowed(host: bytes | None, settings: ServingSettings) -> bool:
                     *(n.lower() for n in settings.host_names))
 
 
+async def drain(receive: Receive, length: int | None, expects_continue: bool) -> None:
+    """Read and discard a refused request's body (none of it is kept), so that the client
+    gets to read the answer; gives up past ``DRAIN_BYTES`` or ``DRAIN_SECONDS``. A client
+    that sent ``Expect: 100-continue`` has sent no body yet and is not invited to."""
+    if expects_continue or length == 0 or (length is not None and length > DRAIN_BYTES):
+        return
+
+    async def read() -> None:
+        seen, more = 0, True
+        while more and seen <= DRAIN_BYTES:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            seen += len(message.get("body", b""))
+            more = message.get("more_body", False)
+
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(read(), DRAIN_SECONDS)
+
+
 async def respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]],
-                  media: str = JSON) -> None:
+                  media: str = JSON, end: bool = True) -> None:
+    """Send the whole answer; with ``end=False`` the response is left open (the client has
+    every byte already) until an empty ``http.response.body`` ends it: uvicorn closes a
+    ``Connection: close`` socket only once the response ends."""
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", media.encode()),
                             (b"content-length", str(len(body)).encode()), *headers]})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": body, "more_body": not end})
 
 
 def create_app(front: ServingFront) -> FastAPI:
@@ -240,6 +268,7 @@ class ScoringApp:
         started = time.perf_counter()  # latency: the loop's clock is coarse (uvloop: 1 ms)
         began = asyncio.get_running_loop().time()  # the batcher's deadlines
         content_type, length, authorization = JSON, None, b""
+        expects_continue = False
         for key, value in scope["headers"]:
             if key == b"content-type":
                 content_type = value.decode("latin-1")
@@ -247,10 +276,13 @@ class ScoringApp:
                 length = int(value) if value.isdigit() else None
             elif key == b"authorization":
                 authorization = value
+            elif key == b"expect":
+                expects_continue = value.lower() == b"100-continue"
         front = self.front
         scored = front.refuse(authorization, length)
-        if scored is not None:  # refused before the body is read: uvicorn discards it
-            await self._answer(send, rid, scored, started, b"", content_type)
+        if scored is not None:  # refused before the body is read: answer, then drain it
+            await self._answer(send, rid, scored, started, b"", content_type,
+                               drain(receive, length, expects_continue))
             return
         limit = settings.max_request_bytes
         chunks: list[bytes] = []
@@ -279,8 +311,13 @@ class ScoringApp:
         await self._answer(send, rid, scored, started, body, content_type)
 
     async def _answer(self, send: Send, rid: bytes, scored: Scored, started: float,
-                      body: bytes, content_type: str) -> None:
+                      body: bytes, content_type: str,
+                      linger: Awaitable[None] | None = None) -> None:
         status, answer, media, headers = scored[:4]
-        await respond(send, status, answer, [(b"x-request-id", rid), *headers], media)
+        await respond(send, status, answer, [(b"x-request-id", rid), *headers], media,
+                      end=linger is None)
         self.front.answered(rid.decode(), scored, time.perf_counter() - started, body,
                             content_type)
+        if linger is not None:
+            await linger
+            await send({"type": "http.response.body", "body": b""})
