@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import load_config
 from ..errors import UserInputError
@@ -30,6 +30,9 @@ from .study import (
     open_study,
     storage_url,
 )
+
+if TYPE_CHECKING:
+    from .progress import SweepProgress
 
 Objective = Callable[[dict[str, Any]], Any]
 
@@ -206,7 +209,8 @@ def sweep(fn: Callable[..., Any], space: Mapping[str, Distribution], trials: int
           sampler: SamplerName = "tpe", pruner: PrunerName = "median",
           timeout: float | None = None, name: str | None = None, resume: bool = False,
           register: str | None = None, *, seed: int | None = None, storage: str | None = None,
-          experiment: str | None = None, cwd: str | os.PathLike[str] | None = None) -> Sweep:
+          experiment: str | None = None, cwd: str | os.PathLike[str] | None = None,
+          progress: SweepProgress | None = None) -> Sweep:
     """Search ``space`` for the parameters that ``direction`` ``metric``: ``fn(**params)`` runs
     once per trial inside a child run and logs the metric with ``mlops.log`` (or returns it)."""
     if not callable(fn):
@@ -215,7 +219,7 @@ def sweep(fn: Callable[..., Any], space: Mapping[str, Distribution], trials: int
                      metric=metric, direction=direction, sampler=sampler, pruner=pruner,
                      timeout=timeout, name=name, resume=resume, register=register, seed=seed,
                      storage=storage, experiment=experiment,
-                     cwd=os.fspath(cwd) if cwd else None, returns=True)
+                     cwd=os.fspath(cwd) if cwd else None, returns=True, progress=progress)
 
 
 def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, metric: str,
@@ -223,7 +227,7 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
               timeout: float | None, name: str | None, resume: bool, register: str | None,
               seed: int | None, storage: str | None, experiment: str | None, cwd: str | None,
               returns: bool, namespace: dict[str, Any] | None = None,
-              base: str = "sweep") -> Sweep:
+              base: str = "sweep", progress: SweepProgress | None = None) -> Sweep:
     """The sweep's loop (``sweep`` and ``%%mlops sweep`` both): ``objective(params)`` per
     trial; ``returns``: a number it returns is the objective when the metric was not logged."""
     check_settings(direction, sampler, pruner, jobs, trials, timeout)
@@ -242,6 +246,8 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
                                  namespace=namespace, cwd=cwd)
     result = Sweep(study, parent.run_id, metric, direction)
     try:
+        if progress is not None:
+            progress.started(trials, study_name, parent.run_id)
         lifecycle.set_tags(**{"mlops.sweep.study": study_name, "mlops.sweep.role": "parent"})
         lifecycle.log_params(**{
             "sweep.metric": metric, "sweep.direction": direction, "sweep.sampler": sampler,
@@ -258,7 +264,7 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
                     break
                 study.enqueue_trial(point)
             _trial(study, objective, space, metric, pruner == "median", experiment,
-                   study_name, namespace, cwd, returns)
+                   study_name, namespace, cwd, returns, progress)
         if result.best_value is not None:
             best: dict[str, Any] = {f"best_{metric}": result.best_value}
             lifecycle.log(**best)
@@ -267,22 +273,30 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
     except BaseException as exc:
         lifecycle.end(parent, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED",
                       error=exc)
+        if progress is not None:
+            progress.finished(result)
         raise
     lifecycle.end(parent, "FINISHED")
-    if register:
-        if result.best_run_id is None:
-            raise UserInputError(f"--register {register}: no trial completed, nothing to "
-                                 "register")
-        from ..tracking.registry import register as register_model
+    try:
+        if register:
+            if result.best_run_id is None:
+                raise UserInputError(f"--register {register}: no trial completed, nothing to "
+                                     "register")
+            from ..tracking.registry import register as register_model
 
-        result.registration = register_model(result.best_run_id, register, "champion", cwd=cwd)
+            result.registration = register_model(result.best_run_id, register, "champion",
+                                                 cwd=cwd)
+    finally:
+        if progress is not None:
+            progress.finished(result)
     return result
 
 
 def _trial(study: Any, objective: Objective, space: Space, metric: str, prune: bool,
            experiment: str | None, study_name: str, namespace: dict[str, Any] | None,
-           cwd: str | None, returns: bool) -> None:
-    """One trial: ask the study, run the objective in a child run, tell the study."""
+           cwd: str | None, returns: bool, progress: SweepProgress | None = None) -> None:
+    """One trial: ask the study, run the objective in a child run, tell the study; ``progress``
+    hears of it when it starts and when it ends."""
     import optuna
 
     trial = study.ask()
@@ -298,8 +312,18 @@ def _trial(study: Any, objective: Objective, space: Space, metric: str, prune: b
     trial.set_user_attr("run_id", child.run_id)
     lifecycle.set_tags(**{"mlops.sweep.study": study_name, "mlops.sweep.trial": trial.number})
     lifecycle.log_params(**params)
+    began = time.monotonic()
+
+    def report(state: str, value: float | None = None) -> None:
+        if progress is not None:
+            progress.trial({"number": trial.number, "params": params, "value": value,
+                            "state": state, "duration": (None if state == "running"
+                                                         else time.monotonic() - began),
+                            "run_id": child.run_id})
+
     watcher = MetricWatcher(child, metric, trial, prune)
     try:
+        report("running")
         with watcher:
             returned = objective(params)
         value = watcher.last
@@ -317,18 +341,21 @@ def _trial(study: Any, objective: Objective, space: Space, metric: str, prune: b
         lifecycle.set_tags(**{"mlops.sweep.state": "pruned", "mlops.sweep.pruned": str(exc)})
         lifecycle.end(child, "KILLED")
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        report("pruned", watcher.last)
         return
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
         lifecycle.set_tags(**{"mlops.sweep.state": "interrupted" if interrupted else "failed"})
         lifecycle.end(child, "KILLED" if interrupted else "FAILED", error=exc)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        report("fail")
         if interrupted or not isinstance(exc, Exception):
             raise
         return
     lifecycle.set_tags(**{"mlops.sweep.state": "complete"})
     lifecycle.end(child, "FINISHED")
     study.tell(trial, value)
+    report("complete", value)
 
 
 def _number(value: Any) -> float | None:
