@@ -40,6 +40,7 @@ from tornado import web
 
 from ..errors import UserInputError
 from ..server.base import MLOpsHandler, relative_to_root
+from .images_routes import ImageDiffHandler
 
 if TYPE_CHECKING:
     from . import Review
@@ -245,4 +246,5 @@ ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("review/comments", CommentsHandler),
     (r"review/threads/([A-Za-z0-9_-]+)/(replies|resolve|apply)", ThreadActionHandler),
     (r"review/(approve|request-changes)", VerdictHandler),
+    ("review/image-diff", ImageDiffHandler),
 ]
