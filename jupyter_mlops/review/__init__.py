@@ -21,6 +21,8 @@ from ..verb import Capability, dispatched, lazy_exports
 
 if TYPE_CHECKING:
     from .diffs import changes, diff
+    from .export_html import ExportedReview, export_review, review_html
+    from .files import diff_files
     from .model import CellDiff, DiffFilters, DiffSummary, LineDiff, NotebookDiff, Revision
     from .reviews import Comment, Review, Thread, open_review, reviews_under
 
@@ -30,6 +32,7 @@ __all__ = [
     "Comment",
     "DiffFilters",
     "DiffSummary",
+    "ExportedReview",
     "LineDiff",
     "NotebookDiff",
     "Review",
@@ -37,12 +40,17 @@ __all__ = [
     "Thread",
     "changes",
     "diff",
+    "diff_files",
+    "export_review",
     "open_review",
+    "review_html",
     "reviews_under",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals(), {
     **dict.fromkeys(["changes", "diff"], "diffs"),
+    **dict.fromkeys(["ExportedReview", "export_review", "review_html"], "export_html"),
+    "diff_files": "files",
     **dict.fromkeys(["CellDiff", "DiffFilters", "DiffSummary", "LineDiff", "NotebookDiff",
                      "Revision"], "model"),
     **dict.fromkeys(["Comment", "Review", "Thread", "open_review", "reviews_under"],

@@ -40,33 +40,14 @@ from tornado import web
 
 from ..errors import UserInputError
 from ..server.base import MLOpsHandler, relative_to_root
+from .files_routes import DiffFilesHandler, ExportHandler
 from .images_routes import ImageDiffHandler
+from .merge_routes import ROUTES as MERGE_ROUTES
+from .params import diff_filters
+from .params import rev as _rev
 
 if TYPE_CHECKING:
     from . import Review
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _flag(handler: MLOpsHandler, name: str, default: bool) -> bool:
-    raw = handler.get_argument(name, "")
-    if raw == "":
-        return default
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise UserInputError(f"'{name}' is 1 or 0, not {raw!r}")
-
-
-def _rev(value: Any, name: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise UserInputError(f"'{name}' is a revision name (HEAD, INDEX, WORKING, a ref)")
-    return value
-
 
 def _line(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
@@ -134,13 +115,10 @@ class DiffHandler(ReviewBase):
 
     @web.authenticated
     async def get(self) -> None:
-        from . import DiffFilters, diff
+        from . import diff
 
         notebook = self.notebook(self.get_argument("path", ""), must_exist=False)
-        filters = DiffFilters(outputs=_flag(self, "outputs", True),
-                              metadata=_flag(self, "metadata", False),
-                              execution_counts=_flag(self, "execution_counts", False),
-                              attachments=_flag(self, "attachments", True))
+        filters = diff_filters(self)
         fmt = self.get_argument("format", "")
         if fmt not in ("", "nbdime"):
             raise UserInputError(f"format is nbdime or left out, not {fmt!r}")
@@ -246,5 +224,8 @@ ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("review/comments", CommentsHandler),
     (r"review/threads/([A-Za-z0-9_-]+)/(replies|resolve|apply)", ThreadActionHandler),
     (r"review/(approve|request-changes)", VerdictHandler),
+    *MERGE_ROUTES,
     ("review/image-diff", ImageDiffHandler),
+    ("review/diff-files", DiffFilesHandler),
+    ("review/export", ExportHandler),
 ]

@@ -29,7 +29,8 @@ def configure_diff(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", default=None, metavar="PATH",
                         help="the notebook (in a notebook: this one)")
     parser.add_argument("base_rev", nargs="?", default=None, metavar="BASE",
-                        help="same as --base")
+                        help="same as --base; or a second notebook file: PATH and it are "
+                        "compared as files (PATH the base)")
     parser.add_argument("head_rev", nargs="?", default=None, metavar="HEAD",
                         help="same as --head")
     _revisions(parser)
@@ -50,15 +51,23 @@ def configure_diff(parser: argparse.ArgumentParser) -> None:
 def run_diff(args: argparse.Namespace, ctx: Context) -> Any:
     """The diff (a ``NotebookDiff``), or its nbdime form with ``--nbdime``."""
     from . import DiffFilters, diff
+    from .files import diff_files, files_given
 
     if args.base_rev and args.base:
         raise UserInputError("give the base once: BASE or --base")
     if args.head_rev and args.head:
         raise UserInputError("give the head once: HEAD or --head")
-    path = notebook_path(args.path, ctx, "diff NOTEBOOK.ipynb")
     filters = DiffFilters(outputs=not args.no_outputs, metadata=args.metadata,
                           execution_counts=args.execution_counts,
                           attachments=not args.no_attachments)
+    files = files_given(args.path, args.base_rev, ctx.cwd)
+    if files is not None:  # diff A.ipynb B.ipynb: two files as they are
+        if args.head_rev or args.base or args.head:
+            raise UserInputError("two files are compared as they are: leave out the "
+                                 "revisions (HEAD, --base, --head)")
+        result = diff_files(*files, filters=filters, labels=(args.path, args.base_rev))
+        return result.to_nbdime() if args.nbdime else result
+    path = notebook_path(args.path, ctx, "diff NOTEBOOK.ipynb")
     result = diff(path, args.base_rev or args.base or "HEAD", args.head_rev or args.head,
                   filters=filters)
     if args.path is not None:
@@ -113,6 +122,11 @@ def configure_review(parser: argparse.ArgumentParser) -> None:
     changes = sub.add_parser("request-changes", help="ask for changes")
     common(changes)
     changes.add_argument("text", metavar="TEXT", help="what to change")
+    export = sub.add_parser("export", help="write the review as one static HTML file anyone "
+                            "can read in a browser (diff, threads, suggestions, verdicts)")
+    common(export)
+    export.add_argument("--html", required=True, metavar="OUT.html",
+                        help="the file to write (replaced whole)")
 
 
 def _summary_text(data: dict[str, Any]) -> str:
@@ -165,6 +179,14 @@ def run_review(args: argparse.Namespace, ctx: Context) -> Any:
         lines += ["", *(_summary_text(r) for r in reviews)] if reviews else []
         lines += [unreadable_line(unreadable)] if unreadable else []
         return ReviewShown("\n".join(lines), listing)
+    if args.action == "export":
+        from .export_html import export_review
+
+        path = notebook_path(args.path, ctx, "review export NOTEBOOK.ipynb --html OUT.html")
+        exported = export_review(path, Path(ctx.cwd) / Path(args.html).expanduser(),
+                                 args.base or "HEAD", args.head)
+        exported.out = Path(args.html)
+        return ReviewShown(str(exported), exported.to_dict())
     review = open_review(notebook_path(args.path, ctx, f"review {args.action} NOTEBOOK.ipynb"),
                          args.base or "HEAD", args.head, author=args.author)
     review.path = args.path
