@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .diffs import changes, diff
     from .export_html import ExportedReview, export_review, review_html
     from .files import diff_files
+    from .merge import Conflict, MergeResult, merge
     from .model import CellDiff, DiffFilters, DiffSummary, LineDiff, NotebookDiff, Revision
     from .reviews import Comment, Review, Thread, open_review, reviews_under
 
@@ -30,10 +31,12 @@ __all__ = [
     "CAPABILITY",
     "CellDiff",
     "Comment",
+    "Conflict",
     "DiffFilters",
     "DiffSummary",
     "ExportedReview",
     "LineDiff",
+    "MergeResult",
     "NotebookDiff",
     "Review",
     "Revision",
@@ -42,6 +45,7 @@ __all__ = [
     "diff",
     "diff_files",
     "export_review",
+    "merge",
     "open_review",
     "review_html",
     "reviews_under",
@@ -51,6 +55,7 @@ __getattr__, __dir__ = lazy_exports(globals(), {
     **dict.fromkeys(["changes", "diff"], "diffs"),
     **dict.fromkeys(["ExportedReview", "export_review", "review_html"], "export_html"),
     "diff_files": "files",
+    **dict.fromkeys(["Conflict", "MergeResult", "merge"], "merge"),
     **dict.fromkeys(["CellDiff", "DiffFilters", "DiffSummary", "LineDiff", "NotebookDiff",
                      "Revision"], "model"),
     **dict.fromkeys(["Comment", "Review", "Thread", "open_review", "reviews_under"],
@@ -58,9 +63,14 @@ __getattr__, __dir__ = lazy_exports(globals(), {
 })
 
 _VERBS = "jupyter_mlops.review.verbs"
+_MERGE_VERBS = "jupyter_mlops.review.merge_verbs"
 CAPABILITY = Capability("review", "Review", __name__, verbs=(
     dispatched(_VERBS, "diff",
                "cell-aware diff of a notebook against git (or its checkpoint)"),
     dispatched(_VERBS, "review",
                "list, show, comment on, approve or request changes to a notebook change"),
+    dispatched(_MERGE_VERBS, "merge",
+               "three-way merge of notebooks cell by cell (git's merge-driver contract)"),
+    dispatched(_MERGE_VERBS, "git-config",
+               "make this tool git's merge driver (and difftool) for notebooks"),
 ))

@@ -18,6 +18,12 @@ class NotANotebookError(UserInputError):
     """The file is binary, not JSON, or JSON that is not a notebook."""
 
 
+class ConflictMarkersError(NotANotebookError):
+    """git merged the notebook as text and left ``<<<<<<<`` markers in its JSON (409)."""
+
+    http_status = 409
+
+
 def empty_notebook(like: dict[str, Any] | None = None) -> dict[str, Any]:
     """The side of a diff where the notebook does not exist (added or deleted)."""
     return {"cells": [], "metadata": {}, "nbformat": 4,
@@ -37,8 +43,10 @@ def load_notebook(data: bytes | str, where: str) -> dict[str, Any]:
     else:
         text = data
     if text.startswith("<<<<<<< ") or "\n<<<<<<< " in text[:200000]:
-        raise NotANotebookError(f"{where} holds git conflict markers: resolve the merge "
-                                "conflict first")
+        raise ConflictMarkersError(
+            f"{where} holds git conflict markers (git merged it as text): run 'jupyter mlops "
+            "git-config --merge-driver', then 'git checkout -m -- NOTEBOOK.ipynb' to merge it "
+            "again cell by cell (or 'jupyter mlops merge BASE LOCAL REMOTE')")
     try:
         nb: Any = json.loads(text)
     except json.JSONDecodeError as exc:
