@@ -9,16 +9,19 @@ unchanged notebook costs two ``git`` look-ups, not a diff.
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, UserInputError
 from .engine import diff_notebooks
-from .git import GitRepo, StatusEntry, find_repo
+from .git import GIT_TIMEOUT, GitError, GitRepo, StatusEntry, _env, _git_binary, find_repo
+from .lean import file_blob_hash, load_lean, read_blob
 from .model import (
     CellDiff,
     DiffEntry,
@@ -28,7 +31,7 @@ from .model import (
     NotebookStatus,
     Revision,
 )
-from .notebook import blob_hash, empty_notebook, load_notebook
+from .notebook import blob_hash, empty_notebook
 
 WORKING = "WORKING"
 INDEX = "INDEX"
@@ -39,10 +42,23 @@ CACHE_SIZE = 64
 
 @dataclass
 class Side:
-    """One side of a diff as read: its revision and the notebook's bytes (None: absent)."""
+    """One side of a diff as read: its revision and the notebook's bytes (None: absent, or
+    not read yet: ``read_side(lazy=True)``, then ``content()``)."""
 
     revision: Revision
     data: bytes | None
+    load: Callable[[], bytes | bytearray | None] | None = field(default=None, repr=False)
+
+    @property
+    def exists(self) -> bool:
+        return self.data is not None or (self.load is not None and
+                                         self.revision.blob is not None)
+
+    def content(self) -> bytes | bytearray | None:
+        """The notebook's bytes, read now if the side was read lazily (not kept)."""
+        if self.data is not None or self.load is None or self.revision.blob is None:
+            return self.data
+        return self.load()
 
 
 def checkpoint_of(path: Path) -> Path:
@@ -63,28 +79,51 @@ def _read_working(path: Path) -> bytes | None:
         raise UserInputError(f"'{path.name}' is a folder, not a notebook") from None
 
 
-def _read_checkpoint(path: Path) -> Side:
+def _read_checkpoint(path: Path, lazy: bool = False) -> Side:
     checkpoint = checkpoint_of(path)
-    data = _read_working(checkpoint)
+    if lazy:
+        blob = file_blob_hash(checkpoint)
+        data = None if blob is None else b""
+    else:
+        data = _read_working(checkpoint)
     if data is None:
         raise NotFoundError(f"'{path.name}' has no checkpoint to compare with (and is not in "
                             "a git repository): save it in JupyterLab (File ▸ Save and Create "
                             "Checkpoint) or 'git init' its folder")
     stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(checkpoint.stat().st_mtime))
-    return Side(Revision(CHECKPOINT, None, f"checkpoint ({stamp})", blob_hash(data)), data)
+    label = f"checkpoint ({stamp})"
+    if lazy:
+        return Side(Revision(CHECKPOINT, None, label, blob), None,
+                    lambda: _read_working(checkpoint))
+    return Side(Revision(CHECKPOINT, None, label, blob_hash(data)), data)
 
 
-def read_side(repo: GitRepo | None, path: Path, rev: str, relpath: str | None = None) -> Side:
-    """The notebook at ``path`` as revision ``rev`` has it."""
+def _lean_blob(repo: GitRepo, sha: str) -> bytearray:
+    try:
+        return read_blob(_git_binary(), repo.root, _env(), sha, GIT_TIMEOUT)
+    except (subprocess.SubprocessError, ValueError):
+        raise GitError(f"git cat-file failed: blob {sha[:10]} could not be read") from None
+
+
+def read_side(repo: GitRepo | None, path: Path, rev: str, relpath: str | None = None, *,
+              lazy: bool = False) -> Side:
+    """The notebook at ``path`` as revision ``rev`` has it. ``lazy``: the bytes are read
+    by ``Side.content()`` when needed (a diff found in the cache reads none), a working copy
+    is hashed in pieces and a git blob read into one buffer."""
     if rev == WORKING:
+        if lazy:
+            if path.is_dir():
+                _read_working(path)  # the folder's one clear line
+            return Side(Revision(WORKING, None, "working copy", file_blob_hash(path)), None,
+                        lambda: _read_working(path))
         data = _read_working(path)
         return Side(Revision(WORKING, None, "working copy",
                              blob_hash(data) if data is not None else None), data)
     if rev == CHECKPOINT:
-        return _read_checkpoint(path)
+        return _read_checkpoint(path, lazy)
     if repo is None:
         if rev == "HEAD":
-            return _read_checkpoint(path)
+            return _read_checkpoint(path, lazy)
         raise UserInputError(f"'{path.name}' is not in a git repository, so '{rev}' names "
                              "nothing: compare the working copy with its checkpoint (base "
                              "HEAD or CHECKPOINT), or 'git init' the folder")
@@ -95,8 +134,7 @@ def read_side(repo: GitRepo | None, path: Path, rev: str, relpath: str | None = 
             raise UserInputError(conflict)
         stages = repo.index_entries(relpath)
         sha = stages.get(0)
-        return Side(Revision(INDEX, None, "index (staged)", sha, relpath),
-                    repo.read_blob(sha) if sha else None)
+        return _git_side(repo, Revision(INDEX, None, "index (staged)", sha, relpath), lazy)
     if rev.startswith(MERGE_BASE):
         branch = rev[len(MERGE_BASE):]
         if not branch:
@@ -107,7 +145,14 @@ def read_side(repo: GitRepo | None, path: Path, rev: str, relpath: str | None = 
         commit = repo.commit_of(rev)
         label = _short(commit) if commit.startswith(rev) else f"{rev} ({_short(commit)})"
     sha = repo.blob_at(commit, relpath)
-    return Side(Revision(rev, commit, label, sha, relpath), repo.read_blob(sha) if sha else None)
+    return _git_side(repo, Revision(rev, commit, label, sha, relpath), lazy)
+
+
+def _git_side(repo: GitRepo, revision: Revision, lazy: bool) -> Side:
+    sha = revision.blob
+    if lazy:
+        return Side(revision, None, None if sha is None else lambda: _lean_blob(repo, sha))
+    return Side(revision, repo.read_blob(sha) if sha else None)
 
 
 # --------------------------------------------------------------------------- the cache
@@ -177,35 +222,36 @@ def diff(path: str | os.PathLike[str], base: str | None = "HEAD", head: str | No
         conflict = repo.conflict_message(relpath)
         if conflict:
             raise UserInputError(conflict)
-    head_side = read_side(repo, nb_path, head_rev, relpath)
-    if repo is None and head_side.data is None and head_rev == WORKING and \
+    head_side = read_side(repo, nb_path, head_rev, relpath, lazy=True)
+    if repo is None and not head_side.exists and head_rev == WORKING and \
             not checkpoint_of(nb_path).exists():
         raise NotFoundError(_missing(nb_path))
-    base_side = read_side(repo, nb_path, base_rev, relpath)
+    base_side = read_side(repo, nb_path, base_rev, relpath, lazy=True)
     status: NotebookStatus = "modified"
-    if base_side.data is None and repo is not None and base_side.revision.commit:
+    if not base_side.exists and repo is not None and base_side.revision.commit:
         old = repo.renamed_from(base_side.revision.commit, relpath or "",
                                 cached=head_rev == INDEX,
                                 head_commit=head_side.revision.commit)
         if old is not None:
-            base_side = read_side(repo, repo.root / old, base_rev, old)
+            base_side = read_side(repo, repo.root / old, base_rev, old, lazy=True)
             status = "renamed"
-    if base_side.data is None and head_side.data is None:
+    if not base_side.exists and not head_side.exists:
         if head_rev == WORKING:
             raise NotFoundError(_missing(nb_path, base_side.revision.label))
         labels = dict.fromkeys([base_side.revision.label, head_side.revision.label])
         raise NotFoundError(f"'{nb_path.name}' does not exist in {' nor in '.join(labels)}")
-    if base_side.data is None:
+    if not base_side.exists:
         status = "added"
-    elif head_side.data is None:
+    elif not head_side.exists:
         status = "deleted"
     key = (base_side.revision.blob or "-", head_side.revision.blob or "-", filters.key())
     hit = _cached(key)
     if hit is None:
-        head_nb = (load_notebook(head_side.data, _where(nb_path, head_side))
-                   if head_side.data is not None else None)
-        base_nb = (load_notebook(base_side.data, _where(nb_path, base_side))
-                   if base_side.data is not None else None)
+        # one side at a time, its bytes let go once parsed; equal big strings shared
+        strings: dict[str, str] = {}
+        head_nb = _parse(head_side, _where(nb_path, head_side), strings)
+        base_nb = _parse(base_side, _where(nb_path, base_side), strings)
+        del strings
         base_nb = base_nb if base_nb is not None else empty_notebook(head_nb)
         head_nb = head_nb if head_nb is not None else empty_notebook(base_nb)
         cells, summary, ops, _ms = diff_notebooks(base_nb, head_nb, filters)
@@ -216,6 +262,14 @@ def diff(path: str | os.PathLike[str], base: str | None = "HEAD", head: str | No
         status = "unchanged"
     return NotebookDiff(str(path), base_side.revision, head_side.revision, summary, cells, ops,
                         filters, (time.perf_counter() - began) * 1000, status, head_nb)
+
+
+def _parse(side: Side, where: str, strings: dict[str, str]) -> dict[str, Any] | None:
+    """The side's notebook (None: absent), parsed cell by cell from bytes not kept."""
+    data = side.content()
+    if data is None:
+        return None
+    return load_lean(data, where, strings)
 
 
 # --------------------------------------------------------------------------- changes
