@@ -191,7 +191,7 @@ def test_magic_diff_of_two_files_renders_inline(shell: InteractiveShell,
     assert "data-mlops-diff" in html and "b.ipynb</b>: a.ipynb → b.ipynb" in html
     for status in ("added", "removed", "moved", "modified"):
         assert f'data-cell-status="{status}"' in html
-    with pytest.raises(UsageError, match="'gone.ipynb' does not exist"):
+    with pytest.raises(UsageError, match=r"'gone\.ipynb' does not exist"):
         run(shell, "%mlops diff a.ipynb gone.ipynb")
 
 

@@ -313,7 +313,8 @@ def _place(threads: list[dict[str, Any]], cells: list[CellDiff], review: Review
 
 def _cell(cell: CellDiff, k: int, threads: list[dict[str, Any]], scrub: _Scrubber) -> str:
     where = (f"{cell.base_index} → {cell.head_index}" if cell.status == "moved"
-             else cell.head_index if cell.head_index is not None else cell.base_index)
+             else cell.head_index if cell.head_index is not None
+             else f"{cell.base_index} of the base")
     notes = [n for n, on in (("outputs changed", cell.outputs_changed and cell.status in (
         "modified", "moved")), ("metadata changed", cell.metadata_changed)) if on]
     head = (f'<h3><span class="badge {cell.status}">{cell.status}</span> '

@@ -70,9 +70,8 @@ class ExportHandler(MLOpsHandler):
         name = self.relative(notebook)
         page, _exported = await self.in_executor(
             lambda: review_html(notebook, base, head, name=name))
-        self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Disposition", attachment_name(notebook))
         self.set_header("Content-Security-Policy", CSP)
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Cache-Control", "no-store")
-        self.finish(page.encode("utf-8"))
+        self.finish(page.encode("utf-8"), set_content_type="text/html; charset=utf-8")

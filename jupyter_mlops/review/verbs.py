@@ -124,9 +124,11 @@ def configure_review(parser: argparse.ArgumentParser) -> None:
     changes.add_argument("text", metavar="TEXT", help="what to change")
     export = sub.add_parser("export", help="write the review as one static HTML file anyone "
                             "can read in a browser (diff, threads, suggestions, verdicts)")
-    common(export)
+    export.add_argument("path", metavar="PATH", help="the notebook")
+    _revisions(export)
     export.add_argument("--html", required=True, metavar="OUT.html",
                         help="the file to write (replaced whole)")
+    export.add_argument("--json", action="store_true", help="print what was written as JSON")
 
 
 def _summary_text(data: dict[str, Any]) -> str:
