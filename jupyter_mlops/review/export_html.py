@@ -440,7 +440,8 @@ def _index(threads: list[dict[str, Any]], scrub: _Scrubber) -> str:
         text = str(first.get("text") or ("(a suggestion)" if first.get("suggestion") is not None
                                           else ""))
         short = text.splitlines()[0][:80] if text else ""
-        items.append(f'<li><a href="#thread-{escape(str(t["id"]))}">{_where(t)}</a> '
+        cell = f"{t['cell_id']}, " if t.get("cell_id") else ""
+        items.append(f'<li><a href="#thread-{escape(str(t["id"]))}">{scrub(cell)}{_where(t)}</a> '
                      f'<span class="muted">({escape(str(t.get("status")))})</span> — '
                      f'<b>{scrub(str(first.get("author", "")))}</b>: {scrub(short)}</li>')
     return f'<ul class="index">{"".join(items)}</ul>'
