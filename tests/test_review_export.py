@@ -32,7 +32,7 @@ from .review_export_fixtures import (
     BuiltReview,
     build_review,
 )
-from .review_fixtures import base_cells, notebook, run_git, write
+from .review_fixtures import attachment_pair, base_cells, notebook, run_git, write
 from .shell_fixtures import run
 
 CLI = Callable[..., subprocess.CompletedProcess[str]]
@@ -171,6 +171,23 @@ def test_a_review_outside_git_and_without_threads_exports_too(project: Path) -> 
     assert exported.threads == 0 and exported.changed_cells == 1
     assert "No comment threads." in page.text and "no reviewers yet" in page.text
     assert page.with_attr("data-cell-status", "added")
+
+
+def test_markdown_attachments_show_before_and_after(project: Path) -> None:
+    base, head = attachment_pair()
+    nb = write(project / "a.ipynb", base)
+    run_git(project, "init", "-q")
+    run_git(project, "add", ".")
+    run_git(project, "commit", "-q", "-m", "logo")
+    write(nb, head)
+    html, exported = review_html(nb)
+    page = assert_static_and_clean(html, project)
+    assert exported.changed_cells == 1
+    logos = [n["cells"][0]["attachments"]["logo.png"]["image/png"].strip()
+             for n in (base, head)]
+    sources = [a["src"] for a in page.with_attr("src")]
+    assert sources == [f"data:image/png;base64,{b64}" for b64 in logos]  # before, after
+    assert page.text.count("attachment: logo.png") == 2
 
 
 # --------------------------------------------------------------------------- CLI and magic

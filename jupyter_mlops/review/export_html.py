@@ -311,6 +311,11 @@ def _place(threads: list[dict[str, Any]], cells: list[CellDiff], review: Review
 # --------------------------------------------------------------------------- cells
 
 
+def _before_after(before: str, after: str) -> str:
+    return (f'<div class="outputs two"><div><div class="side">before</div>{before}</div>'
+            f'<div><div class="side">after</div>{after}</div></div>')
+
+
 def _cell(cell: CellDiff, k: int, threads: list[dict[str, Any]], scrub: _Scrubber) -> str:
     where = (f"{cell.base_index} → {cell.head_index}" if cell.status == "moved"
              else cell.head_index if cell.head_index is not None
@@ -323,14 +328,16 @@ def _cell(cell: CellDiff, k: int, threads: list[dict[str, Any]], scrub: _Scrubbe
             + (f' <span class="note">{escape(", ".join(notes))}</span>' if notes else "")
             + "</h3>")
     body = [head, _source_table(cell, scrub)]
-    if cell.cell_type == "markdown":
+    if cell.cell_type == "markdown" and cell.status in ("modified", "moved") and \
+            cell.base_attachments != cell.head_attachments:
+        body.append(_before_after(_attachments(cell.base_attachments),
+                                  _attachments(cell.head_attachments)))
+    elif cell.cell_type == "markdown":
         body.append(_attachments(cell.head_attachments if cell.head_index is not None
                                  else cell.base_attachments))
     if cell.status in ("modified", "moved") and cell.outputs_changed:
-        body.append('<div class="outputs two"><div><div class="side">before</div>'
-                    f"{_outputs(cell.base_outputs, scrub)}</div><div>"
-                    f'<div class="side">after</div>{_outputs(cell.head_outputs, scrub)}'
-                    "</div></div>")
+        body.append(_before_after(_outputs(cell.base_outputs, scrub),
+                                  _outputs(cell.head_outputs, scrub)))
     elif cell.cell_type == "code":
         outputs = cell.base_outputs if cell.status == "removed" else cell.head_outputs
         if outputs:
