@@ -44,6 +44,9 @@ _LAZY: dict[str, str] = {
     "undeploy": "deploy",
     # notebook review: mlops.diff("train.ipynb"), mlops.open_review("train.ipynb").approve()
     "diff": "review", "open_review": "review",
+    # mlops.review is the review package: mlops.review.diff_files("a.ipynb", "b.ipynb"),
+    # mlops.review.export_review("train.ipynb", "review.html")
+    "review": "review", "diff_files": "review",
     # mlops.features is the features package: mlops.features.get(...), .publish, .search, .show
     "features": "features",
     # mlops.monitor is the monitor package: mlops.monitor.inferences("churn"), .summary(...)

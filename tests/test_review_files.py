@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,18 @@ def test_bad_files_are_one_clear_line_each(project: Path, pair: tuple[Path, Path
         diff_files(project / "broken.ipynb", a)
     assert str(invalid.value).startswith(f"'{project / 'broken.ipynb'}' is not valid JSON")
     assert "\n" not in str(invalid.value)
+
+
+def test_mlops_review_diff_files_is_there_after_import_jupyter_mlops(
+        pair: tuple[Path, Path], child_env: Callable[..., dict[str, str]]) -> None:
+    code = ("import jupyter_mlops as mlops, sys; "
+            "d = mlops.review.diff_files('a.ipynb', 'b.ipynb'); "
+            "print(d.summary.to_text(), mlops.diff_files is mlops.review.diff_files)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=pair[0].parent, env=child_env(),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ("1 added, 1 removed, 1 modified, 1 moved, 4 unchanged, "
+                                   "outputs changed in 1 True")
 
 
 def test_which_second_arguments_make_a_files_diff(project: Path) -> None:
