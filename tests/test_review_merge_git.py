@@ -136,7 +136,8 @@ def test_git_merge_with_conflicts_keeps_every_cell_and_is_resolved_then_staged(
 
     merged = repo("merge", "--no-edit", "feature", check=False)
     assert merged.returncode == 1
-    assert "CONFLICT" in merged.stdout and "2 conflicts" in merged.stdout
+    assert "CONFLICT" in merged.stdout
+    assert "train.ipynb: 2 conflicts (8 cells)" in merged.stdout  # git's %P names it
     assert repo("diff", "--name-only", "--diff-filter=U").stdout.split() == ["train.ipynb"]
     path = repo.root / "train.ipynb"
     text = path.read_text()

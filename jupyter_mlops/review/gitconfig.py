@@ -41,7 +41,7 @@ def settings() -> dict[str, dict[str, str]]:
     tool = shlex.join(tool_command())
     return {
         "merge-driver": {f"merge.{DRIVER}.name": "jupyter-mlops: notebooks merged cell by cell",
-                         f"merge.{DRIVER}.driver": f"{tool} merge %O %A %B"},
+                         f"merge.{DRIVER}.driver": f"{tool} merge %O %A %B --name %P"},
         "difftool": {f"difftool.{DRIVER}.cmd": f'{tool} diff "$LOCAL" "$REMOTE"'},
     }
 

@@ -23,6 +23,9 @@ def configure_merge(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("remote", metavar="REMOTE", help="their notebook (git's %%B)")
     parser.add_argument("-o", "--out", default=None, metavar="OUT",
                         help="write the merged notebook here instead of over LOCAL")
+    parser.add_argument("--name", default=None, metavar="PATH",
+                        help="what to call the notebook in messages (the merge driver passes "
+                        "git's %%P, its path in the repository)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -35,7 +38,7 @@ def run_merge(args: argparse.Namespace, ctx: Context) -> Any:
 
     result = merge_files(where(args.base), where(args.local), where(args.remote),
                          where(args.out) if args.out else None)
-    result.path = args.out or args.local
+    result.path = args.name or args.out or args.local
     return result
 
 
