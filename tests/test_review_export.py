@@ -143,6 +143,17 @@ def test_images_are_inlined_and_untrusted_content_stays_text(built: BuiltReview,
     assert TOKEN_URL.replace("0123456789abcdef", "***") in page.text
 
 
+def test_only_whole_folder_names_are_shortened(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_mlops.review.export_html import _Scrubber
+
+    monkeypatch.setenv("HOME", "/h")
+    scrub = _Scrubber(Path("/srv/proj"))
+    assert scrub.plain("/h/x /hub /srv/proj/a.csv /srv/project '/srv/proj' /h") == (
+        "~/x /hub <project>/a.csv /srv/project '<project>' ~")
+    assert scrub("<b>https://user:pw@host/x?api_key=1 </b>") == (
+        "&lt;b&gt;https://user:***@host/x?api_key=*** &lt;/b&gt;")
+
+
 def test_writing_is_atomic_and_bad_input_is_one_line(built: BuiltReview,
                                                      project: Path) -> None:
     out = project / "review.html"

@@ -81,14 +81,16 @@ class _Scrubber:
         if home not in ("", "/"):
             found.setdefault(home, "~")
             found.setdefault(os.path.realpath(home), "~")
-        # the longest first: the project usually lies in the home folder
-        self.prefixes = sorted(((k, v) for k, v in found.items() if len(k) > 1),
-                               key=lambda kv: -len(kv[0]))
+        # the longest first (the project usually lies in the home folder), each a whole
+        # folder name: a home folder /a leaves /api alone
+        self.prefixes = [(re.compile(re.escape(k) + r"(?![^/\\\s'\"`:;,)\]}>])"), v)
+                         for k, v in sorted(found.items(), key=lambda kv: -len(kv[0]))
+                         if len(k) > 1]
 
     def plain(self, text: str) -> str:
         text = _ANSI.sub("", text)
         for prefix, short in self.prefixes:
-            text = text.replace(prefix, short)
+            text = prefix.sub(short, text)
         masked: str = redact(text)
         return masked
 
