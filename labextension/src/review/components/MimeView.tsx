@@ -4,6 +4,7 @@ import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { INotebookOutput } from '../tokens';
+import { IImageSource } from './ImageDiff';
 
 /** A mime bundle with its metadata, ready for rendermime. */
 export interface IMimeBundle {
@@ -52,16 +53,48 @@ export function outputBundle(output: INotebookOutput): IMimeBundle {
 
 /** The image of an output as a `data:` URL, or null when it shows no image. */
 export function outputImage(output: INotebookOutput): string | null {
+  return outputImageSource(output)?.url ?? null;
+}
+
+const imageSources = new WeakMap<INotebookOutput, IImageSource | null>();
+
+/**
+ * The image an output shows (PNG, JPEG, GIF, WebP, else SVG), or null: one object per
+ * output, so that its pixel comparison is asked for once.
+ */
+export function outputImageSource(
+  output: INotebookOutput
+): IImageSource | null {
+  let source = imageSources.get(output);
+  if (source === undefined) {
+    source = imageOf(output);
+    imageSources.set(output, source);
+  }
+  return source;
+}
+
+function imageOf(output: INotebookOutput): IImageSource | null {
   const data = (output.data ?? {}) as Record<string, unknown>;
   for (const mime of ['image/png', 'image/jpeg', 'image/gif', 'image/webp']) {
     if (data[mime] !== undefined) {
-      return `data:${mime};base64,${joined(data[mime]).replace(/\s/g, '')}`;
+      const base64 = joined(data[mime]).replace(/\s/g, '');
+      const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0;
+      return {
+        mime,
+        url: `data:${mime};base64,${base64}`,
+        data: base64,
+        bytes: Math.max(0, Math.floor((base64.length * 3) / 4) - padding)
+      };
     }
   }
   if (data['image/svg+xml'] !== undefined) {
-    return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(
-      joined(data['image/svg+xml'])
-    )}`;
+    const svg = joined(data['image/svg+xml']);
+    return {
+      mime: 'image/svg+xml',
+      url: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`,
+      data: svg,
+      bytes: new TextEncoder().encode(svg).length
+    };
   }
   return null;
 }

@@ -3,7 +3,8 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { ICellDiff, INotebookOutput } from '../tokens';
-import { MimeView, outputBundle, outputImage } from './MimeView';
+import { ImageDiff } from './ImageDiff';
+import { MimeView, outputBundle, outputImageSource } from './MimeView';
 
 export interface IOutputsDiffProps {
   cell: ICellDiff;
@@ -15,7 +16,8 @@ export interface IOutputsDiffProps {
 
 /**
  * A cell's outputs: the head's alone when they did not change; otherwise base and
- * head side by side, output by output, and images also as a swipe.
+ * head side by side, output by output; an image changed into an image in the four
+ * modes of `ImageDiff` (side by side, swipe, onion skin, pixel difference).
  */
 export function OutputsDiff(props: IOutputsDiffProps): JSX.Element | null {
   const { cell, rendermime, onComment, trans } = props;
@@ -47,14 +49,14 @@ export function OutputsDiff(props: IOutputsDiffProps): JSX.Element | null {
   for (let i = 0; i < Math.max(base.length, head.length); i++) {
     const before = base[i] ?? null;
     const after = head[i] ?? null;
-    const beforeImage = before ? outputImage(before) : null;
-    const afterImage = after ? outputImage(after) : null;
+    const beforeImage = before ? outputImageSource(before) : null;
+    const afterImage = after ? outputImageSource(after) : null;
     if (beforeImage && afterImage) {
       rows.push(
-        <ImageCompare
+        <ImageDiff
           key={i}
-          base={beforeImage}
-          head={afterImage}
+          before={beforeImage}
+          after={afterImage}
           comment={
             <OutputCommentButton
               index={i}
@@ -147,82 +149,5 @@ function OutputCommentButton(props: {
     >
       {trans.__('Comment')}
     </button>
-  );
-}
-
-/** Two images: side by side, or one over the other with a slider revealing the base. */
-export function ImageCompare(props: {
-  base: string;
-  head: string;
-  /** A control shown beside the mode switch. */
-  comment?: React.ReactNode;
-  trans: TranslationBundle;
-}): JSX.Element {
-  const { base, head, trans } = props;
-  const [mode, setMode] = React.useState<'side-by-side' | 'swipe'>(
-    'side-by-side'
-  );
-  const [reveal, setReveal] = React.useState(50);
-  return (
-    <div className="jp-mlops-review-images" data-mode={mode}>
-      <div className="jp-mlops-review-imagesBar">
-        <label>
-          <input
-            type="radio"
-            checked={mode === 'side-by-side'}
-            onChange={() => setMode('side-by-side')}
-          />
-          {trans.__('Side by side')}
-        </label>
-        <label>
-          <input
-            type="radio"
-            checked={mode === 'swipe'}
-            onChange={() => setMode('swipe')}
-          />
-          {trans.__('Swipe')}
-        </label>
-        <span className="jp-mlops-review-spacer" />
-        {props.comment}
-      </div>
-      {mode === 'side-by-side' ? (
-        <div className="jp-mlops-review-outputPair">
-          <div className="jp-mlops-review-outputSide" data-side="base">
-            <img src={base} alt={trans.__('Image before')} />
-          </div>
-          <div className="jp-mlops-review-outputSide" data-side="head">
-            <img src={head} alt={trans.__('Image after')} />
-          </div>
-        </div>
-      ) : (
-        <div className="jp-mlops-review-swipe">
-          <div className="jp-mlops-review-swipeStage">
-            <img src={head} alt={trans.__('Image after')} />
-            <img
-              className="jp-mlops-review-swipeBase"
-              src={base}
-              alt={trans.__('Image before')}
-              style={{ clipPath: `inset(0 ${100 - reveal}% 0 0)` }}
-            />
-            <div
-              className="jp-mlops-review-swipeHandle"
-              style={{ left: `${reveal}%` }}
-            />
-          </div>
-          <input
-            type="range"
-            min={0}
-            max={100}
-            value={reveal}
-            aria-label={trans.__('How much of the image before to show')}
-            onChange={event => setReveal(Number(event.target.value))}
-          />
-          <div className="jp-mlops-review-swipeLegend">
-            <span>{trans.__('before')}</span>
-            <span>{trans.__('after')}</span>
-          </div>
-        </div>
-      )}
-    </div>
   );
 }
