@@ -99,6 +99,8 @@ class RunsPage:
     tracking_uri: str
     param_keys: list[str] = field(default_factory=list)
     metric_keys: list[str] = field(default_factory=list)
+    #: with ``fold_sweeps``: each listed sweep's summary by its parent's run id
+    sweeps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -111,7 +113,8 @@ class RunsPage:
                 "order": "desc" if self.descending else "asc", "truncated": self.truncated,
                 "experiment": self.experiment, "notebook": self.notebook,
                 "tracking_uri": redact_uri(self.tracking_uri), "active": self.active,
-                "param_keys": self.param_keys, "metric_keys": self.metric_keys}
+                "param_keys": self.param_keys, "metric_keys": self.metric_keys,
+                "sweeps": self.sweeps}
 
 
 def _not_created_yet(uri: str) -> bool:
@@ -124,12 +127,13 @@ def _not_created_yet(uri: str) -> bool:
 
 def search(config: Config, *, experiment: str | None = None, notebook: str | Path | None = None,
            offset: int = 0, limit: int = 50, sort: str = "start_time",
-           descending: bool = True) -> RunsPage:
+           descending: bool = True, fold_sweeps: bool = False) -> RunsPage:
     """Runs of ``notebook`` (an absolute path, in any experiment unless ``experiment`` is
     given) or of ``experiment`` (default: ``tracking.experiment``), sorted by ``sort``
     (start_time, end_time, duration, status, run_name, params.KEY, metrics.KEY), paged.
     An ``experiment`` named that the store does not have is a NotFoundError (the project's
-    own experiment is only empty until its first run)."""
+    own experiment is only empty until its first run). ``fold_sweeps``: a sweep is one row,
+    its parent's, the trials under it counted in ``sweeps`` (``sweep_runs.fold``)."""
     if offset < 0 or limit < 1:
         raise UserInputError("offset must be 0 or more and limit 1 or more")
     if sort not in SORTABLE and not sort.startswith(("params.", "metrics.")):
@@ -179,6 +183,11 @@ def search(config: Config, *, experiment: str | None = None, notebook: str | Pat
         truncated = bool(page.token)
         if notebook_text is not None and literal is None:  # filtered here instead
             runs = [r for r in runs if r.data.tags.get("mlops.notebook.path") == notebook_text]
+    sweeps: dict[str, dict[str, Any]] = {}
+    if fold_sweeps:
+        from .sweep_runs import fold
+
+        runs, sweeps = fold(runs)
     rows = sort_rows([row_of(r, uri, names) for r in runs], sort, descending)
     param_keys = sorted({k for r in rows for k in r.params})
     metric_keys = sorted({k for r in rows for k in r.metrics})
@@ -190,7 +199,8 @@ def search(config: Config, *, experiment: str | None = None, notebook: str | Pat
         shown = [replace(r, models=models_of(by_id[r.run_id], model_names)) for r in shown]
     return RunsPage(shown, len(rows), offset, limit, sort, descending,
                     truncated, shown_experiment, str(notebook) if notebook else None, uri,
-                    param_keys, metric_keys)
+                    param_keys, metric_keys,
+                    {r.run_id: sweeps[r.run_id] for r in shown if r.run_id in sweeps})
 
 
 def _unknown_experiment(mlflow_client: MlflowClient, name: str, uri: str) -> str:

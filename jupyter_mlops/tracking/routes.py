@@ -12,6 +12,9 @@ tracking store) is meant, as for ``status``.
             Sorted by start_time, end_time, duration, status, run_name, params.KEY or
             metrics.KEY over the newest 1000 runs (``truncated`` when there are more); a run
             without the value sorts last. ``active``: a run on the page is RUNNING.
+            A sweep is one row, its parent run's: its trials are not listed, ``sweeps`` has
+            {parent run id: {study, metric, direction, planned, trials, counts: {running,
+            complete, pruned, fail}, best_value, best_run_id}} (GET sweeps/ID lists them).
             Run = {run_id, run_name, status, experiment_id, experiment, start_time, end_time
             (ms), duration (s, to now while RUNNING), params, metrics (latest), models:
             [{name, uri, flavor}], notebook, user, git_commit, error, url (MLflow's UI, for a
@@ -45,6 +48,7 @@ from tornado import web
 
 from ..errors import BackendUnavailableError, UserInputError
 from ..server.base import MLOpsHandler
+from .sweep_routes import SweepHandler
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -112,7 +116,8 @@ class RunsHandler(TrackingHandler):
 
         def run() -> dict[str, Any]:
             page = search(config, experiment=experiment, notebook=notebook, offset=offset,
-                          limit=limit, sort=sort, descending=order == "desc")
+                          limit=limit, sort=sort, descending=order == "desc",
+                          fold_sweeps=True)
             found = page.to_dict()
             if notebook is not None:  # as the panel names it, not the server's disk path
                 found["notebook"] = self.relative(notebook)
@@ -183,4 +188,5 @@ ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     (f"runs/{RUN_ID}/artifacts", ArtifactsHandler),
     (f"runs/{RUN_ID}/register", RegisterHandler),
     (f"runs/{RUN_ID}", RunHandler),
+    (f"sweeps/{RUN_ID}", SweepHandler),
 ]
