@@ -545,3 +545,28 @@ def test_magic_merge(shell: InteractiveShell, project: Path) -> None:
     assert (project / "merged.ipynb").exists()
     data = run(shell, "%mlops merge base.ipynb local.ipynb remote.ipynb -o m2.ipynb --json")
     assert data["clean"] is False and data["path"] == "m2.ipynb"
+
+
+def test_cell_types() -> None:
+    base, local, remote = three()
+    cell(remote, "notes")["cell_type"] = "raw"  # REMOTE changed the type alone
+    cell(local, "params")["cell_type"] = "markdown"  # a type, and the source on the other side
+    cell(local, "params").pop("outputs")
+    cell(local, "params").pop("execution_count")
+    cell(remote, "params")["source"] = "rate = 0.3\n"
+    cell(remote, "run")["cell_type"] = "markdown"
+    cell(remote, "run").pop("outputs")
+    cell(remote, "run").pop("execution_count")
+    cell(local, "run")["source"] = "train(rate, 2 * epochs)"
+    cell(local, "intro")["cell_type"] = "raw"  # two types
+    cell(remote, "intro")["cell_type"] = "code"
+    merged = merge(base, local, remote)
+    assert cell(merged.notebook, "notes")["cell_type"] == "raw"
+    assert [(c.cell_id, c.kind) for c in merged.conflicts] == [("intro", "source")]
+    assert "cell type" in merged.conflicts[0].note
+    assert cell(merged.notebook, "intro")["cell_type"] == "raw"  # LOCAL's
+    params, run_cell = cell(merged.notebook, "params"), cell(merged.notebook, "run")
+    assert (params["cell_type"], params["source"]) == ("markdown", "rate = 0.3\n")
+    assert (run_cell["cell_type"], run_cell["source"]) == ("markdown", "train(rate, 2 * epochs)")
+    assert "outputs" not in run_cell
+    valid(merged.notebook)

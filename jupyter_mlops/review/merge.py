@@ -261,25 +261,23 @@ def merge_cell(base: dict[str, Any], local: dict[str, Any], remote: dict[str, An
     cell = copy.deepcopy(local)
     done = _Merged(cell)
     # the source (with the cell type and the attachments it shows)
-    ctype = merge_values(base.get("cell_type"), local.get("cell_type"),
-                         remote.get("cell_type"), [])
-    source = merge_text(_source(base), _source(local), _source(remote)) \
-        if ctype == local.get("cell_type") else None
+    bt, lt, rt = base.get("cell_type"), local.get("cell_type"), remote.get("cell_type")
+    source: str | None = None
+    if lt in (rt, bt) or rt == bt:  # the type of the side that changed it
+        source = merge_text(_source(base), _source(local), _source(remote))
+        if lt == bt and rt != bt:
+            cell = {k: copy.deepcopy(v) for k, v in remote.items() if k != "id"} | (
+                {"id": local["id"]} if "id" in local else {})
+            done.cell = cell
     clashes: list[str] = []
     attachments = merge_values(base.get("attachments", _MISSING),
                                local.get("attachments", _MISSING),
                                remote.get("attachments", _MISSING), clashes)
-    if ctype != local.get("cell_type") and ctype == remote.get("cell_type") and \
-            _source(local) == _source(base):
-        cell = {k: copy.deepcopy(v) for k, v in remote.items() if k != "id"} | (
-            {"id": local["id"]} if "id" in local else {})
-        done.cell = cell
-        source = _source(remote)
     if source is None or clashes:
         done.kinds.append("source")
         done.notes.append("both sides changed the " + (
-            "cell type" if local.get("cell_type") != remote.get("cell_type") else
-            "source" if source is None else "attachments") + " (this is LOCAL's)")
+            "cell type" if lt != rt else "source" if source is None else
+            "attachments") + " (this is LOCAL's)")
     else:
         cell["source"] = source
         if attachments is _MISSING:
