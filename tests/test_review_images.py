@@ -21,6 +21,7 @@ from PIL import Image, PngImagePlugin
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from jupyter_mlops.errors import UserInputError
+from jupyter_mlops.review import images
 from jupyter_mlops.review.images import HIGHLIGHT, MAX_PIXELS, compare_images, decode_base64
 
 RGB = tuple[int, int, int]
@@ -47,18 +48,18 @@ def with_block(image: Image.Image, box: tuple[int, int, int, int], rgb: RGB) -> 
 
 
 def png_claiming(width: int, height: int) -> bytes:
-    """A real PNG of ``width`` x ``height`` black pixels, compressed to almost nothing: the
-    shape of a decompression bomb."""
+    """A real PNG of ``width`` x ``height`` black pixels (one bit each), compressed to almost
+    nothing: the shape of a decompression bomb."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (struct.pack(">I", len(data)) + kind + data
                 + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
     packer = zlib.compressobj(9)
-    row = b"\x00" * (width + 1)  # filter byte + one grey byte per pixel
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + one bit per pixel
     rows = 256
     idat = b"".join(packer.compress(row * rows) for _ in range(height // rows))
     idat += packer.compress(row * (height % rows)) + packer.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
             + chunk(b"IEND", b""))
 
@@ -198,7 +199,8 @@ def test_gif_changes_are_counted_and_an_animation_by_its_first_frame() -> None:
     assert result.pixels_equal  # the first frames are equal
 
 
-def test_a_decompression_bomb_is_refused_without_decoding() -> None:
+def test_a_decompression_bomb_is_refused_without_decoding(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     small = encode(Image.new("L", (4, 4)))
     side = 7_100  # 50.4 megapixels: just over the limit, under Pillow's own warning
     assert side * side > MAX_PIXELS
@@ -217,10 +219,13 @@ def test_a_decompression_bomb_is_refused_without_decoding() -> None:
     with pytest.raises(UserInputError, match="'before' is over the limit of 50 megapixels"):
         compare_images(huge, small)
 
-    # each image under the limit, their union canvas over it
+    # each image under the limit, their union canvas over it: refused before decoding either
     wide, tall = png_claiming(50_000, 900), png_claiming(900, 50_000)
+    decoded: list[str] = []
+    monkeypatch.setattr(images, "_decode", lambda image, side: decoded.append(side))
     with pytest.raises(UserInputError, match="50000x50000 canvas"):
         compare_images(wide, tall)
+    assert decoded == []
 
 
 def test_what_is_not_an_image_is_one_clear_line() -> None:

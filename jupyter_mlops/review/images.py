@@ -35,6 +35,7 @@ from ..errors import BackendUnavailableError, UserInputError
 
 if TYPE_CHECKING:
     from PIL import Image
+    from PIL.ImageFile import ImageFile
 
 #: The most pixels one image (and the union canvas of two) may have: 50 megapixels.
 MAX_PIXELS = 50_000_000
@@ -44,6 +45,8 @@ MAX_BYTES = 25 * 1024 * 1024
 RASTER_MIMES: dict[str, str] = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF"}
 #: The colour of changed pixels in the highlight (a strong magenta, rare in plots).
 HIGHLIGHT = (230, 0, 126)
+#: The EXIF tag of a JPEG's orientation (5-8: shown turned by a quarter).
+_ORIENTATION = 0x0112
 
 Side = Literal["before", "after"]
 
@@ -132,12 +135,14 @@ def compare_images(before: bytes, after: bytes, *, tolerance: int = 0,
     if not 0 <= tolerance <= 255:
         raise UserInputError(f"'tolerance' is 0 to 255 (a channel's difference), not "
                              f"{tolerance}")
-    old, old_info = _open(before, "before")
-    new, new_info = _open(after, "after")
-    width, height = max(old.width, new.width), max(old.height, new.height)
-    if width * height > MAX_PIXELS:
+    old_file, old_info = _open(before, "before")
+    new_file, new_info = _open(after, "after")
+    width = max(old_info.width, new_info.width)
+    height = max(old_info.height, new_info.height)
+    if width * height > MAX_PIXELS:  # checked before either image is decoded
         raise UserInputError(f"the two images together need a {width}x{height} canvas, over "
                              f"the limit of {MAX_PIXELS // 1_000_000} megapixels")
+    old, new = _decode(old_file, "before"), _decode(new_file, "after")
     old, new = _on_canvas(old, width, height), _on_canvas(new, width, height)
     mask = _changed_mask(old, new, tolerance)
     del old
@@ -150,10 +155,10 @@ def compare_images(before: bytes, after: bytes, *, tolerance: int = 0,
                            tolerance=tolerance)
 
 
-def _open(data: bytes, side: Side) -> tuple[Image.Image, ImageInfo]:
-    """The first frame of ``data`` as RGBA (transparent pixels zeroed), its size checked
-    before anything is decoded."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def _open(data: bytes, side: Side) -> tuple[ImageFile, ImageInfo]:
+    """``data``'s header read (nothing decoded yet) and its size checked; the size is the one
+    shown (a JPEG's EXIF orientation may swap width and height)."""
+    from PIL import Image, UnidentifiedImageError
 
     if len(data) > MAX_BYTES:
         raise UserInputError(f"the image '{side}' is larger than {MAX_BYTES // 2**20} MiB")
@@ -161,6 +166,8 @@ def _open(data: bytes, side: Side) -> tuple[Image.Image, ImageInfo]:
                f"(a decompression bomb, or a picture too large to compare here)")
     try:
         image = Image.open(io.BytesIO(data), formats=list(RASTER_MIMES.values()))
+        turned = image.format == "JPEG" and image.getexif().get(_ORIENTATION) in (5, 6, 7, 8)
+        animated = bool(getattr(image, "is_animated", False))
     except UnidentifiedImageError:
         raise UserInputError(f"'{side}' is not a PNG, JPEG or GIF image") from None
     except Image.DecompressionBombError:  # Pillow's own bound, twice its MAX_IMAGE_PIXELS
@@ -170,20 +177,25 @@ def _open(data: bytes, side: Side) -> tuple[Image.Image, ImageInfo]:
     if image.width * image.height > MAX_PIXELS:
         raise UserInputError(
             f"the image '{side}' has {image.width}x{image.height} pixels, {too_big}")
-    info = ImageInfo(width=image.width, height=image.height, bytes=len(data),
-                     format=str(image.format), animated=bool(getattr(image, "is_animated",
-                                                                     False)))
+    width, height = (image.height, image.width) if turned else image.size
+    return image, ImageInfo(width=width, height=height, bytes=len(data),
+                            format=str(image.format), animated=animated)
+
+
+def _decode(image: ImageFile, side: Side) -> Image.Image:
+    """The first frame of ``image`` as shown (a JPEG turned by its EXIF orientation), as RGBA
+    with fully transparent pixels zeroed."""
+    from PIL import Image, ImageOps
+
     try:
         image.load()
         frame: Image.Image = image
-        if image.format == "JPEG":  # turned as the browser shows it
+        if image.format == "JPEG":
             frame = ImageOps.exif_transpose(image)
-            info = ImageInfo(width=frame.width, height=frame.height, bytes=len(data),
-                             format="JPEG")
         rgba = frame.convert("RGBA")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise UserInputError(f"the image '{side}' cannot be decoded: {exc}") from None
-    return _zero_transparent(rgba), info
+    return _zero_transparent(rgba)
 
 
 def _zero_transparent(image: Image.Image) -> Image.Image:
