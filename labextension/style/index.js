@@ -4,5 +4,6 @@ import './experiments.css';
 import './pipeline.css';
 import './review.css';
 import './review-images.css';
+import './merge.css';
 import './deploy.css';
 import './monitor.css';

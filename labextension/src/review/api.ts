@@ -1,4 +1,8 @@
-import { requestAPI } from '../handler';
+import { PathExt, URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { RequestError, requestAPI } from '../handler';
+import { IConflictsReply, IResolution, IResolveReply } from './merge/tokens';
 import {
   IChangesReply,
   ICommentAnchor,
@@ -29,16 +33,28 @@ export function fetchDiff(
   filters: IDiffFilters
 ): Promise<IDiffReply> {
   return requestAPI<IDiffReply>(
-    `review/diff?${query({
-      path,
-      base,
-      head,
-      outputs: flag(filters.outputs),
-      metadata: flag(filters.metadata),
-      execution_counts: flag(filters.execution_counts),
-      attachments: '1'
-    })}`
+    `review/diff?${query({ path, base, head, ...filterQuery(filters) })}`
   );
+}
+
+/** The cell-aware diff of two notebook files (`head` is the newer one). */
+export function fetchDiffFiles(
+  base: string,
+  head: string,
+  filters: IDiffFilters
+): Promise<IDiffReply> {
+  return requestAPI<IDiffReply>(
+    `review/diff-files?${query({ base, head, ...filterQuery(filters) })}`
+  );
+}
+
+function filterQuery(filters: IDiffFilters): Record<string, string> {
+  return {
+    outputs: flag(filters.outputs),
+    metadata: flag(filters.metadata),
+    execution_counts: flag(filters.execution_counts),
+    attachments: '1'
+  };
 }
 
 /** The review of `path` between `base` and `head`, with its threads. */
@@ -124,6 +140,95 @@ export async function postVerdict(
     body.text = text;
   }
   return (await post<IReviewReply>(`review/${verdict}`, body)).review;
+}
+
+/** The merge conflicts recorded in a notebook's cells. */
+export function fetchConflicts(path: string): Promise<IConflictsReply> {
+  return requestAPI<IConflictsReply>(`review/conflicts?${query({ path })}`);
+}
+
+/** Resolve conflicts and write the notebook; `stage`: `git add` it once none is left. */
+export function postConflictResolutions(
+  path: string,
+  resolutions: IResolution[],
+  stage: boolean
+): Promise<IResolveReply> {
+  return post<IResolveReply>('review/conflicts/resolve', {
+    path,
+    resolutions,
+    stage
+  });
+}
+
+/**
+ * Download the review of `path` between `base` and `head` as one static HTML file.
+ * Fetched through the server connection (token and XSRF in headers, never in a URL),
+ * then handed to the browser as a file; resolves to the file's name.
+ */
+export async function downloadExport(
+  path: string,
+  base: Revision,
+  head: Revision,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<string> {
+  const url = URLExt.join(
+    settings.baseUrl,
+    'mlops',
+    'api',
+    `review/export?${query({ path, base, head })}`
+  );
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, {}, settings);
+  } catch (error) {
+    throw new RequestError(
+      0,
+      `Could not reach the Jupyter server: ${error instanceof Error ? error.message : String(error)}`
+    );
+  }
+  if (!response.ok) {
+    throw new RequestError(response.status, await errorLine(response));
+  }
+  const name =
+    attachmentName(response.headers.get('Content-Disposition')) ??
+    `${PathExt.basename(path, '.ipynb')}.review.html`;
+  const blob = await response.blob();
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.style.display = 'none';
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  // the browser has taken the file once the click is handled
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  return name;
+}
+
+/** The server's `{"message": …}` of a failed call, or its status. */
+async function errorLine(response: Response): Promise<string> {
+  try {
+    const data = await response.json();
+    if (typeof data?.message === 'string' && data.message.length > 0) {
+      return data.message;
+    }
+  } catch {
+    // not JSON
+  }
+  return `${response.status} ${response.statusText || 'error'}`.trim();
+}
+
+/** The file name of `Content-Disposition: attachment; filename="…"`. */
+export function attachmentName(header: string | null): string | null {
+  const match = header?.match(/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i);
+  if (!match) {
+    return null;
+  }
+  try {
+    return decodeURIComponent(match[1]).replace(/[\\/]/g, '_');
+  } catch {
+    return match[1].replace(/[\\/]/g, '_');
+  }
 }
 
 function post<T>(endPoint: string, body: Record<string, unknown>): Promise<T> {

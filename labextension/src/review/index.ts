@@ -4,12 +4,17 @@ import {
   Notification,
   WidgetTracker
 } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
 import { COMMAND_CATEGORY } from '../tokens';
 import { IPanelContext } from '../panels/context';
 import { ChangesModel } from './changes';
+import { exportReviewHtml } from './export';
+import { registerMerge } from './merge/index';
+import { reloadFromDisk } from './merge/reload';
+import { MergeCommandIDs } from './merge/tokens';
 import { ReviewPanel } from './panel';
 import { HEAD, ReviewCommandIDs, Revision, WORKING } from './tokens';
 
@@ -31,7 +36,8 @@ export function createReviewPanel(context: IPanelContext): Widget | null {
       args: view => ({
         path: view.model.path,
         base: view.model.base,
-        head: view.model.head
+        head: view.model.head,
+        files: view.model.files
       }),
       name: view => view.key
     })
@@ -64,6 +70,12 @@ export function createReviewPanel(context: IPanelContext): Widget | null {
             description: trans.__(
               'The newer revision (default: WORKING, the working copy)'
             )
+          },
+          files: {
+            type: 'boolean',
+            description: trans.__(
+              'Compare the notebook files base and head instead of revisions'
+            )
           }
         }
       }
@@ -81,10 +93,17 @@ export function createReviewPanel(context: IPanelContext): Widget | null {
       await opener.open(
         path,
         typeof args.base === 'string' ? args.base : HEAD,
-        typeof args.head === 'string' ? args.head : WORKING
+        typeof args.head === 'string' ? args.head : WORKING,
+        args.files === true
       );
     }
   });
+  registerCompare(context, opener);
+  const markers = registerMerge(
+    context,
+    path => opener.rendermime(path),
+    () => void changes.refresh()
+  );
   app.contextMenu.addItem({
     command: ReviewCommandIDs.openReview,
     selector: '.jp-Notebook',
@@ -107,12 +126,89 @@ export function createReviewPanel(context: IPanelContext): Widget | null {
         base: base ?? HEAD,
         head: head ?? WORKING
       }),
+    merge: path =>
+      void app.commands.execute(MergeCommandIDs.openMerge, { path }),
+    exportHtml: (path, base, head) =>
+      void exportReviewHtml(path, base, head, trans),
     trans
   });
+  panel.disposed.connect(() => markers?.dispose());
   void changes.refresh();
   // fetch the diff view's code in the background once the application is up
   void app.restored.then(() => opener.loadView()).catch(() => undefined);
   return panel;
+}
+
+/**
+ * "Compare with…" on two notebooks selected in the file browser (and the
+ * `mlops:review-compare` command, args `{base?, head?}`): the diff view of the two files,
+ * the first in the listing as the base.
+ */
+function registerCompare(context: IPanelContext, opener: DiffViewOpener): void {
+  const { app, trans } = context;
+  let browser: IDefaultFileBrowser | null = null;
+  void app
+    .resolveOptionalService(IDefaultFileBrowser)
+    .then(found => (browser = found ?? null));
+  const selected = (): string[] => {
+    if (!browser) {
+      return [];
+    }
+    const paths: string[] = [];
+    for (const item of browser.selectedItems()) {
+      paths.push(item.type === 'notebook' ? item.path : '');
+    }
+    return paths;
+  };
+  const pair = (args: Record<string, unknown>): [string, string] | null => {
+    if (typeof args.base === 'string' && typeof args.head === 'string') {
+      return [args.base, args.head];
+    }
+    const paths = selected();
+    return paths.length === 2 && paths.every(path => path.length > 0)
+      ? [paths[0], paths[1]]
+      : null;
+  };
+  app.commands.addCommand(ReviewCommandIDs.compareFiles, {
+    label: args =>
+      typeof args.base === 'string'
+        ? trans.__('Compare %1 with %2', args.base, String(args.head))
+        : trans.__('Compare with…'),
+    caption: trans.__(
+      'Open the cell-aware diff of two notebooks (the first as the older one)'
+    ),
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          base: {
+            type: 'string',
+            description: trans.__(
+              'The older notebook (default: the first selected)'
+            )
+          },
+          head: {
+            type: 'string',
+            description: trans.__(
+              'The newer notebook (default: the second selected)'
+            )
+          }
+        }
+      }
+    },
+    isVisible: args => pair(args) !== null,
+    execute: async args => {
+      const files = pair(args);
+      if (files) {
+        await opener.open(files[1], files[0], files[1], true);
+      }
+    }
+  });
+  app.contextMenu.addItem({
+    command: ReviewCommandIDs.compareFiles,
+    selector: '.jp-DirListing-item[data-file-type="notebook"]',
+    rank: 4
+  });
 }
 
 /** Opens diff views: one per notebook and pair of revisions, activated if already open. */
@@ -122,7 +218,12 @@ class DiffViewOpener {
     private readonly _onReviewChanged: () => void
   ) {}
 
-  async open(path: string, base: Revision, head: Revision): Promise<void> {
+  async open(
+    path: string,
+    base: Revision,
+    head: Revision,
+    files = false
+  ): Promise<void> {
     const { app, trans } = this._context;
     let ReviewDiffWidget: typeof import('./view').ReviewDiffWidget;
     try {
@@ -136,7 +237,7 @@ class DiffViewOpener {
       );
       return;
     }
-    const key = ReviewDiffWidget.key(path, base, head);
+    const key = ReviewDiffWidget.key(path, base, head, files);
     const existing = this.tracker.find(view => view.key === key);
     if (existing) {
       app.shell.activateById(existing.id);
@@ -146,7 +247,8 @@ class DiffViewOpener {
       path,
       base,
       head,
-      rendermime: await this._rendermime(path),
+      files,
+      rendermime: await this.rendermime(path),
       trans,
       onReviewChanged: this._onReviewChanged,
       onWorkingCopyChanged: changed => {
@@ -166,32 +268,14 @@ class DiffViewOpener {
    */
   private _showApplied(path: string): void {
     const { docManager, trans } = this._context;
-    const widget = docManager?.findWidget(path);
-    const context = widget ? docManager?.contextForWidget(widget) : undefined;
-    if (!context) {
-      return;
-    }
-    if (!context.model.dirty) {
-      void context.revert();
-      return;
-    }
-    Notification.warning(
+    reloadFromDisk(
+      docManager,
+      path,
       trans.__(
         'The suggestion was written to %1, but its editor has unsaved changes.',
         path
       ),
-      {
-        autoClose: false,
-        actions: [
-          {
-            label: trans.__('Reload from disk'),
-            caption: trans.__(
-              'Show the file with the suggestion; your unsaved changes are lost'
-            ),
-            callback: () => void context.revert()
-          }
-        ]
-      }
+      trans
     );
   }
 
@@ -210,7 +294,7 @@ class DiffViewOpener {
   }
 
   /** A rendermime whose relative links and images resolve next to the notebook. */
-  private async _rendermime(path: string): Promise<IRenderMimeRegistry> {
+  async rendermime(path: string): Promise<IRenderMimeRegistry> {
     const { RenderMimeRegistry, standardRendererFactories } =
       await import('@jupyterlab/rendermime');
     const resolver = new RenderMimeRegistry.UrlResolver({

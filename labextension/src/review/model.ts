@@ -5,6 +5,7 @@ import { Latest } from '../panels/poll';
 import {
   IReviewTarget,
   fetchDiff,
+  fetchDiffFiles,
   fetchReview,
   postApply,
   postComment,
@@ -29,6 +30,7 @@ import {
 export class ReviewDiffModel implements IDisposable {
   constructor(options: ReviewDiffModel.IOptions) {
     this.path = options.path;
+    this.files = options.files ?? false;
     this._base = options.base;
     this._head = options.head;
     this._onReviewChanged = options.onReviewChanged ?? (() => undefined);
@@ -37,6 +39,9 @@ export class ReviewDiffModel implements IDisposable {
   }
 
   readonly path: string;
+
+  /** Two notebook files compared (`base` and `head` are their paths): no review. */
+  readonly files: boolean;
 
   get base(): Revision {
     return this._base;
@@ -119,7 +124,9 @@ export class ReviewDiffModel implements IDisposable {
     const { path, _base: base, _head: head, _filters: filters } = this;
     await this._track(async () => {
       const outcome = await this._diffFetch.run(() =>
-        fetchDiff(path, base, head, filters)
+        this.files
+          ? fetchDiffFiles(base, head, filters)
+          : fetchDiff(path, base, head, filters)
       );
       if (outcome) {
         this._diff = outcome.ok ? outcome.value : null;
@@ -130,6 +137,9 @@ export class ReviewDiffModel implements IDisposable {
 
   async loadReview(): Promise<void> {
     const { path, _base: base, _head: head } = this;
+    if (this.files) {
+      return; // two files have no review
+    }
     await this._track(async () => {
       const outcome = await this._reviewFetch.run(() =>
         fetchReview(path, base, head)
@@ -188,6 +198,11 @@ export class ReviewDiffModel implements IDisposable {
   }
 
   private async _write(call: () => Promise<unknown>): Promise<boolean> {
+    if (this.files) {
+      this._reviewError = 'Two files compared have no review to comment on.';
+      this._changed.emit();
+      return false;
+    }
     const ok = await this._track(async () => {
       try {
         await call();
@@ -240,6 +255,8 @@ export namespace ReviewDiffModel {
     path: string;
     base: Revision;
     head: Revision;
+    /** Compare the files `base` and `head` (`path`: `head`), without a review. */
+    files?: boolean;
     /** Called after a comment, reply, resolve, apply or verdict was saved. */
     onReviewChanged?: (path: string) => void;
     /** Called after a suggestion was applied to the notebook's file. */

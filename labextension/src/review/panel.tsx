@@ -1,7 +1,11 @@
 import { PathExt } from '@jupyterlab/coreutils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget, refreshIcon } from '@jupyterlab/ui-components';
+import {
+  downloadIcon,
+  ReactWidget,
+  refreshIcon
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { ChangesModel } from './changes';
@@ -24,6 +28,14 @@ export type OpenReview = (
   head?: Revision
 ) => void;
 
+/** What the panel asks of whoever opens Merge views and exports reviews. */
+export interface IReviewActions {
+  /** Open the Merge view of a notebook with merge conflicts. */
+  merge: (path: string) => void;
+  /** Download a review as one static HTML file. */
+  exportHtml: (path: string, base: Revision, head: Revision) => void;
+}
+
 /**
  * The Review panel of the sidebar: the changed notebooks of the working tree and the
  * reviews, each opening its diff view; "Review this notebook" for the one in use.
@@ -34,6 +46,7 @@ export class ReviewPanel extends ReactWidget {
     this._model = options.model;
     this._notebooks = options.notebooks;
     this._open = options.open;
+    this._actions = { merge: options.merge, exportHtml: options.exportHtml };
     this._trans = options.trans;
     this.addClass('jp-mlops-review-panel');
     this._model.changed.connect(this._onChanged, this);
@@ -47,6 +60,7 @@ export class ReviewPanel extends ReactWidget {
         model={this._model}
         current={current}
         open={this._open}
+        actions={this._actions}
         trans={this._trans}
       />
     );
@@ -69,11 +83,12 @@ export class ReviewPanel extends ReactWidget {
   private readonly _model: ChangesModel;
   private readonly _notebooks: INotebookTracker | null;
   private readonly _open: OpenReview;
+  private readonly _actions: IReviewActions;
   private readonly _trans: TranslationBundle;
 }
 
 export namespace ReviewPanel {
-  export interface IOptions {
+  export interface IOptions extends IReviewActions {
     model: ChangesModel;
     notebooks: INotebookTracker | null;
     open: OpenReview;
@@ -85,9 +100,10 @@ function ReviewPanelView(props: {
   model: ChangesModel;
   current: string | null;
   open: OpenReview;
+  actions: IReviewActions;
   trans: TranslationBundle;
 }): JSX.Element {
-  const { model, current, open, trans } = props;
+  const { model, current, open, actions, trans } = props;
   const reply = model.reply;
   return (
     <div className="jp-mlops-review-sidebar">
@@ -149,6 +165,7 @@ function ReviewPanelView(props: {
                   key={notebook.path}
                   notebook={notebook}
                   open={open}
+                  merge={actions.merge}
                   trans={trans}
                 />
               ))}
@@ -178,6 +195,7 @@ function ReviewPanelView(props: {
                   key={`${review.path}|${review.base}|${review.head}`}
                   review={review}
                   open={open}
+                  exportHtml={actions.exportHtml}
                   trans={trans}
                 />
               ))}
@@ -218,12 +236,14 @@ function changeLabel(status: ChangeStatus, trans: TranslationBundle): string {
 function ChangedItem(props: {
   notebook: IChangedNotebook;
   open: OpenReview;
+  merge: (path: string) => void;
   trans: TranslationBundle;
 }): JSX.Element {
   const { notebook, open, trans } = props;
   const status = changeLabel(notebook.status, trans);
+  const conflicted = notebook.status === 'conflicted';
   return (
-    <li>
+    <li className="jp-mlops-review-itemRow">
       <button
         type="button"
         className="jp-mlops-review-item"
@@ -255,6 +275,20 @@ function ChangedItem(props: {
           {PathExt.dirname(notebook.path)}
         </span>
       </button>
+      {conflicted && (
+        <button
+          type="button"
+          className="jp-mlops-review-button jp-mlops-review-merge"
+          data-merge={notebook.path}
+          title={trans.__(
+            'Resolve the merge conflicts of %1 cell by cell',
+            notebook.path
+          )}
+          onClick={() => props.merge(notebook.path)}
+        >
+          {trans.__('Merge…')}
+        </button>
+      )}
     </li>
   );
 }
@@ -262,11 +296,12 @@ function ChangedItem(props: {
 function ReviewItem(props: {
   review: IReviewSummary;
   open: OpenReview;
+  exportHtml: (path: string, base: Revision, head: Revision) => void;
   trans: TranslationBundle;
 }): JSX.Element {
   const { review, open, trans } = props;
   return (
-    <li>
+    <li className="jp-mlops-review-itemRow">
       <button
         type="button"
         className="jp-mlops-review-item jp-mlops-review-reviewItem"
@@ -309,6 +344,18 @@ function ReviewItem(props: {
             ))}
           </span>
         )}
+      </button>
+      <button
+        type="button"
+        className="jp-mlops-review-iconButton jp-mlops-review-exportItem"
+        data-export={review.path}
+        title={trans.__(
+          'Export this review as one HTML file, readable without Jupyter'
+        )}
+        aria-label={trans.__('Export HTML')}
+        onClick={() => props.exportHtml(review.path, review.base, review.head)}
+      >
+        <downloadIcon.react tag="span" />
       </button>
     </li>
   );

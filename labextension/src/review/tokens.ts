@@ -220,4 +220,6 @@ export interface ICommentAnchor {
 export namespace ReviewCommandIDs {
   /** Open the diff view of a notebook: args `{path?, base?, head?}` (path: the notebook in use). */
   export const openReview = 'mlops:open-review';
+  /** Compare two notebook files: args `{base?, head?}` (default: the two selected in the file browser). */
+  export const compareFiles = 'mlops:review-compare';
 }

@@ -2,10 +2,15 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget } from '@jupyterlab/ui-components';
+import {
+  downloadIcon,
+  ReactWidget,
+  ToolbarButton
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { DiffView } from './components/DiffView';
+import { exportReviewHtml } from './export';
 import { ReviewDiffModel } from './model';
 import { Revision } from './tokens';
 
@@ -55,6 +60,7 @@ export class ReviewDiffWidget extends MainAreaWidget<ReviewDiffContent> {
       path: options.path,
       base: options.base,
       head: options.head,
+      files: options.files,
       onReviewChanged: options.onReviewChanged,
       onWorkingCopyChanged: options.onWorkingCopyChanged
     });
@@ -68,6 +74,11 @@ export class ReviewDiffWidget extends MainAreaWidget<ReviewDiffContent> {
     this.addClass('jp-mlops-review-widget');
     this.id = `mlops-review-${nextViewId++}`;
     this.title.closable = true;
+    if (model.files) {
+      this.node.dataset.compare = 'files';
+    } else {
+      this.toolbar.addItem('export-html', this._exportButton());
+    }
     this._onRevisions();
     model.revisionsChanged.connect(this._onRevisions, this);
     void model.load();
@@ -82,7 +93,8 @@ export class ReviewDiffWidget extends MainAreaWidget<ReviewDiffContent> {
     return ReviewDiffWidget.key(
       this.model.path,
       this.model.base,
-      this.model.head
+      this.model.head,
+      this.model.files
     );
   }
 
@@ -94,10 +106,36 @@ export class ReviewDiffWidget extends MainAreaWidget<ReviewDiffContent> {
     super.dispose();
   }
 
+  /** Download the diff with its review as one static HTML file anyone can read. */
+  private _exportButton(): ToolbarButton {
+    const trans = this._trans;
+    return new ToolbarButton({
+      className: 'jp-mlops-review-export',
+      icon: downloadIcon,
+      label: trans.__('Export HTML'),
+      tooltip: trans.__(
+        'Download this diff with its threads and verdicts as one HTML file, readable without Jupyter'
+      ),
+      onClick: () => {
+        const { path, base, head } = this.model;
+        void exportReviewHtml(path, base, head, trans);
+      }
+    });
+  }
+
   private _onRevisions(): void {
     const { path, base, head } = this.model;
-    this.title.label = this._trans.__('Review: %1', PathExt.basename(path));
-    this.title.caption = this._trans.__('%1: %2 → %3', path, base, head);
+    if (this.model.files) {
+      this.title.label = this._trans.__(
+        'Compare: %1 ↔ %2',
+        PathExt.basename(base),
+        PathExt.basename(head)
+      );
+      this.title.caption = this._trans.__('%1 → %2', base, head);
+    } else {
+      this.title.label = this._trans.__('Review: %1', PathExt.basename(path));
+      this.title.caption = this._trans.__('%1: %2 → %3', path, base, head);
+    }
     this.node.dataset.path = path;
     this.node.dataset.base = base;
     this.node.dataset.head = head;
@@ -111,13 +149,22 @@ export namespace ReviewDiffWidget {
     path: string;
     base: Revision;
     head: Revision;
+    /** Compare the notebook files `base` and `head` (`path`: `head`), without a review. */
+    files?: boolean;
     rendermime: IRenderMimeRegistry;
     trans: TranslationBundle;
     onReviewChanged?: (path: string) => void;
     onWorkingCopyChanged?: (path: string) => void;
   }
 
-  export function key(path: string, base: Revision, head: Revision): string {
-    return JSON.stringify([path, base, head]);
+  export function key(
+    path: string,
+    base: Revision,
+    head: Revision,
+    files = false
+  ): string {
+    return JSON.stringify(
+      files ? [path, base, head, 'files'] : [path, base, head]
+    );
   }
 }
