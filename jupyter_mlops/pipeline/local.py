@@ -1,4 +1,5 @@
-"""The local runner (the embedded default): each step in its own process, independent steps in
+"""The local runner (the embedded default): each step in its own process (a fork of a warm
+worker that ran the notebook's shared cells once: ``workers.py``), independent steps in
 parallel, outputs from the content-hash cache, resume by running again. It only reads the
 notebook. Every change of a step's state goes to ``run.json`` in the run's folder (what the
 Pipeline panel polls) and to the caller's progress callback.
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import STATE_DIR
 from ..errors import UserInputError
 from ..paths import make_folder
-from . import runtime
+from . import runtime, workers
 from .results import RunResult, StepEvent, StepState, StepStateName, new_run_id, write_json
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
                         params=values, endpoint_url=pipeline.endpoint_url,
                         force=name in forced, lookup_only=name in lookup, log=log,
                         python=python, cwd=str(pipeline.notebook.parent), on_start=started,
-                        key_file=key_file)
+                        key_file=key_file, pool=pool)
             except runtime.MissingInput:
                 raise
             except runtime.StepFailed:
@@ -159,12 +160,13 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
                 runtime._write_log(log, f"[{name}] failed; retrying ({attempts} of "
                                    f"{step.retries})\n", False)
 
-    workers = max_workers or max(2, min(len(take), os.cpu_count() or 2))
+    size = max_workers or max(2, min(len(take), os.cpu_count() or 2))
+    pool = _warm_workers(pipeline, size, python, folder)
     pending = list(take)
     running: dict[Future[dict[str, Any]], str] = {}
     failed: set[str] = set()
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlops-step") as pool:
+        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="mlops-step") as threads:
             try:
                 while pending or running:
                     for name in list(pending):
@@ -176,7 +178,7 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
                                     message=f"not run: step {blocker!r} failed")
                         elif all(d in result.results for d in deps[name]):
                             pending.remove(name)
-                            running[pool.submit(execute, name)] = name
+                            running[threads.submit(execute, name)] = name
                     if not running:
                         break
                     done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
@@ -199,11 +201,15 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
                                 message="from the cache" if outcome["cached"] else "")
             except BaseException:
                 stopping.set()
-                pool.shutdown(wait=False, cancel_futures=True)
+                threads.shutdown(wait=False, cancel_futures=True)
                 runtime.stop_children()  # before the pool waits for its threads
+                if pool is not None:
+                    pool.close(kill=True)
                 raise
     except BaseException:
         runtime.stop_children()
+        if pool is not None:
+            pool.close(kill=True)
         with run.lock:
             result.state = "cancelled"
             result.error = "the run was interrupted"
@@ -214,6 +220,8 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
             run.save()
         raise
     finally:
+        if pool is not None:
+            pool.close()
         if env_run_id is None:
             os.environ.pop("MLOPS_PIPELINE_RUN_ID", None)
         else:
@@ -226,6 +234,20 @@ def run_pipeline(pipeline: Pipeline, parameters: Mapping[str, Any] | None = None
         result.error = bad.message if bad else None
         run.save()
     return result
+
+
+def _warm_workers(pipeline: Pipeline, size: int, python: str | None,
+                  folder: Path) -> workers.StepWorkers | None:
+    """Warm workers for the run's steps (where processes can fork): each runs the shared
+    cells the steps start with once, then forks for each step, so no step imports its
+    libraries again."""
+    if not hasattr(os, "fork") or not pipeline.steps:
+        return None
+    cells = workers.warm_cells(pipeline.step_code(pipeline.steps[0]))
+    shell = any(cell.magics for step in pipeline.steps for cell in step.cells)
+    return workers.StepWorkers(cells, pipeline.notebook.name, size, python=python,
+                               cwd=str(pipeline.notebook.parent), log_dir=folder / "workers",
+                               shell=shell)
 
 
 class _NoLock:

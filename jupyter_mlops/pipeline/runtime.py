@@ -22,6 +22,7 @@ import builtins
 import functools
 import hashlib
 import hmac
+import importlib.util
 import json
 import linecache
 import os
@@ -34,7 +35,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 # shutil, subprocess, tempfile and uuid are imported where used: a step's process needs
 # none of them, and every millisecond of its start counts once per step
@@ -51,6 +52,14 @@ CODE_FORMATS = ("pickle", "torch")
 CELL_MARKER = re.compile(r"^# %% cell (\d+)(?: \((\w+)\))?$")
 _children: set[subprocess.Popen[bytes]] = set()
 _children_lock = threading.Lock()
+
+
+class StepPool(Protocol):
+    """Warm workers that run a step (``workers.StepWorkers``): its exit code, or None when
+    this pool cannot run it (then it runs in a process of its own)."""
+
+    def run_step(self, spec: Mapping[str, Any], spec_path: Path, error_path: Path,
+                 log: str | None) -> int | None: ...
 
 
 class StepFailed(Exception):
@@ -380,7 +389,7 @@ def run_step(spec: Mapping[str, Any], *, artifacts: str,
              force: bool = False, lookup_only: bool = False, log: str | None = None,
              echo: bool = False, python: str | None = None, cwd: str | None = None,
              on_start: Callable[[str], None] | None = None,
-             key_file: str | None = None) -> dict[str, Any]:
+             key_file: str | None = None, pool: StepPool | None = None) -> dict[str, Any]:
     """Run one step (``spec`` as ``Pipeline.step_spec`` makes it) and return its result:
     ``{"step", "key", "cached", "seconds", "outputs": {name: {"key", "format", "sha256",
     "type"}}}``, small enough for an engine to pass between tasks (XCom).
@@ -392,6 +401,8 @@ def run_step(spec: Mapping[str, Any], *, artifacts: str,
     ``key_file``: the project's digest key (``.mlops/pipeline.key``, made when missing;
     default ``$MLOPS_PIPELINE_KEY_FILE``), with which outputs are signed and pickles read
     from an S3 store are checked.
+    ``pool``: warm workers (``workers.StepWorkers``) that run the step in a fork of a process
+    that already ran the shared cells, instead of a new process.
     Raises StepFailed naming the notebook cell and line.
     """
     store = Store(artifacts, endpoint_url)
@@ -424,7 +435,9 @@ def run_step(spec: Mapping[str, Any], *, artifacts: str,
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(child_spec, default=repr))
         error_path = Path(tmp) / "error.json"
-        code = _spawn(python or sys.executable, spec_path, error_path, log, echo, cwd)
+        code = pool.run_step(spec, spec_path, error_path, log) if pool is not None else None
+        if code is None:  # no pool, or one whose workers ran other shared cells
+            code = _spawn(python or sys.executable, spec_path, error_path, log, echo, cwd)
         if code != 0:
             _rmtree(staging)
             try:
@@ -566,21 +579,39 @@ def _ipython_shell() -> Any:
     return InteractiveShell.instance(config=config)
 
 
+#: ``%load_ext jupyter_mlops`` alone on its line: it only registers ``%mlops``, so it is done
+#: once a shell is there (a step without IPython syntax starts without IPython)
+_LOAD_OURS = re.compile(r"^[ \t]*%load_ext[ \t]+jupyter_mlops[ \t]*$", re.M)
+
+
+class Warm:
+    """What a warm worker keeps between steps: the shared cells it ran (their number, role and
+    source), the namespace they left, IPython's shell (None when no cell needs it), whether
+    ``%mlops`` is wanted, and the cells' file names (tracebacks name the cell)."""
+
+    def __init__(self, cells: list[tuple[int, str, str]], namespace: dict[str, Any], shell: Any,
+                 ours: bool, filenames: dict[str, int]) -> None:
+        self.cells, self.namespace, self.shell = cells, namespace, shell
+        self.ours, self.filenames = ours, filenames
+
+
 def _compile_cells(cells: list[tuple[int, str, str]], notebook: str,
-                   filenames: dict[str, int]) -> tuple[list[tuple[str, Any]], Any]:
+                   filenames: dict[str, int], shell: Any = None, ours: bool = False,
+                   want_shell: bool = False) -> tuple[list[tuple[str, Any]], Any, bool]:
     """Each cell compiled under its notebook name (tracebacks name the cell), as plain Python
-    where it is, else through IPython's transformer; and the IPython shell when one is
-    needed (None otherwise: a plain step starts without importing IPython)."""
-    shell: Any = None
+    where it is, else through IPython's transformer; the IPython shell when one is needed
+    (None otherwise: a plain step starts without importing IPython, ``want_shell`` makes one
+    anyway); and whether our extension is wanted (loaded into the shell when there is one)."""
     codes: list[tuple[str, Any]] = []
-    uses_ours = loads_ours = False
     for number, role, source in cells:
         filename = f"{notebook}, cell {number}"
         filenames[filename] = number
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        plain = _LOAD_OURS.sub("", source)
+        ours = ours or plain != source
         try:
-            code = compile(source, filename, "exec")
-            if shell is None and "get_ipython" in source:
+            code = compile(plain, filename, "exec")
+            if shell is None and "get_ipython" in plain:
                 shell = _ipython_shell()
         except SyntaxError:
             try:
@@ -589,14 +620,50 @@ def _compile_cells(cells: list[tuple[int, str, str]], notebook: str,
                 raise ImportError(f"cell {number} uses IPython syntax (!, %magic), which runs "
                                   f"under IPython, and {sys.executable} has no IPython: pip "
                                   "install ipython there") from None
-            python = to_python(source, shell.input_transformer_manager)
-            uses_ours = uses_ours or "_magic('mlops'" in python
-            loads_ours = loads_ours or "_magic('load_ext', 'jupyter_mlops')" in python
+            python = to_python(plain, shell.input_transformer_manager)
+            ours = ours or "_magic('mlops'" in python  # %mlops loads it, as in a kernel
             code = compile(python, filename, "exec")
         codes.append((role, code))
-    if uses_ours and not loads_ours:  # %mlops in a step that does not load it: as a kernel
+    if want_shell and shell is None and importlib.util.find_spec("IPython") is not None:
+        shell = _ipython_shell()  # (without IPython, the cell that needs it says so)
+    if shell is not None and ours and "jupyter_mlops" not in shell.extension_manager.loaded:
         shell.extension_manager.load_extension("jupyter_mlops")
-    return codes, shell
+    return codes, shell, ours
+
+
+def _where(exc: BaseException, filenames: Mapping[str, int]) -> tuple[int | None, int | None]:
+    """(0-based cell, line) of the notebook where ``exc`` was raised, when it was in a cell."""
+    cell = line = None
+    if isinstance(exc, SyntaxError) and exc.filename and exc.filename in filenames:
+        cell, line = filenames[exc.filename] - 1, exc.lineno
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename in filenames:
+            cell, line = filenames[frame.f_code.co_filename] - 1, lineno
+    return cell, line
+
+
+def warm_up(cells: list[tuple[int, str, str]], notebook: str,
+            want_shell: bool = False) -> tuple[Warm, dict[str, Any] | None]:
+    """A warm worker's start: the shared ``cells`` run once, into the namespace every step it
+    runs starts from. Returns the state and the error (message, cell, line, text) when a cell
+    raised (each step the worker is given then fails with it)."""
+    filenames: dict[str, int] = {}
+    namespace: dict[str, Any] = {"__builtins__": builtins}
+    shell: Any = None
+    ours = False
+    error: dict[str, Any] | None = None
+    try:
+        codes, shell, ours = _compile_cells(cells, notebook, filenames, want_shell=want_shell)
+        if shell is not None:
+            namespace = shell.user_ns
+        namespace.update({"__name__": "__main__", "display": _display})
+        for _, code in codes:
+            exec(code, namespace)
+    except BaseException as exc:  # the user's code: what every step will report
+        cell, line = _where(exc, filenames)
+        error = {"message": f"{type(exc).__name__}: {exc}", "cell": cell, "line": line,
+                 "text": traceback.format_exc()}
+    return Warm(cells, namespace, shell, ours, filenames), error
 
 
 def _display(*objs: Any, **_kwargs: Any) -> None:
@@ -620,14 +687,18 @@ def _load_inputs(spec: Mapping[str, Any], store: Store) -> dict[str, Any]:
     return values
 
 
-def _child(spec_path: str, error_path: str) -> int:
+def _child(spec_path: str, error_path: str, warm: Warm | None = None) -> int:
     """One step's process: the shared and parameters cells, then the inputs, then the step's
-    own cells, then its outputs saved by type into the staging folder with a manifest."""
+    own cells, then its outputs saved by type into the staging folder with a manifest.
+    ``warm``: a warm worker's fork, where the shared cells it ran are not run again."""
     spec = json.loads(Path(spec_path).read_text())
     step, notebook = spec["step"], spec.get("notebook", "notebook")
     staging = Path(spec["staging"])
     store = Store(spec["artifacts"], spec.get("endpoint_url", ""))
-    filenames: dict[str, int] = {}
+    filenames: dict[str, int] = dict(warm.filenames) if warm is not None else {}
+    cells = split_cells(spec["code"])
+    if warm is not None:
+        cells = cells[len(warm.cells):]  # the worker ran these (the pool checked they match)
 
     def fail(message: str, cell: int | None = None, line: int | None = None) -> int:
         Path(error_path).write_text(json.dumps({"message": message, "cell": cell,
@@ -639,9 +710,12 @@ def _child(spec_path: str, error_path: str) -> int:
     shared = seconds = 0.0
     inputs_loaded = False
     try:
-        codes, shell = _compile_cells(split_cells(spec["code"]), notebook, filenames)
-        namespace: dict[str, Any] = shell.user_ns if shell is not None else {
-            "__builtins__": builtins}
+        codes, shell, _ = _compile_cells(cells, notebook, filenames,
+                                         *((warm.shell, warm.ours) if warm else ()))
+        namespace: dict[str, Any] = (shell.user_ns if shell is not None else warm.namespace
+                                     if warm is not None else {"__builtins__": builtins})
+        if warm is not None and namespace is not warm.namespace:  # a shell made for this step
+            namespace.update(warm.namespace)
         namespace.update({"__name__": "__main__", "display": _display})
         for role, code in codes:
             if role == "step" and not inputs_loaded:
@@ -657,12 +731,7 @@ def _child(spec_path: str, error_path: str) -> int:
                 namespace.update(spec.get("params", {}))
         seconds = time.perf_counter() - began
     except BaseException as exc:  # the user's code: report where it broke
-        cell = line = None
-        if isinstance(exc, SyntaxError) and exc.filename in filenames:
-            cell, line = filenames[exc.filename] - 1, exc.lineno
-        for frame, lineno in traceback.walk_tb(exc.__traceback__):
-            if frame.f_code.co_filename in filenames:
-                cell, line = filenames[frame.f_code.co_filename] - 1, lineno
+        cell, line = _where(exc, filenames)
         traceback.print_exc()
         return fail(f"{type(exc).__name__}: {exc}", cell, line)
 
