@@ -11,7 +11,15 @@ from typing import Any
 
 from ..errors import UserInputError
 from .magics import MagicUse, analysis_view, magics_used, parse_cell
-from .marks import StepMark, TagMarks, mark_from_metadata, parse_step_line, read_tags
+from .marks import (
+    SWEEP_STEP,
+    StepMark,
+    TagMarks,
+    is_sweep_cell,
+    mark_from_metadata,
+    parse_step_line,
+    read_tags,
+)
 from .model import CellRole
 
 
@@ -104,6 +112,8 @@ def read_cell(index: int, cell: Any) -> ReadCell:
         raise UserInputError(f"cell {index + 1}, line {exc.lineno}: syntax error "
                              f"({exc.msg}): fix the cell or tag it 'skip'") from None
     mark = _declared_mark(index, metadata, tags, mark)
+    if mark is None and is_sweep_cell(source):  # its tag or metadata may name it
+        mark = StepMark(SWEEP_STEP)
     role = _role(index, tags, mark)
     uses = magics_used(tree)  # before the view replaces %time's call by its code
     return ReadCell(index, cell_id, source, analysis_view(tree),

@@ -33,9 +33,11 @@ from typing import TYPE_CHECKING, Any
 from .._version import __version__
 from ..config import redact
 from ..errors import UserInputError
+from . import sweeps
 from .magics import parse_cell
-from .marks import check_step_name
+from .marks import check_step_name, is_sweep_cell
 from .results import TARGETS, ExportResult, Target
+from .sweeps import is_sweep_step, sweep_settings
 
 if TYPE_CHECKING:
     from .model import Parameter, ParameterType, Pipeline, Step
@@ -151,7 +153,8 @@ def ipython_note(pipeline: Pipeline) -> str:
     """What an export does with IPython syntax (``!ls``, ``%time``): the runtime runs those
     cells through IPython's InteractiveShell where the task runs, as the local runner does."""
     cells = {c.number: c.magics for c in [*pipeline.prelude, *(c for s in pipeline.steps
-                                                               for c in s.cells)] if c.magics}
+                                                               for c in s.cells)]
+             if c.magics and not (c.magics == ("%%mlops",) and is_sweep_cell(c.source))}
     if not cells:
         return ""
     where = ", ".join(f"{n} ({' '.join(m)})" for n, m in sorted(cells.items()))
@@ -202,7 +205,23 @@ def _code_constants(pipeline: Pipeline) -> str:
     parts = ["# " + "-" * 76 + " the notebook's steps\n"]
     for step in pipeline.steps:
         parts.append(f"{_const(step)} = {_spec_literal(pipeline, step)}\n\n")
+    for step in pipeline.steps:
+        if is_sweep_step(step):
+            parts.append(f"# the sweep of step {step.name!r}: its plan, trial and best tasks\n"
+                         f"{sweeps.settings_const(step)} = {_sweep_literal(pipeline, step)}\n\n")
     return "".join(parts)
+
+
+def _sweep_literal(pipeline: Pipeline, step: Step, indent: str = "") -> str:
+    """The sweep's settings, a key a line, each value a checked literal."""
+    settings = sweep_settings(pipeline, step)
+    what = f"in the sweep of step {step.name!r}, the value"
+    lines = [f"    {key!r}: {_literal(value, what)}," for key, value in settings.items()]
+    return "{\n" + "".join(f"{indent}{line}\n" for line in lines) + indent + "}"
+
+
+def _has_sweeps(pipeline: Pipeline) -> bool:
+    return any(is_sweep_step(step) for step in pipeline.steps)
 
 
 def _default(parameter: Parameter) -> str:
@@ -248,6 +267,7 @@ def airflow_source(pipeline: Pipeline, schedule: str | None) -> str:
            "    return runtime.run_step(spec, artifacts=ARTIFACTS, endpoint_url=ENDPOINT_URL,\n",
            "                            upstream=upstream, params=params, echo=True,\n",
            "                            force=bool(trigger))\n\n\n",
+           sweeps.airflow_helpers(TRIGGER_PARAMETER) if _has_sweeps(pipeline) else "",
            "@dag(\n",
            f"    dag_id={dag_id!r},\n",
            f"    schedule={schedule!r},\n",
@@ -264,10 +284,16 @@ def airflow_source(pipeline: Pipeline, schedule: str | None) -> str:
         if needs:
             out.append(f"    # needs {needs}: route it with a pool, queue or the "
                        "KubernetesExecutor's pod_override\n")
+        if is_sweep_step(step):
+            out.append(sweeps.airflow_tasks(step, _const(step), args, _upstream(step)))
+            continue
         out.append(f"    @task(task_id={step.name!r}, retries={step.retries!r})\n")
         out.append(f"    def {step.ident}({args}) -> dict[str, Any]:\n")
         out.append(f"        return run_step({_const(step)}, {_upstream(step)})\n\n")
     for step in pipeline.order:
+        if is_sweep_step(step):
+            out.append(sweeps.airflow_call(step, [d.replace("-", "_") for d in step.depends_on]))
+            continue
         call = ", ".join(f"out_{d.replace('-', '_')}" for d in step.depends_on)
         out.append(f"    out_{step.ident} = {step.ident}({call})\n")
     out.append(f"\n\n{pipeline.name}()\n")
@@ -292,7 +318,8 @@ def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:
            "# first start creates its database: on a busy machine that takes longer than\n"
            "# Prefect's 20 s default (set before prefect is imported, which reads it once)\n",
            "os.environ.setdefault('PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS', '180')\n\n",
-           "from prefect import flow, task  # noqa: E402\n"
+           f"from prefect import flow, task{', unmapped' if _has_sweeps(pipeline) else ''}"
+           "  # noqa: E402\n"
            "from prefect.cache_policies import NO_CACHE  # noqa: E402\n\n",
            "# where step outputs and the cache live (boto3's credential chain for s3://)\n",
            f"ARTIFACTS = os.environ.get('MLOPS_PIPELINE_ARTIFACTS', {_artifacts(pipeline)!r})\n",
@@ -307,6 +334,7 @@ def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:
            "    return runtime.run_step(spec, artifacts=ARTIFACTS, endpoint_url=ENDPOINT_URL,\n",
            "                            upstream=upstream, params=pipeline_params, echo=True,\n"
            "                            force=bool(os.environ.get('MLOPS_TRIGGER')))\n\n\n",
+           sweeps.PREFECT_HELPERS if _has_sweeps(pipeline) else "",
            "# Caching: run_step serves a step from the content-hash cache (its code, parameters "
            "and\n# inputs' contents), the same cache as the local runner; Prefect's own is off.\n"]
     for step in pipeline.order:
@@ -315,6 +343,9 @@ def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:
         if needs:
             out.append(f"# needs {needs}: run it on a work pool whose workers have them\n")
         tags = "['jupyter-mlops'" + (", 'gpu'" if step.gpu else "") + "]"
+        if is_sweep_step(step):
+            out.append(sweeps.prefect_tasks(step, _const(step), args, _upstream(step), tags))
+            continue
         out.append(f"@task(name={step.name!r}, retries={step.retries!r}, cache_policy=NO_CACHE, "
                    f"tags={tags})\n")
         out.append(f"def {step.ident}(pipeline_params: dict[str, Any]{args}) "
@@ -328,6 +359,9 @@ def prefect_source(pipeline: Pipeline, schedule: str | None) -> str:
                "steps track say why\n")
     out.append(f"        os.environ['MLOPS_TRIGGER'] = {TRIGGER_PARAMETER}\n")
     for step in pipeline.order:
+        if is_sweep_step(step):
+            out.append(sweeps.prefect_call(step, [d.replace("-", "_") for d in step.depends_on]))
+            continue
         deps = "".join(f", {d.replace('-', '_')}=out_{d.replace('-', '_')}"
                        for d in step.depends_on)
         out.append(f"    out_{step.ident} = {step.ident}.submit(pipeline_params{deps})\n")
@@ -389,11 +423,17 @@ def kfp_source(pipeline: Pipeline, schedule: str | None) -> str:
         names = pipeline.step_spec(step)["parameters"]
         args = [f"{d.replace('-', '_')}: dict" for d in step.depends_on]
         args += [f"{n}: {ptypes.get(n, 'Any')}" for n in names]
+        params = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
+        if is_sweep_step(step):
+            out.append(sweeps.kfp_components(
+                step, _spec_literal(pipeline, step, "    ").lstrip(),
+                _sweep_literal(pipeline, step, "    "), args, _upstream(step), params,
+                repr(artifacts), repr(pipeline.endpoint_url)))
+            continue
         out.append("@dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)\n")
         out.append(f"def {step.ident}({', '.join(args)}) -> dict:\n")
         out.append("    import os\n\n    from jupyter_mlops.pipeline import runtime\n\n")
         out.append("    spec = " + _spec_literal(pipeline, step, "    ").lstrip() + "\n")
-        params = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
         out.append("    return runtime.run_step(\n")
         out.append(f"        spec, artifacts=os.environ.get('MLOPS_PIPELINE_ARTIFACTS', "
                    f"{artifacts!r}),\n")
@@ -409,24 +449,34 @@ def kfp_source(pipeline: Pipeline, schedule: str | None) -> str:
         kwargs = [f"{d.replace('-', '_')}=task_{d.replace('-', '_')}.output"
                   for d in step.depends_on]
         kwargs += [f"{n}={n}" if n in ptypes else f"{n}={defaults.get(n, 'None')}" for n in names]
+        calls = _kfp_settings(step)
+        if is_sweep_step(step):
+            out.append(sweeps.kfp_call(step, kwargs, calls))
+            continue
         var = f"task_{step.ident}"
         out.append(f"    {var} = {step.ident}({', '.join(kwargs)})\n")
         out.append(f"    {var}.set_display_name({step.name!r})\n")
         out.append(f"    {var}.set_caching_options(enable_caching={step.cache!r})\n")
-        if step.retries:
-            out.append(f"    {var}.set_retry(num_retries={step.retries!r})\n")
-        if step.gpu:
-            out.append(f"    {var}.set_accelerator_type('nvidia.com/gpu')"
-                       f".set_accelerator_limit({step.gpu!r})\n")
-        if step.cpu:
-            out.append(f"    {var}.set_cpu_limit({step.cpu!r})\n")
-        if step.memory:
-            out.append(f"    {var}.set_memory_limit({step.memory!r})\n")
+        out.extend(f"    {var}{call}\n" for call in calls)
     out.append("\n\nif __name__ == '__main__':\n")
     out.append("    here = os.path.dirname(os.path.abspath(__file__))\n")
     out.append(f"    compiler.Compiler().compile({pipeline.name}, "
                f"os.path.join(here, {pipeline.name + '.yaml'!r}))\n")
     return "".join(out)
+
+
+def _kfp_settings(step: Step) -> list[str]:
+    """A step's task's retries and resources, as calls on it."""
+    calls = []
+    if step.retries:
+        calls.append(f".set_retry(num_retries={step.retries!r})")
+    if step.gpu:
+        calls.append(f".set_accelerator_type('nvidia.com/gpu').set_accelerator_limit({step.gpu!r})")
+    if step.cpu:
+        calls.append(f".set_cpu_limit({step.cpu!r})")
+    if step.memory:
+        calls.append(f".set_memory_limit({step.memory!r})")
+    return calls
 
 
 # --------------------------------------------------------------------------- writing
@@ -473,6 +523,13 @@ def check_names(pipeline: Pipeline, engine: Target) -> None:
         else:
             claim(f"out_{step.ident}", f"the output of step {step.name!r}")
             claim(_const(step), f"the spec of step {step.name!r}")
+    if _has_sweeps(pipeline):
+        for name in sweeps.OWN_NAMES[engine]:
+            claim(name, "a name of the export's own code")
+    for step in pipeline.steps:
+        if is_sweep_step(step):
+            for name, what in sweeps.own_names(step, engine):
+                claim(name, what)
 
 
 def check_source(source: str, engine: Target, header: str) -> None:
@@ -531,6 +588,7 @@ def export_pipeline(pipeline: Pipeline, target: str, out_dir: str | Path,
     magics = ipython_note(pipeline)
     if magics:
         result.notes.append(magics)
+    result.notes.extend(sweeps.engine_notes(pipeline))
     if engine == "kfp":
         if local:
             result.notes.append(f"artifacts go to the local folder {pipeline.artifacts}: pods "

@@ -24,6 +24,17 @@ STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 CPU = re.compile(r"(\d+(\.\d+)?|\d+m)")
 MEMORY = re.compile(r"\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T|k)?")
 
+#: The step a ``%%mlops sweep`` cell starts when no tag or metadata names it.
+SWEEP_STEP = "sweep"
+
+
+def is_sweep_cell(source: str) -> bool:
+    """A cell that ``%%mlops sweep …`` starts: a step of its own (a fan-out of trials on an
+    engine), its line kept in the step's code."""
+    first = next((line for line in source.split("\n") if line.strip()), "")
+    return first.split()[:2] == ["%%mlops", "sweep"]
+
+
 #: Tags with a meaning (papermill's ``parameters``, Kale's ``block:``/``step:``/``prev:``, …).
 SHARED_TAGS = frozenset({"imports", "functions"})
 PARAMETER_TAGS = frozenset({"parameters", "pipeline-parameters"})
