@@ -570,3 +570,16 @@ def test_cell_types() -> None:
     assert (run_cell["cell_type"], run_cell["source"]) == ("markdown", "train(rate, 2 * epochs)")
     assert "outputs" not in run_cell
     valid(merged.notebook)
+
+
+def test_a_notebook_nested_too_deeply_is_one_line() -> None:
+    base, local, remote = three()
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(2000):
+        inner["x"] = {}
+        inner = inner["x"]
+    cell(local, "params")["metadata"]["deep"] = deep
+    cell(remote, "params")["metadata"]["deep"] = {"y": 1}
+    with pytest.raises(UserInputError, match="nests its metadata or outputs too deeply"):
+        merge(base, local, remote)

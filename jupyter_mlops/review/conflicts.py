@@ -30,6 +30,7 @@ from .merge import (
     CONFLICT_KEY,
     MLOPS_KEY,
     MergeResult,
+    TooDeepError,
     conflict_record,
     dumps,
     merge,
@@ -270,7 +271,11 @@ def resolve_file(path: Path, resolutions: list[Resolution], *, stage: bool = Fal
         relpath = path.name
     lock = config.state_dir / "locks" / f"{notebook_key(relpath)}.lock"
     with notebook_lock(lock, path):
-        notebook, remaining = resolve(read_notebook(path), resolutions)
+        try:
+            notebook, remaining = resolve(read_notebook(path), resolutions)
+        except RecursionError:
+            raise TooDeepError(f"{name} nests its metadata or outputs too deeply to "
+                               "resolve") from None
         write_notebook(path, notebook)
     done = len(resolutions)
     message = f"{done} conflict{'s' if done != 1 else ''} resolved in {name}; " + (

@@ -44,7 +44,10 @@ NotebookInput = dict[str, Any] | str | os.PathLike[str]
 MLOPS_KEY = "mlops"
 CONFLICT_KEY = "conflict"
 _MISSING: Any = object()
-_CELL_FIELDS = ("cell_type", "source", "outputs", "execution_count", "metadata", "attachments")
+
+
+class TooDeepError(UserInputError):
+    """A notebook nests JSON deeper than Python's recursion allows (a hostile file)."""
 
 
 @dataclass
@@ -503,6 +506,14 @@ def merge(base: NotebookInput, local: NotebookInput, remote: NotebookInput) -> M
     the inputs are not changed."""
     b, lo, r = (_read(x, label) for x, label in ((base, "BASE"), (local, "LOCAL"),
                                                  (remote, "REMOTE")))
+    try:
+        return _merged(b, lo, r)
+    except RecursionError:
+        raise TooDeepError("a notebook of the merge nests its metadata or outputs too "
+                           "deeply to merge") from None
+
+
+def _merged(b: dict[str, Any], lo: dict[str, Any], r: dict[str, Any]) -> MergeResult:
     job = _Merge(b, lo, r)
     merged = job.run()
     minor = max(int(lo.get("nbformat_minor", 0) or 0), int(r.get("nbformat_minor", 0) or 0))
@@ -568,6 +579,10 @@ def dumps(notebook: dict[str, Any]) -> str:
     lines), so that git diffs of merged notebooks look like any other."""
     import nbformat
 
-    node = nbformat.from_dict(copy.deepcopy(notebook))  # type: ignore[no-untyped-call]
-    text: str = nbformat.writes(node)  # type: ignore[no-untyped-call]
+    try:
+        node = nbformat.from_dict(copy.deepcopy(notebook))  # type: ignore[no-untyped-call]
+        text: str = nbformat.writes(node)  # type: ignore[no-untyped-call]
+    except RecursionError:
+        raise TooDeepError("the notebook nests its metadata or outputs too deeply to "
+                           "write") from None
     return text if text.endswith("\n") else text + "\n"
