@@ -65,6 +65,7 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
     if args.jobs != 1:
         raise UsageError(f"--jobs {args.jobs}: parallel trials are not built yet; use --jobs 1")
     from . import run
+    from .progress import live_progress
     from .space import Space, parse_space
     from .study import base_name
 
@@ -101,7 +102,8 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
             direction=args.direction, sampler=args.sampler, pruner=args.pruner,
             timeout=args.timeout, name=args.name, resume=args.resume, register=args.register,
             seed=args.seed, storage=args.storage, experiment=args.experiment, cwd=ctx.cwd,
-            returns=False, namespace=namespace, base=base_name(notebook))
+            returns=False, namespace=namespace, base=base_name(notebook),
+            progress=live_progress(args.metric, args.direction))
     finally:
         for name, value in before.items():  # the parameters cell's values, as they were
             if value is _ABSENT:
