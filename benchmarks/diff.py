@@ -12,7 +12,15 @@ also diff the same pair without cell ids (nbformat 4.4), where cells are matched
 (nbdime's slow case: it compares outputs while aligning). Target: ours >= 50x faster.
 Bigger outputs: --log-lines, --table-rows.
 
-    .venv/bin/python benchmarks/diff.py [--sizes 200,500] [--repeat 7]
+Then the huge notebook (issue #15 item 4; tests/huge_notebook.py): 2,000 cells, 200 PNGs of
+50-80 KB, 20 MB, edited (sources changed, cells added, removed and moved, outputs and images
+re-drawn), the working copy of a git repository diffed against HEAD as the server does it —
+reading both revisions, parsing, diffing; then the REST body (``to_dict`` + JSON) apart.
+nbdime reads the same two files with nbformat and diffs them. Time (CPU and wall, best of
+--repeat; nbdime once), and peak memory of each (tracemalloc, in a child process each).
+Target: ours <= 1 s wall and <= 3x the file's size of memory. --no-huge skips it.
+
+    .venv/bin/python benchmarks/diff.py [--sizes 200,500] [--repeat 7] [--no-huge]
 """
 
 from __future__ import annotations
@@ -22,7 +30,10 @@ import base64
 import copy
 import json
 import random
+import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 import zlib
 from pathlib import Path
@@ -36,6 +47,8 @@ from jupyter_mlops.review.model import DiffFilters  # noqa: E402
 from jupyter_mlops.review.notebook import load_notebook  # noqa: E402
 
 TARGET_RATIO = 50.0
+HUGE_SECONDS = 1.0  # the huge notebook's diff, wall time in the server
+HUGE_MEMORY = 3.0  # its peak memory, times the file's size
 EDITS = 5
 LOG_LINES = 8  # lines of a training log a cell prints
 TABLE_ROWS = 6  # rows of a table a cell shows (text/html and text/plain)
@@ -228,6 +241,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7, help="runs of ours (best taken)")
     parser.add_argument("--nbdime-repeat", type=int, default=0,
                         help="runs of nbdime (best taken; default 3 up to 200 cells, else 1)")
+    parser.add_argument("--no-huge", dest="huge", action="store_false",
+                        help="skip the 20 MB notebook (tests/huge_notebook.py)")
     args = parser.parse_args()
 
     import nbdime
@@ -264,7 +279,97 @@ def main() -> int:
         print(f"      ours: {summary.to_text()}")
     print(f"target: ours >= {TARGET_RATIO:.0f}x faster than nbdime with outputs compared, same "
           f"alignment: {'met' if ok else 'MISSED'}")
+    if args.huge:
+        ok &= huge(args.repeat)
     return 0 if ok else 1
+
+
+_PEAK = textwrap.dedent("""
+    import json, sys, tracemalloc
+    sys.path.insert(0, {root!r})
+    {imports}
+    tracemalloc.start()
+    {work}
+    print(json.dumps(tracemalloc.get_traced_memory()[1]))
+""")
+_OURS = ("from jupyter_mlops.review.diffs import diff", "diff({path!r})")
+_NBDIME = ("import nbformat; from nbdime import diff_notebooks",
+           "diff_notebooks(nbformat.read({base!r}, as_version=4), "
+           "nbformat.read({path!r}, as_version=4))")
+
+
+def _peak(imports: str, work: str) -> int:
+    """Peak traced memory of ``work`` in a fresh interpreter (bytes), its modules imported
+    before counting."""
+    code = _PEAK.format(root=str(ROOT), imports=imports, work=work)
+    done = subprocess.run([sys.executable, "-c", code],
+                          capture_output=True, text=True, check=True, timeout=1800)
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+def huge(repeat: int) -> bool:
+    """The 20 MB notebook against nbdime: time, memory, the edits found."""
+    import nbformat
+    from nbdime import diff_notebooks as nbdime_diff
+
+    from jupyter_mlops.review.diffs import clear_cache, diff
+    from tests.huge_notebook import CELLS, IMAGES, dumps, make_huge_pair
+
+    base, head, edits = make_huge_pair()
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp)
+        path, base_path = repo / "huge.ipynb", repo / "huge-base.ipynb"
+        git = ["git", "-C", tmp, "-c", "user.name=bench", "-c", "user.email=b@example.invalid"]
+        subprocess.run([*git, "init", "-q"], check=True)
+        path.write_text(dumps(base), encoding="utf-8")
+        subprocess.run([*git, "add", path.name], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", "base"], check=True)
+        path.write_text(dumps(head), encoding="utf-8")
+        base_path.write_text(dumps(base), encoding="utf-8")
+        del base, head
+        size = path.stat().st_size
+        cpu, wall, body_s, body_mb = float("inf"), float("inf"), float("inf"), 0.0
+        result = None
+        for _ in range(repeat):
+            clear_cache()
+            began, began_wall = time.process_time(), time.perf_counter()
+            result = diff(path)
+            cpu = min(cpu, time.process_time() - began)
+            wall = min(wall, time.perf_counter() - began_wall)
+            began_wall = time.perf_counter()
+            body = json.dumps(result.to_dict(), default=str)
+            body_s = min(body_s, time.perf_counter() - began_wall)
+            body_mb = len(body) / 1e6
+            del body
+        assert result is not None
+        found = {c.cell_id for c in result.cells if c.status == "modified"}
+        right = found == set(edits.modified) and result.summary.added == len(edits.added) \
+            and result.summary.removed == len(edits.removed) and \
+            result.summary.moved == len(edits.moved)
+        began, began_wall = time.process_time(), time.perf_counter()
+        a = nbformat.read(base_path, as_version=4)
+        b = nbformat.read(path, as_version=4)
+        nbdime_diff(a, b)
+        nbdime_cpu = time.process_time() - began
+        nbdime_wall = time.perf_counter() - began_wall
+        del a, b
+        ours_peak = _peak(_OURS[0], _OURS[1].format(path=str(path)))
+        nbdime_peak = _peak(_NBDIME[0], _NBDIME[1].format(base=str(base_path), path=str(path)))
+    mb = size / 1e6
+    print(f"\nhuge notebook: {CELLS} cells, {IMAGES} images, {mb:.1f} MB; working copy "
+          f"against HEAD ({result.summary.to_text()}; the edits made: "
+          f"{'found' if right else 'NOT found'})")
+    print(f"{'':<22} {'ours':>10} {'nbdime':>10} {'ratio':>7}")
+    print(f"{'CPU s':<22} {cpu:>10.3f} {nbdime_cpu:>10.2f} {nbdime_cpu / cpu:>6.0f}x")
+    print(f"{'wall s':<22} {wall:>10.3f} {nbdime_wall:>10.2f} {nbdime_wall / wall:>6.0f}x")
+    print(f"{'peak memory MB':<22} {ours_peak / 1e6:>10.1f} {nbdime_peak / 1e6:>10.1f} "
+          f"{nbdime_peak / ours_peak:>6.1f}x")
+    print(f"{'  x the file':<22} {ours_peak / size:>10.2f} {nbdime_peak / size:>10.2f}")
+    print(f"REST body (to_dict + JSON): {body_s:.3f} s wall, {body_mb:.1f} MB")
+    ok = right and wall <= HUGE_SECONDS and ours_peak <= HUGE_MEMORY * size
+    print(f"target: the diff in <= {HUGE_SECONDS:.0f} s and <= {HUGE_MEMORY:.0f}x the file's "
+          f"size of memory: {'met' if ok else 'MISSED'}")
+    return ok
 
 
 if __name__ == "__main__":

@@ -4,12 +4,15 @@ import * as React from 'react';
 
 import { ReviewDiffModel } from '../model';
 import { ICellDiff, IDiffSummary, IThread } from '../tokens';
-import { anchorLabel, CellView, ICellActions } from './CellView';
+import { anchorLabel, CellView, ICellActions, statusLabel } from './CellView';
+import { ChangeRuler, jumpToChange } from './ChangeRuler';
 import { DiffControls } from './DiffControls';
 import { LazyBlock, LazyContext, LazyObserver } from './Lazy';
 import { diffLines, DiffMode } from './SourceDiff';
 import { ThreadView } from './Threads';
 import { VerdictBar } from './VerdictBar';
+
+export { jumpToChange, scrollToRow } from './ChangeRuler';
 
 /** The first cells render at once; the rest as they scroll near the view. */
 const EAGER_CELLS = 30;
@@ -45,6 +48,10 @@ export function DiffView(props: IDiffViewProps): JSX.Element {
     () => placeThreads(diff?.cells ?? [], review?.threads ?? []),
     [diff, review]
   );
+  const items = React.useMemo(
+    () => groupCells(diff?.cells ?? [], placed.byCell, hideUnchanged, expanded),
+    [diff, placed, hideUnchanged, expanded]
+  );
   const actions: ICellActions = React.useMemo(
     () => ({
       comment: (anchor, text, suggestion) =>
@@ -78,6 +85,9 @@ export function DiffView(props: IDiffViewProps): JSX.Element {
         }
       }}
     >
+      {diff && diff.cells.length > 0 && (
+        <ChangeRuler root={props.scrollRoot} rowsKey={items} trans={trans} />
+      )}
       <div className="jp-mlops-review-top">
         <DiffControls
           base={model.base}
@@ -151,78 +161,58 @@ export function DiffView(props: IDiffViewProps): JSX.Element {
                 {trans.__('Both revisions have no cells.')}
               </div>
             )}
-            {groupCells(diff.cells, placed.byCell, hideUnchanged, expanded).map(
-              item =>
-                item.kind === 'collapsed' ? (
-                  <button
-                    key={`c${item.start}`}
-                    type="button"
-                    className="jp-mlops-review-collapsed"
-                    onClick={() =>
-                      setExpanded(new Set([...expanded, item.start]))
-                    }
+            {items.map(item =>
+              item.kind === 'collapsed' ? (
+                <button
+                  key={`c${item.start}`}
+                  type="button"
+                  className="jp-mlops-review-collapsed"
+                  onClick={() =>
+                    setExpanded(new Set([...expanded, item.start]))
+                  }
+                >
+                  {trans._n(
+                    '%1 unchanged cell',
+                    '%1 unchanged cells',
+                    item.count
+                  )}
+                </button>
+              ) : (
+                <div
+                  key={cellKey(diff.cells[item.index], item.index)}
+                  className="jp-mlops-review-row"
+                  data-changed={
+                    diff.cells[item.index].status !== 'unchanged' ||
+                    diff.cells[item.index].outputs_changed
+                      ? 'true'
+                      : undefined
+                  }
+                  data-status={changeKind(diff.cells[item.index])}
+                  data-label={changeLabel(diff.cells[item.index], trans)}
+                >
+                  <LazyBlock
+                    eager={item.position < EAGER_CELLS}
+                    estimatedHeight={estimateHeight(diff.cells[item.index])}
                   >
-                    {trans._n(
-                      '%1 unchanged cell',
-                      '%1 unchanged cells',
-                      item.count
+                    {() => (
+                      <CellView
+                        cell={diff.cells[item.index]}
+                        mode={mode}
+                        threads={placed.byCell.get(item.index) ?? NO_THREADS}
+                        actions={actions}
+                        rendermime={rendermime}
+                        trans={trans}
+                      />
                     )}
-                  </button>
-                ) : (
-                  <div
-                    key={cellKey(diff.cells[item.index], item.index)}
-                    className="jp-mlops-review-row"
-                    data-changed={
-                      diff.cells[item.index].status !== 'unchanged' ||
-                      diff.cells[item.index].outputs_changed
-                        ? 'true'
-                        : undefined
-                    }
-                  >
-                    <LazyBlock
-                      eager={item.position < EAGER_CELLS}
-                      estimatedHeight={estimateHeight(diff.cells[item.index])}
-                    >
-                      {() => (
-                        <CellView
-                          cell={diff.cells[item.index]}
-                          mode={mode}
-                          threads={placed.byCell.get(item.index) ?? NO_THREADS}
-                          actions={actions}
-                          rendermime={rendermime}
-                          trans={trans}
-                        />
-                      )}
-                    </LazyBlock>
-                  </div>
-                )
+                  </LazyBlock>
+                </div>
+              )
             )}
           </div>
         </LazyContext.Provider>
       )}
     </div>
   );
-}
-
-/**
- * Scroll to the next (1) or previous (-1) changed cell below or above the top of the
- * view; placeholders of cells not rendered yet stand in for them.
- */
-export function jumpToChange(root: HTMLElement, direction: 1 | -1): void {
-  const rows = Array.from(
-    root.querySelectorAll<HTMLElement>('.jp-mlops-review-row[data-changed]')
-  );
-  const top = root.getBoundingClientRect().top;
-  const header = root.querySelector('.jp-mlops-review-top');
-  const line = top + (header ? header.getBoundingClientRect().height : 0) + 2;
-  const offsets = rows.map(row => row.getBoundingClientRect().top - line);
-  const index =
-    direction === 1
-      ? offsets.findIndex(offset => offset > 1)
-      : offsets.map(offset => offset < -1).lastIndexOf(true);
-  if (index >= 0) {
-    root.scrollTop += offsets[index];
-  }
 }
 
 function Summary(props: {
@@ -379,11 +369,55 @@ function cellKey(cell: ICellDiff, index: number): string {
   return cell.head_index === null ? `${cell.cell_id}/removed` : cell.cell_id;
 }
 
+/** Estimated heights, once per cell (a long diff renders its rows often). */
+const estimates = new WeakMap<ICellDiff, number>();
+
+/** About how tall a cell not rendered yet is: its lines, its outputs (images tall). */
 function estimateHeight(cell: ICellDiff): number {
-  const lines = diffLines(cell).length;
-  const outputs = Math.max(
-    cell.base_outputs?.length ?? 0,
-    cell.head_outputs?.length ?? 0
-  );
-  return 40 + 18 * lines + 40 * outputs;
+  let height = estimates.get(cell);
+  if (height === undefined) {
+    const lines = diffLines(cell).length;
+    height = 40 + 18 * lines + outputsHeight(cell);
+    estimates.set(cell, height);
+  }
+  return height;
+}
+
+function outputsHeight(cell: ICellDiff): number {
+  const side = (outputs: ICellDiff['head_outputs'] | undefined): number =>
+    (outputs ?? []).reduce((sum, output) => {
+      const data = (output as { data?: Record<string, unknown> }).data;
+      if (data && Object.keys(data).some(mime => mime.startsWith('image/'))) {
+        return sum + 240;
+      }
+      const text = (output as { text?: unknown }).text;
+      const lines =
+        typeof text === 'string' ? Math.min(text.split('\n').length, 40) : 2;
+      return sum + 8 + 17 * lines;
+    }, 0);
+  return Math.max(side(cell.base_outputs), side(cell.head_outputs));
+}
+
+/** What the ruler marks a changed cell as (outputs: only its outputs changed). */
+function changeKind(cell: ICellDiff): string | undefined {
+  if (cell.status === 'unchanged') {
+    return cell.outputs_changed ? 'outputs' : undefined;
+  }
+  if (
+    cell.status === 'modified' &&
+    cell.base_source === cell.head_source &&
+    !cell.metadata_changed
+  ) {
+    return 'outputs';
+  }
+  return cell.status;
+}
+
+function changeLabel(cell: ICellDiff, trans: TranslationBundle): string {
+  const index = cell.head_index ?? cell.base_index ?? 0;
+  const what =
+    changeKind(cell) === 'outputs'
+      ? trans.__('outputs changed')
+      : statusLabel(cell.status, trans);
+  return trans.__('cell %1: %2', index + 1, what);
 }
