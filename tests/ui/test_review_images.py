@@ -65,6 +65,8 @@ def figures(newer: bool) -> NB:
         code("plot()", id="again", outputs=[figure({"image/png": same})]),
         code("diagram()", id="vector",
              outputs=[figure({"image/svg+xml": svg(25 if newer else 50)})]),
+        code("thumbnail()", id="resized", outputs=[figure({"image/png": png_b64(
+            Image.new("RGB", (80, 60) if newer else (100, 50), (90, 90, 90)))})]),
     ])
 
 
@@ -195,3 +197,32 @@ def test_an_svg_is_compared_as_pixels(page: Any, images_lab: Lab) -> None:
     size = len(svg(50).encode())
     expect(pixels.locator(".jp-mlops-review-pixelsSize")).to_have_text(
         f"100 × 50 pixels · {size} B → {size} B (±0 B)")
+
+
+def test_images_of_different_sizes_share_one_canvas(page: Any, images_lab: Lab) -> None:
+    panel = open_review_panel(page, images_lab)
+    panel.locator(f'[data-list="changes"] [data-path="{NOTEBOOK}"]').click()
+    view = diff_view(page, NOTEBOOK)
+    images = view.locator('.jp-mlops-review-cell[data-cell-id="resized"] '
+                          '.jp-mlops-review-images')
+    # onion skin: a 100 x 60 canvas, each image at its own size at the top left
+    images.get_by_label("Onion skin").check()
+    stage = images.locator(".jp-mlops-review-swipeStage")
+    expect(stage).to_have_attribute("style", re.compile(r"width: 100px"))
+    page.wait_for_function("stage => stage.getBoundingClientRect().height === 60",
+                           arg=stage.element_handle(), timeout=10_000)
+    boxes = [img.bounding_box() for img in stage.locator("img").all()]
+    stage_box = stage.bounding_box()
+    assert [(round(b["width"]), round(b["height"])) for b in boxes] == [(100, 50), (80, 60)]
+    assert all((b["x"], b["y"]) == (stage_box["x"], stage_box["y"]) for b in boxes)
+    # the pixel difference: where only one image has pixels they changed (the overlap is one
+    # grey, the corner neither covers is empty in both)
+    images.get_by_label("Pixel difference").check()
+    pixels = images.locator('.jp-mlops-review-pixels[data-state="done"]')
+    changed = 100 * 50 + 80 * 60 - 2 * 80 * 50
+    expect(pixels.locator(".jp-mlops-review-pixelsShare")).to_have_text(
+        f"{100 * changed / 6000:.0f}% of pixels changed ({changed:,} of {6000:,})")
+    expect(pixels.locator(".jp-mlops-review-pixelsSize")).to_contain_text(
+        "100 × 50 → 80 × 60 pixels")
+    expect(pixels.locator(".jp-mlops-review-pixelsNote")).to_contain_text(
+        "compared on a 100 × 60 canvas")
