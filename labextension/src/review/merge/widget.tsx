@@ -2,7 +2,7 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { MergeModel } from './model';
@@ -10,49 +10,25 @@ import { MergeView } from './MergeView';
 
 let nextMergeId = 0;
 
-/** The React content of a Merge view, rendered again whenever its model changes. */
-class MergeContent extends ReactWidget {
-  constructor(
-    readonly model: MergeModel,
-    private readonly _rendermime: IRenderMimeRegistry,
-    private readonly _trans: TranslationBundle
-  ) {
-    super();
-    this.addClass('jp-mlops-merge-content');
-    model.changed.connect(this._onChanged, this);
-  }
-
-  render(): JSX.Element {
-    return (
-      <MergeView
-        model={this.model}
-        rendermime={this._rendermime}
-        trans={this._trans}
-      />
-    );
-  }
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this.model.changed.disconnect(this._onChanged, this);
-    this.model.dispose();
-    super.dispose();
-  }
-
-  private _onChanged(): void {
-    this.update();
-  }
-}
-
 /** A main-area view that resolves the merge conflicts of one notebook. */
-export class MergeWidget extends MainAreaWidget<MergeContent> {
+export class MergeWidget extends MainAreaWidget<ReactWidget> {
   constructor(options: MergeWidget.IOptions) {
     const model = new MergeModel(options.path, options);
-    super({
-      content: new MergeContent(model, options.rendermime, options.trans)
-    });
+    // rendered again whenever the model changes
+    const content = ReactWidget.create(
+      <UseSignal signal={model.changed}>
+        {() => (
+          <MergeView
+            model={model}
+            rendermime={options.rendermime}
+            trans={options.trans}
+          />
+        )}
+      </UseSignal>
+    );
+    content.addClass('jp-mlops-review-content');
+    super({ content });
+    this.model = model;
     this.addClass('jp-mlops-merge-widget');
     this.id = `mlops-merge-${nextMergeId++}`;
     this.title.label = options.trans.__(
@@ -68,8 +44,14 @@ export class MergeWidget extends MainAreaWidget<MergeContent> {
     void model.load();
   }
 
-  get model(): MergeModel {
-    return this.content.model;
+  readonly model: MergeModel;
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    super.dispose();
+    this.model.dispose();
   }
 }
 
