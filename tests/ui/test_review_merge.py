@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from ..review_fixtures import NB, code, markdown, notebook, run_git, stream, write
 from .conftest import Lab, screenshot, start_lab, stop_lab
-from .helpers import open_notebook, show_panel
+from .helpers import open_lab, open_notebook, show_panel
 from .test_review_panel import tab
 
 pytestmark = pytest.mark.ui
@@ -220,3 +220,38 @@ def test_every_kind_of_conflict_is_resolved_in_the_merge_view_and_staged(
     # and the merge can be committed as it is
     run_git(root, "commit", "-q", "--no-edit")
     assert run_git(root, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def test_a_notebook_git_merged_as_text_says_how_to_merge_it_again(
+        page: Any, tmp_path: Path) -> None:
+    """Without the driver, git merges a notebook as text and leaves <<<<<<< in its JSON: the
+    Merge view cannot read conflicts from it and says what to do instead."""
+    root = tmp_path / "root"
+    root.mkdir()
+    run_git(root, "init", "-q")
+    write(root / NOTEBOOK, _churn(tags=None, rate="0.1", plot="v1", old=None, added=None))
+    run_git(root, "add", NOTEBOOK)
+    run_git(root, "commit", "-q", "-m", "churn")
+    run_git(root, "checkout", "-q", "-b", "theirs")
+    write(root / NOTEBOOK, _churn(tags=None, rate="0.2", plot="v1", old=None, added=None))
+    run_git(root, "commit", "-q", "-am", "theirs")
+    run_git(root, "checkout", "-q", "main")
+    write(root / NOTEBOOK, _churn(tags=None, rate="0.05", plot="v1", old=None, added=None))
+    run_git(root, "commit", "-q", "-am", "ours")
+    run_git(root, "merge", "theirs", check=False)
+    assert "<<<<<<<" in (root / NOTEBOOK).read_text()
+    lab = start_lab(root, tmp_path)
+    try:
+        open_lab(page, lab)
+        panel = show_panel(page, "review", settled=True)
+        expect(panel.locator(f'[data-list="changes"] [data-path="{NOTEBOOK}"]')
+               ).to_have_attribute("data-status", "conflicted", timeout=30_000)
+        panel.locator(f'.jp-mlops-review-merge[data-merge="{NOTEBOOK}"]').click()
+        view = page.locator(f'.jp-mlops-merge-widget[data-path="{NOTEBOOK}"]')
+        error = view.locator(".jp-mlops-review-error")
+        expect(error).to_contain_text("conflict markers", timeout=30_000)
+        expect(error).to_contain_text("git checkout -m")
+        expect(view.locator(".jp-mlops-merge-conflict")).to_have_count(0)
+        expect(view.locator(".jp-mlops-merge-write")).to_be_disabled()
+    finally:
+        stop_lab(lab)
