@@ -189,3 +189,29 @@ def test_the_diff_peaks_under_three_times_the_file_size(
         f"{size / 1e6:.1f} MB notebook"
     # what stays (the cached diff with both notebooks): shared images count once
     assert measured["current"] <= 2 * size
+
+
+def test_a_diff_found_in_the_cache_reads_neither_revision(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reopening the diff of an unchanged pair hashes the working copy (in pieces) and asks
+    git for the blob's name; neither notebook is read whole, nor parsed."""
+    from jupyter_mlops.review import diffs
+
+    base, head, edits = make_huge_pair(40)
+    run_git(tmp_path, "init", "-q")
+    (tmp_path / NB).write_text(dumps(base), encoding="utf-8")
+    run_git(tmp_path, "add", NB)
+    run_git(tmp_path, "commit", "-q", "-m", "base")
+    (tmp_path / NB).write_text(dumps(head), encoding="utf-8")
+    clear_cache()
+    first = diff(tmp_path / NB)
+
+    def never(*_args: Any) -> Any:
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(diffs, "_read_working", never)
+    monkeypatch.setattr(diffs, "_lean_blob", never)
+    monkeypatch.setattr(diffs, "load_lean", never)
+    again = diff(tmp_path / NB)
+    assert again.cells is first.cells
+    assert {c.cell_id for c in again.cells if c.status == "modified"} == set(edits.modified)

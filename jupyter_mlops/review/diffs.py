@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import NotFoundError, UserInputError
 from .engine import diff_notebooks
 from .git import GIT_TIMEOUT, GitError, GitRepo, StatusEntry, _env, _git_binary, find_repo
-from .lean import file_blob_hash, load_lean, read_blob
+from .lean import data_blob_hash, file_blob_hash, load_lean, read_blob
 from .model import (
     CellDiff,
     DiffEntry,
@@ -93,9 +93,19 @@ def _read_checkpoint(path: Path, lazy: bool = False) -> Side:
     stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(checkpoint.stat().st_mtime))
     label = f"checkpoint ({stamp})"
     if lazy:
-        return Side(Revision(CHECKPOINT, None, label, blob), None,
-                    lambda: _read_working(checkpoint))
+        revision = Revision(CHECKPOINT, None, label, blob)
+        return Side(revision, None, _file_loader(checkpoint, revision))
     return Side(Revision(CHECKPOINT, None, label, blob_hash(data)), data)
+
+
+def _file_loader(path: Path, revision: Revision) -> Callable[[], bytes | None]:
+    """Reads the file when the diff needs it; the revision's hash becomes that of what was
+    read (the file may have been saved again since it was hashed)."""
+    def load() -> bytes | None:
+        data = _read_working(path)
+        revision.blob = None if data is None else data_blob_hash(data)
+        return data
+    return load
 
 
 def _lean_blob(repo: GitRepo, sha: str) -> bytearray:
@@ -114,8 +124,8 @@ def read_side(repo: GitRepo | None, path: Path, rev: str, relpath: str | None = 
         if lazy:
             if path.is_dir():
                 _read_working(path)  # the folder's one clear line
-            return Side(Revision(WORKING, None, "working copy", file_blob_hash(path)), None,
-                        lambda: _read_working(path))
+            revision = Revision(WORKING, None, "working copy", file_blob_hash(path))
+            return Side(revision, None, _file_loader(path, revision))
         data = _read_working(path)
         return Side(Revision(WORKING, None, "working copy",
                              blob_hash(data) if data is not None else None), data)
@@ -256,6 +266,8 @@ def diff(path: str | os.PathLike[str], base: str | None = "HEAD", head: str | No
         head_nb = head_nb if head_nb is not None else empty_notebook(base_nb)
         cells, summary, ops, _ms = diff_notebooks(base_nb, head_nb, filters)
         hit = (cells, summary, ops, _ms, head_nb)
+        # under the hashes of what was read
+        key = (base_side.revision.blob or "-", head_side.revision.blob or "-", filters.key())
         _remember(key, hit)
     cells, summary, ops, _ms, head_nb = hit
     if status == "modified" and not ops:

@@ -190,6 +190,13 @@ def read_blob(git: str, root: Path, env: dict[str, str], sha: str, timeout: floa
     return buffer
 
 
+def data_blob_hash(data: Buffer) -> str:
+    """The git blob hash of ``data`` (``notebook.blob_hash`` without a copy of it)."""
+    digest = hashlib.sha1(b"blob %d\x00" % len(data))
+    digest.update(data)
+    return digest.hexdigest()
+
+
 def file_blob_hash(path: Path) -> str | None:
     """The git blob hash of the file at ``path`` (None: no such file), read in pieces."""
     try:
