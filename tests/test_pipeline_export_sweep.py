@@ -178,6 +178,7 @@ def test_each_export_fans_the_sweep_out_between_a_plan_and_a_best_task(project: 
             "x=x, y=y)") in kfp
     assert "task_sweep = sweep__best(trials=dsl.Collected(task_sweep__trial.output))" in kfp
     assert "report(sweep=task_sweep.output, label=label)" in kfp
+    assert "'jupyter-mlops[tracking]'" in kfp  # the trials' runs need MLflow's client
 
 
 def test_names_and_values_of_a_sweep_reach_the_export_as_literals(project: Path) -> None:
@@ -357,8 +358,7 @@ def test_prefect_3_maps_the_trials_of_an_exported_sweep(
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     assert "Finished in state Completed()" in output
-    for index in range(TRIALS):
-        assert f"sweep.trial-{index}" in output or "sweep.trial" in output
+    assert "sweep.trial" in output  # the mapped task's runs (the children are counted below)
     assert f"REPORT {json.dumps({'model': _best_model(), 'label': 'demo'})}" in output
     _check_tracked(tracking_server, "tune-sweep")
 

@@ -396,7 +396,9 @@ def _packages(pipeline: Pipeline) -> list[str]:
         known = metadata.packages_distributions()
     except Exception:  # pragma: no cover - broken metadata in the environment
         known = {}
-    found = {"jupyter-mlops", "cloudpickle"}
+    # a sweep's tasks log runs (its trials' objective is what they log): MLflow's client
+    found = {"jupyter-mlops[tracking]" if _has_sweeps(pipeline) else "jupyter-mlops",
+             "cloudpickle"}
     for module in sorted(modules - stdlib):
         if module in ("jupyter_mlops", "__future__"):
             continue
