@@ -104,6 +104,13 @@ def test_only_what_is_on_screen_is_rendered_and_the_ruler_marks_every_change(
     height = float(content.evaluate("node => node.scrollHeight"))
     screen = float(content.evaluate("node => node.clientHeight"))
     assert height > 50 * screen  # the whole notebook's room is there, scrollable
+    # how long the page's longest tasks take while it scrolls (printed, not asserted:
+    # timings go in benchmarks, and this machine is shared)
+    page.evaluate("""() => {
+        window.__longTasks = [];
+        new PerformanceObserver(list => window.__longTasks.push(
+            ...list.getEntries().map(e => e.duration))).observe({entryTypes: ['longtask']});
+    }""")
     position, seen = 0.0, 0
     while position < height:
         content.evaluate(f"node => {{ node.scrollTop = {position}; }}")
@@ -114,6 +121,9 @@ def test_only_what_is_on_screen_is_rendered_and_the_ruler_marks_every_change(
         position += screen * 7
         height = float(content.evaluate("node => node.scrollHeight"))
     assert seen > 0
+    tasks = page.evaluate("() => window.__longTasks")
+    print(f"\nscrolling {height:.0f}px: {len(tasks)} tasks over 50 ms, the longest "
+          f"{max(tasks, default=0):.0f} ms; at most {seen} cells rendered at once")
     # the bottom of the diff: its last cell rendered, the earlier ones given back
     last = view.locator(f'.jp-mlops-review-cell[data-cell-id="cell-{CELLS - 1}"]')
     for _ in range(20):
