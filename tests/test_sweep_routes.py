@@ -90,6 +90,8 @@ async def test_a_sweeps_trials_best_trial_and_charts(jp_fetch: Any, project: Pat
     body = await _json(await jp_fetch("mlops", "api", "sweeps", result.run_id))
 
     assert body["run"]["run_id"] == result.run_id and body["run"]["status"] == "FINISHED"
+    assert body["summary"]["trials"] == 8 and body["summary"]["study"] == "opened"
+    assert body["summary"]["best_run_id"] == result.best_run_id
     assert body["active"] is False and body["truncated"] is False
     assert body["param_names"] == ["x", "y"]
     trials = body["trials"]

@@ -59,8 +59,16 @@ def history_spec(trials: Sequence[TrialPoint], metric: str, direction: Direction
                           "y": {"field": "value", "type": "quantitative"}}},
         ],
     }
+    return _sized(spec, width)
+
+
+def _sized(spec: dict[str, Any], width: int | str | None) -> dict[str, Any]:
+    """``width``: pixels, or "container" (the chart fits its box, a panel's width)."""
     if width is not None:
         spec["width"] = width
+        spec["height"] = 160
+        if width == "container":
+            spec["autosize"] = {"type": "fit", "contains": "padding"}
     return spec
 
 
@@ -185,6 +193,4 @@ def parallel_spec(trials: Sequence[TrialPoint], metric: str, direction: Directio
              "encoding": {"x": x, "y": y, "text": {"field": "label", "type": "nominal"}}},
         ],
     }
-    if width is not None:
-        spec["width"] = width
-    return spec
+    return _sized(spec, width)

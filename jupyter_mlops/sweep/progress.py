@@ -167,7 +167,9 @@ class LiveTable:
                   "</div>" for i, line in enumerate(head)]
         rows = self._rows()
         if rows:
-            parts.append('<table><thead><tr><th>#</th><th>state</th>'
+            title = "best trials" if self.sweep is not None else "trials"
+            parts.append(f'<table><caption style="text-align: left">{title}</caption>'
+                         '<thead><tr><th>#</th><th>state</th>'
                          f'<th>{escape(self.metric)}</th><th>time</th><th>params</th>'
                          '</tr></thead><tbody>')
             for r in rows:

@@ -123,7 +123,7 @@ def _trial_number(run: Run) -> int | None:
 
 
 def sweep_detail(config: Config, run_id: str) -> dict[str, Any]:
-    """Sweep ``run_id`` (its parent run): the parent's row and the ``summary``, every trial
+    """Sweep ``run_id`` (its parent run): the parent's row and its ``summary``, every trial
     (number, run id, state, status, value, params, duration, models; at most MAX_TRIALS,
     ``truncated`` beyond), the best trial's row, and the Vega-Lite specs of the optimization
     history and of the parallel coordinates."""
@@ -168,7 +168,7 @@ def sweep_detail(config: Config, run_id: str) -> dict[str, Any]:
     title = f"{about['study'] or parent.info.run_name}: {metric}"
     return {
         "run": row_of(parent, uri, None, logged_model_names(mlflow_client, [parent])).to_dict(),
-        **about,
+        "summary": about,
         "param_names": [n for n in names if any(n in t["params"] for t in trials)],
         "trials": trials,
         "truncated": bool(page.token),

@@ -7,3 +7,4 @@ import './review-images.css';
 import './merge.css';
 import './deploy.css';
 import './monitor.css';
+import './sweep.css';

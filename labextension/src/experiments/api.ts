@@ -5,6 +5,7 @@ import {
   IRegistration,
   IRunDetail,
   IRunsPage,
+  ISweepDetail,
   SortOrder
 } from './tokens';
 
@@ -74,5 +75,15 @@ export function registerModel(
   return requestAPI<IRegistration>(
     `runs/${encodeURIComponent(runId)}/register` + query({ path: folder }),
     { method: 'POST', body: JSON.stringify(body) }
+  );
+}
+
+/** A sweep (its parent run's id): its trials, the best one, its charts. */
+export function fetchSweep(
+  folder: string,
+  runId: string
+): Promise<ISweepDetail> {
+  return requestAPI<ISweepDetail>(
+    `sweeps/${encodeURIComponent(runId)}` + query({ path: folder })
   );
 }

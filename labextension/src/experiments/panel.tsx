@@ -48,6 +48,7 @@ export class ExperimentsPanel extends ReactWidget {
         onOpenTable={() => this.openTable()}
         onRegister={(run, m) => void this._register(run, m)}
         onDeploy={m => void this.model.deploy(m.uri)}
+        rendermime={this._rendermime}
         trans={this._trans}
       />
     );

@@ -2,6 +2,8 @@
  * Shapes of the `/mlops/api/runs` replies (see `jupyter_mlops/server/tracking.py`).
  */
 
+import { JSONObject } from '@lumino/coreutils';
+
 /** The Deploy panel's command; absent when that panel is not loaded. */
 export const DEPLOY_MODEL_COMMAND = 'mlops:deploy-model';
 
@@ -54,6 +56,8 @@ export interface IRunsPage {
   active: boolean;
   param_keys: string[];
   metric_keys: string[];
+  /** each listed sweep by its parent run's id (its trials are not listed) */
+  sweeps?: Record<string, ISweepSummary>;
 }
 
 export type SortOrder = 'asc' | 'desc';
@@ -96,6 +100,58 @@ export interface IRegistration {
   run_id: string;
   alias: string | null;
   uri: string;
+}
+
+/** A trial's state, in Optuna's words. */
+export type TrialState = 'running' | 'complete' | 'pruned' | 'fail';
+
+/** A sweep's line in `GET runs` (`sweeps`). */
+export interface ISweepSummary {
+  study: string | null;
+  metric: string;
+  direction: 'minimize' | 'maximize';
+  /** the trials asked for (null: not known) */
+  planned: number | null;
+  trials: number;
+  counts: Record<TrialState, number>;
+  best_value: number | null;
+  best_run_id: string | null;
+}
+
+/** One trial of a sweep (`GET sweeps/ID`). */
+export interface ISweepTrial {
+  number: number | null;
+  run_id: string;
+  run_name: string | null;
+  state: TrialState;
+  status: string;
+  value: number | null;
+  params: Record<string, string>;
+  duration: number | null;
+  models: IRunModel[];
+  error: string | null;
+  url: string | null;
+}
+
+/** `GET sweeps/ID`: the sweep's parent run, its trials, the best one, its charts. */
+export interface ISweepDetail {
+  run: IRun;
+  summary: ISweepSummary;
+  /** the swept parameters, in the space's order */
+  param_names: string[];
+  /** by number; at most 1000 (`truncated` beyond) */
+  trials: ISweepTrial[];
+  truncated: boolean;
+  active: boolean;
+  best: {
+    run_id: string;
+    number: number | null;
+    value: number | null;
+    params: Record<string, string>;
+    models: IRunModel[];
+  } | null;
+  /** Vega-Lite v5 specs */
+  charts: { history: JSONObject; parallel: JSONObject };
 }
 
 /** What the panel lists: the open notebook's runs, or the whole experiment's. */

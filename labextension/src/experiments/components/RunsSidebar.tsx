@@ -1,3 +1,4 @@
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
@@ -14,6 +15,7 @@ import { ExperimentsModel, RunsList } from '../model';
 import { IRun } from '../tokens';
 import { IRunActions, RunDetails } from './RunDetails';
 import { ScopeToggle } from './Scope';
+import { SweepBadge, SweepDetails } from './SweepDetails';
 
 /** The metrics shown on a run's line in the sidebar. */
 const LINE_METRICS = 2;
@@ -25,6 +27,8 @@ export interface IRunsSidebarProps extends IRunActions {
   onExpand: (runId: string) => void;
   onCompare: () => void;
   onOpenTable: () => void;
+  /** draws a sweep's charts */
+  rendermime: IRenderMimeRegistry | null;
   trans: TranslationBundle;
 }
 
@@ -125,6 +129,8 @@ function RunLine(props: IRunsSidebarProps & { run: IRun }): JSX.Element {
   const { run, model, trans } = props;
   const open = props.expanded.has(run.run_id);
   const metrics = Object.entries(run.metrics).slice(0, LINE_METRICS);
+  // a sweep is one line: its trials open under it
+  const sweep = props.list.page?.sweeps?.[run.run_id];
   return (
     <li
       className="jp-mlops-experiments-run"
@@ -161,6 +167,7 @@ function RunLine(props: IRunsSidebarProps & { run: IRun }): JSX.Element {
           {formatDuration(run.duration)} · {formatStart(run.start_time)}
         </span>
       </div>
+      {sweep && <SweepBadge summary={sweep} trans={trans} />}
       {metrics.length > 0 && (
         <div className="jp-mlops-experiments-run-metrics">
           {metrics.map(([k, v]) => (
@@ -175,7 +182,12 @@ function RunLine(props: IRunsSidebarProps & { run: IRun }): JSX.Element {
           )}
         </div>
       )}
-      {open && <RunDetails {...props} run={run} />}
+      {open &&
+        (sweep ? (
+          <SweepDetails {...props} run={run} summary={sweep} />
+        ) : (
+          <RunDetails {...props} run={run} />
+        ))}
     </li>
   );
 }
