@@ -4,7 +4,10 @@ diff; "Export HTML" in a diff view and in the Review panel downloads the review.
 
 from __future__ import annotations
 
+import json
 import re
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,20 @@ def compare_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab = start_lab(root, tmp)
     yield lab
     stop_lab(lab)
+
+
+def _wait_for_saved_layout(lab: Lab, text: str, timeout: float = 30) -> None:
+    """Wait until the workspace JupyterLab saved on the server holds ``text``."""
+    request = urllib.request.Request(f"{lab.url}lab/api/workspaces/default",
+                                     headers={"Authorization": f"token {lab.token}"})
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            saved = json.dumps(json.loads(response.read()))
+        if text in saved or time.monotonic() > deadline:
+            assert text in saved, saved[-2000:]
+            return
+        time.sleep(0.3)
 
 
 def _file_browser(page: Any) -> Any:
@@ -109,7 +126,22 @@ def test_two_notebooks_selected_in_the_file_browser_are_compared(page: Any,
     expect(view.locator(".jp-mlops-review-verdict")).to_be_hidden()
     expect(view.locator("[data-picker]").first).to_be_hidden()
     expect(view.locator(".jp-mlops-review-export")).to_have_count(0)
+    # leaving the outputs out fetches the two files' diff again
+    view.locator('[data-filter="outputs"] input').uncheck()
+    expect(summary.locator('[data-summary="outputs_changed"] strong')).to_have_text("0")
+    view.locator('[data-filter="outputs"] input').check()
+    expect(summary.locator('[data-summary="outputs_changed"] strong')).to_have_text("1")
     screenshot(page, "review-compare-files")
+
+    # a reload brings the comparison back, still of the two files (once the page has
+    # saved its layout)
+    _wait_for_saved_layout(compare_lab, '"files": true')
+    page.reload()
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+    view = page.locator('.jp-mlops-review-widget[data-compare="files"]')
+    expect(view).to_have_count(1)
+    expect(view.locator(".jp-mlops-review-labels")).to_have_text(f"{OLD} → {NEW}",
+                                                                 timeout=30_000)
 
 
 def test_export_html_downloads_the_review_from_the_diff_view_and_the_panel(
