@@ -191,6 +191,35 @@ def test_the_diff_peaks_under_three_times_the_file_size(
     assert measured["current"] <= 2 * size
 
 
+@pytest.fixture
+def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_mlops": True},
+                          "allow_unauthenticated_access": False}}
+
+
+async def test_the_rest_diff_of_the_huge_notebook_is_the_contracts_json(
+        jp_fetch: Any, jp_root_dir: Path,
+        huge_repo: tuple[Path, HugeEdits, str, str]) -> None:
+    """GET review/diff, sent in parts (made off the event loop): the same JSON as
+    ``NotebookDiff.to_dict()``."""
+    source, edits, _base, _head = huge_repo
+    run_git(jp_root_dir, "clone", "-q", str(source), "repo")
+    (jp_root_dir / "repo" / NB).write_bytes((source / NB).read_bytes())
+    clear_cache()
+    response = await jp_fetch("mlops", "api", "review", "diff",
+                              params={"path": f"repo/{NB}"})
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = json.loads(response.body)
+    expected = diff(jp_root_dir / "repo" / NB).to_dict()
+    expected["path"] = f"repo/{NB}"
+    for reply in (body, expected):
+        reply.pop("elapsed_ms")
+    assert body == json.loads(json.dumps(expected))
+    assert {c["cell_id"] for c in body["cells"] if c["status"] == "modified"} == \
+        set(edits.modified)
+
+
 def test_a_diff_found_in_the_cache_reads_neither_revision(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reopening the diff of an unchanged pair hashes the working copy (in pieces) and asks

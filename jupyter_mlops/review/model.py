@@ -3,6 +3,8 @@ the same difference in nbdime's diff format."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypedDict
 
@@ -160,15 +162,26 @@ class NotebookDiff:
 
     def to_dict(self) -> dict[str, Any]:
         """The REST contract's ``review/diff`` body."""
+        return {**self._about(), "cells": [_cell_dict(c) for c in self.cells]}
+
+    def _about(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "status": self.status,
             "base": {"rev": self.base.rev, "commit": self.base.commit, "label": self.base.label},
             "head": {"rev": self.head.rev, "commit": self.head.commit, "label": self.head.label},
             "summary": asdict(self.summary),
-            "cells": [_cell_dict(c) for c in self.cells],
             "elapsed_ms": round(self.elapsed_ms, 2),
         }
+
+    def json_parts(self) -> Iterator[bytes]:
+        """``to_dict()`` as JSON (UTF-8), a cell at a time: a big diff is sent without its
+        whole body as one string, and again as bytes, in memory."""
+        yield json.dumps(self._about(), default=str)[:-1].encode() + b', "cells": ['
+        for n, cell in enumerate(self.cells):
+            text = json.dumps(_cell_dict(cell), default=str)
+            yield (text if n == 0 else ", " + text).encode()
+        yield b"]}"
 
     def changed_cells(self) -> list[CellDiff]:
         return [c for c in self.cells if c.status != "unchanged"]

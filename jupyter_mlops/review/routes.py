@@ -131,7 +131,9 @@ class DiffHandler(ReviewBase):
 
             self.reply({"diff": result.to_nbdime(), "summary": asdict(result.summary)})
             return
-        self.reply(result.to_dict())
+        from .stream_reply import send_parts
+
+        await send_parts(self, result.json_parts())
 
 
 class ReviewHandler(ReviewBase):
