@@ -19,6 +19,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 import jupyter_mlops as mlops
 from jupyter_mlops.sweep import Sweep, sweep, uniform
 
+from .test_tracking_server import _error, _json
+
 pytestmark = [pytest.mark.usefixtures("tracking_reset"), pytest.mark.timeout(600)]
 
 
@@ -48,16 +50,6 @@ def run_sweep(project: Path, trials: int = 8, **kwargs: Any) -> Sweep:
                                "trials": trials, "sampler": "random", "seed": 11,
                                "pruner": "none", **kwargs}
     return sweep(quadratic, cwd=project, **options)
-
-
-async def _json(response: Any) -> Any:
-    return json.loads(response.body.decode())
-
-
-async def _error(call: Any) -> tuple[int, str]:
-    with pytest.raises(HTTPClientError) as caught:
-        await call
-    return caught.value.code, json.loads(caught.value.response.body)["message"]
 
 
 async def test_a_sweep_is_one_row_of_the_listing_with_its_trials_counted(

@@ -2,20 +2,8 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { ExternalLink } from '../../components/links';
-import { formatDuration, formatMetric } from '../format';
-import { ISweepDetail, TrialState } from '../tokens';
-
-/** The status dot of a trial's state (the sidebar's colours). */
-export function trialDot(state: TrialState): 'ok' | 'warning' | 'error' {
-  switch (state) {
-    case 'complete':
-      return 'ok';
-    case 'fail':
-      return 'error';
-    default:
-      return 'warning';
-  }
-}
+import { formatDuration, formatMetric, statusState } from '../format';
+import { ISweepDetail } from '../tokens';
 
 /** A sweep's trials by number: state, value of the objective, params, duration. */
 export function SweepTrials(props: {
@@ -61,7 +49,7 @@ export function SweepTrials(props: {
               <td>
                 <span
                   className="jp-mlops-dot"
-                  data-state={trialDot(trial.state)}
+                  data-state={statusState(trial.status)}
                 />{' '}
                 {trial.state}
               </td>
