@@ -18,14 +18,11 @@ What each choice does, by the conflict's kind (``merge.py`` describes the record
 from __future__ import annotations
 
 import copy
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import BackendUnavailableError, NotFoundError, UserInputError
-from ..paths import atomic_write
+from ..errors import NotFoundError, UserInputError
 from .merge import (
     CONFLICT_KEY,
     MLOPS_KEY,
@@ -36,7 +33,7 @@ from .merge import (
     merge,
     new_cell_id,
 )
-from .notebook import load_notebook
+from .notebook import load_notebook, write_whole
 
 Take = Literal["local", "remote", "both", "edit"]
 TAKES: tuple[Take, ...] = ("local", "remote", "both", "edit")
@@ -64,16 +61,7 @@ class Resolution:
 def write_notebook(path: Path, notebook: dict[str, Any]) -> None:
     """``notebook`` written to ``path`` whole or not at all; an existing file keeps its
     permissions."""
-    text = dumps(notebook)
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode) if path.exists() else 0o644
-        atomic_write(path, text.encode("utf-8"), mode=mode)
-    except PermissionError as exc:
-        raise UserInputError(f"cannot write {path} ({exc.strerror}): nothing was "
-                             "written") from None
-    except OSError as exc:
-        raise BackendUnavailableError(f"cannot write {path} ({exc.strerror}): nothing "
-                                      "was written") from None
+    write_whole(path, dumps(notebook))
 
 
 def merge_files(base: Path, local: Path, remote: Path, out: Path | None = None

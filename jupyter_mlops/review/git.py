@@ -145,8 +145,10 @@ class GitRepo:
                 theirs = f"{described} ({name})"
                 break
         return (f"'{relpath}' has an unresolved merge conflict between {ours or 'HEAD'} "
-                f"(ours) and {theirs or 'the other side'} (theirs): resolve it (e.g. "
-                "'nbdime mergetool' or 'git checkout --ours/--theirs') and 'git add' it first")
+                f"(ours) and {theirs or 'the other side'} (theirs): resolve it in the Review "
+                "panel's Merge view (after 'jupyter mlops git-config --merge-driver' and "
+                "'git checkout -m' on it) or with 'git checkout --ours/--theirs', and 'git add' "
+                "it first")
 
     def _describe(self, rev: str) -> str | None:
         done = self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)

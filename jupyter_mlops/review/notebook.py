@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
-from ..errors import UserInputError
+from ..errors import BackendUnavailableError, UserInputError
+from ..paths import atomic_write
 
 #: Multiline string fields that nbformat allows as lists of lines on disk.
 _MULTILINE_OUTPUT = ("text",)
@@ -125,3 +129,17 @@ def source_hash(source: str) -> str:
 def blob_hash(data: bytes) -> str:
     """The git blob hash of ``data`` (what ``git hash-object`` prints, filters aside)."""
     return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+def write_whole(path: Path, text: str) -> None:
+    """``text`` written to the notebook ``path`` whole or not at all (a failed write leaves
+    the file as it was); an existing file keeps its permissions, a new one gets 0o644."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode) if path.exists() else 0o644
+        atomic_write(path, text.encode("utf-8"), mode=mode)
+    except PermissionError as exc:
+        raise UserInputError(f"cannot write {path.name} ({exc.strerror}): the notebook is "
+                             "as it was") from None
+    except OSError as exc:
+        raise BackendUnavailableError(f"cannot write {path.name} ({exc.strerror}): the "
+                                      "notebook is as it was") from None

@@ -5,13 +5,12 @@ read again under the lock, and written whole or not at all (``paths.atomic_write
 from __future__ import annotations
 
 import contextlib
-import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import BackendUnavailableError, UserInputError
-from ..paths import atomic_write, file_lock
+from ..errors import UserInputError
+from ..paths import file_lock
+from .notebook import write_whole
 
 #: how long an apply waits for another apply of the same notebook to finish
 LOCK_TIMEOUT_S = 30.0
@@ -56,13 +55,4 @@ def apply_suggestion(file: Path, index: int, new_source: str, line: int | None,
             replacement[-1] += "\n"
         cell.source = "".join([*lines[:line - 1], *replacement, *lines[end:]])
     nbformat.validate(nb)
-    text = nbformat.writes(nb)  # type: ignore[no-untyped-call]
-    try:
-        mode = stat.S_IMODE(os.stat(file).st_mode)
-        atomic_write(file, text.encode("utf-8"), mode=mode)
-    except PermissionError as exc:
-        raise UserInputError(f"cannot write {file.name} ({exc.strerror}): the notebook is "
-                             "as it was") from None
-    except OSError as exc:
-        raise BackendUnavailableError(f"cannot write {file.name} ({exc.strerror}): the "
-                                      "notebook is as it was") from None
+    write_whole(file, nbformat.writes(nb))  # type: ignore[no-untyped-call]
