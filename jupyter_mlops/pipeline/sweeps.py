@@ -90,7 +90,8 @@ def engine_notes(pipeline: Pipeline) -> list[str]:
             "parameters are drawn up front (random, or the grid) by a plan task, each trial is a "
             "mapped task and a child run of the sweep's parent run, and a best task hands on "
             "the best trial's outputs; the engine sets how many run at once (not --jobs), no "
-            "trial is pruned, and the workers need jupyter-mlops[tracking]"]
+            "trial is pruned, --resume, --storage and --timeout do not apply, and the workers "
+            "need jupyter-mlops[tracking]"]
 
 
 # --------------------------------------------------------------------------- generated code
