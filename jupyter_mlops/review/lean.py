@@ -166,25 +166,31 @@ def _fallback(data: Buffer, where: str, strings: dict[str, str]) -> dict[str, An
 
 def read_blob(git: str, root: Path, env: dict[str, str], sha: str, timeout: float
               ) -> bytearray:
-    """A git blob in one buffer of its size (``git cat-file -s``, then the bytes read into
-    it), not the pipe's chunks joined into a second copy."""
-    size_run = subprocess.run([git, "-C", str(root), "cat-file", "-s", sha],
-                              capture_output=True, env=env, timeout=timeout, check=True)
-    size = int(size_run.stdout)
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    got = 0
-    with subprocess.Popen([git, "-C", str(root), "cat-file", "blob", sha],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env) as proc:
+    """A git blob in one buffer of its size (``git cat-file --batch`` names the size, then
+    the bytes are read into it), not the pipe's chunks joined into a second copy."""
+    with subprocess.Popen([git, "-C", str(root), "cat-file", "--batch"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, env=env) as proc:
+        assert proc.stdin is not None
+        proc.stdin.write(sha.encode() + b"\n")
+        proc.stdin.close()
         stdout = cast(io.BufferedReader, proc.stdout)
+        header = stdout.readline().split()
+        if len(header) != 3 or header[1] != b"blob":
+            proc.kill()
+            raise ValueError(f"not a blob: {sha}")
+        size = int(header[2])
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        got = 0
         while got < size:
             n = stdout.readinto(view[got:])
             if not n:
                 break
             got += n
+        view.release()
         stdout.read()
         proc.wait(timeout)
-    view.release()
     if got != size or proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode or 1, ["git", "cat-file", sha])
     return buffer
