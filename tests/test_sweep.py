@@ -248,7 +248,7 @@ def test_a_study_of_the_other_direction_is_refused(server: str) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"jobs": 2}, "jobs=2: parallel trials are not built yet; use jobs=1"),
+    ({"jobs": 0}, "jobs must be a whole number of at least 1, not 0"),
     ({"direction": "down"}, "direction must be one of minimize, maximize, not 'down'"),
     ({"sampler": "cmaes"}, "sampler must be one of tpe, random, grid, not 'cmaes'"),
     ({"trials": 0}, "trials must be a whole number of at least 1, not 0"),

@@ -205,7 +205,7 @@ def test_the_best_trials_model_is_registered_as_champion(
      "parameter lr not in the parameters cell (epochs, x, y): sweep only the parameters it "
      "sets"),
     ("--trials 2 --space \"x=uniform(1\"", "--space: cannot read 'x=uniform(1'"),
-    ("--trials 2 --jobs 2", "--jobs 2: parallel trials are not built yet; use --jobs 1"),
+    ("--trials 2 --jobs 999", "jobs=999 is more than the "),
     ("--trials 2 --space \"epochs=uniform(1, 9)\"",
      "epochs=uniform(1, 9): parameter 'epochs' is an integer, not float 1.0 (its value in the "
      "parameters cell is 3)"),

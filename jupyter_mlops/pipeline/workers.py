@@ -7,7 +7,8 @@ A worker is this file run as a script by the step's Python (standard library onl
 
 * parent -> worker: ``{"op": "warm", "cells", "notebook", "shell", "inputs", "preload"}`` once,
   then tasks: ``{"op": "step", "spec", "error", "log"}`` (one pipeline step, as ``runtime.py``
-  runs it) or ``{"op": "call", "target": "module:function", "payload", "log"}`` (a trial);
+  runs it) or ``{"op": "call", "target": "module:function", "payload", "log"}`` (a trial:
+  ``function(warm, channel, payload)``, ``warm`` being ``runtime.Warm``);
 * worker -> parent: ``ready`` (with the warm-up's error, if a shared cell raised), ``forked``
   (the task's process id), whatever the task sends (a trial's reports), and ``exit`` (its code).
 
@@ -549,7 +550,7 @@ def _task(rt: Any, warm: Any, task: Mapping[str, Any], fd_in: int, fd_out: int) 
         return int(rt._child(task["spec"], task["error"], warm))
     module, _, name = str(task["target"]).partition(":")
     target = getattr(import_module(module), name)
-    return int(target(warm.namespace, Channel(fd_in, fd_out), task.get("payload")) or 0)
+    return int(target(warm, Channel(fd_in, fd_out), task.get("payload")) or 0)
 
 
 def _load_runtime() -> Any:

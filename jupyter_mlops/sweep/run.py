@@ -6,7 +6,6 @@ is a FAILED child and the sweep goes on; a pruned one is KILLED, tagged
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from ..config import load_config
 from ..errors import UserInputError
 from ..tracking import lifecycle
-from ..tracking.sender import SENDER
 from .space import Distribution, Space
 from .study import (
     DIRECTIONS,
@@ -30,60 +28,14 @@ from .study import (
     open_study,
     storage_url,
 )
+from .trial import MetricNotLogged as MetricNotLogged
+from .trial import MetricWatcher as MetricWatcher
+from .trial import Objective, Outcome, TrialSettings, run_trial, tell
+from .trial import _Pruned as _Pruned
 
 if TYPE_CHECKING:
+    from .parallel import Work
     from .progress import SweepProgress
-
-Objective = Callable[[dict[str, Any]], Any]
-
-
-class MetricNotLogged(UserInputError):
-    """A trial ended without logging the sweep's metric (and returned no number)."""
-
-
-class _Pruned(Exception):
-    """Raised inside the trial's code (from ``mlops.log``) when the pruner stops it."""
-
-    def _render_traceback_(self) -> list[str]:
-        """What IPython shows for it in the cell's output: one line, not a traceback."""
-        return [f"mlops sweep: trial {self}"]
-
-
-class MetricWatcher:
-    """While a trial runs: each point of ``metric`` logged to its run is reported to the Optuna
-    trial (the pruner's intermediate values), the last one kept as the objective. It watches
-    the tracking queue (``SENDER.put``), so the trial's code just calls ``mlops.log``."""
-
-    def __init__(self, run: lifecycle.ActiveRun, metric: str, trial: Any, prune: bool) -> None:
-        self.ref = run.ref
-        self.metric = metric
-        self.trial = trial
-        self.prune = prune
-        self.last: float | None = None
-        self._put: Callable[[Any], None] | None = None
-
-    def __enter__(self) -> MetricWatcher:
-        put = SENDER.put
-
-        def watching(item: Any) -> None:
-            put(item)
-            if type(item) is tuple and item[0] is self.ref and item[1] == self.metric:
-                self.seen(float(item[2]), int(item[4]))
-
-        self._put = put
-        SENDER.put = watching  # type: ignore[method-assign]
-        return self
-
-    def seen(self, value: float, step: int) -> None:
-        self.last = value
-        if math.isfinite(value):
-            self.trial.report(value, step)
-            if self.prune and self.trial.should_prune():
-                raise _Pruned(f"pruned at step {step} ({self.metric} = {value:g})")
-
-    def __exit__(self, *exc: Any) -> None:
-        if "put" in vars(SENDER):
-            del SENDER.put
 
 
 @dataclass
@@ -200,8 +152,18 @@ def check_settings(direction: str, sampler: str, pruner: str, jobs: int, trials:
         raise UserInputError(f"trials must be a whole number of at least 1, not {trials!r}")
     if timeout is not None and not timeout > 0:
         raise UserInputError(f"timeout must be a number of seconds above 0, not {timeout!r}")
-    if jobs != 1:
-        raise UserInputError(f"jobs={jobs}: parallel trials are not built yet; use jobs=1")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise UserInputError(f"jobs must be a whole number of at least 1, not {jobs!r}")
+    if jobs > 1:
+        from ..pipeline.workers import usable_cores
+
+        cores = usable_cores()
+        if jobs > cores:
+            raise UserInputError(f"jobs={jobs} is more than the {cores} cores this process may "
+                                 f"use: give at most {cores}")
+        if not hasattr(os, "fork"):
+            raise UserInputError(f"jobs={jobs}: parallel trials fork worker processes, which "
+                                 "this system cannot: use jobs=1")
 
 
 def sweep(fn: Callable[..., Any], space: Mapping[str, Distribution], trials: int = 20,
@@ -215,11 +177,17 @@ def sweep(fn: Callable[..., Any], space: Mapping[str, Distribution], trials: int
     once per trial inside a child run and logs the metric with ``mlops.log`` (or returns it)."""
     if not callable(fn):
         raise UserInputError(f"sweep: fn must be a function, not {type(fn).__name__}")
+    work = None
+    if jobs != 1 and not isinstance(jobs, bool) and isinstance(jobs, int):
+        from .parallel import Work
+
+        work = Work.of_function(fn)
     return run_sweep(lambda params: fn(**params), dict(space), trials=trials, jobs=jobs,
                      metric=metric, direction=direction, sampler=sampler, pruner=pruner,
                      timeout=timeout, name=name, resume=resume, register=register, seed=seed,
                      storage=storage, experiment=experiment,
-                     cwd=os.fspath(cwd) if cwd else None, returns=True, progress=progress)
+                     cwd=os.fspath(cwd) if cwd else None, returns=True, progress=progress,
+                     work=work)
 
 
 def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, metric: str,
@@ -227,10 +195,18 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
               timeout: float | None, name: str | None, resume: bool, register: str | None,
               seed: int | None, storage: str | None, experiment: str | None, cwd: str | None,
               returns: bool, namespace: dict[str, Any] | None = None,
-              base: str = "sweep", progress: SweepProgress | None = None) -> Sweep:
+              base: str = "sweep", progress: SweepProgress | None = None,
+              work: Work | None = None) -> Sweep:
     """The sweep's loop (``sweep`` and ``%%mlops sweep`` both): ``objective(params)`` per
-    trial; ``returns``: a number it returns is the objective when the metric was not logged."""
+    trial; ``returns``: a number it returns is the objective when the metric was not logged.
+    ``jobs`` above 1: ``work`` (what ``objective`` does, as warm workers run it) runs the
+    trials in that many worker processes."""
     check_settings(direction, sampler, pruner, jobs, trials, timeout)
+    if jobs > 1 and work is None:
+        raise UserInputError(f"jobs={jobs}: this objective cannot be sent to worker processes; "
+                             "use mlops.sweep(fn, …) or %%mlops sweep, or jobs=1")
+    if jobs > 1 and work is not None:
+        work.save(jobs)  # what cannot be sent is said before the sweep starts
     if not space:
         raise UserInputError("the search space is empty: give at least one parameter")
     if not metric.strip():
@@ -255,7 +231,17 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
             "sweep.space": " ".join(f"{k}={v}" for k, v in space.items()),
             **({"sweep.seed": seed} if seed is not None else {})})
         deadline = time.monotonic() + timeout if timeout else None
-        for _ in range(trials):
+        settings = TrialSettings(metric, pruner == "median", experiment, study_name, cwd,
+                                 returns)
+        if work is not None and jobs > 1:  # trials in warm workers, asked and told here
+            from .parallel import run_parallel
+
+            settings.parent_run_id = parent.run_id
+            settings.notebook = str(parent.notebook) if parent.notebook else None
+            run_parallel(study, space, work, settings, jobs=jobs, trials=trials,
+                         deadline=deadline, grid=sampler == "grid", progress=progress,
+                         state_dir=config.state_dir)
+        for _ in range(trials if jobs == 1 or work is None else 0):
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if sampler == "grid":
@@ -263,8 +249,7 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
                 if point is None:
                     break
                 study.enqueue_trial(point)
-            _trial(study, objective, space, metric, pruner == "median", experiment,
-                   study_name, namespace, cwd, returns, progress)
+            _trial(study, objective, space, settings, namespace, progress)
         if result.best_value is not None:
             best: dict[str, Any] = {f"best_{metric}": result.best_value}
             lifecycle.log(**best)
@@ -292,26 +277,13 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
     return result
 
 
-def _trial(study: Any, objective: Objective, space: Space, metric: str, prune: bool,
-           experiment: str | None, study_name: str, namespace: dict[str, Any] | None,
-           cwd: str | None, returns: bool, progress: SweepProgress | None = None) -> None:
+def _trial(study: Any, objective: Objective, space: Space, settings: TrialSettings,
+           namespace: dict[str, Any] | None, progress: SweepProgress | None = None) -> None:
     """One trial: ask the study, run the objective in a child run, tell the study; ``progress``
     hears of it when it starts and when it ends."""
-    import optuna
-
     trial = study.ask()
-    try:  # a trial the study asked for is told, whatever happens before its run starts
-        params = {key: dist.suggest(trial, key) for key, dist in space.items()}
-        if namespace is not None:  # the magic: the run captures the parameters cell's values
-            namespace.update(params)
-        child = lifecycle.start_run(experiment, f"{study_name}-{trial.number}", nested=True,
-                                    namespace=namespace, cwd=cwd)
-    except BaseException:
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        raise
-    trial.set_user_attr("run_id", child.run_id)
-    lifecycle.set_tags(**{"mlops.sweep.study": study_name, "mlops.sweep.trial": trial.number})
-    lifecycle.log_params(**params)
+    params: dict[str, Any] = {}
+    run_id: str | None = None
     began = time.monotonic()
 
     def report(state: str, value: float | None = None) -> None:
@@ -319,49 +291,23 @@ def _trial(study: Any, objective: Objective, space: Space, metric: str, prune: b
             progress.trial({"number": trial.number, "params": params, "value": value,
                             "state": state, "duration": (None if state == "running"
                                                          else time.monotonic() - began),
-                            "run_id": child.run_id})
+                            "run_id": run_id})
 
-    watcher = MetricWatcher(child, metric, trial, prune)
-    try:
+    def started(child_run_id: str) -> None:
+        nonlocal run_id
+        run_id = child_run_id
+        trial.set_user_attr("run_id", child_run_id)
         report("running")
-        with watcher:
-            returned = objective(params)
-        value = watcher.last
-        if value is None and returns:
-            value = _number(returned)
-            if value is not None:
-                returned_metric: dict[str, Any] = {metric: value}
-                lifecycle.log(**returned_metric)
-        if value is None:
-            raise MetricNotLogged(f"the trial never logged metric '{metric}' with mlops.log"
-                                  + (" and returned no number" if returns else ""))
-        if not math.isfinite(value):
-            raise UserInputError(f"the trial's {metric} is {value}, not a finite number")
-    except _Pruned as exc:
-        lifecycle.set_tags(**{"mlops.sweep.state": "pruned", "mlops.sweep.pruned": str(exc)})
-        lifecycle.end(child, "KILLED")
-        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        report("pruned", watcher.last)
-        return
-    except BaseException as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        lifecycle.set_tags(**{"mlops.sweep.state": "interrupted" if interrupted else "failed"})
-        lifecycle.end(child, "KILLED" if interrupted else "FAILED", error=exc)
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        report("fail")
-        if interrupted or not isinstance(exc, Exception):
-            raise
-        return
-    lifecycle.set_tags(**{"mlops.sweep.state": "complete"})
-    lifecycle.end(child, "FINISHED")
-    study.tell(trial, value)
-    report("complete", value)
 
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    try:  # a trial the study asked for is told, whatever happens before its run starts
+        params = {key: dist.suggest(trial, key) for key, dist in space.items()}
+        outcome = run_trial(trial, trial.number, params, objective, settings, namespace,
+                            started)
+    except BaseException:
+        tell(study, trial, Outcome("fail"))
+        raise
+    tell(study, trial, outcome)
+    report(outcome.state, outcome.value)
+    if outcome.interrupted:  # KeyboardInterrupt: the sweep stops, its runs ended
+        assert outcome.error is not None
+        raise outcome.error

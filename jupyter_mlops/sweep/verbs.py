@@ -14,7 +14,7 @@ from ..verb import Context, UsageError, positive_int
 from .study import DIRECTIONS, PRUNERS, SAMPLERS
 
 if TYPE_CHECKING:
-    from ..pipeline.model import Parameter
+    from ..pipeline.model import Parameter, Pipeline
     from .space import Distribution
 
 _ABSENT = object()
@@ -32,7 +32,8 @@ def configure_sweep(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=positive_int, required=True, metavar="N",
                         help="how many trials to run")
     parser.add_argument("--jobs", type=positive_int, default=1, metavar="J",
-                        help="trials at once (only 1 for now: parallel trials are not built)")
+                        help="trials at once, each in a warm worker process that ran the "
+                        "notebook's imports cell (at most the machine's cores)")
     parser.add_argument("--metric", default="loss", metavar="NAME",
                         help="the metric the cell logs with mlops.log (default loss)")
     parser.add_argument("--direction", choices=DIRECTIONS, default="minimize")
@@ -62,8 +63,6 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
         raise UsageError("%%mlops sweep is a cell magic: put it on top of the training cell")
     if ctx.namespace is None:
         raise UsageError("%%mlops sweep runs in a notebook's kernel")
-    if args.jobs != 1:
-        raise UsageError(f"--jobs {args.jobs}: parallel trials are not built yet; use --jobs 1")
     from . import run
     from .progress import live_progress
     from .space import Space, parse_space
@@ -71,7 +70,7 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
 
     notebook_text = ctx.notebook()
     notebook = Path(notebook_text) if notebook_text else None
-    parameters, annotated = _parameters_cell(notebook)
+    pipeline, parameters, annotated = _parameters_cell(notebook)
     names = {p.name for p in parameters}
     space: Space = parse_space(args.space) if args.space else annotated
     if not space:
@@ -96,6 +95,15 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
         namespace.update(params)
         runner(cell)
 
+    work = None
+    if args.jobs > 1:  # the cell and what it reads from the kernel, for the warm workers
+        from .parallel import Work
+        from .run import check_settings
+
+        check_settings(args.direction, args.sampler, args.pruner, args.jobs, args.trials,
+                       args.timeout)
+        work = Work.of_cell(pipeline, cell, _cell_number(pipeline, cell), namespace,
+                            set(space))
     try:
         return run.run_sweep(
             objective, space, trials=args.trials, jobs=args.jobs, metric=args.metric,
@@ -103,7 +111,7 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
             timeout=args.timeout, name=args.name, resume=args.resume, register=args.register,
             seed=args.seed, storage=args.storage, experiment=args.experiment, cwd=ctx.cwd,
             returns=False, namespace=namespace, base=base_name(notebook),
-            progress=live_progress(args.metric, args.direction))
+            progress=live_progress(args.metric, args.direction), work=work)
     finally:
         for name, value in before.items():  # the parameters cell's values, as they were
             if value is _ABSENT:
@@ -112,9 +120,10 @@ def run_sweep(args: argparse.Namespace, ctx: Context) -> Any:
                 namespace[name] = value
 
 
-def _parameters_cell(notebook: Path | None) -> tuple[list[Parameter], dict[str, Any]]:
-    """The parameters the notebook's ``parameters`` cell sets, and its ``# sweep:``
-    annotations."""
+def _parameters_cell(notebook: Path | None
+                     ) -> tuple[Pipeline, list[Parameter], dict[str, Any]]:
+    """The notebook read as a pipeline, the parameters its ``parameters`` cell sets, and its
+    ``# sweep:`` annotations."""
     from ..pipeline.notebook import from_notebook
     from .space import parse_annotations
 
@@ -133,7 +142,15 @@ def _parameters_cell(notebook: Path | None) -> tuple[list[Parameter], dict[str, 
             space.update(parse_annotations(cell.source))
         except UserInputError as exc:
             raise UserInputError(f"{notebook.name} cell {cell.number}: {exc}") from None
-    return list(pipeline.parameters), space
+    return pipeline, list(pipeline.parameters), space
+
+
+def _cell_number(pipeline: Pipeline, cell: str) -> int:
+    """The notebook's number of the swept cell (tracebacks name it); 0 when it is not saved."""
+    body = cell.strip()
+    cells = [*pipeline.prelude, *(c for step in pipeline.steps for c in step.cells),
+             *pipeline.skipped]
+    return next((c.number for c in cells if body and body in c.source), 0)
 
 
 def _check_type(parameter: Parameter, dist: Distribution) -> None:

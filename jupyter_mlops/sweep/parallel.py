@@ -1,0 +1,433 @@
+"""Parallel trials (``jobs`` above 1) on warm workers (``pipeline/workers.py``).
+
+The sweep's process is the study's one client: it asks the study for each trial (so no trial
+is lost or run twice, whatever the storage) and tells it how the trial ended. ``jobs`` worker
+processes are started once per sweep, spread over the GPUs when there are any; each runs the
+notebook's imports cell and loads the cell's inputs once (the names the cell reads from the
+kernel, found by the pipeline's data-flow analysis and saved as a step's outputs are), then
+forks for each trial. A trial's fork starts and ends its own child run of the sweep's parent
+(its params, its metric's history); the metric's points come back here for the pruner. A trial
+whose process dies fails, and its run is ended here (KILLED, with that line as its error);
+Ctrl-C or an error stops every worker and ends the runs of the trials they were running."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UserInputError
+from ..pipeline import workers as warm_workers
+from .trial import Outcome, TrialSettings, run_trial, tell
+
+if TYPE_CHECKING:
+    from ..pipeline.model import Pipeline
+    from ..pipeline.workers import Channel, Worker
+    from .progress import SweepProgress
+    from .space import Space
+
+#: the name ``mlops.sweep``'s function has among a worker's inputs
+FUNCTION = "__mlops_sweep_fn__"
+#: modules a worker imports before it forks, so no trial imports them again
+PRELOAD = ("mlflow", "jupyter_mlops.tracking.lifecycle", "jupyter_mlops.tracking.store",
+           "jupyter_mlops.sweep.parallel")
+TARGET = "jupyter_mlops.sweep.parallel:trial_in_worker"
+
+
+@dataclass
+class Work:
+    """What a sweep's workers run: the notebook's imports cells once (``cells``), the values
+    the trials read (``values``, saved once per sweep), and per trial either the magic's cell
+    (``cell``: its number and source) or ``mlops.sweep``'s function (in ``values``)."""
+
+    cells: list[tuple[int, str, str]] = field(default_factory=list)
+    notebook: str = "notebook"
+    shell: bool = False
+    values: dict[str, Any] = field(default_factory=dict)
+    cell: tuple[int, str] | None = None
+    #: the values as saved for the workers (``save``), and their folder
+    refs: dict[str, Any] = field(default_factory=dict)
+    _folder: Any = None
+
+    def save(self, jobs: int) -> None:
+        """The values the trials read, saved once by type (as a step's outputs are) for the
+        workers to load; one clear line for a value that cannot be sent, before the sweep
+        starts anything."""
+        import tempfile
+
+        from ..pipeline import runtime
+
+        self._folder = tempfile.TemporaryDirectory(prefix="mlops-sweep-")
+        folder = Path(self._folder.name)
+        for name, value in self.values.items():
+            try:
+                entry = runtime.save_value(value, folder, f"{len(self.refs)}")
+            except Exception as exc:
+                self.discard()
+                what = "the function" if name == FUNCTION else f"the cell reads {name!r}, which"
+                raise UserInputError(
+                    f"jobs={jobs}: {what} cannot be sent to the worker processes "
+                    f"({type(value).__name__}: {type(exc).__name__}: {exc}); define it in the "
+                    "imports cell or inside the trial, or use jobs=1") from None
+            self.refs[name] = {**entry, "path": str(folder / entry["file"])}
+
+    def discard(self) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+        self.refs = {}
+
+    @classmethod
+    def of_function(cls, fn: Any) -> Work:
+        return cls(values={FUNCTION: fn})
+
+    @classmethod
+    def of_cell(cls, pipeline: Pipeline, cell: str, number: int,
+                namespace: dict[str, Any], params: set[str]) -> Work:
+        """The magic's cell (cell ``number`` of the notebook): the notebook's imports cells
+        above it run in each worker, and what the cell reads that they do not define (nor the
+        trial's parameters) comes from the kernel, as a step's inputs come from the steps
+        before it."""
+        from ..pipeline.analysis import BUILTINS
+        from ..pipeline.magics import parse_cell
+
+        cells, defined = _imports_cells(pipeline, number)
+        try:
+            tree = parse_cell(cell)
+        except SyntaxError as exc:
+            raise UserInputError(f"the cell does not parse: {exc.msg} (line {exc.lineno})"
+                                 ) from None
+        values = {name: namespace[name] for name in sorted(_reads(tree))
+                  if name in namespace and name not in params and name not in defined
+                  and name not in BUILTINS}
+        return cls(cells, pipeline.notebook.name, _needs_ipython(cell), values, (number, cell))
+
+
+def _reads(tree: Any) -> set[str]:
+    """The names a cell reads before it defines them (its functions' globals too)."""
+    from ..pipeline.analysis import StepAnalyzer
+
+    scan = StepAnalyzer()
+    scan.add_cell(0, tree)
+    flow = scan.finish()
+    return set(flow.reads).union(*flow.callables.values())
+
+
+def _imports_cells(pipeline: Pipeline,
+                   number: int) -> tuple[list[tuple[int, str, str]], set[str]]:
+    """The cells above cell ``number`` that a worker runs once: the shared ones (tagged, or
+    imports and set-up magics only), each kept when it reads only what those before it
+    define; and the names they define."""
+    from ..pipeline.analysis import BUILTINS, StepAnalyzer
+    from ..pipeline.magics import parse_cell, setup_only
+
+    every = sorted([*pipeline.prelude, *(c for step in pipeline.steps for c in step.cells)],
+                   key=lambda c: c.index)
+    cells: list[tuple[int, str, str]] = []
+    defined: set[str] = set()
+    for candidate in every:
+        if number and candidate.number >= number:
+            break
+        if candidate.role == "parameters" or "%%mlops sweep" in candidate.source:
+            continue
+        try:
+            tree = parse_cell(candidate.source)
+        except SyntaxError:
+            continue
+        if candidate.role != "shared" and not setup_only(tree):
+            continue
+        if not _reads(tree) <= defined | BUILTINS:
+            continue  # it needs the kernel's values: what the swept cell reads of it is sent
+        scan = StepAnalyzer()
+        scan.add_cell(candidate.index, tree)
+        defined.update(scan.finish().writes)
+        cells.append((candidate.number, "shared", candidate.source))
+    return cells, defined
+
+
+def _needs_ipython(source: str) -> bool:
+    try:
+        compile(source, "<cell>", "exec")
+    except SyntaxError:
+        return True
+    return "get_ipython" in source
+
+
+@dataclass
+class _Flight:
+    """A trial a worker runs."""
+
+    trial: Any
+    params: dict[str, Any]
+    began: float
+    run_id: str | None = None
+    told: bool = False
+
+
+class _Parallel:
+    """The sweep's side: workers, the trials in flight, the study told of each."""
+
+    def __init__(self, study: Any, settings: TrialSettings, progress: SweepProgress | None,
+                 config_dir: str | None) -> None:
+        self.study, self.settings, self.progress = study, settings, progress
+        self.config_dir = config_dir
+        self.flights: dict[Worker, _Flight] = {}
+
+    def row(self, flight: _Flight, state: str, value: float | None = None) -> None:
+        if self.progress is not None:
+            self.progress.trial({
+                "number": flight.trial.number, "params": flight.params, "value": value,
+                "state": state, "run_id": flight.run_id,
+                "duration": None if state == "running" else time.monotonic() - flight.began})
+
+    def told(self, flight: _Flight, outcome: Outcome) -> None:
+        flight.told = True
+        tell(self.study, flight.trial, outcome)
+        self.row(flight, outcome.state, outcome.value)
+
+    def lost(self, flight: _Flight, why: str) -> None:
+        """A trial whose process is gone before it said how it ended: its run is ended here,
+        KILLED (as the tracking journal of a dead process ends it too, whichever is first)."""
+        if flight.run_id is not None:
+            _end_run(self.config_dir, flight.run_id, "KILLED", {
+                "mlops.sweep.state": "failed", "mlops.error": why,
+                "mlflow.parentRunId": self.settings.parent_run_id})
+        self.told(flight, Outcome("fail"))
+
+    def handle(self, worker: Worker, message: dict[str, Any]) -> bool:
+        """One message from a worker; True when the worker is free for another trial."""
+        kind = message.get("kind")
+        flight = self.flights.get(worker)
+        if kind == "ready":
+            error = message.get("error")
+            if error:
+                where = (f" (cell {error['cell'] + 1}, line {error['line']})"
+                         if error.get("cell") is not None else "")
+                raise UserInputError(f"a sweep worker could not run the notebook's imports "
+                                     f"cell{where}: {error['message']}")
+            return True
+        if kind == "died":
+            if flight is None and worker.ready is None:
+                raise UserInputError(f"a sweep worker (pid {worker.pid}) {message['reason']} "
+                                     "while it ran the notebook's imports cell")
+            if flight is not None and not flight.told:
+                self.lost(flight, f"the trial's worker process {message['reason']}")
+            self.flights.pop(worker, None)
+            return False
+        if flight is None:
+            return False
+        if kind == "started":
+            flight.run_id = message["run_id"]
+            flight.trial.set_user_attr("run_id", flight.run_id)
+            self.row(flight, "running")
+        elif kind == "report":
+            flight.trial.report(message["value"], message["step"])
+            if message.get("ask"):
+                stop = self.settings.prune and flight.trial.should_prune()
+                worker.send({"op": "answer", "value": bool(stop)})
+        elif kind == "done":
+            if message.get("fatal") is not None:  # the trial's run could not start
+                self.told(flight, Outcome("fail"))
+                raise message["fatal"]
+            self.told(flight, Outcome(message["state"], message.get("value")))
+        elif kind == "exit":
+            if not flight.told:
+                self.lost(flight, f"the trial's process {warm_workers.exit_text(message['code'])}")
+            del self.flights[worker]
+            return True
+        return False
+
+    def stop(self, workers: list[Worker], interrupted: bool) -> None:
+        """Ctrl-C or an error: every worker and trial stopped, their runs ended and the study
+        told, whatever the progress display does meanwhile (a second Ctrl-C included)."""
+        for worker in workers:
+            worker.close(kill=True)
+        why = "the sweep was interrupted" if interrupted else "the sweep stopped on an error"
+        pending = [flight for flight in self.flights.values() if not flight.told]
+        self.flights.clear()
+        for flight in pending:
+            if flight.run_id is not None:
+                _end_run(self.config_dir, flight.run_id, "KILLED", {
+                    "mlops.sweep.state": "interrupted", "mlops.error": why,
+                    "mlflow.parentRunId": self.settings.parent_run_id})
+            flight.told = True
+            tell(self.study, flight.trial, Outcome("fail"))
+        for flight in pending:  # (the sweep is stopping on an error already)
+            with contextlib.suppress(BaseException):
+                self.row(flight, "fail")
+
+
+def run_parallel(study: Any, space: Space, work: Work, settings: TrialSettings, *, jobs: int,
+                 trials: int, deadline: float | None, grid: bool,
+                 progress: SweepProgress | None, state_dir: Path,
+                 gpus: list[str] | None = None) -> None:
+    """Up to ``trials`` trials (fewer when ``deadline`` passes or the grid is done), ``jobs``
+    at a time in warm workers. ``gpus``: the devices to spread the workers over (default:
+    those this machine has)."""
+    import queue
+
+    from ..paths import make_folder
+    from .study import next_grid_point
+
+    logs = make_folder(state_dir / "sweeps" / "logs" / settings.study_name)
+    events: queue.Queue[warm_workers.Event] = queue.Queue()
+    state = _Parallel(study, settings, progress, settings.cwd)
+    workers: list[Worker] = []
+    try:
+        if work.values and not work.refs:
+            work.save(jobs)
+        warm = {"cells": work.cells, "notebook": work.notebook, "shell": work.shell,
+                "inputs": work.refs, "preload": list(PRELOAD)}
+        devices = warm_workers.assign_gpus(jobs, warm_workers.detect_gpus()
+                                           if gpus is None else gpus)
+        workers = [warm_workers.Worker(i, warm, events, cwd=settings.cwd, gpu=devices[i],
+                                       log=logs / f"worker-{i}.log") for i in range(jobs)]
+        idle: list[Worker] = []
+        asked = 0
+        done = False  # no more trials to start
+        while True:
+            while idle and not done:
+                if asked >= trials or (deadline is not None and time.monotonic() >= deadline):
+                    done = True
+                    break
+                if grid:
+                    point = next_grid_point(study, space)
+                    if point is None:
+                        done = True
+                        break
+                    study.enqueue_trial(point)
+                trial = study.ask()
+                asked += 1
+                flight = _Flight(trial, {}, time.monotonic())
+                try:
+                    flight.params = {key: dist.suggest(trial, key) for key, dist in space.items()}
+                except BaseException:
+                    state.told(flight, Outcome("fail"))
+                    raise
+                worker = idle.pop()
+                state.flights[worker] = flight
+                worker.send({"op": "call", "target": TARGET, "log": str(
+                    logs / f"trial-{trial.number}.log"), "payload": {
+                        "number": trial.number, "params": flight.params, "cell": work.cell,
+                        "notebook": work.notebook, "settings": vars(settings)}})
+                done = asked >= trials
+            if not state.flights and (done or not any(w.alive for w in workers)):
+                if not done:
+                    raise UserInputError("every sweep worker died: see the logs in "
+                                         f"{logs}")
+                break
+            worker, message = events.get()
+            if state.handle(worker, message):
+                idle.append(worker)
+            elif not worker.alive and worker in workers:
+                workers.remove(worker)
+                if done:
+                    continue
+                # a replacement for a worker that died with its trial
+                number = max(w.number for w in [worker, *workers]) + 1
+                workers.append(warm_workers.Worker(
+                    number, warm, events, cwd=settings.cwd, gpu=worker.gpu,
+                    log=logs / f"worker-{number}.log"))
+    except BaseException as exc:
+        state.stop(workers, isinstance(exc, KeyboardInterrupt))
+        raise
+    finally:
+        for worker in workers:
+            worker.close()
+        for worker in workers:  # idle ones end once their pipe does
+            worker.join()
+        work.discard()
+
+
+def _end_run(config_dir: str | None, run_id: str, status: str, tags: dict[str, Any]) -> None:
+    """End a trial's run that its own process could not end."""
+    import io
+
+    from ..config import load_config
+    from ..tracking.store import client
+
+    try:
+        mlflow = client(load_config(config_dir))
+        with contextlib.redirect_stdout(io.StringIO()):  # MLflow's "View run" links
+            for key, value in tags.items():
+                if value is not None:
+                    mlflow.set_tag(run_id, key, value)
+            mlflow.set_terminated(run_id, status)
+    except Exception as exc:  # the store is gone: say so, the sweep still ends
+        warnings.warn(f"mlops sweep: trial run {run_id} could not be ended ({exc})",
+                      stacklevel=2)
+
+
+# --------------------------------------------------------------------------- in the worker
+
+
+class _RemoteTrial:
+    """The Optuna trial as a worker's trial sees it: reports go to the sweep's process, which
+    answers whether to prune."""
+
+    def __init__(self, channel: Channel, prune: bool) -> None:
+        self.channel, self.prune = channel, prune
+        self.stop = False
+
+    def report(self, value: float, step: int) -> None:
+        message = {"kind": "report", "value": value, "step": step, "ask": self.prune}
+        if self.prune:
+            self.stop = bool(self.channel.ask(message))
+        else:
+            self.channel.send(message)
+
+    def should_prune(self) -> bool:
+        return self.stop
+
+
+def trial_in_worker(warm: Any, channel: Channel, payload: dict[str, Any]) -> int:
+    """A trial in a worker's fork: the cell (or function) in a child run of the sweep's
+    parent; how it ended goes back to the sweep's process."""
+    settings = TrialSettings(**payload["settings"])
+    namespace: dict[str, Any] = warm.namespace
+    cell = payload.get("cell")
+    run_namespace: dict[str, Any] | None = None
+    if cell is not None:
+        from ..pipeline import runtime
+
+        number, source = cell
+        if warm.shell is None and _needs_ipython(source):
+            warm.shell = runtime._ipython_shell()
+            warm.shell.user_ns.update(namespace)
+            namespace = warm.shell.user_ns
+        run_namespace = namespace
+
+        def objective(params: dict[str, Any]) -> Any:
+            codes, _, _ = runtime._compile_cells([(number, "step", source)],
+                                                 payload["notebook"], dict(warm.filenames),
+                                                 warm.shell, warm.ours)
+            exec(codes[0][1], namespace)
+    else:
+        function = namespace[FUNCTION]
+
+        def objective(params: dict[str, Any]) -> Any:
+            return function(**params)
+
+    try:
+        outcome = run_trial(_RemoteTrial(channel, settings.prune), payload["number"],
+                            payload["params"], objective, settings, run_namespace,
+                            lambda run_id: channel.send({"kind": "started", "run_id": run_id}))
+    except Exception as exc:  # its run could not start: the sweep stops, as with jobs=1
+        channel.send({"kind": "done", "state": "fail", "fatal": _portable(exc)})
+        return 1
+    channel.send({"kind": "done", "state": outcome.state, "value": outcome.value})
+    return 0
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` as it can be sent to the sweep's process (its own class when it pickles)."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc

@@ -1,0 +1,173 @@
+"""One trial of a sweep inside its child run, wherever it runs: in the sweep's process (one
+trial at a time) or in a warm worker's fork (``parallel.py``). The study is not touched here:
+the caller asks it for the trial and tells it the outcome."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import UserInputError
+from ..tracking import lifecycle
+from ..tracking.sender import SENDER
+
+Objective = Callable[[dict[str, Any]], Any]
+#: how a trial ended, as ``Sweep.trials`` and the progress name it
+Ended = Literal["complete", "pruned", "fail"]
+
+
+class MetricNotLogged(UserInputError):
+    """A trial ended without logging the sweep's metric (and returned no number)."""
+
+
+class _Pruned(Exception):
+    """Raised inside the trial's code (from ``mlops.log``) when the pruner stops it."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for it in the cell's output: one line, not a traceback."""
+        return [f"mlops sweep: trial {self}"]
+
+
+class MetricWatcher:
+    """While a trial runs: each point of ``metric`` logged to its run is reported to the Optuna
+    trial (the pruner's intermediate values), the last one kept as the objective. It watches
+    the tracking queue (``SENDER.put``), so the trial's code just calls ``mlops.log``."""
+
+    def __init__(self, run: lifecycle.ActiveRun, metric: str, trial: Any, prune: bool) -> None:
+        self.ref = run.ref
+        self.metric = metric
+        self.trial = trial
+        self.prune = prune
+        self.last: float | None = None
+        self._put: Callable[[Any], None] | None = None
+
+    def __enter__(self) -> MetricWatcher:
+        put = SENDER.put
+
+        def watching(item: Any) -> None:
+            put(item)
+            if type(item) is tuple and item[0] is self.ref and item[1] == self.metric:
+                self.seen(float(item[2]), int(item[4]))
+
+        self._put = put
+        SENDER.put = watching  # type: ignore[method-assign]
+        return self
+
+    def seen(self, value: float, step: int) -> None:
+        self.last = value
+        if math.isfinite(value):
+            self.trial.report(value, step)
+            if self.prune and self.trial.should_prune():
+                raise _Pruned(f"pruned at step {step} ({self.metric} = {value:g})")
+
+    def __exit__(self, *exc: Any) -> None:
+        if "put" in vars(SENDER):
+            del SENDER.put
+
+
+@dataclass
+class Outcome:
+    """How a trial ended: its state, its objective (the metric's last value), the error that
+    failed it (an interrupt is re-raised by the caller once the study is told)."""
+
+    state: Ended
+    value: float | None = None
+    error: BaseException | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.error is not None and not isinstance(self.error, Exception)
+
+
+@dataclass
+class TrialSettings:
+    """What every trial of a sweep shares: its metric, its runs' experiment and names."""
+
+    metric: str
+    prune: bool
+    experiment: str | None
+    study_name: str
+    cwd: str | None
+    returns: bool
+    #: a trial in a worker: the parent run it is a child of, and the notebook it comes from
+    parent_run_id: str | None = None
+    notebook: str | None = None
+
+
+def run_trial(trial: Any, number: int, params: dict[str, Any], objective: Objective,
+              settings: TrialSettings, namespace: dict[str, Any] | None,
+              started: Callable[[str], None] | None = None) -> Outcome:
+    """The trial's child run: started (``started`` hears its id), its params logged, the
+    objective run with its metric watched (``trial``: Optuna's, or a worker's stand-in that
+    asks the sweep's process), the run ended FINISHED, KILLED (pruned, interrupted) or FAILED.
+    Raises only when the run cannot start."""
+    if namespace is not None:  # the magic: the run captures the parameters cell's values
+        namespace.update(params)
+    child = lifecycle.start_run(settings.experiment, f"{settings.study_name}-{number}",
+                                nested=settings.parent_run_id is None, namespace=namespace,
+                                cwd=settings.cwd, notebook=settings.notebook)
+    tags: dict[str, Any] = {"mlops.sweep.study": settings.study_name, "mlops.sweep.trial": number}
+    if settings.parent_run_id is not None:  # not nested in this process: the parent is told
+        tags["mlflow.parentRunId"] = settings.parent_run_id
+    try:
+        if started is not None:
+            started(child.run_id)
+        lifecycle.set_tags(**tags)
+        lifecycle.log_params(**params)
+        if settings.parent_run_id is not None:
+            # in a worker's fork, which may die with the trial: its parent and params first
+            lifecycle.flush()
+    except BaseException as exc:
+        lifecycle.end(child, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED",
+                      error=exc)
+        raise
+    metric = settings.metric
+    watcher = MetricWatcher(child, metric, trial, settings.prune)
+    try:
+        with watcher:
+            returned = objective(params)
+        value = watcher.last
+        if value is None and settings.returns:
+            value = _number(returned)
+            if value is not None:
+                returned_metric: dict[str, Any] = {metric: value}
+                lifecycle.log(**returned_metric)
+        if value is None:
+            raise MetricNotLogged(f"the trial never logged metric '{metric}' with mlops.log"
+                                  + (" and returned no number" if settings.returns else ""))
+        if not math.isfinite(value):
+            raise UserInputError(f"the trial's {metric} is {value}, not a finite number")
+    except _Pruned as exc:
+        lifecycle.set_tags(**{"mlops.sweep.state": "pruned", "mlops.sweep.pruned": str(exc)})
+        lifecycle.end(child, "KILLED")
+        return Outcome("pruned", watcher.last)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        lifecycle.set_tags(**{"mlops.sweep.state": "interrupted" if interrupted else "failed"})
+        lifecycle.end(child, "KILLED" if interrupted else "FAILED", error=exc)
+        return Outcome("fail", None, exc)
+    lifecycle.set_tags(**{"mlops.sweep.state": "complete"})
+    lifecycle.end(child, "FINISHED")
+    return Outcome("complete", value)
+
+
+def tell(study: Any, trial: Any, outcome: Outcome) -> None:
+    """The study told how a trial ended."""
+    import optuna
+
+    if outcome.state == "complete":
+        study.tell(trial, outcome.value)
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED if outcome.state == "pruned"
+                   else optuna.trial.TrialState.FAIL)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
