@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import Lab, screenshot, start_lab, stop_lab
-from .helpers import notebook_json, open_notebook, run_cell, show_panel
+from .helpers import cell, notebook_json, open_notebook, run_cell, show_panel
 
 pytestmark = pytest.mark.ui
 
@@ -54,8 +54,24 @@ def sweep_lab(tmp_path: Path, tracking_server: str) -> Iterator[Lab]:
 def test_a_sweep_is_one_row_that_opens_into_its_trials_charts_and_register_best(
         page: Any, sweep_lab: Lab, tracking_server: str) -> None:
     notebook = open_notebook(page, sweep_lab, "train.ipynb")
-    for index in range(len(CELLS)):
+    for index in range(len(CELLS) - 1):
         run_cell(page, notebook, index, timeout=300_000)
+    panel = show_panel(page, "experiments")
+    runs = panel.locator(".jp-mlops-experiments-run")
+
+    # while the sweep runs: its line shows a running trial, opened it is live
+    sweep_cell = cell(notebook, len(CELLS) - 1)
+    sweep_cell.locator(".jp-InputPrompt").click()
+    page.keyboard.press("Shift+Enter")
+    live = sweep_cell.locator(".jp-OutputArea-output").filter(has_text="trials ·")
+    expect(live).to_contain_text("1 running", timeout=30_000)  # the notebook's live table
+    expect(runs.first.locator(".jp-mlops-sweep-badge")).to_contain_text("1 running",
+                                                                        timeout=30_000)
+    expect(runs).to_have_count(1)  # its trials are not lines of their own
+    runs.first.locator(".jp-mlops-experiments-run-name").click()
+    expect(runs.first.locator(".jp-mlops-sweep")).to_have_attribute("data-active", "true")
+    expect(sweep_cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"),
+                                                               timeout=300_000)
 
     # the live progress ended as one output: the summary and the best trials
     outputs = notebook.locator(".jp-Notebook-cell").nth(3).locator(".jp-OutputArea-output")
@@ -65,18 +81,17 @@ def test_a_sweep_is_one_row_that_opens_into_its_trials_charts_and_register_best(
     expect(final.locator("tr[data-state='complete']")).to_have_count(TRIALS)
     expect(notebook.locator(".jp-OutputArea-output[data-mime-type*='error']")).to_have_count(0)
 
-    # one row in the panel: the sweep, its trials counted
-    panel = show_panel(page, "experiments")
-    runs = panel.locator(".jp-mlops-experiments-run")
-    expect(runs).to_have_count(1, timeout=60_000)
+    # one row in the panel: the sweep, its trials counted, followed to its end without a
+    # refresh
+    expect(runs).to_have_count(1)
     row = runs.first
     expect(row).to_have_attribute("data-status", "FINISHED", timeout=30_000)
-    expect(row.locator(".jp-mlops-sweep-badge")).to_contain_text(
+    expect(row.locator(".jp-mlops-sweep-badge")).to_have_text(
         f"sweep · {TRIALS} of {TRIALS} trials")
 
     # opened: every trial with its state, value and params
-    row.locator(".jp-mlops-experiments-run-name").click()
     sweep = row.locator(".jp-mlops-sweep")
+    expect(sweep).to_have_attribute("data-active", "false", timeout=30_000)
     trials = sweep.locator(".jp-mlops-sweep-trials tbody tr")
     expect(trials).to_have_count(TRIALS, timeout=30_000)
     expect(sweep.locator(".jp-mlops-sweep-trials thead")).to_contain_text("loss")
@@ -99,7 +114,10 @@ def test_a_sweep_is_one_row_that_opens_into_its_trials_charts_and_register_best(
         expect(figure.locator(".mark-line path, .mark-symbol path").first).to_be_attached()
     # the parallel coordinates: one line per trial
     expect(sweep.locator('[data-chart="parallel"] .mark-line path')).to_have_count(TRIALS)
-    screenshot(page, "experiments-sweep", sweep)
+    for chart in ("history", "parallel"):
+        figure = sweep.locator(f'.jp-mlops-sweep-chart[data-chart="{chart}"]')
+        figure.scroll_into_view_if_needed()
+        screenshot(page, f"experiments-sweep-{chart}", figure)
 
     # Register best: the best trial's model, alias champion
     sweep.locator('[data-action="register-best"]').click()

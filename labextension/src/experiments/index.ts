@@ -6,6 +6,9 @@ import { ExperimentsModel } from './model';
 import { ExperimentsPanel } from './panel';
 import { DEPLOY_MODEL_COMMAND } from './tokens';
 
+/** Seconds after a `%%mlops sweep` cell starts when the runs are listed again. */
+const SWEEP_LOOKS_S = [2, 5, 10];
+
 /**
  * The Experiments panel, shown in the MLOps sidebar under the capability's status:
  * the runs of the open notebook (or the whole experiment), newest first; a run's
@@ -45,6 +48,23 @@ export function createExperimentsPanel(context: IPanelContext): Widget | null {
   NotebookActions.executed.connect((_, { notebook }) => {
     if (panel.list.active && notebooks?.currentWidget?.content === notebook) {
       void panel.list.refresh();
+    }
+  });
+  // a sweep's parent run starts soon after its cell does: look for it then; once listed
+  // (RUNNING) the listing polls fast until the sweep ends
+  NotebookActions.executionScheduled.connect((_, { notebook, cell }) => {
+    const source = cell.model.sharedModel.getSource().trimStart();
+    if (
+      notebooks?.currentWidget?.content === notebook &&
+      source.startsWith('%%mlops sweep')
+    ) {
+      for (const seconds of SWEEP_LOOKS_S) {
+        window.setTimeout(() => {
+          if (panel.list.active) {
+            void panel.list.refresh();
+          }
+        }, seconds * 1000);
+      }
     }
   });
   return panel;
