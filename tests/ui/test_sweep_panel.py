@@ -129,3 +129,10 @@ def test_a_sweep_is_one_row_that_opens_into_its_trials_charts_and_register_best(
     version = MlflowClient(tracking_server).get_model_version_by_alias("echo", "champion")
     assert version.run_id == best_run
     expect(sweep.locator('[data-action="deploy-best"]')).to_be_enabled()
+
+    # the runs table too has the sweep as one row
+    panel.locator('[data-action="open-table"]').click()
+    table = page.locator(".jp-mlops-experiments-table-view")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table.locator(".jp-mlops-sweep-badge")).to_have_text(
+        f"sweep · {TRIALS} of {TRIALS} trials")

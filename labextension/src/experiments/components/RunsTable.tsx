@@ -12,6 +12,7 @@ import {
 } from '../format';
 import { ExperimentsModel, RunsList } from '../model';
 import { ScopeToggle } from './Scope';
+import { SweepBadge } from './SweepDetails';
 
 /** The main-area table: every run, paged and sortable, with params and metrics. */
 export function RunsTable(props: {
@@ -127,6 +128,12 @@ export function RunsTable(props: {
                       <ExternalLink url={run.url}>{runLabel(run)}</ExternalLink>
                     ) : (
                       runLabel(run)
+                    )}
+                    {page.sweeps?.[run.run_id] && (
+                      <SweepBadge
+                        summary={page.sweeps[run.run_id]}
+                        trans={trans}
+                      />
                     )}
                   </td>
                   <td>{formatTime(run.start_time)}</td>
