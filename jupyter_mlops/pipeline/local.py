@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from .model import Pipeline
 
 
+#: while steps change state, the run record is written at most this often (each write is the
+#: whole record; the Pipeline panel polls it about once a second); the last state always is
+SAVE_EVERY_S = 0.1
+
+
 class _Run:
     """Bookkeeping of one run: states, the record on disk, events to the callback."""
 
@@ -43,10 +48,18 @@ class _Run:
         # cell of that thread): events from the step threads wait in `queued`
         self.owner = threading.get_ident()
         self.queued: list[StepEvent] = []
+        self.saved_at = 0.0
+        self.dirty = False
         self.save()
 
-    def save(self) -> None:
+    def save(self, now: bool = True) -> None:
+        """Write the record (under ``lock``); ``now=False``: unless one was written less than
+        SAVE_EVERY_S ago (then ``flush`` writes it later)."""
+        if not now and time.monotonic() - self.saved_at < SAVE_EVERY_S:
+            self.dirty = True
+            return
         write_json(self.record, self.result.to_dict())
+        self.saved_at, self.dirty = time.monotonic(), False
 
     def set(self, step: str, state: StepStateName, **changes: Any) -> None:
         with self.lock:
@@ -54,7 +67,7 @@ class _Run:
             current.state = state
             for key, value in changes.items():
                 setattr(current, key, value)
-            self.save()
+            self.save(now=False)
             error = current.error or {}
             event = StepEvent(self.result.run_id, step, state, current.message, current.seconds,
                               error.get("cell"), error.get("line"))
@@ -66,9 +79,12 @@ class _Run:
             self.on_progress(event)
 
     def flush(self) -> None:
-        """Hand the step threads' events to the callback (on the owner's thread)."""
+        """Hand the step threads' events to the callback (on the owner's thread), and write
+        the record if a change waits for it."""
         with self.lock:
             events, self.queued = self.queued, []
+            if self.dirty:
+                self.save(now=False)
         if self.on_progress is not None:
             for event in events:
                 self.on_progress(event)

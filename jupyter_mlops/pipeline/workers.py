@@ -210,6 +210,7 @@ class Worker:
         self.number, self.gpu, self.events = number, gpu, events
         self.child: int | None = None  # the process of the task it runs
         self.alive = True
+        self._closing = threading.Lock()
         self.ready: dict[str, Any] | None = None
         environ = dict(os.environ if env is None else env)
         environ.setdefault("MPLBACKEND", "Agg")
@@ -244,8 +245,9 @@ class Worker:
 
     def send(self, message: dict[str, Any]) -> None:
         """A task or an answer; nothing when the worker is gone (its ``died`` is on the way)."""
-        with contextlib.suppress(OSError):
-            send(self._to, message)
+        with self._closing, contextlib.suppress(OSError):
+            if self._to >= 0:  # (under the lock: a closed pipe's number may be reused)
+                send(self._to, message)
 
     def _read(self) -> None:
         import select
@@ -273,6 +275,7 @@ class Worker:
             code = self.proc.wait()
         self.alive = False
         os.close(self._from)
+        self.close()  # a fork waiting for a task ends with the pipe
         self.events.put((self, {"kind": "died", "code": code, "reason": exit_text(code)}))
 
     def _note(self, message: dict[str, Any]) -> None:
@@ -292,8 +295,10 @@ class Worker:
                 _kill(self.child)
             with contextlib.suppress(OSError):
                 self.proc.kill()
-        with contextlib.suppress(OSError):
-            os.close(self._to)
+        with self._closing:
+            if self._to >= 0:
+                os.close(self._to)
+                self._to = -1
 
     def join(self, timeout: float = 5.0) -> None:
         self._reader.join(timeout)
@@ -458,21 +463,36 @@ def _serve(rt: Any, fd_in: int, fd_out: int) -> int:
     torch = sys.modules.get("torch")
     # a process that set up CUDA cannot be forked (the fork cannot use it): run in place
     forking = hasattr(os, "fork") and not (torch is not None and _cuda_started(torch))
+    if forking:  # the garbage collector of a fork leaves the warm objects' pages shared
+        import gc
+
+        gc.freeze()
     send(fd_out, {"kind": "ready", "pid": os.getpid(), "error": error, "fork": forking,
                   "seconds": time.perf_counter() - began})
     while True:
-        task = receive(fd_in)
+        if error is None and forking:
+            code = _spare(rt, warm, fd_in, fd_out)
+            if code is None:
+                return 0
+            send(fd_out, {"kind": "exit", "code": code})
+            continue
+        task = _next_task(fd_in)
         if task is None:
             return 0
-        if task.get("op") not in ("step", "call"):
-            continue  # an answer to a trial that is gone
         if error is not None:
             code = _refuse(task, error)
-        elif forking:
-            code = _fork(rt, warm, task, fd_in, fd_out)
         else:
             code = _in_place(rt, warm, task, fd_in, fd_out)
         send(fd_out, {"kind": "exit", "code": code})
+
+
+def _next_task(fd_in: int) -> Any:
+    """The next task on the pipe (answers to a trial that is gone are skipped); None at its
+    end."""
+    while True:
+        task = receive(fd_in)
+        if task is None or task.get("op") in ("step", "call"):
+            return task
 
 
 def _cuda_started(torch: Any) -> bool:
@@ -493,14 +513,22 @@ def _refuse(task: Mapping[str, Any], error: Mapping[str, Any]) -> int:
     return 1
 
 
-def _fork(rt: Any, warm: Any, task: Mapping[str, Any], fd_in: int, fd_out: int) -> int:
+def _spare(rt: Any, warm: Any, fd_in: int, fd_out: int) -> int | None:
+    """A fork of the warm process made before its task comes, which reads the task itself (so
+    no step waits for the fork): the exit code of the task it ran; None when the pipe ended
+    first (the parent is done with this worker)."""
+    took, took_out = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # the task's process: a copy of the warm one
+        os.close(took)
         code = 1
         try:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            task = _next_task(fd_in)
+            if task is None:
+                os._exit(0)
+            os.write(took_out, b"t")
             send(fd_out, {"kind": "forked", "pid": os.getpid()})
             _redirect(task.get("log"))
             code = _task(rt, warm, task, fd_in, fd_out)
@@ -511,8 +539,11 @@ def _fork(rt: Any, warm: Any, task: Mapping[str, Any], fd_in: int, fd_out: int) 
                 sys.stdout.flush()
                 sys.stderr.flush()
             os._exit(code)
+    os.close(took_out)
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    ran = os.read(took, 1)
+    os.close(took)
+    return os.waitstatus_to_exitcode(status) if ran else None
 
 
 def _in_place(rt: Any, warm: Any, task: Mapping[str, Any], fd_in: int, fd_out: int) -> int:
