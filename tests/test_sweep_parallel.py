@@ -337,3 +337,20 @@ def test_the_magic_refuses_more_jobs_than_cores_and_inputs_it_cannot_send(
     assert one_line_error(shell, "%%mlops sweep --trials 2 --jobs 2\n" + TRAIN).startswith(
         "jobs=2: the cell reads 'offset', which cannot be sent to the worker processes (lock:")
     assert mlops.active_run() is None
+
+
+def test_the_best_trial_of_two_jobs_is_registered_as_champion(
+        shell: InteractiveShell, server: str) -> None:
+    run(shell, "class Scaler:\n"  # a class of the notebook's, sent to the workers by value
+               "    def __init__(self, k):\n"
+               "        self.k = k\n"
+               "    def __call__(self, model_input: list[float]) -> list[float]:\n"
+               "        return [self.k * v for v in model_input]\n")
+    result = run(shell, "%%mlops sweep --trials 2 --jobs 2 --space \"x=choice(1.0, 2.0)\" "
+                        "--sampler grid --register scaler\n"
+                        "mlops.log(loss=abs(x - 2))\n"
+                        "mlops.log_model(Scaler(x), 'scaler', input_example=[1.0])\n")
+
+    assert result.best_params == {"x": 2.0}
+    version = client(server).get_model_version_by_alias("scaler", "champion")
+    assert version.run_id == result.best_run_id

@@ -204,10 +204,11 @@ class _Parallel:
         if kind == "ready":
             error = message.get("error")
             if error:
-                where = (f" (cell {error['cell'] + 1}, line {error['line']})"
-                         if error.get("cell") is not None else "")
+                if error.get("cell") is None:
+                    raise UserInputError(f"a sweep worker could not start: {error['message']}")
                 raise UserInputError(f"a sweep worker could not run the notebook's imports "
-                                     f"cell{where}: {error['message']}")
+                                     f"cell {error['cell'] + 1} (line {error['line']}): "
+                                     f"{error['message']}")
             return True
         if kind == "died":
             if flight is None and worker.ready is None:
