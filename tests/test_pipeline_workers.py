@@ -148,13 +148,16 @@ GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-2222bbbb-0000-0000-0000-000000000000)
 """
 
 
+def script(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
 def test_gpus_come_from_nvidia_smi_without_torch(tmp_path: Path) -> None:
-    smi = tmp_path / "nvidia-smi"
-    smi.write_text("#!/bin/sh\n[ \"$1\" = -L ] || exit 9\ncat <<'EOF'\n" + SMI + "EOF\n")
-    smi.chmod(smi.stat().st_mode | stat.S_IXUSR)
-    broken = tmp_path / "broken-smi"
-    broken.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n")
-    broken.chmod(broken.stat().st_mode | stat.S_IXUSR)
+    smi = script(tmp_path / "nvidia-smi",
+                 "[ \"$1\" = -L ] || exit 9\ncat <<'EOF'\n" + SMI + "EOF\n")
+    broken = script(tmp_path / "broken-smi", "echo 'NVIDIA-SMI has failed' >&2\nexit 9\n")
 
     assert detect_gpus({}, nvidia_smi=str(smi)) == [
         "GPU-1111aaaa-0000-0000-0000-000000000000",  # a whole GPU

@@ -21,6 +21,7 @@ from jupyter_mlops.pipeline.workers import WORKER_SCRIPT, usable_cores
 from jupyter_mlops.sweep import Sweep, choice, sweep, uniform
 
 from .shell_fixtures import one_line_error, run
+from .test_sweep_magic import children, client
 
 pytestmark = [pytest.mark.usefixtures("tracking_reset"),
               pytest.mark.skipif(usable_cores() < 2 or not hasattr(os, "fork"),
@@ -39,18 +40,6 @@ def notebook_function(source: str, name: str = "objective", **names: Any) -> Any
     namespace: dict[str, Any] = {"__name__": "__main__", **names}
     exec(compile(source, "<notebook cell>", "exec"), namespace)
     return namespace[name]
-
-
-def client(uri: str) -> Any:
-    from mlflow import MlflowClient
-
-    return MlflowClient(uri)
-
-
-def children(uri: str, result: Sweep) -> list[Any]:
-    parent = client(uri).get_run(result.run_id)
-    return list(client(uri).search_runs(
-        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'"))
 
 
 def running_runs(uri: str, result: Sweep) -> list[Any]:
