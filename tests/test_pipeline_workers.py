@@ -14,13 +14,8 @@ from typing import Any
 import pytest
 
 from jupyter_mlops.pipeline import from_notebook
-from jupyter_mlops.pipeline.workers import (
-    Worker,
-    assign_gpus,
-    detect_gpus,
-    exit_text,
-    parse_nvidia_smi,
-)
+from jupyter_mlops.pipeline.gpus import assign_gpus, detect_gpus, parse_nvidia_smi
+from jupyter_mlops.pipeline.workers import Worker, exit_text
 
 from .pipeline_notebooks import step_states, write_notebook
 

@@ -17,7 +17,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import jupyter_mlops as mlops
 from jupyter_mlops.errors import UserInputError
-from jupyter_mlops.pipeline.workers import WORKER_SCRIPT, usable_cores
+from jupyter_mlops.pipeline.gpus import usable_cores
+from jupyter_mlops.pipeline.workers import WORKER_SCRIPT
 from jupyter_mlops.sweep import Sweep, choice, sweep, uniform
 
 from .shell_fixtures import one_line_error, run

@@ -15,7 +15,7 @@ A worker is this file run as a script by the step's Python (standard library onl
 A task whose process dies (a crash, a kill) ends with its exit code; a worker that dies is seen
 by the parent's reader (the pipe ends, or the process is gone) and reported as ``died``: the
 step or trial fails with that line, the run never waits for it. On a machine with GPUs, sweep
-workers each get one (``CUDA_VISIBLE_DEVICES``), found without importing torch.
+workers each get one (``CUDA_VISIBLE_DEVICES``), found without importing torch (``gpus.py``).
 
     python .../jupyter_mlops/pipeline/workers.py IN_FD OUT_FD      # one worker
 """
@@ -25,13 +25,12 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import re
 import signal
 import struct
 import sys
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,70 +125,6 @@ def exit_text(code: int) -> str:
             name = str(-code)
         return f"was killed by signal {name}"
     return f"exited with code {code}"
-
-
-# --------------------------------------------------------------------------- GPUs and cores
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity where the system says)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-_GPU_LINE = re.compile(r"^GPU (\d+):.*?(?:\(UUID: (\S+?)\))?\s*$")
-_MIG_LINE = re.compile(r"^\s+MIG .*\(UUID: (\S+?)\)\s*$")
-
-
-def parse_nvidia_smi(text: str) -> list[str]:
-    """The devices ``nvidia-smi -L`` lists, as CUDA_VISIBLE_DEVICES values: each GPU's UUID
-    (its index without one), or its MIG instances' UUIDs when it is split."""
-    gpus: list[tuple[str, list[str]]] = []
-    for line in text.splitlines():
-        gpu = _GPU_LINE.match(line)
-        mig = _MIG_LINE.match(line)
-        if gpu:
-            gpus.append((gpu.group(2) or gpu.group(1), []))
-        elif mig and gpus:
-            gpus[-1][1].append(mig.group(1))
-    return [device for gpu, migs in gpus for device in (migs or [gpu])]
-
-
-def detect_gpus(environ: Mapping[str, str] | None = None,
-                nvidia_smi: str | None = None) -> list[str]:
-    """The GPUs trials may use, without importing torch: ``CUDA_VISIBLE_DEVICES`` when it is
-    set (CUDA stops at the first negative entry; empty hides them all), else what
-    ``nvidia-smi -L`` lists; none when neither says."""
-    environ = os.environ if environ is None else environ
-    visible = environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        devices = []
-        for item in (v.strip() for v in visible.split(",")):
-            if not item or item.startswith("-"):
-                break
-            devices.append(item)
-        return devices
-    import shutil
-
-    program = nvidia_smi or shutil.which("nvidia-smi")
-    if not program:
-        return []
-    import subprocess
-
-    try:
-        done = subprocess.run([program, "-L"], capture_output=True, text=True, timeout=10,
-                              check=False)
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return parse_nvidia_smi(done.stdout) if done.returncode == 0 else []
-
-
-def assign_gpus(workers: int, gpus: Sequence[str]) -> list[str | None]:
-    """One GPU per worker, in turn (several workers share one when there are more workers);
-    None for each when there is no GPU."""
-    return [gpus[i % len(gpus)] if gpus else None for i in range(workers)]
 
 
 # --------------------------------------------------------------------------- the parent's side

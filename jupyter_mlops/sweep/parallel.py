@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UserInputError
 from ..pipeline import workers as warm_workers
+from ..pipeline.gpus import assign_gpus, detect_gpus
 from .trial import Outcome, TrialSettings, run_trial, tell
 
 if TYPE_CHECKING:
@@ -282,8 +283,7 @@ def run_parallel(study: Any, space: Space, work: Work, settings: TrialSettings, 
             work.save(jobs)
         warm = {"cells": work.cells, "notebook": work.notebook, "shell": work.shell,
                 "inputs": work.refs, "preload": list(PRELOAD)}
-        devices = warm_workers.assign_gpus(jobs, warm_workers.detect_gpus()
-                                           if gpus is None else gpus)
+        devices = assign_gpus(jobs, detect_gpus() if gpus is None else gpus)
         workers = [warm_workers.Worker(i, warm, events, cwd=settings.cwd, gpu=devices[i],
                                        log=logs / f"worker-{i}.log") for i in range(jobs)]
         idle: list[Worker] = []

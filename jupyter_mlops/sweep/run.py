@@ -155,7 +155,7 @@ def check_settings(direction: str, sampler: str, pruner: str, jobs: int, trials:
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UserInputError(f"jobs must be a whole number of at least 1, not {jobs!r}")
     if jobs > 1:
-        from ..pipeline.workers import usable_cores
+        from ..pipeline.gpus import usable_cores
 
         cores = usable_cores()
         if jobs > cores:
