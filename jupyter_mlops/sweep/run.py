@@ -2,7 +2,9 @@
 parent run (the study's settings as params, the best trial's params and value at the end);
 each trial is a child run with its params and its metric's full history. A trial that raises
 is a FAILED child and the sweep goes on; a pruned one is KILLED, tagged
-``mlops.sweep.state = pruned``; no run is left active, even on KeyboardInterrupt."""
+``mlops.sweep.state = pruned``; no run is left active, even on KeyboardInterrupt. With
+``jobs`` above 1 the trials run in warm worker processes (``parallel.py``); the study is asked
+and told here either way (``trial.py`` runs one trial wherever it runs)."""
 
 from __future__ import annotations
 
@@ -174,7 +176,9 @@ def sweep(fn: Callable[..., Any], space: Mapping[str, Distribution], trials: int
           experiment: str | None = None, cwd: str | os.PathLike[str] | None = None,
           progress: SweepProgress | None = None) -> Sweep:
     """Search ``space`` for the parameters that ``direction`` ``metric``: ``fn(**params)`` runs
-    once per trial inside a child run and logs the metric with ``mlops.log`` (or returns it)."""
+    once per trial inside a child run and logs the metric with ``mlops.log`` (or returns it).
+    ``jobs``: trials at once, each in a warm worker process (``fn`` goes there by cloudpickle,
+    by value when the notebook defines it)."""
     if not callable(fn):
         raise UserInputError(f"sweep: fn must be a function, not {type(fn).__name__}")
     work = None
