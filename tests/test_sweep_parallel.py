@@ -344,3 +344,20 @@ def test_the_best_trial_of_two_jobs_is_registered_as_champion(
     assert result.best_params == {"x": 2.0}
     version = client(server).get_model_version_by_alias("scaler", "champion")
     assert version.run_id == result.best_run_id
+
+
+def test_a_function_of_a_module_the_kernel_imports_from_its_path_runs_in_the_workers(
+        server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "elsewhere"  # not the working folder: a path the kernel added
+    folder.mkdir()
+    (folder / "objectives_s1.py").write_text(
+        "import jupyter_mlops as mlops\n\n"
+        "def objective(x):\n"
+        "    mlops.log(loss=(x - 1) ** 2)\n")
+    monkeypatch.syspath_prepend(str(folder))
+    import objectives_s1  # type: ignore[import-not-found]
+
+    result = sweep(objectives_s1.objective, space={"x": uniform(0, 2)}, trials=4, jobs=2,
+                   sampler="random", seed=1, pruner="none")
+
+    assert list(result.trials["state"]) == ["complete"] * 4

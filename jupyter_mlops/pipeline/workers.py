@@ -5,7 +5,9 @@ no step or trial imports its libraries again, and each still starts from the sam
 A worker is this file run as a script by the step's Python (standard library only, as
 ``runtime.py``). It talks with its parent over two pipes, in length-prefixed pickles:
 
-* parent -> worker: ``{"op": "warm", "cells", "notebook", "shell", "inputs", "preload"}`` once,
+* parent -> worker: ``{"op": "warm", "cells", "notebook", "shell", "inputs", "preload",
+  "prefetch", "path"}`` once (modules to import before forking, those of ``prefetch`` when
+  they can be; ``path``: folders to import from, after the worker's own),
   then tasks: ``{"op": "step", "spec", "error", "log"}`` (one pipeline step, as ``runtime.py``
   runs it) or ``{"op": "call", "target": "module:function", "payload", "log"}`` (a trial:
   ``function(warm, channel, payload)``, ``warm`` being ``runtime.Warm``);
@@ -384,14 +386,20 @@ def _serve(rt: Any, fd_in: int, fd_out: int) -> int:
     cells = [tuple(cell) for cell in warm_message.get("cells", [])]
     warm, error = rt.warm_up(cells, warm_message.get("notebook", "notebook"),
                              bool(warm_message.get("shell")))
+    for folder in warm_message.get("path") or ():  # where the parent imports from, too
+        if folder not in sys.path:
+            sys.path.append(folder)
     if error is None:
         try:
             for name, ref in (warm_message.get("inputs") or {}).items():
                 warm.namespace[name] = rt.load_value(Path(ref["path"]), ref)
             for module in warm_message.get("preload") or ():
                 import_module(module)
+            for module in warm_message.get("prefetch") or ():  # (its tasks would say why)
+                with contextlib.suppress(Exception):
+                    import_module(module)
         except BaseException as exc:
-            error = {"message": f"cannot load the cell's inputs ({type(exc).__name__}: {exc})",
+            error = {"message": f"cannot load what the tasks read ({type(exc).__name__}: {exc})",
                      "cell": None, "line": None, "text": traceback.format_exc()}
     if error is not None:
         print(error["text"], flush=True)  # into the worker's log

@@ -35,6 +35,12 @@ FUNCTION = "__mlops_sweep_fn__"
 #: modules a worker imports before it forks, so no trial imports them again
 PRELOAD = ("mlflow", "jupyter_mlops.tracking.lifecycle", "jupyter_mlops.tracking.store",
            "jupyter_mlops.sweep.parallel")
+#: and what a trial's first run would import on first use (each fork again): when they exist
+PREFETCH = ("IPython", "logging.config", "logging.handlers", "netrc", "mlflow.tracking.fluent",
+            "mlflow.tracking.request_header.registry", "mlflow.store.tracking.rest_store",
+            "mlflow.tracing.processor.otel", "opentelemetry.sdk.metrics",
+            "jupyter_mlops.tracking.capture", "jupyter_mlops.tracking.journal",
+            "jupyter_mlops.tracking.transport", "jupyter_mlops.tracking.trigger")
 TARGET = "jupyter_mlops.sweep.parallel:trial_in_worker"
 
 
@@ -281,8 +287,13 @@ def run_parallel(study: Any, space: Space, work: Work, settings: TrialSettings, 
     try:
         if work.values and not work.refs:
             work.save(jobs)
+        import sys
+
+        # the workers run this Python: what it imports from (a module beside the notebook,
+        # a folder the kernel added), they do too
         warm = {"cells": work.cells, "notebook": work.notebook, "shell": work.shell,
-                "inputs": work.refs, "preload": list(PRELOAD)}
+                "inputs": work.refs, "preload": list(PRELOAD), "prefetch": list(PREFETCH),
+                "path": list(sys.path)}
         devices = assign_gpus(jobs, detect_gpus() if gpus is None else gpus)
         workers = [warm_workers.Worker(i, warm, events, cwd=settings.cwd, gpu=devices[i],
                                        log=logs / f"worker-{i}.log") for i in range(jobs)]
