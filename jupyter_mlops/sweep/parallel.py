@@ -58,6 +58,33 @@ class Work:
     #: the values as saved for the workers (``save``), and their folder
     refs: dict[str, Any] = field(default_factory=dict)
     _folder: Any = None
+    #: the workers, once started (``start``): (events, workers, their warm-up message, logs)
+    pool: tuple[Any, list[Worker], dict[str, Any], Path] | None = None
+
+    def start(self, jobs: int, cwd: str | None, logs: Path,
+              gpus: list[str] | None = None) -> None:
+        """Start the ``jobs`` workers (their warm-up runs while the sweep opens its study and
+        starts its parent run), spread over ``gpus`` (default: the machine's)."""
+        import queue
+        import sys
+
+        from ..paths import make_folder
+
+        make_folder(logs)
+        if self.values and not self.refs:
+            self.save(jobs)
+        # the workers run this Python: what it imports from (a module beside the notebook, a
+        # folder the kernel added), they do too
+        warm = {"cells": self.cells, "notebook": self.notebook, "shell": self.shell,
+                "inputs": self.refs, "preload": list(PRELOAD), "prefetch": list(PREFETCH),
+                "path": list(sys.path)}
+        events: queue.Queue[warm_workers.Event] = queue.Queue()
+        devices = assign_gpus(jobs, detect_gpus() if gpus is None else gpus)
+        workers: list[Worker] = []
+        self.pool = (events, workers, warm, logs)
+        for i in range(jobs):
+            workers.append(warm_workers.Worker(i, warm, events, cwd=cwd, gpu=devices[i],
+                                               log=logs / f"worker-{i}.log"))
 
     def save(self, jobs: int) -> None:
         """The values the trials read, saved once by type (as a step's outputs are) for the
@@ -82,6 +109,14 @@ class Work:
             self.refs[name] = {**entry, "path": str(folder / entry["file"])}
 
     def discard(self) -> None:
+        """Stop the workers (a running trial too) and remove the saved values."""
+        if self.pool is not None:
+            workers = self.pool[1]
+            for worker in workers:
+                worker.close(kill=True)
+            for worker in workers:
+                worker.join()
+            self.pool = None
         if self._folder is not None:
             self._folder.cleanup()
             self._folder = None
@@ -275,28 +310,15 @@ def run_parallel(study: Any, space: Space, work: Work, settings: TrialSettings, 
     """Up to ``trials`` trials (fewer when ``deadline`` passes or the grid is done), ``jobs``
     at a time in warm workers. ``gpus``: the devices to spread the workers over (default:
     those this machine has)."""
-    import queue
-
-    from ..paths import make_folder
     from .study import next_grid_point
 
-    logs = make_folder(state_dir / "sweeps" / "logs" / settings.study_name)
-    events: queue.Queue[warm_workers.Event] = queue.Queue()
     state = _Parallel(study, settings, progress, settings.cwd)
     workers: list[Worker] = []
     try:
-        if work.values and not work.refs:
-            work.save(jobs)
-        import sys
-
-        # the workers run this Python: what it imports from (a module beside the notebook,
-        # a folder the kernel added), they do too
-        warm = {"cells": work.cells, "notebook": work.notebook, "shell": work.shell,
-                "inputs": work.refs, "preload": list(PRELOAD), "prefetch": list(PREFETCH),
-                "path": list(sys.path)}
-        devices = assign_gpus(jobs, detect_gpus() if gpus is None else gpus)
-        workers = [warm_workers.Worker(i, warm, events, cwd=settings.cwd, gpu=devices[i],
-                                       log=logs / f"worker-{i}.log") for i in range(jobs)]
+        if work.pool is None:
+            work.start(jobs, settings.cwd, logs_folder(state_dir, settings.study_name), gpus)
+        assert work.pool is not None
+        events, workers, warm, logs = work.pool
         idle: list[Worker] = []
         asked = 0
         done = False  # no more trials to start
@@ -352,6 +374,11 @@ def run_parallel(study: Any, space: Space, work: Work, settings: TrialSettings, 
         for worker in workers:  # idle ones end once their pipe does
             worker.join()
         work.discard()
+
+
+def logs_folder(state_dir: Path, study_name: str) -> Path:
+    """Where a sweep's workers and trials write their output."""
+    return state_dir / "sweeps" / "logs" / study_name
 
 
 def _end_run(config_dir: str | None, run_id: str, status: str, tags: dict[str, Any]) -> None:

@@ -221,9 +221,19 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study_name = name or default_name(uri, base, resume)
-    study = open_study(uri, study_name, direction, sampler, pruner, space, seed, resume)
-    parent = lifecycle.start_run(experiment, study_name, nested=lifecycle.active_run() is not None,
-                                 namespace=namespace, cwd=cwd)
+    try:
+        if work is not None and jobs > 1:  # they warm up while the study and parent start
+            from .parallel import logs_folder
+
+            work.start(jobs, cwd, logs_folder(config.state_dir, study_name))
+        study = open_study(uri, study_name, direction, sampler, pruner, space, seed, resume)
+        parent = lifecycle.start_run(experiment, study_name,
+                                     nested=lifecycle.active_run() is not None,
+                                     namespace=namespace, cwd=cwd)
+    except BaseException:
+        if work is not None:
+            work.discard()
+        raise
     result = Sweep(study, parent.run_id, metric, direction)
     try:
         if progress is not None:
@@ -260,6 +270,8 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
             lifecycle.set_tags(**{"mlops.sweep.best_run_id": result.best_run_id})
             lifecycle.log_params(**{f"best.{k}": v for k, v in (result.best_params or {}).items()})
     except BaseException as exc:
+        if work is not None:
+            work.discard()
         lifecycle.end(parent, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED",
                       error=exc)
         if progress is not None:
