@@ -388,3 +388,19 @@ def test_kfp_compiles_the_sweep_to_a_parallel_for(project: Path, tmp_path: Path)
     assert tasks[next(k for k, t in tasks.items() if t["taskInfo"]["name"] == "report")][
         "dependentTasks"] == [next(k for k, t in tasks.items()
                                    if t["taskInfo"]["name"] == "sweep.best")]
+
+
+def test_the_local_runner_runs_a_sweep_cell_as_the_kernel_does(
+        project: Path, tracking_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locally the sweep step runs the magic (trials one after another, a parent and a child
+    run each), reading the parameters cell of its own notebook, even when started from a
+    kernel of another notebook; the steps after it get the last trial's values."""
+    monkeypatch.setenv("MLOPS_TRACKING_URI", tracking_server)
+    write_notebook(project / "elsewhere.ipynb", ["x = 1"])
+    monkeypatch.setenv("JPY_SESSION_NAME", str(project / "elsewhere.ipynb"))
+    pipeline = from_notebook(write_notebook(project / "tune.ipynb", NOTEBOOK))
+    run = pipeline.run()
+    states = {name: step.state for name, step in run.steps.items()}
+    assert states == {"load": "done", "sweep": "done", "report": "done"}, run.to_text()
+    parent, children = _sweep_runs(tracking_server, "tune-1")  # the notebook's first study
+    assert parent.data.params["sweep.trials"] == str(TRIALS) and len(children) == TRIALS

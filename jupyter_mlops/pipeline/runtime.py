@@ -717,6 +717,9 @@ def _child(spec_path: str, error_path: str, warm: Warm | None = None) -> int:
         if warm is not None and namespace is not warm.namespace:  # a shell made for this step
             namespace.update(warm.namespace)
         namespace.update({"__name__": "__main__", "display": _display})
+        # the notebook a `%%mlops sweep` / `track` in the step reads (session.py), not the
+        # caller's: a runner started from a kernel passes its JPY_SESSION_NAME on
+        os.environ["JPY_SESSION_NAME"] = notebook
         for role, code in codes:
             if role == "step" and not inputs_loaded:
                 shared = time.perf_counter() - began
