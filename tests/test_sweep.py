@@ -315,3 +315,21 @@ def test_a_space_that_does_not_parse_is_one_line(text: str, message: str) -> Non
         parse_space(text)
     assert str(caught.value).startswith(message), str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_pruner_hears_the_metric_at_the_same_checkpoints_in_every_trial(server: str) -> None:
+    """Every step up to 32, then every 32nd: a cell logging its loss per step does not pay a
+    database write per step; with no pruner the study is told only the final values."""
+    def curve(x: float) -> None:
+        for step in range(300):
+            mlops.log(loss=x + 1.0 / (step + 1))
+
+    checkpoints = {*range(32), *range(32, 300, 32)}
+    pruned = sweep(curve, space={"x": uniform(0, 1)}, trials=2, pruner="median", seed=0)
+    assert [set(t.intermediate_values) for t in pruned.study.trials] == [checkpoints] * 2
+    plain = sweep(curve, space={"x": uniform(0, 1)}, trials=2, pruner="none", seed=0)
+    assert [t.intermediate_values for t in plain.study.trials] == [{}, {}]
+    assert list(plain.trials["value"]) == pytest.approx(
+        [t.params["x"] + 1 / 300 for t in plain.study.trials])
+    history = client(server).get_metric_history(plain.trials["run_id"][0], "loss")
+    assert len(history) == 300  # the run still has every point

@@ -216,7 +216,7 @@ def test_an_interrupt_stops_every_worker_and_ends_the_runs_they_ran(server: str)
     began = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         sweep(notebook_function(SLOW, "slow"), space={"x": uniform(0, 1)}, trials=4, jobs=2,
-              pruner="none", name="stopped", progress=recorder)
+              pruner="none", name="halted-in-workers", progress=recorder)
 
     assert time.monotonic() - began < 100  # not the trials' two minutes
     assert mlops.active_run() is None
