@@ -33,69 +33,22 @@ tracking store) is meant, as for ``status``.
 
 MLflow is called off the event loop and each call is bounded: a tracking server that does not
 answer its health check within 2 s is a 503 at once, one that stops answering mid-call a 503
-after ``QUERY_TIMEOUT`` seconds. Passwords in the tracking URI are masked in every reply.
+after ``handler.QUERY_TIMEOUT`` seconds. Passwords in the tracking URI are masked in every reply.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from tornado import web
 
-from ..errors import BackendUnavailableError, UserInputError
+from ..errors import UserInputError
 from ..server.base import MLOpsHandler
+from .handler import TrackingHandler
 from .sweep_routes import SweepHandler
 
-if TYPE_CHECKING:
-    from ..config import Config
-
-T = TypeVar("T")
-QUERY_TIMEOUT = 30.0
 RUN_ID = r"([0-9A-Za-z_-]+)"
-
-
-class TrackingHandler(MLOpsHandler):
-    """Shared parsing: the project folder, the config, bounded calls, JSON replies."""
-
-    def folder(self, near: Path | None = None) -> Path:
-        """``?path=``'s folder; without it, the folder of ``near`` (the notebook asked about)."""
-        if not self.get_argument("path", "") and near is not None:
-            return near.parent
-        return super().folder()
-
-    def notebook_asked(self) -> Path | None:
-        """``?notebook=``: the notebook whose runs are meant (None when not given)."""
-        raw = self.get_argument("notebook", "")
-        # a deleted notebook's runs are still listed
-        return self.notebook(raw, must_exist=False) if raw else None
-
-    async def bounded(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` off the event loop, answered within QUERY_TIMEOUT seconds."""
-        try:
-            return await asyncio.wait_for(self.in_executor(fn, *args), QUERY_TIMEOUT)
-        except asyncio.TimeoutError:
-            raise BackendUnavailableError(
-                f"the tracking store did not answer within {QUERY_TIMEOUT:g} s: check that it "
-                "is running (%mlops status)") from None
-
-    async def project_config(self, folder: Path) -> Config:
-        from ..config import load_config
-
-        return await self.in_executor(load_config, folder)
-
-    def whole(self, name: str, default: int, least: int, most: int) -> int:
-        raw = self.get_argument(name, str(default))
-        try:
-            value = int(raw)
-        except ValueError:
-            raise UserInputError(f"{name} must be a whole number, not '{raw}'") from None
-        if not least <= value <= most:
-            raise UserInputError(f"{name} must be between {least} and {most}, not {value}")
-        return value
 
 
 class RunsHandler(TrackingHandler):

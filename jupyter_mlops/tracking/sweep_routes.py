@@ -17,35 +17,17 @@ bounded as the other tracking routes' are (a store that stops answering: 503).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 from tornado import web
 
-from ..errors import BackendUnavailableError
-from ..server.base import MLOpsHandler
-
-T = TypeVar("T")
-#: seconds one sweep's query may take (as ``routes.QUERY_TIMEOUT``)
-QUERY_TIMEOUT = 30.0
+from .handler import TrackingHandler
 
 
-class SweepHandler(MLOpsHandler):
-    """``GET sweeps/ID``. (Not a ``routes.TrackingHandler``: routes.py imports this module.)"""
-
-    async def bounded(self, fn: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.wait_for(self.in_executor(fn, *args), QUERY_TIMEOUT)
-        except asyncio.TimeoutError:
-            raise BackendUnavailableError(
-                f"the tracking store did not answer within {QUERY_TIMEOUT:g} s: check that it "
-                "is running (%mlops status)") from None
+class SweepHandler(TrackingHandler):
+    """``GET sweeps/ID``."""
 
     @web.authenticated
     async def get(self, run_id: str) -> None:
-        from ..config import load_config
         from .sweep_runs import sweep_detail
 
-        config = await self.in_executor(load_config, self.folder())
+        config = await self.project_config(self.folder())
         self.reply(await self.bounded(sweep_detail, config, run_id))
