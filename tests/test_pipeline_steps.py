@@ -220,6 +220,21 @@ def test_a_magic_a_step_cannot_run_is_named_with_its_cell(project: Path) -> None
     assert _warnings(from_notebook(loads)) == []
 
 
+def test_calling_a_modules_function_does_not_change_the_module(project: Path) -> None:
+    """A module a step imported reaches later steps; `json.dump(…)` or `mlops.log_model(…)`
+    there changes no module (no warning), while a method of a value still may."""
+    nb = write_notebook(project / "nb.ipynb", [
+        "%%mlops step load\nimport json\nimport os.path as osp\nrows = [3, 1, 2]",
+        "%%mlops step use\njson.dumps(rows)\nosp.join('a', 'b')\nrows.sort()",
+        "%%mlops step rebind\njson = {'a': 1}",
+        "%%mlops step last\njson.update(b=2)",
+    ])
+    warnings = _warnings(from_notebook(nb))
+    assert [w.split(": ", 1)[1].split(" (")[0] for w in warnings] == [
+        "step 'use' changes 'rows' from step 'load' in place",
+        "step 'last' changes 'json' from step 'rebind' in place"], warnings
+
+
 def test_the_demo_notebook_reads_as_a_pipeline_without_an_error(project: Path) -> None:
     """binder/demo.ipynb (its `run = %mlops pipeline run …` cell was a syntax error)."""
     demo = Path(__file__).resolve().parent.parent / "binder" / "demo.ipynb"

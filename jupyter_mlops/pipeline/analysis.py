@@ -50,6 +50,8 @@ class StepFlow:
     writes: dict[str, Where] = field(default_factory=dict)  # defined at the step's top level
     mutates: dict[str, tuple[Where, str]] = field(default_factory=dict)  # name -> (where, how)
     star_imports: list[tuple[Where, str]] = field(default_factory=list)
+    #: names an import statement bound last (a module: calling its functions changes nothing)
+    modules: set[str] = field(default_factory=set)
     #: functions and classes the step defines -> the global names their bodies read
     callables: dict[str, set[str]] = field(default_factory=dict)
 
@@ -184,6 +186,7 @@ class StepAnalyzer:
     def _write(self, name: str, node: ast.AST) -> None:
         self._defined.add(name)
         self.flow.writes.setdefault(name, self._where(node))
+        self.flow.modules.discard(name)
 
     def _mutate(self, base: ast.Name | None, how: str) -> None:
         if base is None:
@@ -312,7 +315,9 @@ class StepAnalyzer:
                     module = stmt.module if isinstance(stmt, ast.ImportFrom) else ""
                     self.flow.star_imports.append((self._where(stmt), module or "?"))
                 else:
-                    self._write((alias.asname or alias.name).split(".")[0], stmt)
+                    name = (alias.asname or alias.name).split(".")[0]
+                    self._write(name, stmt)
+                    self.flow.modules.add(name)
         elif isinstance(stmt, ast.Expr):
             self._reads_in(stmt.value)
             call: ast.AST = stmt.value

@@ -197,7 +197,8 @@ def _step_flows(groups: list[Group], shared: StepFlow) -> list[StepFlow]:
 
 
 def _connect(step: Step, flow: StepFlow, later: list[tuple[str, StepFlow]],
-             producers: dict[str, str], known: _Known, findings: list[Finding]) -> None:
+             producers: dict[str, str], modules: set[str], known: _Known,
+             findings: list[Finding]) -> None:
     """A step's reads become inputs (from the step that last made them) or parameters, or
     warnings; what it changes in place of an input becomes its output too."""
 
@@ -221,7 +222,7 @@ def _connect(step: Step, flow: StepFlow, later: list[tuple[str, StepFlow]],
         elif not known.star:
             warn(f"step {step.name!r} reads {name!r}, which no cell defines", where)
     for name, (where, how) in flow.mutates.items():
-        if name in step.inputs:
+        if name in step.inputs and name not in modules:  # mlops.log_model() changes no module
             warn(f"step {step.name!r} changes {name!r} from step {step.inputs[name]!r} in "
                  f"place ({how}): later steps get the changed copy from {step.name!r}, not the "
                  "original", where)
@@ -264,13 +265,15 @@ def _steps(cells: list[ReadCell], groups: list[Group], parameters: list[Paramete
                                 where.cell, where.line, known.ids.get(where.cell)))
     steps: list[Step] = []
     producers: dict[str, str] = {}
+    modules: set[str] = set()  # of the producers' names, those an import bound
     named = [(mark.name, flow) for (mark, _), flow in zip(groups, flows, strict=True)]
     for position, ((mark, members), flow) in enumerate(zip(groups, flows, strict=True)):
         step = Step(mark.name, [_cell(c, "step", mark.name) for c in members], mark.after,
                     mark.gpu, mark.cpu, mark.memory, mark.retries, mark.cache)
-        _connect(step, flow, named[position + 1:], producers, known, findings)
+        _connect(step, flow, named[position + 1:], producers, modules, known, findings)
         for name in flow.writes:
             producers[name] = mark.name
+            (modules.add if name in flow.modules else modules.discard)(name)
         steps.append(step)
     _link(steps, flows)
     return steps
