@@ -163,7 +163,11 @@ def run_trial(trial: Any, number: int, params: dict[str, Any], objective: Object
         lifecycle.end(child, "KILLED" if interrupted else "FAILED", error=exc)
         return Outcome("fail", None, exc)
     lifecycle.set_tags(**{"mlops.sweep.state": "complete"})
-    lifecycle.end(child, "FINISHED")
+    # in the kernel the next trial need not wait for this one's points to reach the store:
+    # the queue keeps their order and the parent's end waits for all of it (a worker's fork,
+    # which exits after the trial, waits)
+    wait = lifecycle.FLUSH_TIMEOUT if settings.parent_run_id else 0.0
+    lifecycle.end(child, "FINISHED", timeout=wait)
     return Outcome("complete", value)
 
 
