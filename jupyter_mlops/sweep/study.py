@@ -1,5 +1,12 @@
-"""The Optuna study behind a sweep: stored in SQLite under ``.mlops/sweeps/`` (or an RDB URL),
-so ``resume`` continues it and two kernels can work on one study."""
+"""The Optuna study behind a sweep: stored in Optuna's journal file under ``.mlops/sweeps/`` (or
+an RDB URL), so ``resume`` continues it and two kernels can work on one study.
+
+The journal (``studies.journal``: Optuna's ``JournalStorage`` on a ``JournalFileBackend``, an
+append-only log under a file lock) and not SQLite, because the study is touched several times
+per trial: ask, each parameter's draw, tell. Through ``RDBStorage`` on SQLite that cost ~46 ms
+per trial of TPE here, as much as the child run's tracking itself; the journal keeps the study
+in memory and appends one line per change (~6 ms per trial, ``benchmarks/sweep.py``). Studies
+an earlier version kept in ``studies.db`` are still found there and continued there."""
 
 from __future__ import annotations
 
@@ -20,22 +27,45 @@ SAMPLERS: tuple[SamplerName, ...] = ("tpe", "random", "grid")
 PRUNERS: tuple[PrunerName, ...] = ("median", "none")
 
 
+JOURNAL = "studies.journal"
+#: where studies were kept before the journal: still read, never created
+LEGACY = "studies.db"
+
+
 def storage_url(config: Config, storage: str | None) -> str:
-    """``storage`` (an RDB URL such as ``postgresql://…``), else SQLite under
-    ``.mlops/sweeps/``."""
+    """``storage`` (an RDB URL such as ``postgresql://…``), else the journal file under
+    ``.mlops/sweeps/`` (a path, not a URL)."""
     if storage:
         return storage
     folder = make_folder(config.state_dir / "sweeps")
-    return "sqlite:///" + (folder / "studies.db").as_posix()
+    return str(folder / JOURNAL)
 
 
-def default_name(storage: Any, base: str, resume: bool) -> str:
-    """A new study's name: ``base-1``, ``base-2``, …; with ``resume``, the latest of them."""
+def _storages(uri: str) -> list[Any]:
+    """The storages a study of ``uri`` may be in: an RDB URL itself; for the journal, the
+    journal and (when an earlier version left one) the SQLite file beside it."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    if "://" in uri:
+        return [optuna.storages.RDBStorage(uri)]
+    found: list[Any] = [optuna.storages.JournalStorage(JournalFileBackend(uri))]
+    legacy = Path(uri).with_name(LEGACY)
+    if legacy.is_file():
+        found.append(optuna.storages.RDBStorage("sqlite:///" + legacy.as_posix()))
+    return found
+
+
+def _names(storages: list[Any]) -> list[str]:
     import optuna
 
+    return [name for storage in storages for name in optuna.get_all_study_names(storage)]
+
+
+def default_name(uri: str, base: str, resume: bool) -> str:
+    """A new study's name: ``base-1``, ``base-2``, …; with ``resume``, the latest of them."""
     pattern = re.compile(re.escape(base) + r"-(\d+)")
-    numbers = [int(m.group(1)) for s in optuna.get_all_study_names(storage)
-               if (m := pattern.fullmatch(s))]
+    numbers = [int(m.group(1)) for s in _names(_storages(uri)) if (m := pattern.fullmatch(s))]
     if resume and numbers:
         return f"{base}-{max(numbers)}"
     return f"{base}-{max(numbers, default=0) + 1}"
@@ -81,9 +111,13 @@ def open_study(storage_uri: str, name: str, direction: Direction, sampler: Sampl
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.RDBStorage(storage_uri) if "://" in storage_uri else storage_uri
-    existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
-    found = existing.get(name)
+    storages = _storages(storage_uri)
+    storage, found = storages[0], None
+    for candidate in storages:  # the journal first; a study it lacks may be in studies.db
+        existing = {s.study_name: s for s in optuna.get_all_study_summaries(candidate)}
+        if name in existing:
+            storage, found = candidate, existing[name]
+            break
     if found is not None:
         theirs = "maximize" if found.direction == optuna.study.StudyDirection.MAXIMIZE \
             else "minimize"
