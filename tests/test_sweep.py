@@ -62,6 +62,11 @@ def test_a_quadratic_is_found_by_40_tpe_trials_each_a_child_run(server: str) -> 
     assert best.data.metrics["loss"] == pytest.approx(result.best_value)
     parent = client(server).get_run(result.run_id)
     assert parent.info.status == "FINISHED"
+    # a trial shares its parent's host and source tags; the environment files are the parent's
+    for key in ("mlops.host.name", "mlops.python.version", "mlflow.source.type"):
+        assert best.data.tags[key] == parent.data.tags[key]
+    assert client(server).list_artifacts(result.best_run_id) == []
+    assert "environment" in {a.path for a in client(server).list_artifacts(result.run_id)}
     assert parent.data.params["sweep.sampler"] == "tpe"
     assert parent.data.params["sweep.space"] == "x=uniform(-5, 5) y=uniform(-5, 5)"
     assert float(parent.data.params["best.x"]) == pytest.approx(result.best_params["x"])
@@ -211,9 +216,31 @@ def test_resume_adds_trials_to_the_same_study(server: str, project: Path) -> Non
     assert list(again.trials["number"]) == [0, 1, 2, 3, 4]  # one study: the trials of both
     assert list(again.trials["run_id"])[:3] == first_runs
     assert len(children(server, again)) == 2  # a new parent for the second session
-    assert (project / ".mlops" / "sweeps" / "studies.db").is_file()
+    assert (project / ".mlops" / "sweeps" / "studies.journal").is_file()
     with pytest.raises(UserInputError, match="study 'resumable' exists: add --resume"):
         sweep(lambda x: x, space=space, trials=1, name="resumable")
+
+
+def test_a_study_an_earlier_version_kept_in_sqlite_is_resumed_there(server: str,
+                                                                    project: Path) -> None:
+    import optuna
+
+    folder = project / ".mlops" / "sweeps"
+    folder.mkdir(parents=True)
+    legacy = f"sqlite:///{folder / 'studies.db'}"
+    old = optuna.create_study(storage=legacy, study_name="sweep-1")
+    old.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+
+    again = sweep(lambda x: x, space={"x": uniform(0, 1)}, trials=1, resume=True)
+    fresh = sweep(lambda x: x, space={"x": uniform(0, 1)}, trials=1)
+
+    assert again.name == "sweep-1"  # the latest study, found in the old file
+    assert len(again.trials) == 3  # its two trials and this one, kept there
+    assert len(optuna.load_study(study_name="sweep-1", storage=legacy).trials) == 3
+    assert fresh.name == "sweep-2"  # counted on from the old file's names
+    assert optuna.get_all_study_names(legacy) == ["sweep-1"]  # new studies: the journal
+    with pytest.raises(UserInputError, match="study 'sweep-1' exists: add --resume"):
+        sweep(lambda x: x, space={"x": uniform(0, 1)}, trials=1, name="sweep-1")
 
 
 def test_a_study_in_a_database_named_by_url(server: str, tmp_path: Path,

@@ -361,3 +361,83 @@ def test_a_function_of_a_module_the_kernel_imports_from_its_path_runs_in_the_wor
                    sampler="random", seed=1, pruner="none")
 
     assert list(result.trials["state"]) == ["complete"] * 4
+
+
+# --------------------------------------------------------------------------- the relay
+
+RELAYED = '''
+def objective(mode):
+    import os, sys
+    import jupyter_mlops as mlops
+    mlops.log(mlflow_loaded=float("mlflow" in sys.modules))
+    for step in range(300):
+        mlops.log(loss=step / 100)
+    mlops.log_params(extra="kept")
+    if mode == "direct":  # a library that uses MLflow itself: it writes to the trial's run
+        import relay_helpers
+        relay_helpers.log_directly()
+    if mode == "die":  # what it logged up to 0.1 s before its process died is kept
+        import time
+        time.sleep(0.5)
+        os._exit(5)
+'''
+
+
+def test_workers_send_what_trials_log_through_the_sweeps_process(
+        server: str, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "relay_helpers.py").write_text(
+        "def log_directly():\n"
+        "    import mlflow\n"  # (imported in the trial's process: the sweep cannot see it)
+        "    mlflow.log_param('direct', 'yes')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    objective = notebook_function(RELAYED)
+    result = sweep(objective, space={"mode": choice("plain", "direct", "die")}, trials=3,
+                   jobs=2, sampler="grid", pruner="none", metric="loss", name="relayed")
+
+    runs = {r.data.params["mode"]: r for r in children(server, result)}
+    states = dict(zip((p["mode"] for p in result.trials["params"]), result.trials["state"],
+                      strict=True))
+    assert states == {"plain": "complete", "direct": "complete", "die": "fail"}
+    for mode, run_ in runs.items():
+        history = client(server).get_metric_history(run_.info.run_id, "loss")
+        assert [m.step for m in history] == list(range(300)), mode  # every point, in order
+        assert run_.data.params["extra"] == "kept"
+        # the trial's code names no MLflow API: its worker never imported MLflow
+        assert run_.data.metrics["mlflow_loaded"] == 0.0
+    assert runs["direct"].data.params["direct"] == "yes"
+    assert runs["direct"].info.status == "FINISHED"
+    assert runs["die"].info.status == "KILLED"
+    assert runs["die"].data.tags["mlops.error"] == "the trial's process exited with code 5"
+    # a trial's run shares its parent's tags; its files are the parent's only
+    parent = client(server).get_run(result.run_id)
+    for key in ("mlops.host.name", "mlops.python.version", "mlflow.user"):
+        assert runs["plain"].data.tags[key] == parent.data.tags[key]
+    assert [a.path for a in client(server).list_artifacts(runs["plain"].info.run_id)] == []
+    assert "environment" in {a.path for a in client(server).list_artifacts(result.run_id)}
+    assert running_runs(server, result) == []
+
+
+def test_a_trial_that_uses_mlflow_gets_workers_that_imported_it_before_forking(
+        server: str) -> None:
+    objective = notebook_function(
+        "def objective(x):\n"
+        "    import sys\n"
+        "    import jupyter_mlops as mlops\n"
+        "    mlops.log(loss=x, warm=float('mlflow' in sys.modules))\n"
+        "    if False:\n"
+        "        mlops.log_model(None, 'never')\n")
+    result = sweep(objective, space={"x": uniform(0, 1)}, trials=2, jobs=2, pruner="none")
+
+    assert {r.data.metrics["warm"] for r in children(server, result)} == {1.0}
+
+
+def test_needs_mlflow_reads_cells_and_the_functions_a_function_calls() -> None:
+    from jupyter_mlops.sweep.relay import needs_mlflow
+
+    assert not needs_mlflow("mlops.log(loss=x)\nmlops.log_params(a=1)")
+    assert needs_mlflow("mlops.log_model(model, 'm')")
+    assert needs_mlflow("import mlflow.pytorch")
+    helper = notebook_function("def helper():\n    mlops.log_model(1, 'm')\n", "helper")
+    caller = notebook_function("def caller(x):\n    helper()\n", "caller", helper=helper)
+    plain = notebook_function("def plain(x):\n    return x * 2\n", "plain")
+    assert needs_mlflow(function=caller) and not needs_mlflow(function=plain)

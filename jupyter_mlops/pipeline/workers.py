@@ -110,6 +110,10 @@ class Channel:
     def ask(self, message: dict[str, Any]) -> Any:
         """Send ``message`` and wait for the parent's answer."""
         send(self.fd_out, message)
+        return self.answer()
+
+    def answer(self) -> Any:
+        """The parent's next answer (other messages to a task are skipped)."""
         while True:
             answer = receive(self.fd_in)
             if answer is None:

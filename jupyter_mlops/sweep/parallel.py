@@ -5,16 +5,17 @@ is lost or run twice, whatever the storage) and tells it how the trial ended. ``
 processes are started once per sweep, spread over the GPUs when there are any; each runs the
 notebook's imports cell and loads the cell's inputs once (the names the cell reads from the
 kernel, found by the pipeline's data-flow analysis and saved as a step's outputs are), then
-forks for each trial. A trial's fork starts and ends its own child run of the sweep's parent
-(its params, its metric's history); the metric's points come back here for the pruner. A trial
-whose process dies fails, and its run is ended here (KILLED, with that line as its error);
-Ctrl-C or an error stops every worker and ends the runs of the trials they were running."""
+forks for each trial. The trial's child run of the sweep's parent is created here, and what the
+trial logs to it comes back down the pipe to this process's logging queue (``relay.py``): a
+worker needs no MLflow unless the trial's code uses it. The pruner hears the metric at its
+checkpoints from the worker. A trial whose process dies fails, and its run is ended here
+(KILLED, with that line as its error, after what it had sent); Ctrl-C or an error stops every
+worker and ends the runs of the trials they were running."""
 
 from __future__ import annotations
 
 import contextlib
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,25 +23,30 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UserInputError
 from ..pipeline import workers as warm_workers
 from ..pipeline.gpus import assign_gpus, detect_gpus
-from .trial import Outcome, TrialSettings, run_trial, tell
+from . import relay
+from .trial import Outcome, TrialSettings, run_trial, start_child, tell
 
 if TYPE_CHECKING:
     from ..pipeline.model import Pipeline
     from ..pipeline.workers import Channel, Worker
+    from ..tracking.lifecycle import ActiveRun
     from .progress import SweepProgress
     from .space import Space
 
 #: the name ``mlops.sweep``'s function has among a worker's inputs
 FUNCTION = "__mlops_sweep_fn__"
 #: modules a worker imports before it forks, so no trial imports them again
-PRELOAD = ("mlflow", "jupyter_mlops.tracking.lifecycle", "jupyter_mlops.tracking.store",
-           "jupyter_mlops.sweep.parallel")
-#: and what a trial's first run would import on first use (each fork again): when they exist
-PREFETCH = ("IPython", "logging.config", "logging.handlers", "netrc", "mlflow.tracking.fluent",
-            "mlflow.tracking.request_header.registry", "mlflow.store.tracking.rest_store",
-            "mlflow.tracing.processor.otel", "opentelemetry.sdk.metrics",
-            "jupyter_mlops.tracking.capture", "jupyter_mlops.tracking.journal",
+PRELOAD = ("jupyter_mlops.tracking.lifecycle", "jupyter_mlops.sweep.parallel",
+           "jupyter_mlops.sweep.relay")
+#: and when the trial's code uses MLflow itself (``relay.needs_mlflow``): ~2 s per worker
+PRELOAD_MLFLOW = ("mlflow",)
+#: what a trial's first run would import on first use (each fork again): when they exist
+PREFETCH = ("jupyter_mlops.tracking.capture", "jupyter_mlops.tracking.journal",
             "jupyter_mlops.tracking.transport", "jupyter_mlops.tracking.trigger")
+PREFETCH_CELL = ("IPython",)
+PREFETCH_MLFLOW = ("logging.config", "logging.handlers", "netrc", "mlflow.tracking.fluent",
+                   "mlflow.tracking.request_header.registry", "mlflow.store.tracking.rest_store",
+                   "mlflow.tracing.processor.otel", "opentelemetry.sdk.metrics")
 TARGET = "jupyter_mlops.sweep.parallel:trial_in_worker"
 
 
@@ -55,6 +61,8 @@ class Work:
     shell: bool = False
     values: dict[str, Any] = field(default_factory=dict)
     cell: tuple[int, str] | None = None
+    #: the trial's code uses MLflow itself: the workers import it before they fork
+    mlflow: bool = False
     #: the values as saved for the workers (``save``), and their folder
     refs: dict[str, Any] = field(default_factory=dict)
     _folder: Any = None
@@ -75,8 +83,11 @@ class Work:
             self.save(jobs)
         # the workers run this Python: what it imports from (a module beside the notebook, a
         # folder the kernel added), they do too
+        preload = [*PRELOAD, *(PRELOAD_MLFLOW if self.mlflow else ())]
+        prefetch = [*PREFETCH, *(PREFETCH_CELL if self.cell is not None else ()),
+                    *(PREFETCH_MLFLOW if self.mlflow else ())]
         warm = {"cells": self.cells, "notebook": self.notebook, "shell": self.shell,
-                "inputs": self.refs, "preload": list(PRELOAD), "prefetch": list(PREFETCH),
+                "inputs": self.refs, "preload": preload, "prefetch": prefetch,
                 "path": list(sys.path)}
         events: queue.Queue[warm_workers.Event] = queue.Queue()
         devices = assign_gpus(jobs, detect_gpus() if gpus is None else gpus)
@@ -124,7 +135,7 @@ class Work:
 
     @classmethod
     def of_function(cls, fn: Any) -> Work:
-        return cls(values={FUNCTION: fn})
+        return cls(values={FUNCTION: fn}, mlflow=relay.needs_mlflow(function=fn))
 
     @classmethod
     def of_cell(cls, pipeline: Pipeline, cell: str, number: int,
@@ -145,7 +156,8 @@ class Work:
         values = {name: namespace[name] for name in sorted(_reads(tree))
                   if name in namespace and name not in params and name not in defined
                   and name not in BUILTINS}
-        return cls(cells, pipeline.notebook.name, _needs_ipython(cell), values, (number, cell))
+        return cls(cells, pipeline.notebook.name, _needs_ipython(cell), values, (number, cell),
+                   relay.needs_mlflow(cell, *(source for _, _, source in cells)))
 
 
 def _reads(tree: Any) -> set[str]:
@@ -205,17 +217,22 @@ class _Flight:
     trial: Any
     params: dict[str, Any]
     began: float
-    run_id: str | None = None
+    run: ActiveRun | None = None
     told: bool = False
+    #: the worker sent the run's end (after which a dead process changes nothing on it)
+    ended: bool = False
+
+    @property
+    def run_id(self) -> str | None:
+        return self.run.run_id if self.run is not None else None
 
 
 class _Parallel:
     """The sweep's side: workers, the trials in flight, the study told of each."""
 
-    def __init__(self, study: Any, settings: TrialSettings, progress: SweepProgress | None,
-                 config_dir: str | None) -> None:
+    def __init__(self, study: Any, settings: TrialSettings,
+                 progress: SweepProgress | None) -> None:
         self.study, self.settings, self.progress = study, settings, progress
-        self.config_dir = config_dir
         self.flights: dict[Worker, _Flight] = {}
 
     def row(self, flight: _Flight, state: str, value: float | None = None) -> None:
@@ -232,11 +249,10 @@ class _Parallel:
 
     def lost(self, flight: _Flight, why: str) -> None:
         """A trial whose process is gone before it said how it ended: its run is ended here,
-        KILLED (as the tracking journal of a dead process ends it too, whichever is first)."""
-        if flight.run_id is not None:
-            _end_run(self.config_dir, flight.run_id, "KILLED", {
-                "mlops.sweep.state": "failed", "mlops.error": why,
-                "mlflow.parentRunId": self.settings.parent_run_id})
+        KILLED, after what it had sent."""
+        if flight.run is not None and not flight.ended:
+            relay.end_lost(flight.run, "KILLED", {"mlops.sweep.state": "failed",
+                                                  "mlops.error": why})
         self.told(flight, Outcome("fail"))
 
     def handle(self, worker: Worker, message: dict[str, Any]) -> bool:
@@ -262,10 +278,9 @@ class _Parallel:
             return False
         if flight is None:
             return False
-        if kind == "started":
-            flight.run_id = message["run_id"]
-            flight.trial.set_user_attr("run_id", flight.run_id)
-            self.row(flight, "running")
+        if kind == "log":
+            if flight.run is not None and relay.apply(flight.run, message["items"]):
+                flight.ended = True
         elif kind == "report":
             flight.trial.report(message["value"], message["step"])
             if message.get("ask"):
@@ -292,10 +307,9 @@ class _Parallel:
         pending = [flight for flight in self.flights.values() if not flight.told]
         self.flights.clear()
         for flight in pending:
-            if flight.run_id is not None:
-                _end_run(self.config_dir, flight.run_id, "KILLED", {
-                    "mlops.sweep.state": "interrupted", "mlops.error": why,
-                    "mlflow.parentRunId": self.settings.parent_run_id})
+            if flight.run is not None and not flight.ended:
+                relay.end_lost(flight.run, "KILLED", {"mlops.sweep.state": "interrupted",
+                                                      "mlops.error": why})
             flight.told = True
             tell(self.study, flight.trial, Outcome("fail"))
         for flight in pending:  # (the sweep is stopping on an error already)
@@ -305,14 +319,16 @@ class _Parallel:
 
 def run_parallel(study: Any, space: Space, work: Work, settings: TrialSettings, *, jobs: int,
                  trials: int, deadline: float | None, grid: bool,
-                 progress: SweepProgress | None, state_dir: Path,
+                 progress: SweepProgress | None, state_dir: Path, parent: ActiveRun,
+                 namespace: dict[str, Any] | None = None,
                  gpus: list[str] | None = None) -> None:
     """Up to ``trials`` trials (fewer when ``deadline`` passes or the grid is done), ``jobs``
-    at a time in warm workers. ``gpus``: the devices to spread the workers over (default:
-    those this machine has)."""
+    at a time in warm workers, each in a child run of ``parent`` made here (``namespace``:
+    the kernel's, for the parameters cell's values). ``gpus``: the devices to spread the
+    workers over (default: those this machine has)."""
     from .study import next_grid_point
 
-    state = _Parallel(study, settings, progress, settings.cwd)
+    state = _Parallel(study, settings, progress)
     workers: list[Worker] = []
     try:
         if work.pool is None:
@@ -338,6 +354,9 @@ def run_parallel(study: Any, space: Space, work: Work, settings: TrialSettings, 
                 flight = _Flight(trial, {}, time.monotonic())
                 try:
                     flight.params = {key: dist.suggest(trial, key) for key, dist in space.items()}
+                    # made before the trial starts: MLflow, if the trial (or a library it
+                    # calls) uses it, finds the run by its id
+                    flight.run = _child(parent, settings, flight, namespace)
                 except BaseException:
                     state.told(flight, Outcome("fail"))
                     raise
@@ -346,7 +365,15 @@ def run_parallel(study: Any, space: Space, work: Work, settings: TrialSettings, 
                 worker.send({"op": "call", "target": TARGET, "log": str(
                     logs / f"trial-{trial.number}.log"), "payload": {
                         "number": trial.number, "params": flight.params, "cell": work.cell,
-                        "notebook": work.notebook, "settings": vars(settings)}})
+                        "notebook": work.notebook, "settings": vars(settings),
+                        "run": {"run_id": flight.run_id, "uri": parent.tracking_uri,
+                                "experiment_id": parent.experiment_id,
+                                "experiment": settings.experiment or parent.experiment,
+                                "name": f"{settings.study_name}-{trial.number}",
+                                "notebook": str(parent.notebook) if parent.notebook
+                                else None}}})
+                trial.set_user_attr("run_id", flight.run_id)
+                state.row(flight, "running")
                 done = asked >= trials
             if not state.flights and (done or not any(w.alive for w in workers)):
                 if not done:
@@ -376,28 +403,18 @@ def run_parallel(study: Any, space: Space, work: Work, settings: TrialSettings, 
         work.discard()
 
 
+def _child(parent: ActiveRun, settings: TrialSettings, flight: _Flight,
+           namespace: dict[str, Any] | None) -> ActiveRun:
+    """The trial's child run, held here (``namespace``: the kernel's, for the parameters
+    cell's values)."""
+    return start_child(parent, settings, flight.trial.number, flight.params,
+                       None if namespace is None else {**namespace, **flight.params},
+                       push=False)
+
+
 def logs_folder(state_dir: Path, study_name: str) -> Path:
     """Where a sweep's workers and trials write their output."""
     return state_dir / "sweeps" / "logs" / study_name
-
-
-def _end_run(config_dir: str | None, run_id: str, status: str, tags: dict[str, Any]) -> None:
-    """End a trial's run that its own process could not end."""
-    import io
-
-    from ..config import load_config
-    from ..tracking.store import client
-
-    try:
-        mlflow = client(load_config(config_dir))
-        with contextlib.redirect_stdout(io.StringIO()):  # MLflow's "View run" links
-            for key, value in tags.items():
-                if value is not None:
-                    mlflow.set_tag(run_id, key, value)
-            mlflow.set_terminated(run_id, status)
-    except Exception as exc:  # the store is gone: say so, the sweep still ends
-        warnings.warn(f"mlops sweep: trial run {run_id} could not be ended ({exc})",
-                      stacklevel=2)
 
 
 # --------------------------------------------------------------------------- in the worker
@@ -423,8 +440,15 @@ class _RemoteTrial:
 
 
 def trial_in_worker(warm: Any, channel: Channel, payload: dict[str, Any]) -> int:
-    """A trial in a worker's fork: the cell (or function) in a child run of the sweep's
-    parent; how it ended goes back to the sweep's process."""
+    """A trial in a worker's fork: the cell (or function) in its child run, which the sweep's
+    process holds (what it logs goes there, ``relay.py``); how it ended goes back too."""
+    import os
+    import threading
+
+    from ..config import load_config
+    from ..tracking import lifecycle
+    from ..tracking.sender import SENDER
+
     settings = TrialSettings(**payload["settings"])
     namespace: dict[str, Any] = warm.namespace
     cell = payload.get("cell")
@@ -450,14 +474,34 @@ def trial_in_worker(warm: Any, channel: Channel, payload: dict[str, Any]) -> int
         def objective(params: dict[str, Any]) -> Any:
             return function(**params)
 
+    held = payload["run"]
+    saved = {key: os.environ.get(key) for key in ("MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI")}
+    stage = relay.Stage()
+    locked = relay.LockedChannel(channel, threading.Lock())
     try:
-        outcome = run_trial(_RemoteTrial(channel, settings.prune), payload["number"],
-                            payload["params"], objective, settings, run_namespace,
-                            lambda run_id: channel.send({"kind": "started", "run_id": run_id}))
+        run = lifecycle.relayed_run(
+            held["run_id"], held["experiment_id"], held["uri"],
+            load_config(settings.cwd), held["experiment"], held["name"],
+            Path(held["notebook"]) if held["notebook"] else None, stage)
+        with relay.Relay(locked, run):  # type: ignore[arg-type]
+            outcome = run_trial(_RemoteTrial(locked, settings.prune),  # type: ignore[arg-type]
+                                payload["number"], payload["params"], objective, settings,
+                                run_namespace, begin=lambda: run)
     except Exception as exc:  # its run could not start: the sweep stops, as with jobs=1
-        channel.send({"kind": "done", "state": "fail", "fatal": _portable(exc)})
+        locked.send({"kind": "done", "state": "fail", "fatal": _portable(exc)})
         return 1
-    channel.send({"kind": "done", "state": outcome.state, "value": outcome.value})
+    finally:
+        for key, value in saved.items():  # (a worker that runs trials in place goes on)
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        stage.remove()
+    # runs the trial started itself went through this process's queue: they reach the store
+    # before the process ends
+    if SENDER.holds_runs():
+        lifecycle.flush()
+    locked.send({"kind": "done", "state": outcome.state, "value": outcome.value})
     return 0
 
 

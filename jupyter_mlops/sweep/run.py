@@ -250,11 +250,9 @@ def run_sweep(objective: Objective, space: Space, *, trials: int, jobs: int, met
         if work is not None and jobs > 1:  # trials in warm workers, asked and told here
             from .parallel import run_parallel
 
-            settings.parent_run_id = parent.run_id
-            settings.notebook = str(parent.notebook) if parent.notebook else None
             run_parallel(study, space, work, settings, jobs=jobs, trials=trials,
                          deadline=deadline, grid=sampler == "grid", progress=progress,
-                         state_dir=config.state_dir)
+                         state_dir=config.state_dir, parent=parent, namespace=namespace)
         for _ in range(trials if jobs == 1 or work is None else 0):
             if deadline is not None and time.monotonic() >= deadline:
                 break

@@ -77,8 +77,17 @@ class MetricWatcher:
                 raise _Pruned(f"pruned at step {step} ({self.metric} = {value:g})")
 
     def __exit__(self, *exc: Any) -> None:
-        if "put" in vars(SENDER):
-            del SENDER.put
+        restore_put(self._put)
+
+
+def restore_put(put: Any) -> None:
+    """``SENDER.put`` as it was before a watcher (or a relay) wrapped it: the one of the
+    class, or the wrapper before it."""
+    if getattr(put, "__self__", None) is SENDER and getattr(put, "__func__", None) is type(
+            SENDER).put:
+        vars(SENDER).pop("put", None)
+    else:
+        SENDER.put = put  # type: ignore[method-assign]
 
 
 @dataclass
@@ -105,34 +114,45 @@ class TrialSettings:
     study_name: str
     cwd: str | None
     returns: bool
-    #: a trial in a worker: the parent run it is a child of, and the notebook it comes from
-    parent_run_id: str | None = None
-    notebook: str | None = None
+
+
+def trial_tags(settings: TrialSettings, number: int) -> dict[str, str]:
+    return {"mlops.sweep.study": settings.study_name, "mlops.sweep.trial": str(number)}
+
+
+def start_child(parent: lifecycle.ActiveRun, settings: TrialSettings, number: int,
+                params: dict[str, Any], namespace: dict[str, Any] | None,
+                push: bool = True) -> lifecycle.ActiveRun:
+    """Trial ``number``'s child run of the sweep's ``parent`` run, made in this process: it
+    shares the parent's notebook, git and host tags (its files are on the parent), has the
+    trial's params and tags from its creation on (one request), and is the active run unless
+    ``push`` is False (a worker's trial: what it logs comes through this process)."""
+    tags = trial_tags(settings, number)
+    if not push and parent.ref.run_id:
+        tags["mlflow.parentRunId"] = parent.ref.run_id
+    return lifecycle.start_run(settings.experiment, f"{settings.study_name}-{number}",
+                               nested=True, namespace=namespace, cwd=settings.cwd,
+                               inherit=parent, tags=tags, params=params, push=push)
 
 
 def run_trial(trial: Any, number: int, params: dict[str, Any], objective: Objective,
               settings: TrialSettings, namespace: dict[str, Any] | None,
-              started: Callable[[str], None] | None = None) -> Outcome:
-    """The trial's child run: started (``started`` hears its id), its params logged, the
-    objective run with its metric watched (``trial``: Optuna's, or a worker's stand-in that
-    asks the sweep's process), the run ended FINISHED, KILLED (pruned, interrupted) or FAILED.
-    Raises only when the run cannot start."""
+              started: Callable[[str], None] | None = None, *,
+              begin: Callable[[], lifecycle.ActiveRun] | None = None) -> Outcome:
+    """The trial's child run: started (``begin``, by default a child of the active run, the
+    sweep's parent; ``started`` hears its id), the objective run with its metric watched
+    (``trial``: Optuna's, or a worker's stand-in that asks the sweep's process), the run ended
+    FINISHED, KILLED (pruned, interrupted) or FAILED. Raises only when the run cannot start."""
     if namespace is not None:  # the magic: the run captures the parameters cell's values
         namespace.update(params)
-    child = lifecycle.start_run(settings.experiment, f"{settings.study_name}-{number}",
-                                nested=settings.parent_run_id is None, namespace=namespace,
-                                cwd=settings.cwd, notebook=settings.notebook)
-    tags: dict[str, Any] = {"mlops.sweep.study": settings.study_name, "mlops.sweep.trial": number}
-    if settings.parent_run_id is not None:  # not nested in this process: the parent is told
-        tags["mlflow.parentRunId"] = settings.parent_run_id
+    if begin is None:
+        parent = lifecycle.require_active("sweep")
+        child = start_child(parent, settings, number, params, namespace)
+    else:
+        child = begin()
     try:
         if started is not None:
             started(child.run_id)
-        lifecycle.set_tags(**tags)
-        lifecycle.log_params(**params)
-        if settings.parent_run_id is not None:
-            # in a worker's fork, which may die with the trial: its parent and params first
-            lifecycle.flush()
     except BaseException as exc:
         lifecycle.end(child, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED",
                       error=exc)
@@ -155,19 +175,18 @@ def run_trial(trial: Any, number: int, params: dict[str, Any], objective: Object
             raise UserInputError(f"the trial's {metric} is {value}, not a finite number")
     except _Pruned as exc:
         lifecycle.set_tags(**{"mlops.sweep.state": "pruned", "mlops.sweep.pruned": str(exc)})
-        lifecycle.end(child, "KILLED")
+        lifecycle.end(child, "KILLED", timeout=0.0)
         return Outcome("pruned", watcher.last)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
         lifecycle.set_tags(**{"mlops.sweep.state": "interrupted" if interrupted else "failed"})
-        lifecycle.end(child, "KILLED" if interrupted else "FAILED", error=exc)
+        lifecycle.end(child, "KILLED" if interrupted else "FAILED", error=exc, timeout=0.0)
         return Outcome("fail", None, exc)
     lifecycle.set_tags(**{"mlops.sweep.state": "complete"})
-    # in the kernel the next trial need not wait for this one's points to reach the store:
-    # the queue keeps their order and the parent's end waits for all of it (a worker's fork,
-    # which exits after the trial, waits)
-    wait = lifecycle.FLUSH_TIMEOUT if settings.parent_run_id else 0.0
-    lifecycle.end(child, "FINISHED", timeout=wait)
+    # the next trial need not wait for this one's points to reach the store: the queue keeps
+    # their order and the parent's end waits for all of it (a worker's trial sends its points
+    # to the sweep's process, whose queue it is)
+    lifecycle.end(child, "FINISHED", timeout=0.0)
     return Outcome("complete", value)
 
 

@@ -211,6 +211,15 @@ def host() -> dict[str, str]:
 # --------------------------------------------------------------------------- all of it
 
 
+def inherited(context: Context, notebook: Path | None, namespace: dict[str, Any] | None
+              ) -> Context:
+    """A run's context taken from ``context``, another run's of this process (a sweep's
+    parent for its trials): the same tags, no files (they are on that run), the parameters
+    cell's values as they are now."""
+    params = notebook_parameters(notebook, namespace) if notebook is not None else {}
+    return Context(notebook, dict(context.tags), params)
+
+
 def collect(notebook: Path | None, project_root: Path, namespace: dict[str, Any] | None
             ) -> Context:
     """Tags, params and files for a new run."""

@@ -71,6 +71,10 @@ class ActiveRun:
         self.cells = 0
         self.status: RunStatus = "RUNNING"
         self.before_end: list[Callable[[], None]] = []  # waited for first (a reference profiled)
+        #: what was captured when it started (runs that ``inherit`` from it reuse it), and
+        #: MLflow's answer to its creation (made MLflow's active run without asking again)
+        self.context: capture.Context | None = None
+        self.created: Any = None
 
     @property
     def run_id(self) -> str:
@@ -184,30 +188,49 @@ def emit_notices() -> None:
 
 def start_run(experiment: str | None = None, run_name: str | None = None, nested: bool = False,
               resume: str | bool | None = None, *, notebook: str | None = None,
-              namespace: dict[str, Any] | None = None, cwd: str | None = None) -> ActiveRun:
+              namespace: dict[str, Any] | None = None, cwd: str | None = None,
+              inherit: ActiveRun | None = None, tags: dict[str, str] | None = None,
+              params: dict[str, Any] | None = None, push: bool = True) -> ActiveRun:
     """Start (or with ``resume``, continue) a run and make it the active one.
 
     ``resume``: a run id, or True for the latest run of this notebook (with this run name).
     The notebook, git state, environment and host are recorded on the run.
+
+    ``inherit``: a run of this process (a sweep's parent) whose notebook, config, git and host
+    tags the new run shares: they are not captured again, the files (notebook, git diff,
+    environment) are not uploaded again, its experiment's id is reused. ``tags``: more tags,
+    set when the run is created; ``params``: parameters logged with it (over the parameters
+    cell's values of the same names). ``push=False``: the run is not made the active one (nor
+    MLflow's): what it logs is queued on it by whoever holds it (a sweep's trial that a worker
+    process runs; ``relayed_run`` there).
     """
     emit_notices()
     with _lock:
-        parent = _stack[-1] if _stack else None
+        parent = _stack[-1] if _stack and push else None
         if parent is not None and not nested:
             raise UserInputError(
                 f"run {parent.run_id} is active: end it first (%mlops track end or "
                 "mlops.end_run()) or start this one nested (--nested / nested=True)")
-        nb = current_notebook(namespace, notebook, cwd)
-        config = load_config(nb.parent if nb else cwd)
+        if inherit is not None:
+            nb, config = inherit.notebook, inherit.config
+        else:
+            nb = current_notebook(namespace, notebook, cwd)
+            config = load_config(nb.parent if nb else cwd)
         experiment_name = experiment or str(config["tracking.experiment"])
         if not experiment_name.strip():
             raise UserInputError("an experiment name cannot be empty")
         link = _store_link(config)
         SENDER.adopt_orphans(link, config.state_dir)
         online = link.transport.reachable(PROBE_TIMEOUT)
-        context = capture.collect(nb, config.project_root, namespace)
+        if inherit is not None and inherit.context is not None:
+            context = capture.inherited(inherit.context, nb, namespace)
+        else:
+            context = capture.collect(nb, config.project_root, namespace)
+        if params:
+            context.params.update(params)
         local_id = uuid.uuid4().hex
-        tags = {**context.tags, **trigger.run_tags(), "mlops.client_run_id": local_id}
+        extra = tags or {}
+        tags = {**context.tags, **trigger.run_tags(), **extra, "mlops.client_run_id": local_id}
         start_time = _now_ms()
         run_id: str | None = None
         experiment_id: str | None = None
@@ -221,9 +244,14 @@ def start_run(experiment: str | None = None, run_name: str | None = None, nested
             if found is not None:
                 run_id, steps, run_name = found
                 client(config).update_run(run_id, status="RUNNING")
+        created: Any = None
         if run_id is None and online:
             try:
-                experiment_id = ensure_experiment(config, experiment_name)
+                if inherit is not None and inherit.experiment == experiment_name \
+                        and inherit.experiment_id is not None:
+                    experiment_id = inherit.experiment_id
+                else:
+                    experiment_id = ensure_experiment(config, experiment_name)
                 if parent is not None and parent.ref.run_id:
                     tags["mlflow.parentRunId"] = parent.ref.run_id
                 created = client(config).create_run(experiment_id, start_time=start_time,
@@ -251,20 +279,50 @@ def start_run(experiment: str | None = None, run_name: str | None = None, nested
             SENDER.mark_offline(link, "not reachable when the run started")
         SENDER.register(ref)
         run = ActiveRun(ref, config, experiment_name, run_name, nb, parent)
-        _warned.clear()
+        run.context, run.created = context, created
         run.steps = steps
-        _stack.append(run)
-        trigger.note_run(run)
+        if push:
+            _warned.clear()
+            _stack.append(run)
+            trigger.note_run(run)
         if resume and run_id is not None:
             _queue_tags(run, context.tags)
-        if run_id is not None:
+        if run_id is not None and push:
             _attach_fluent(run)
         if context.params:
-            log_params(**context.params)
+            _queue_params(run, context.params)
         for folder, name, content in context.files:
             _queue_file(run, folder, name, content)
         _register_atexit()
     emit_notices()
+    return run
+
+
+def relayed_run(run_id: str | None, experiment_id: str | None, uri: str, config: Config,
+                experiment: str, run_name: str | None, notebook: Path | None,
+                journal: Any) -> ActiveRun:
+    """A run another process created and sends to (a sweep's trial in a worker process: the
+    sweep's process holds the run), made the active one here. Whatever this process logs to it
+    goes to ``SENDER.put`` as usual, where the caller has put its relay (``sweep/relay.py``);
+    ``journal`` stages the files it queues. ``run_id`` is None while the other process is
+    still creating it (``run_id`` reads ``pending-…`` then): nothing here needs it unless
+    MLflow is used. MLflow's active run too when MLflow is already
+    imported here; else MLflow, if the trial imports it, finds the run and its store by
+    ``MLFLOW_RUN_ID`` and ``MLFLOW_TRACKING_URI``."""
+    from .transport import Transport
+
+    link = StoreLink(uri, redact_uri(uri), Transport.__new__(Transport))
+    ref = RunRef("relayed", run_id, experiment_id, link, journal)
+    run = ActiveRun(ref, config, experiment, run_name, notebook, None)
+    with _lock:
+        _stack.append(run)
+    if run_id is None:
+        pass
+    elif "mlflow" in sys.modules:
+        _attach_fluent(run)
+    else:  # (a process of its own, which ends with the trial: its variables can be set)
+        os.environ["MLFLOW_RUN_ID"] = run_id
+        os.environ["MLFLOW_TRACKING_URI"] = uri
     return run
 
 
@@ -397,24 +455,27 @@ def _warn_once(key: str, kind: str, message: str, stacklevel: int = 4) -> None:
 def log_params(**params: Any) -> None:
     """Queue parameters of the active run. Values longer than MLflow allows are shortened
     with a warning; a parameter cannot change its value within a run."""
-    run = require_active("mlops.log_params")
+    _queue_params(require_active("mlops.log_params"), params, stacklevel=3)
+
+
+def _queue_params(run: ActiveRun, params: dict[str, Any], stacklevel: int = 2) -> None:
     for key, raw in params.items():
         if not valid_key(key):
             warnings.warn(f"mlops.log_params: parameter name '{key}' is not valid for MLflow: "
-                          "not logged", TrackingWarning, stacklevel=2)
+                          "not logged", TrackingWarning, stacklevel=stacklevel)
             continue
         value = raw if isinstance(raw, str) else str(raw)
         if len(value) > MAX_PARAM_LENGTH:
             warnings.warn(f"mlops.log_params: parameter '{key}' is {len(value)} characters; "
                           f"MLflow keeps {MAX_PARAM_LENGTH}: shortened", TrackingWarning,
-                          stacklevel=2)
+                          stacklevel=stacklevel)
             value = value[:MAX_PARAM_LENGTH]
         old = run.params.get(key)
         if old is not None:
             if old != value:
                 warnings.warn(f"mlops.log_params: parameter '{key}' is already '{old:.60}' in "
                               f"this run and MLflow does not let it change: '{value:.60}' not "
-                              "logged", TrackingWarning, stacklevel=2)
+                              "logged", TrackingWarning, stacklevel=stacklevel)
             continue
         run.params[key] = value
         SENDER.put(Op("param", run.ref, key, value))
@@ -553,8 +614,9 @@ def _push_fluent(run: ActiveRun) -> bool:
     if stack and stack[-1].info.run_id == run.ref.run_id:
         return False
     assert run.ref.run_id is not None
+    created, run.created = run.created, None  # (a run made active again is read afresh)
     stack.append(mlflow.ActiveRun(  # type: ignore[no-untyped-call]
-        client(run.config).get_run(run.ref.run_id)))
+        created if created is not None else client(run.config).get_run(run.ref.run_id)))
     return True
 
 
@@ -565,6 +627,8 @@ def _detach_fluent(run: ActiveRun) -> None:
 
 
 def _detach_fluent_id(run_id: str) -> None:
+    if "mlflow.tracking.fluent" not in sys.modules:  # never made active: no MLflow to import
+        return
     try:
         from mlflow.environment_variables import MLFLOW_RUN_ID
         from mlflow.tracking import fluent

@@ -91,6 +91,10 @@ class Sender:
             self._stores[uri] = link
         return link
 
+    def holds_runs(self) -> bool:
+        """Whether any run was started in this process (so there may be something to send)."""
+        return bool(self._runs)
+
     def register(self, run: RunRef) -> None:
         self._runs[run.local_id] = run
         self.start()
