@@ -219,8 +219,6 @@ class _Flight:
     began: float
     run: ActiveRun | None = None
     told: bool = False
-    #: the worker sent the run's end (after which a dead process changes nothing on it)
-    ended: bool = False
 
     @property
     def run_id(self) -> str | None:
@@ -250,7 +248,7 @@ class _Parallel:
     def lost(self, flight: _Flight, why: str) -> None:
         """A trial whose process is gone before it said how it ended: its run is ended here,
         KILLED, after what it had sent."""
-        if flight.run is not None and not flight.ended:
+        if flight.run is not None and flight.run.status == "RUNNING":
             relay.end_lost(flight.run, "KILLED", {"mlops.sweep.state": "failed",
                                                   "mlops.error": why})
         self.told(flight, Outcome("fail"))
@@ -279,8 +277,8 @@ class _Parallel:
         if flight is None:
             return False
         if kind == "log":
-            if flight.run is not None and relay.apply(flight.run, message["items"]):
-                flight.ended = True
+            if flight.run is not None:
+                relay.apply(flight.run, message["items"])
         elif kind == "report":
             flight.trial.report(message["value"], message["step"])
             if message.get("ask"):
@@ -307,7 +305,7 @@ class _Parallel:
         pending = [flight for flight in self.flights.values() if not flight.told]
         self.flights.clear()
         for flight in pending:
-            if flight.run is not None and not flight.ended:
+            if flight.run is not None and flight.run.status == "RUNNING":
                 relay.end_lost(flight.run, "KILLED", {"mlops.sweep.state": "interrupted",
                                                       "mlops.error": why})
             flight.told = True

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..tracking.queued import Op
 from ..tracking.sender import SENDER
-from .trial import restore_put
 
 if TYPE_CHECKING:
     from ..pipeline.workers import Channel
@@ -115,12 +114,17 @@ class Relay:
         self.lock = threading.Lock()
         self.first = 0.0  # when the oldest waiting item came
         self._put: Any = None
+        self._intercept: contextlib.AbstractContextManager[None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Relay:
-        self._put = SENDER.put
-        SENDER.put = self.put  # type: ignore[method-assign]
+        def wrap(put: Any) -> Any:
+            self._put = put
+            return self.put
+
+        self._intercept = SENDER.intercept(wrap)
+        self._intercept.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -128,7 +132,8 @@ class Relay:
         if self._thread is not None:
             self._thread.join()
         self.flush()
-        restore_put(self._put)
+        if self._intercept is not None:
+            self._intercept.__exit__(None, None, None)
 
     def put(self, item: Any) -> None:
         if type(item) is tuple and item[0] is self.ref:
@@ -195,30 +200,26 @@ class LockedChannel:
 # --------------------------------------------------------------------------- the sweep's side
 
 
-def apply(run: ActiveRun, items: list[tuple[Any, ...]]) -> bool:
-    """A worker's items queued on ``run`` (the trial's, held here); True once its end came."""
+def apply(run: ActiveRun, items: list[tuple[Any, ...]]) -> None:
+    """A worker's items queued on ``run`` (the trial's, held here), as its own calls would
+    have queued them (an end sets its status: ``run.status`` is RUNNING until then)."""
     from ..tracking import lifecycle
 
     ref, put = run.ref, SENDER.put
-    ended = False
     for item in items:
         kind = item[0]
         if kind == "m":
             put((ref, *item[1:]))
             run.points += 1
         elif kind == "p":
-            if item[1] not in run.params:
-                run.params[item[1]] = item[2]
-                put(Op("param", ref, item[1], item[2]))
+            lifecycle._queue_params(run, {item[1]: item[2]})
         elif kind == "t":
-            put(Op("tag", ref, item[1], item[2]))
+            lifecycle._queue_tags(run, {item[1]: item[2]})
         elif kind == "f":
             lifecycle._queue_file(run, item[1], item[2], item[3])
         elif kind == "e":
             run.status = item[1]
             put(Op("end", ref, data={"status": item[1], "end_time": item[2]}))
-            ended = True
-    return ended
 
 
 def end_lost(run: ActiveRun, status: str, tags: dict[str, str]) -> None:

@@ -4,6 +4,7 @@ the caller asks it for the trial and tells it the outcome."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,18 +56,18 @@ class MetricWatcher:
         self.trial = trial
         self.prune = prune
         self.last: float | None = None
-        self._put: Callable[[Any], None] | None = None
+        self._intercept: contextlib.AbstractContextManager[None] | None = None
 
     def __enter__(self) -> MetricWatcher:
-        put = SENDER.put
+        def wrap(put: Callable[[Any], None]) -> Callable[[Any], None]:
+            def watching(item: Any) -> None:
+                put(item)
+                if type(item) is tuple and item[0] is self.ref and item[1] == self.metric:
+                    self.seen(float(item[2]), int(item[4]))
+            return watching
 
-        def watching(item: Any) -> None:
-            put(item)
-            if type(item) is tuple and item[0] is self.ref and item[1] == self.metric:
-                self.seen(float(item[2]), int(item[4]))
-
-        self._put = put
-        SENDER.put = watching  # type: ignore[method-assign]
+        self._intercept = SENDER.intercept(wrap)
+        self._intercept.__enter__()
         return self
 
     def seen(self, value: float, step: int) -> None:
@@ -77,17 +78,8 @@ class MetricWatcher:
                 raise _Pruned(f"pruned at step {step} ({self.metric} = {value:g})")
 
     def __exit__(self, *exc: Any) -> None:
-        restore_put(self._put)
-
-
-def restore_put(put: Any) -> None:
-    """``SENDER.put`` as it was before a watcher (or a relay) wrapped it: the one of the
-    class, or the wrapper before it."""
-    if getattr(put, "__self__", None) is SENDER and getattr(put, "__func__", None) is type(
-            SENDER).put:
-        vars(SENDER).pop("put", None)
-    else:
-        SENDER.put = put  # type: ignore[method-assign]
+        if self._intercept is not None:
+            self._intercept.__exit__(None, None, None)
 
 
 @dataclass

@@ -43,41 +43,64 @@ def notebook_parameters(notebook: Path, namespace: dict[str, Any] | None) -> dic
     """Values of the names assigned in the cell tagged ``parameters`` (papermill's
     convention): as they are now in the kernel (papermill's injected cell may have changed
     them), else as written in the cell."""
+    source = _parameters_cell(notebook)
+    if source is None:
+        return {}
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return {}
+    params: dict[str, str] = {}
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        for target in targets:
+            if not isinstance(target, ast.Name):
+                continue
+            if namespace is not None and target.id in namespace:
+                params[target.id] = _param_text(namespace[target.id])
+            elif value is not None:
+                try:
+                    params[target.id] = _param_text(ast.literal_eval(value))
+                except (ValueError, SyntaxError, TypeError):
+                    continue
+    return params
+
+
+#: the last notebook read for its parameters cell: (path, mtime_ns, size) -> the cell's source
+_read: dict[tuple[str, int, int], str | None] = {}
+
+
+def _parameters_cell(notebook: Path) -> str | None:
+    """The source of ``notebook``'s cell tagged ``parameters`` (None: no such cell, or the
+    notebook cannot be read). Read again only when the file changed: a sweep's every trial
+    asks, and a notebook with outputs can be megabytes."""
+    try:
+        stat = notebook.stat()
+    except OSError:
+        return None
+    key = (str(notebook), stat.st_mtime_ns, stat.st_size)
+    if key in _read:
+        return _read[key]
     try:
         nb = json.loads(notebook.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return None
+    found = None
     for cell in nb.get("cells", []):
         tags = cell.get("metadata", {}).get("tags", [])
-        if cell.get("cell_type") != "code" or "parameters" not in tags:
-            continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
-        try:
-            tree = ast.parse("\n".join(lines))
-        except SyntaxError:
-            return {}
-        params: dict[str, str] = {}
-        for node in tree.body:
-            targets: list[ast.expr] = []
-            value: ast.expr | None = None
-            if isinstance(node, ast.Assign):
-                targets, value = node.targets, node.value
-            elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                targets, value = [node.target], node.value
-            for target in targets:
-                if not isinstance(target, ast.Name):
-                    continue
-                if namespace is not None and target.id in namespace:
-                    params[target.id] = _param_text(namespace[target.id])
-                elif value is not None:
-                    try:
-                        params[target.id] = _param_text(ast.literal_eval(value))
-                    except (ValueError, SyntaxError, TypeError):
-                        continue
-        return params
-    return {}
+        if cell.get("cell_type") == "code" and "parameters" in tags:
+            source = cell.get("source", "")
+            found = "".join(source) if isinstance(source, list) else str(source)
+            break
+    _read.clear()
+    _read[key] = found
+    return found
 
 
 def _param_text(value: Any) -> str:

@@ -15,6 +15,7 @@ import math
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,22 @@ class Sender:
         self._spill_mark = -1
 
     # ------------------------------------------------------------------ user thread
+
+    @contextlib.contextmanager
+    def intercept(self, wrap: Callable[[Callable[[Any], None]], Callable[[Any], None]]
+                  ) -> Iterator[None]:
+        """While the block runs, ``put`` is ``wrap(the put before)``: a sweep's metric watcher
+        and a worker's relay see (or take) what is queued. Interceptions nest: each puts back
+        the one it replaced."""
+        before = vars(self).get("put")
+        self.put = wrap(self.put)  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            if before is None:
+                vars(self).pop("put", None)
+            else:
+                self.put = before  # type: ignore[method-assign]
 
     def put(self, item: Any) -> None:
         """Queue a metric point ``(run, key, value, timestamp, step)`` or an ``Op``."""
